@@ -1,0 +1,4 @@
+"""``python -m datamonitor``."""
+from .cli import main
+
+raise SystemExit(main())

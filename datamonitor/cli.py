@@ -1,0 +1,340 @@
+"""The command line: parse, call the library, print. Nothing else lives here.
+
+Exit codes: 0 success; 1 an operation failed; 2 bad usage, input or config;
+3 the cluster is unreachable (documents wait in the store); 4 some documents
+were rejected for good (dead letters); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from . import __version__
+from .config import load_config
+from .errors import (
+    ClusterUnreachable,
+    ConfigError,
+    DataMonitorError,
+    ElasticsearchError,
+    NotConfigured,
+    PayloadError,
+)
+from .monitor import DataMonitor
+from .records import parse_timestamp
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line and exit 2, as argparse does, with our prefix
+        self.exit(EXIT_USAGE, f"datamonitor: error: {message}\n")
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("common options")
+    sup = argparse.SUPPRESS
+    g.add_argument("--es", metavar="URL", default=sup, help="Elasticsearch URL(s), comma-separated (env DATAMONITOR_ES_URL)")
+    g.add_argument("--home", metavar="DIR", default=sup, help="where the store and run files live (env DATAMONITOR_HOME)")
+    g.add_argument("--store", metavar="FILE", default=sup, help="the SQLite store file (default <home>/datamonitor.db)")
+    g.add_argument("--config", metavar="FILE", default=sup, help="TOML config file (env DATAMONITOR_CONFIG)")
+    g.add_argument("--json", action="store_true", default=sup, help="machine-readable output: JSON, NDJSON for documents")
+    g.add_argument("-v", "--verbose", action="count", default=sup, help="more logging on stderr (-vv for debug)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(
+        prog="datamonitor",
+        description="Collect data KPIs, keep them in a local store and ship them to Elasticsearch.",
+        parents=[common],
+        epilog="Without --es (or DATAMONITOR_ES_URL), documents stay in the embedded SQLite store.",
+    )
+    parser.add_argument("--version", action="version", version=f"datamonitor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, help_: str, fn: Callable[[DataMonitor, argparse.Namespace, TextIO], int]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, parents=[common])
+        p.set_defaults(func=fn)
+        return p
+
+    add("info", "show the datamonitor version, the store, and the cluster's info", _cmd_info)
+    p = add("setup", "install the index templates and ILM policy into Elasticsearch (idempotent)", _cmd_setup)
+    p.add_argument("--print", action="store_true", dest="print_only", help="print the objects instead of installing them")
+    p = add("send", "store (and ship) KPI documents from a JSON argument or NDJSON on stdin", _cmd_send)
+    p.add_argument("payload", nargs="?", help='a JSON object, e.g. \'{"name": "rows", "value": 6543}\'; "-" or none reads stdin')
+    p.add_argument("--index", help="send to this index instead of <prefix>-<yyyy.mm>")
+    p = add("get", "show one document by id", _cmd_get)
+    p.add_argument("docid")
+    p.add_argument("--index", help="the index to read (default: the configured prefix)")
+    p = add("search", "list recent documents, newest first", _cmd_search)
+    p.add_argument("--name", help="only this KPI name (kpi.name)")
+    p.add_argument("--since", help="only after this time: ISO-8601, or an age such as 30m, 6h, 7d")
+    p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    p.add_argument("--local", action="store_true", help="search the local store even when a cluster is configured")
+    p = add("ship", "deliver pending documents from the store to Elasticsearch", _cmd_ship)
+    p.add_argument("--retry-dead", action="store_true", help="also re-send documents that were rejected before")
+    p = add("status", "store size, pending and dead documents, last shipment, cluster reachability", _cmd_status)
+    p.add_argument("--no-cluster", action="store_true", help="do not contact the cluster")
+    return parser
+
+
+# ------------------------------------------------------------------ output
+
+def _print_json(obj: Any, out: TextIO) -> None:
+    out.write(json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str], out: TextIO) -> None:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
+    out.write("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip() + "\n")
+    for r in cells:
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+
+
+def _kv(pairs: Sequence[tuple[str, Any]], out: TextIO) -> None:
+    width = max(len(k) for k, _ in pairs)
+    for key, val in pairs:
+        out.write(f"{key.ljust(width)}  {'-' if val is None else val}\n")
+
+
+def _doc_rows(hits: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    rows = []
+    for h in hits:
+        s = h["_source"]
+        kpi = s.get("kpi", {})
+        value = kpi.get("value", kpi.get("text"))
+        rows.append([s.get("@timestamp"), kpi.get("name"), kpi.get("subject"), value, kpi.get("unit"),
+                     s.get("event", {}).get("dataset"), h["_id"]])
+    return rows
+
+
+# ---------------------------------------------------------------- commands
+
+def _cmd_info(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    import elasticsearch
+
+    info: dict[str, Any] = {
+        "datamonitor": __version__,
+        "elasticsearch_client": ".".join(map(str, elasticsearch.__version__)),
+        "store": str(dm.config.store_file),
+        "config": str(dm.config.source) if dm.config.source else None,
+        "cluster": None,
+    }
+    if dm.connected:
+        info["cluster"] = dm.es_info()
+    if args.json:
+        _print_json(info, out)
+    else:
+        cluster = info["cluster"]
+        pairs: list[tuple[str, Any]] = [(k, info[k]) for k in ("datamonitor", "elasticsearch_client", "store", "config")]
+        if cluster is None:
+            pairs.append(("cluster", "none configured (embedded store only)"))
+        else:
+            pairs += [("cluster", cluster.get("cluster_name")), ("version", cluster.get("version", {}).get("number"))]
+        _kv(pairs, out)
+    return EXIT_OK
+
+
+def _cmd_setup(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    from . import templates
+
+    if args.print_only:
+        _print_json({kind: {"name": name, "body": body} for kind, (name, body) in templates.rendered(dm.config.es).items()}, out)
+        return EXIT_OK
+    result = dm.es_setup()
+    if args.json:
+        _print_json(result, out)
+    else:
+        _table(sorted(result.items()), ["object", "outcome"], out)
+    return EXIT_OK
+
+
+def _read_payloads(args: argparse.Namespace, stdin: TextIO) -> list[Any]:
+    if args.payload not in (None, "-"):
+        try:
+            return [json.loads(args.payload)]
+        except json.JSONDecodeError as exc:
+            raise PayloadError(f"payload argument: not JSON: {exc.msg} at column {exc.colno}") from None
+    payloads = []
+    for lineno, line in enumerate(stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            payloads.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise PayloadError(f"stdin line {lineno}: not JSON: {exc.msg} at column {exc.colno}") from None
+    if not payloads:
+        raise PayloadError("no payload: give a JSON object as argument or NDJSON on stdin")
+    return payloads
+
+
+def _cmd_send(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    payloads = _read_payloads(args, sys.stdin)
+    ids = dm.record(payloads, index=args.index, ship=False)
+    result = _ship(dm, args) if dm.connected else None
+    for doc_id in ids:
+        if args.json:
+            _print_json({"_id": doc_id}, out)
+        else:
+            out.write(doc_id + "\n")
+    if result is None:
+        if not args.json:
+            sys.stderr.write(f"stored {len(ids)} document(s) in {dm.config.store_file} (no cluster configured)\n")
+        return EXIT_OK
+    return _ship_exit(result)
+
+
+def _cmd_get(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    resp = dm.es_get(index=args.index or dm.config.es.index_prefix, docid=args.docid)
+    if not resp.get("found"):
+        sys.stderr.write(f"datamonitor: document {args.docid} not found\n")
+        return EXIT_FAIL
+    if args.json:
+        _print_json(resp, out)
+    else:
+        out.write(json.dumps(resp, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+def _parse_since(raw: str) -> str:
+    from datetime import datetime, timedelta, timezone
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    text = raw.strip()
+    if text[:-1].isdigit() and text[-1:] in units:
+        return (datetime.now(timezone.utc) - timedelta(seconds=int(text[:-1]) * units[text[-1]])).isoformat()
+    return parse_timestamp(text, "--since").isoformat()
+
+
+def _cmd_search(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    if args.limit < 1:
+        raise PayloadError("--limit must be at least 1")
+    since = _parse_since(args.since) if args.since else None
+    hits = dm.search(name=args.name, since=since, limit=args.limit, local=True if args.local else None)
+    if args.json:
+        for h in hits:
+            _print_json({"_index": h["_index"], "_id": h["_id"], **h["_source"]}, out)
+    else:
+        _table(_doc_rows(hits), ["@timestamp", "kpi", "subject", "value", "unit", "dataset", "id"], out)
+    return EXIT_OK
+
+
+def _ship(dm: DataMonitor, args: argparse.Namespace, retry_dead: bool = False) -> Any:
+    bar = None
+    if sys.stderr.isatty() and not args.json:
+        from tqdm import tqdm
+
+        pending = dm.store.count(0) + (dm.store.count(2) if retry_dead else 0)
+        if pending > 1000:
+            bar = tqdm(total=pending, unit="doc", desc="shipping", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    try:
+        return dm.ship(retry_dead=retry_dead, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _ship_exit(result: Any) -> int:
+    if result.error:
+        sys.stderr.write(f"datamonitor: {result.error}; {result.pending} document(s) wait in the store\n")
+        return EXIT_UNREACHABLE
+    if result.dead:
+        sys.stderr.write(f"datamonitor: {result.dead} document(s) rejected for good; see 'datamonitor status'\n")
+        return EXIT_REJECTED
+    return EXIT_OK
+
+
+def _cmd_ship(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    if not dm.connected:
+        raise NotConfigured("ship needs a cluster: give --es URL or set DATAMONITOR_ES_URL")
+    result = _ship(dm, args, retry_dead=args.retry_dead)
+    if args.json:
+        _print_json(result.as_dict(), out)
+    else:
+        _kv([("shipped", result.created), ("already there", result.duplicates), ("retry later", result.retry),
+             ("dead", result.dead), ("pending", result.pending)], out)
+        for f in result.failures[:20]:
+            out.write(f"  {f.status}: {f.index}/{f.doc_id}: {f.reason}\n")
+    return _ship_exit(result)
+
+
+def _cmd_status(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    st = dm.status(check_cluster=not args.no_cluster)
+    dead = dm.dead_letters(20) if st["dead"] else []
+    if args.json:
+        _print_json({**st, "dead_letters": dead}, out)
+    else:
+        reach = {True: "yes", False: f"NO ({st['cluster_error']})", None: "-"}[st["reachable"]]
+        _kv([("store", st["store"]), ("store size", f"{st['store_bytes']:,} bytes"), ("documents", st["documents"]),
+             ("pending", st["pending"]), ("shipped", st["shipped"]), ("dead", st["dead"]),
+             ("oldest pending", st["oldest_pending"]), ("last shipment", st["last_shipment"]),
+             ("cluster", st["cluster"] or "none configured"), ("reachable", reach),
+             ("cluster version", st["cluster_version"])], out)
+        for d in dead:
+            out.write(f"  dead: {d['_index']}/{d['_id']}: {d['reason']}\n")
+    if st["reachable"] is False:
+        return EXIT_UNREACHABLE
+    return EXIT_OK
+
+
+# -------------------------------------------------------------------- main
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("datamonitor: %(levelname)s: %(message)s"))
+    root = logging.getLogger("datamonitor")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name, default in (("json", False), ("verbose", 0), ("es", None), ("home", None), ("store", None), ("config", None)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return EXIT_USAGE
+    _setup_logging(args.verbose)
+    dm = None
+    try:
+        config = load_config(args.config, home=args.home, es_url=args.es, store_path=args.store)
+        dm = DataMonitor(config)
+        return int(args.func(dm, args, sys.stdout))
+    except KeyboardInterrupt:
+        sys.stderr.write("datamonitor: interrupted\n")
+        return EXIT_INTERRUPTED
+    except (ConfigError, PayloadError, NotConfigured) as exc:
+        sys.stderr.write(f"datamonitor: {exc}\n")
+        return EXIT_USAGE
+    except ClusterUnreachable as exc:
+        sys.stderr.write(f"datamonitor: {exc}\n")
+        return EXIT_UNREACHABLE
+    except (ElasticsearchError, DataMonitorError) as exc:
+        sys.stderr.write(f"datamonitor: {exc}\n")
+        return EXIT_FAIL
+    except BrokenPipeError:
+        return EXIT_OK
+    finally:
+        if dm is not None:
+            dm.close()

@@ -1,0 +1,318 @@
+"""Loading and validating configuration: defaults < config file < environment < explicit options.
+
+The config file is TOML. Secrets may come from the environment
+(``DATAMONITOR_ES_PASSWORD``, ``DATAMONITOR_ES_API_KEY``) so the file need not
+hold them; they are kept out of every ``repr``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["Config", "EsSettings", "default_home", "load_config", "normalize_hosts"]
+
+ENV_PREFIX = "DATAMONITOR_"
+INDEX_PERIODS = ("month", "day", "none")
+_REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class EsSettings:
+    """How to reach Elasticsearch and where documents go there."""
+
+    hosts: tuple[str, ...] = ()
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    ca_certs: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    verify_certs: bool = True
+    request_timeout: float = 10.0
+    index_prefix: str = "dm-kpi"
+    index_period: str = "month"
+    chunk_size: int = 500
+    max_retries: int = 5
+    initial_backoff: float = 1.0
+    max_backoff: float = 60.0
+    retention: str = "400d"
+
+    @property
+    def configured(self) -> bool:
+        """True when at least one host is set."""
+        return bool(self.hosts)
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in dataclasses.fields(self):
+            val = getattr(self, f.name)
+            if f.name in ("password", "api_key"):
+                val = _REDACTED if val else None
+            parts.append(f"{f.name}={val!r}")
+        return f"EsSettings({', '.join(parts)})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a :class:`~datamonitor.DataMonitor` needs to know; frozen."""
+
+    home: Path = field(default_factory=lambda: default_home())
+    store_path: Path | None = None
+    es: EsSettings = field(default_factory=EsSettings)
+    source: Path | None = None
+
+    @property
+    def store_file(self) -> Path:
+        """Where the SQLite store lives: ``store_path``, else ``<home>/datamonitor.db``."""
+        return self.store_path if self.store_path is not None else self.home / "datamonitor.db"
+
+
+def default_home(env: Mapping[str, str] | None = None) -> Path:
+    """``$DATAMONITOR_HOME``, else ``$XDG_DATA_HOME/datamonitor``, else ``~/.local/share/datamonitor``."""
+    env = os.environ if env is None else env
+    if env.get("DATAMONITOR_HOME"):
+        return Path(env["DATAMONITOR_HOME"]).expanduser()
+    xdg = env.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "datamonitor"
+
+
+def normalize_hosts(spec: object) -> tuple[tuple[str, ...], str | None, str | None]:
+    """Turn a host spec into credential-free URLs, plus any user and password found in them.
+
+    Accepts a URL string (comma-separated for several), a dict with
+    ``host``/``port``/``scheme`` (and optional ``path_prefix``), or a list of either.
+    """
+    if spec is None:
+        return (), None, None
+    items: Sequence[object]
+    if isinstance(spec, str):
+        items = [s for s in (p.strip() for p in spec.split(",")) if s]
+    elif isinstance(spec, Mapping):
+        items = [spec]
+    elif isinstance(spec, Sequence):
+        items = list(spec)
+    else:
+        raise ConfigError(f"elasticsearch hosts: {type(spec).__name__} is not a URL, a dict or a list")
+    urls: list[str] = []
+    user = password = None
+    for item in items:
+        url, u, p = _one_host(item)
+        urls.append(url)
+        user = user or u
+        password = password or p
+    return tuple(urls), user, password
+
+
+def _one_host(item: object) -> tuple[str, str | None, str | None]:
+    if isinstance(item, Mapping):
+        unknown = set(item) - {"host", "port", "scheme", "path_prefix", "url"}
+        if unknown:
+            raise ConfigError(f"elasticsearch host: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+        if "url" in item:
+            return _one_host(item["url"])
+        host = item.get("host", "localhost")
+        scheme = item.get("scheme", "http")
+        port = item.get("port", 9200)
+        if scheme not in ("http", "https"):
+            raise ConfigError(f"elasticsearch host: scheme {scheme!r} is not http or https")
+        try:
+            port = int(port)
+        except (TypeError, ValueError):
+            raise ConfigError(f"elasticsearch host: port {port!r} is not a number") from None
+        prefix = str(item.get("path_prefix", "") or "").strip("/")
+        return f"{scheme}://{host}:{port}" + (f"/{prefix}" if prefix else ""), None, None
+    if not isinstance(item, str) or not item.strip():
+        raise ConfigError(f"elasticsearch host: {item!r} is not a URL")
+    text = item.strip()
+    if "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"elasticsearch host: {_strip_userinfo(text)!r} is not an http(s) URL")
+    try:
+        port = parts.port or 9200
+    except ValueError:
+        raise ConfigError(f"elasticsearch host: {_strip_userinfo(text)!r} has a bad port") from None
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    clean = urlunsplit((parts.scheme, f"{host}:{port}", parts.path.rstrip("/"), "", ""))
+    return clean, user, password
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, ""))
+
+
+# ----------------------------------------------------------------- loading
+
+_ES_TYPES: dict[str, tuple[type, ...]] = {
+    "username": (str,), "password": (str,), "api_key": (str,), "ca_certs": (str,),
+    "client_cert": (str,), "client_key": (str,), "verify_certs": (bool,),
+    "request_timeout": (int, float), "index_prefix": (str,), "index_period": (str,),
+    "chunk_size": (int,), "max_retries": (int,), "initial_backoff": (int, float),
+    "max_backoff": (int, float), "retention": (str,),
+}
+_ENV_ES = {
+    "DATAMONITOR_ES_USERNAME": "username", "DATAMONITOR_ES_PASSWORD": "password",
+    "DATAMONITOR_ES_API_KEY": "api_key", "DATAMONITOR_ES_CA_CERTS": "ca_certs",
+    "DATAMONITOR_ES_CLIENT_CERT": "client_cert", "DATAMONITOR_ES_CLIENT_KEY": "client_key",
+    "DATAMONITOR_ES_VERIFY_CERTS": "verify_certs", "DATAMONITOR_ES_INDEX_PREFIX": "index_prefix",
+}
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _parse_bool(raw: str, where: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{where}: {raw!r} is not true or false")
+
+
+def _es_from_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, val in table.items():
+        if key in ("url", "hosts"):
+            try:
+                hosts, user, password = normalize_hosts(val)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: key 'elasticsearch.{key}': {exc}") from None
+            out["hosts"] = hosts
+            if user:
+                out.setdefault("username", user)
+            if password:
+                out.setdefault("password", password)
+        elif key in _ES_TYPES:
+            types = _ES_TYPES[key]
+            if isinstance(val, bool) and bool not in types or not isinstance(val, types):
+                names = " or ".join(t.__name__ for t in types)
+                raise ConfigError(f"{where}: key 'elasticsearch.{key}' must be {names}, not {type(val).__name__}")
+            out[key] = val
+        else:
+            raise ConfigError(f"{where}: unknown key 'elasticsearch.{key}'")
+    return out
+
+
+def _check_es(es: EsSettings, where: str) -> EsSettings:
+    if es.index_period not in INDEX_PERIODS:
+        raise ConfigError(f"{where}: key 'elasticsearch.index_period' must be one of {', '.join(INDEX_PERIODS)}")
+    prefix = es.index_prefix
+    if not prefix or prefix != prefix.lower() or any(c in prefix for c in ' "*\\<|,>/?#:') or prefix[0] in "-_+.":
+        raise ConfigError(f"{where}: key 'elasticsearch.index_prefix' {prefix!r} is not a valid index name")
+    for key in ("chunk_size",):
+        if getattr(es, key) < 1:
+            raise ConfigError(f"{where}: key 'elasticsearch.{key}' must be at least 1")
+    for key in ("max_retries", "request_timeout", "initial_backoff", "max_backoff"):
+        if getattr(es, key) < 0:
+            raise ConfigError(f"{where}: key 'elasticsearch.{key}' must not be negative")
+    if es.username and not es.password and not es.api_key:
+        raise ConfigError(f"{where}: elasticsearch username {es.username!r} is set without a password")
+    return es
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    home: str | Path | None = None,
+    es_url: str | None = None,
+    store_path: str | Path | None = None,
+) -> Config:
+    """Build a :class:`Config` from the file, the environment and explicit overrides.
+
+    The file is ``path``, else ``$DATAMONITOR_CONFIG``, else ``<home>/datamonitor.toml``
+    when it exists. Explicit arguments win over the environment, which wins over the file.
+    """
+    env = os.environ if env is None else env
+    home_path = Path(home).expanduser() if home is not None else default_home(env)
+    source: Path | None = None
+    if path is not None:
+        source = Path(path).expanduser()
+    elif env.get("DATAMONITOR_CONFIG"):
+        source = Path(env["DATAMONITOR_CONFIG"]).expanduser()
+    elif (home_path / "datamonitor.toml").is_file():
+        source = home_path / "datamonitor.toml"
+
+    es_fields: dict[str, Any] = {}
+    store: Path | None = None
+    if source is not None:
+        where = str(source)
+        data = _read_file(source)
+        for key, val in data.items():
+            if key == "elasticsearch":
+                if not isinstance(val, Mapping):
+                    raise ConfigError(f"{where}: key 'elasticsearch' must be a table")
+                es_fields.update(_es_from_table(val, where))
+            elif key == "store":
+                if not isinstance(val, Mapping) or set(val) - {"path"}:
+                    extra = sorted(set(val) - {"path"}) if isinstance(val, Mapping) else []
+                    raise ConfigError(f"{where}: key 'store' takes only 'path'" + (f", not {extra}" if extra else ""))
+                if "path" in val:
+                    if not isinstance(val["path"], str):
+                        raise ConfigError(f"{where}: key 'store.path' must be str")
+                    store = Path(val["path"]).expanduser()
+            elif key == "home":
+                if not isinstance(val, str):
+                    raise ConfigError(f"{where}: key 'home' must be str")
+                if home is None and not env.get("DATAMONITOR_HOME"):
+                    home_path = Path(val).expanduser()
+            else:
+                raise ConfigError(f"{where}: unknown key '{key}'")
+
+    if env.get("DATAMONITOR_ES_URL"):
+        hosts, user, password = normalize_hosts(env["DATAMONITOR_ES_URL"])
+        es_fields["hosts"] = hosts
+        if user:
+            es_fields["username"] = user
+        if password:
+            es_fields["password"] = password
+    for var, key in _ENV_ES.items():
+        if env.get(var):
+            es_fields[key] = _parse_bool(env[var], var) if key == "verify_certs" else env[var]
+    if env.get("DATAMONITOR_STORE"):
+        store = Path(env["DATAMONITOR_STORE"]).expanduser()
+
+    if es_url is not None:
+        hosts, user, password = normalize_hosts(es_url)
+        es_fields["hosts"] = hosts
+        if user:
+            es_fields["username"] = user
+        if password:
+            es_fields["password"] = password
+    if store_path is not None:
+        store = Path(store_path).expanduser()
+    es = _check_es(EsSettings(**es_fields), str(source) if source else "configuration")
+    return Config(home=home_path, store_path=store, es=es, source=source)

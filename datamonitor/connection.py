@@ -1,0 +1,104 @@
+"""Building the Elasticsearch client from settings, and turning its errors into ours.
+
+The client class is looked up on the ``elasticsearch`` module at call time, so
+ElasticMock's ``patch('elasticsearch.Elasticsearch', ...)`` stands in for it
+in tests. Secrets go to the client and nowhere else: error messages name the
+host, never the credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import elasticsearch
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout, SerializationError, TlsError, TransportError
+
+from .config import EsSettings
+from .errors import (
+    AuthenticationFailed,
+    AuthorizationFailed,
+    ClusterUnreachable,
+    ElasticsearchError,
+    NotConfigured,
+    RequestRejected,
+)
+
+__all__ = ["build_client", "describe_hosts", "translate_error"]
+
+log = logging.getLogger(__name__)
+
+
+def describe_hosts(settings: EsSettings) -> str:
+    """The hosts, comma-separated, as they may be shown (they never hold credentials)."""
+    return ", ".join(settings.hosts) or "(no cluster)"
+
+
+def build_client(settings: EsSettings) -> Any:
+    """An ``Elasticsearch`` client for the settings; nothing is sent until it is used."""
+    if not settings.configured:
+        raise NotConfigured("no Elasticsearch configured: give --es URL, DATAMONITOR_ES_URL or [elasticsearch] url")
+    kwargs: dict[str, Any] = {
+        "request_timeout": settings.request_timeout,
+        "retry_on_timeout": True,
+        "max_retries": 2,
+    }
+    if settings.api_key:
+        kwargs["api_key"] = settings.api_key
+    elif settings.username:
+        kwargs["basic_auth"] = (settings.username, settings.password or "")
+    if any(h.startswith("https:") for h in settings.hosts):
+        kwargs["verify_certs"] = settings.verify_certs
+        if settings.ca_certs:
+            kwargs["ca_certs"] = settings.ca_certs
+        if settings.client_cert:
+            kwargs["client_cert"] = settings.client_cert
+        if settings.client_key:
+            kwargs["client_key"] = settings.client_key
+        if not settings.verify_certs:
+            log.warning(
+                "TLS certificate verification is OFF for %s: anyone on the path can read and change the traffic",
+                describe_hosts(settings),
+            )
+    return elasticsearch.Elasticsearch(list(settings.hosts), **kwargs)
+
+
+def _reason(exc: elasticsearch.ApiError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            root = (err.get("root_cause") or [err])[0]
+            return f"{root.get('type', 'error')}: {root.get('reason', '')}".strip(": ")
+        if isinstance(err, str):
+            return err
+    return str(exc.message)
+
+
+def translate_error(exc: BaseException, settings: EsSettings, action: str) -> ElasticsearchError:
+    """Our error for a client exception, with the action and the hosts, and no secret."""
+    hosts = describe_hosts(settings)
+    if isinstance(exc, ElasticsearchError):
+        return exc
+    if isinstance(exc, elasticsearch.AuthenticationException):
+        return AuthenticationFailed(f"{action}: Elasticsearch at {hosts} rejected the credentials (401)")
+    if isinstance(exc, elasticsearch.AuthorizationException):
+        return AuthorizationFailed(f"{action}: not allowed on {hosts} (403): {_reason(exc)}")
+    if isinstance(exc, elasticsearch.ApiError):
+        return RequestRejected(f"{action}: Elasticsearch at {hosts} answered {exc.status_code}: {_reason(exc)}")
+    if isinstance(exc, TlsError):
+        return ClusterUnreachable(f"{action}: TLS handshake with {hosts} failed: {type(exc).__name__}")
+    if isinstance(exc, ConnectionTimeout):
+        return ClusterUnreachable(f"{action}: Elasticsearch at {hosts} timed out")
+    if isinstance(exc, (TransportConnectionError, ConnectionError, OSError)):
+        return ClusterUnreachable(f"{action}: cannot reach Elasticsearch at {hosts}")
+    if isinstance(exc, SerializationError):
+        return RequestRejected(f"{action}: cannot encode the request: {exc}")
+    if isinstance(exc, TransportError):
+        return ClusterUnreachable(f"{action}: transport error talking to {hosts}: {type(exc).__name__}")
+    return ElasticsearchError(f"{action}: {type(exc).__name__}")
+
+
+#: The client errors that :func:`translate_error` knows; catch these around client calls.
+CLIENT_ERRORS = (elasticsearch.ApiError, TransportError, ConnectionError, OSError)

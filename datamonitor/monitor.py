@@ -1,0 +1,336 @@
+"""The :class:`DataMonitor` facade: a thin layer over config, store, templates and shipping.
+
+Every document goes to the local store first. With a cluster configured it is
+then shipped in bulk; without one, the store is the database, and ``get`` and
+``search`` answer from it in the same shape Elasticsearch would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import records, shipping, templates
+from .config import Config, EsSettings, load_config, normalize_hosts
+from .connection import CLIENT_ERRORS, build_client, describe_hosts, translate_error
+from .errors import ConfigError, NotConfigured, PayloadError
+from .records import KpiRecord
+from .store import PutResult, Store, StoreStats
+
+__all__ = ["DataMonitor"]
+
+log = logging.getLogger(__name__)
+
+KpiLike = KpiRecord | Mapping[str, Any]
+
+
+def _body(resp: Any) -> Any:
+    return getattr(resp, "body", resp)
+
+
+class DataMonitor:
+    """Collect KPI documents, keep them in the local store and ship them to Elasticsearch.
+
+    :param config: a :class:`~datamonitor.config.Config`, a path to a TOML file,
+        or None to read ``$DATAMONITOR_CONFIG`` / ``<home>/datamonitor.toml`` and the environment.
+    :param store: an open :class:`~datamonitor.store.Store` to use instead of the configured one.
+    """
+
+    def __init__(self, config: Config | str | Path | None = None, *, store: Store | None = None) -> None:
+        if isinstance(config, Config):
+            self._config = config
+        else:
+            self._config = load_config(config)
+        self._store = store
+        self._client: Any = None
+
+    # ------------------------------------------------------------ properties
+    @property
+    def config(self) -> Config:
+        """The configuration in force (secrets redacted in its ``repr``)."""
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        """The local store, opened on first use."""
+        if self._store is None:
+            self._store = Store(self._config.store_file)
+        return self._store
+
+    @property
+    def client(self) -> Any:
+        """The Elasticsearch client, or None when no cluster is connected."""
+        return self._client
+
+    @property
+    def connected(self) -> bool:
+        """True when documents will be shipped to a cluster."""
+        return self._client is not None or self._config.es.configured
+
+    def _es(self) -> Any:
+        if self._client is None:
+            self._client = build_client(self._config.es)
+        return self._client
+
+    # ------------------------------------------------------------ connection
+    def es_connect(self, hosts: object = None, **options: Any) -> Any:
+        """Connect to a cluster and return the ``Elasticsearch`` client.
+
+        ``hosts`` is a dict (``{'host': 'localhost', 'port': 9200, 'scheme': 'http'}``),
+        a URL, or a list of either; None uses the configured hosts. Options:
+        ``basic_auth=(user, password)`` or ``username``/``password``, ``api_key``,
+        ``ca_certs``, ``client_cert``, ``client_key``, ``verify_certs``,
+        ``request_timeout``, and any other :class:`~datamonitor.config.EsSettings` field.
+        Missing secrets are read from ``DATAMONITOR_ES_PASSWORD`` and ``DATAMONITOR_ES_API_KEY``.
+        """
+        changes: dict[str, Any] = {}
+        if hosts is not None:
+            urls, user, password = normalize_hosts(hosts)
+            changes["hosts"] = urls
+            if user:
+                changes["username"] = user
+            if password:
+                changes["password"] = password
+        if "basic_auth" in options:
+            auth = options.pop("basic_auth")
+            if not (isinstance(auth, (tuple, list)) and len(auth) == 2):
+                raise ConfigError("basic_auth must be a (username, password) pair")
+            changes["username"], changes["password"] = auth
+        valid = {f.name for f in dataclasses.fields(EsSettings)}
+        unknown = set(options) - valid
+        if unknown:
+            raise ConfigError(f"es_connect: unknown option(s) {', '.join(sorted(unknown))}")
+        changes.update(options)
+        es = dataclasses.replace(self._config.es, **changes)
+        if es.username and not es.password and os.environ.get("DATAMONITOR_ES_PASSWORD"):
+            es = dataclasses.replace(es, password=os.environ["DATAMONITOR_ES_PASSWORD"])
+        if not es.api_key and not es.username and os.environ.get("DATAMONITOR_ES_API_KEY"):
+            es = dataclasses.replace(es, api_key=os.environ["DATAMONITOR_ES_API_KEY"])
+        if not es.configured:
+            es = dataclasses.replace(es, hosts=("http://localhost:9200",))
+        self._config = dataclasses.replace(self._config, es=es)
+        self._client = build_client(es)
+        log.info("connected to Elasticsearch at %s", describe_hosts(es))
+        return self._client
+
+    def _call(self, action: str, fn: Callable[[Any], Any]) -> Any:
+        try:
+            return _body(fn(self._es()))
+        except CLIENT_ERRORS as exc:
+            raise translate_error(exc, self._config.es, action) from None
+
+    def es_info(self) -> dict[str, Any]:
+        """The cluster's info: name, version, tagline, as Elasticsearch answers ``GET /``."""
+        result: dict[str, Any] = dict(self._call("info", lambda es: es.info()))
+        return result
+
+    def es_setup(self) -> dict[str, str]:
+        """Install the ILM policy and index templates, idempotently; returns ``name -> outcome``."""
+        return dict(self._call("setup", lambda es: templates.install(es, self._config.es)))
+
+    # --------------------------------------------------------------- writing
+    def _index_for(self, record: KpiRecord, index: str | None) -> str:
+        if index is not None:
+            return index
+        es = self._config.es
+        return records.index_name(es.index_prefix, es.index_period, record.timestamp)
+
+    def _put(self, items: Iterable[KpiLike], index: str | None) -> tuple[list[tuple[str, str]], PutResult]:
+        keys: list[tuple[str, str]] = []
+        rows: list[tuple[str, str, str, str, str]] = []
+        for position, item in enumerate(items):
+            try:
+                record = item if isinstance(item, KpiRecord) else KpiRecord.from_payload(item)
+            except PayloadError as exc:
+                raise PayloadError(f"document {position}: {exc}") from None
+            doc_id = records.document_id(record)
+            target = self._index_for(record, index)
+            keys.append((target, doc_id))
+            rows.append(
+                (doc_id, target, records.format_timestamp(record.timestamp), record.name, records.dumps(records.to_document(record)))
+            )
+        return keys, self.store.put(rows)
+
+    def record(self, kpis: Iterable[KpiLike], *, index: str | None = None, ship: bool = True) -> list[str]:
+        """Store KPI records (or payloads) and, with a cluster, ship them; returns their ids.
+
+        All of them are validated before any is stored: one bad payload stores
+        nothing and raises :class:`~datamonitor.errors.PayloadError` naming it.
+        """
+        keys, _put = self._put(list(kpis), index)
+        if ship and self.connected:
+            self.ship()
+        return [doc_id for _index, doc_id in keys]
+
+    def es_send(self, index: str | None = None, payload: KpiLike | None = None) -> str:
+        """Store one KPI, ship it when a cluster is connected, and return its document id.
+
+        ``payload`` is a :class:`~datamonitor.records.KpiRecord` or a JSON-like
+        dict such as ``{'unit': 'nb_of_rows', 'value': '6543'}``. ``index``
+        None means the configured index (``<prefix>-<yyyy.mm>``). While the
+        cluster is unreachable the document waits in the store; it is never lost.
+        """
+        if payload is None:
+            raise PayloadError("es_send needs a payload")
+        return self.record([payload], index=index)[0]
+
+    def es_send_bulk(self, documents: Iterable[KpiLike], *, index: str | None = None) -> shipping.ShipResult:
+        """Store many KPIs in one transaction and ship them in bulk; returns the counts.
+
+        Per-document failures are in ``result.failures``; the rest still arrive.
+        Without a cluster, everything is stored and ``result.pending`` counts it.
+        """
+        keys, put = self._put(documents, index)
+        if not self.connected:
+            return shipping.ShipResult(pending=self.store.count(0))
+        result = self.ship()
+        return result
+
+    def ship(
+        self, *, retry_dead: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> shipping.ShipResult:
+        """Deliver everything pending in the store; never raises for an unreachable cluster.
+
+        When the cluster cannot be reached, ``result.error`` says so and the
+        documents stay pending for the next run.
+        """
+        if not self.connected:
+            raise NotConfigured("no Elasticsearch configured: give --es URL, DATAMONITOR_ES_URL or [elasticsearch] url")
+        return shipping.ship(self.store, self._es(), self._config.es, retry_dead=retry_dead, progress=progress)
+
+    # --------------------------------------------------------------- reading
+    def es_get(self, index: str, docid: str) -> dict[str, Any]:
+        """One document as Elasticsearch's get API gives it (``_index``, ``_id``, ``found``, ``_source``).
+
+        Without a cluster, the local store answers in the same shape. With the
+        configured prefix as ``index``, the dated index is found from the store.
+        """
+        if not self.connected:
+            stored = self.store.get(docid, None if index == self._config.es.index_prefix else index)
+            if stored is None:
+                return {"_index": index, "_id": docid, "found": False}
+            return stored.as_get_response()
+        if index == self._config.es.index_prefix and self._config.es.index_period != "none":
+            stored = self.store.get(docid)
+            if stored is not None:
+                index = stored.index
+        import elasticsearch
+
+        try:
+            resp = self._es().get(index=index, id=docid)
+        except elasticsearch.NotFoundError as exc:
+            body = exc.body if isinstance(exc.body, dict) else {}
+            if "found" in body:
+                return dict(body)
+            return {"_index": index, "_id": docid, "found": False}
+        except CLIENT_ERRORS as exc:
+            raise translate_error(exc, self._config.es, "get") from None
+        return dict(_body(resp))
+
+    def get(self, docid: str) -> dict[str, Any] | None:
+        """The document with this id from the local store, or None."""
+        stored = self.store.get(docid)
+        return stored.source if stored is not None else None
+
+    def search(
+        self,
+        *,
+        name: str | None = None,
+        since: datetime | str | None = None,
+        limit: int = 20,
+        local: bool | None = None,
+    ) -> list[dict[str, Any]]:
+        """The newest documents, optionally of one KPI and after a time; each with ``_id`` and ``_index``.
+
+        Asks the cluster when one is configured (``local=False``), else the store.
+        """
+        since_text = records.format_timestamp(records.parse_timestamp(since)) if since is not None else None
+        use_local = (not self.connected) if local is None else local
+        if use_local:
+            docs = self.store.search(name=name, since=since_text, limit=limit)
+            return [{"_index": d.index, "_id": d.doc_id, "_source": d.source} for d in docs]
+        return self._search_cluster(name=name, since=since_text, limit=limit)
+
+    def _search_cluster(self, *, name: str | None, since: str | None, limit: int) -> list[dict[str, Any]]:
+        from elasticsearch.dsl import Search
+
+        search = Search(index=f"{self._config.es.index_prefix}*").sort("-@timestamp")[:limit]
+        if name is not None:
+            search = search.filter("term", **{"kpi.name": name})
+        if since is not None:
+            search = search.filter("range", **{"@timestamp": {"gte": since}})
+        body = search.to_dict()
+        resp = self._call(
+            "search", lambda es: es.search(index=search._index, body=body, ignore_unavailable=True)
+        )
+        return [{"_index": h["_index"], "_id": h["_id"], "_source": h["_source"]} for h in resp["hits"]["hits"]]
+
+    # ---------------------------------------------------------------- status
+    def status(self, *, check_cluster: bool = True) -> dict[str, Any]:
+        """Store size, counts by state, last shipment, and whether the cluster answers."""
+        stats: StoreStats = self.store.stats()
+        out: dict[str, Any] = {
+            "store": stats.path,
+            "store_bytes": stats.size_bytes,
+            "documents": stats.total,
+            "pending": stats.pending,
+            "shipped": stats.shipped,
+            "dead": stats.dead,
+            "oldest_pending": _iso(stats.oldest_pending),
+            "last_shipment": _iso(stats.last_shipment),
+            "cluster": describe_hosts(self._config.es) if self.connected else None,
+            "reachable": None,
+            "cluster_version": None,
+            "cluster_error": None,
+        }
+        if self.connected and check_cluster:
+            try:
+                info = self.es_info()
+                out["reachable"] = True
+                out["cluster_version"] = info.get("version", {}).get("number")
+            except Exception as exc:  # noqa: BLE001 - status reports any failure as "unreachable"
+                out["reachable"] = False
+                out["cluster_error"] = str(exc)
+        return out
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Documents the cluster rejected for good, with the reason."""
+        return [
+            {"_index": d.index, "_id": d.doc_id, "reason": d.last_error, "attempts": d.attempts}
+            for d in self.store.dead(limit)
+        ]
+
+    # ------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        """Close the client and the store."""
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # noqa: BLE001 - closing must not raise
+                log.debug("closing the client failed", exc_info=True)
+            self._client = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> DataMonitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"DataMonitor(store={str(self._config.store_file)!r}, es={self._config.es!r})"
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    from datetime import timezone
+
+    return records.format_timestamp(datetime.fromtimestamp(ts, tz=timezone.utc))

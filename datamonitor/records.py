@@ -1,0 +1,324 @@
+"""KPI records and the one document builder: the only module that knows field names.
+
+A :class:`KpiRecord` is one observation: a named value about a subject at an
+instant. :func:`to_document` turns it into the JSON document that the index
+template maps; :func:`document_id` hashes what identifies the observation, so
+the same observation always gets the same ``_id`` and is never stored twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+from .errors import PayloadError
+
+__all__ = [
+    "ECS_VERSION",
+    "SCHEMA_VERSION",
+    "KpiRecord",
+    "document_id",
+    "dumps",
+    "format_timestamp",
+    "index_name",
+    "parse_timestamp",
+    "to_document",
+]
+
+#: Version of the document layout; bumped when a field changes meaning.
+SCHEMA_VERSION = 1
+#: The ECS version whose field names the documents follow.
+ECS_VERSION = "8.11.0"
+#: ``event.dataset`` of a KPI that came in through the API or ``send``.
+DEFAULT_DATASET = "datamonitor.kpi"
+_MAX_NAME = 256
+_MAX_TEXT = 32_766  # Lucene's limit for one keyword term, in bytes; checked on characters
+_PERIOD_FORMATS = {"month": "%Y.%m", "day": "%Y.%m.%d"}
+
+
+@functools.lru_cache(maxsize=1)
+def _hostname() -> str:
+    return socket.gethostname()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class KpiRecord:
+    """One observation of one KPI.
+
+    :param name: what is measured, e.g. ``file.rows`` or ``column.null_ratio``.
+    :param value: the number, when the KPI is numeric.
+    :param text: the value, when it is not a number (a checksum, a type name).
+    :param subject: what the KPI is about within its source: a column, a mount point.
+    :param dataset: ``event.dataset``: which source produced it.
+    :param labels: free-form string tags, stored in one ``flattened`` field.
+    """
+
+    name: str
+    value: float | int | None = None
+    unit: str | None = None
+    text: str | None = None
+    subject: str | None = None
+    dataset: str = DEFAULT_DATASET
+    timestamp: datetime = field(default_factory=_utcnow)
+    host: str = field(default_factory=_hostname)
+    file_path: str | None = None
+    file_size: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise PayloadError("field 'name': a KPI needs a non-empty name")
+        if len(self.name) > _MAX_NAME:
+            raise PayloadError(f"field 'name': longer than {_MAX_NAME} characters")
+        object.__setattr__(self, "value", _check_value(self.value))
+        if self.text is not None and len(self.text) > _MAX_TEXT:
+            raise PayloadError(f"field 'text': longer than {_MAX_TEXT} characters")
+        object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
+        if self.file_size is not None and (
+            isinstance(self.file_size, bool) or not isinstance(self.file_size, int) or self.file_size < 0
+        ):
+            raise PayloadError(f"field 'file_size': {self.file_size!r} is not a byte count")
+        labels = {str(k): str(v) for k, v in sorted(dict(self.labels).items())}
+        object.__setattr__(self, "labels", MappingProxyType(labels))
+
+    def __hash__(self) -> int:
+        return hash(document_id(self))
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any], **defaults: Any) -> KpiRecord:
+        """Build a record from a JSON payload; see :doc:`/schema` for the accepted keys.
+
+        Flat keys (``name``, ``value``, ``unit``...), dotted ECS names
+        (``kpi.name``, ``file.path``) and whole documents as :func:`to_document`
+        makes them are all accepted. Other scalar keys become labels. A payload
+        without a name is named after its unit, as the first users' payloads
+        (``{"unit": "nb_of_rows", "value": "6543"}``) were.
+        """
+        return _from_payload(payload, defaults)
+
+
+def _check_value(value: object) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise PayloadError(f"field 'value': {value!r} is not a finite number")
+        return value
+    raise PayloadError(f"field 'value': {value!r} is not a number")
+
+
+def _as_utc(ts: object) -> datetime:
+    if not isinstance(ts, datetime):
+        raise PayloadError(f"field 'timestamp': {ts!r} is not a datetime")
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=timezone.utc)
+    return ts.astimezone(timezone.utc)
+
+
+def format_timestamp(ts: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and ``Z``, the form ``@timestamp`` takes."""
+    return _as_utc(ts).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(raw: object, field_name: str = "timestamp") -> datetime:
+    """Parse ISO-8601 text (``Z`` or an offset; naive means UTC) or epoch seconds."""
+    if isinstance(raw, datetime):
+        return _as_utc(raw)
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        try:
+            return datetime.fromtimestamp(raw, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise PayloadError(f"field '{field_name}': {raw!r} is out of range") from exc
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            return _as_utc(datetime.fromisoformat(text))
+        except ValueError as exc:
+            raise PayloadError(f"field '{field_name}': {raw!r} is not an ISO-8601 time") from exc
+    raise PayloadError(f"field '{field_name}': {raw!r} is not a time")
+
+
+def to_document(record: KpiRecord) -> dict[str, Any]:
+    """The JSON document for a record: ECS names where ECS has one, ``kpi.*`` for the rest."""
+    kpi: dict[str, Any] = {"name": record.name}
+    for key in ("value", "unit", "text", "subject"):
+        val = getattr(record, key)
+        if val is not None:
+            kpi[key] = val
+    doc: dict[str, Any] = {
+        "@timestamp": format_timestamp(record.timestamp),
+        "ecs": {"version": ECS_VERSION},
+        "event": {"dataset": record.dataset, "kind": "metric", "module": "datamonitor"},
+        "host": {"name": record.host},
+        "kpi": kpi,
+        "datamonitor": {"schema_version": SCHEMA_VERSION},
+    }
+    if record.file_path is not None:
+        path = record.file_path
+        name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        file: dict[str, Any] = {"path": path, "name": name}
+        if "." in name.strip("."):
+            file["extension"] = name.rsplit(".", 1)[-1].lower()
+        if record.file_size is not None:
+            file["size"] = record.file_size
+        doc["file"] = file
+    if record.labels:
+        doc["labels"] = dict(record.labels)
+    if record.message is not None:
+        doc["message"] = record.message
+    return doc
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """Compact, deterministic JSON: sorted keys, no NaN, UTF-8 kept as is."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def document_id(record: KpiRecord) -> str:
+    """A stable ``_id``: the hash of what identifies the observation, never of its value.
+
+    Two records for the same KPI, subject, source, host, file, labels and
+    instant are the same observation and get the same id.
+    """
+    identity = {
+        "t": format_timestamp(record.timestamp),
+        "n": record.name,
+        "s": record.subject,
+        "d": record.dataset,
+        "h": record.host,
+        "f": record.file_path,
+        "l": dict(record.labels),
+    }
+    return hashlib.sha256(dumps(identity).encode("utf-8")).hexdigest()[:40]
+
+
+def index_name(prefix: str, period: str, ts: datetime) -> str:
+    """The concrete index for a document: the prefix plus the month (or day) of its own time.
+
+    The index follows the document's ``@timestamp``, never the time it is
+    shipped, so a document re-sent after a crash lands in the same index and
+    its deterministic ``_id`` makes the second copy a no-op.
+    """
+    fmt = _PERIOD_FORMATS.get(period)
+    if fmt is None:
+        return prefix
+    return f"{prefix}-{_as_utc(ts).strftime(fmt)}"
+
+
+# ---------------------------------------------------------------- payloads
+
+_ALIASES = {
+    "name": "name", "kpi": "name", "kpi.name": "name",
+    "value": "value", "kpi.value": "value",
+    "unit": "unit", "kpi.unit": "unit",
+    "text": "text", "kpi.text": "text",
+    "subject": "subject", "kpi.subject": "subject",
+    "dataset": "dataset", "event.dataset": "dataset",
+    "timestamp": "timestamp", "@timestamp": "timestamp",
+    "host": "host", "host.name": "host",
+    "file_path": "file_path", "file.path": "file_path", "path": "file_path",
+    "file_size": "file_size", "file.size": "file_size",
+    "message": "message",
+}
+# Parts of a whole document that the builder derives again, so they are dropped on the way in.
+_DERIVED = {"ecs.version", "event.kind", "event.module", "file.name", "file.extension", "datamonitor.schema_version"}
+
+
+def _flatten(payload: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, val in payload.items():
+        if not isinstance(key, str):
+            raise PayloadError(f"field {key!r}: keys must be strings")
+        dotted = f"{prefix}{key}"
+        if dotted == "labels" or (isinstance(val, Mapping) and dotted not in _ALIASES):
+            if not isinstance(val, Mapping):
+                raise PayloadError("field 'labels': must be an object of strings")
+            if dotted == "labels":
+                flat["labels"] = val
+            else:
+                flat.update(_flatten(val, dotted + "."))
+        else:
+            flat[dotted] = val
+    return flat
+
+
+def _coerce_value(raw: object) -> tuple[float | int | None, str | None]:
+    """A number, or a numeric string, is the value; any other string is the text."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        try:
+            return int(text), None
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+        except ValueError:
+            return None, raw
+        if math.isfinite(number):
+            return number, None
+        raise PayloadError(f"field 'value': {raw!r} is not a finite number")
+    return _check_value(raw), None
+
+
+def _from_payload(payload: Mapping[str, Any], defaults: Mapping[str, Any]) -> KpiRecord:
+    if not isinstance(payload, Mapping):
+        raise PayloadError(f"a KPI payload must be a JSON object, not {type(payload).__name__}")
+    fields: dict[str, Any] = dict(defaults)
+    labels: dict[str, str] = dict(fields.pop("labels", {}) or {})
+    for key, val in _flatten(payload).items():
+        if key == "labels":
+            for lk, lv in val.items():
+                if isinstance(lv, (Mapping, list)):
+                    raise PayloadError(f"field 'labels.{lk}': labels are strings")
+                labels[str(lk)] = str(lv)
+        elif key in _ALIASES:
+            fields[_ALIASES[key]] = val
+        elif key in _DERIVED:
+            continue
+        elif val is None or isinstance(val, (str, int, float, bool)):
+            if val is not None:
+                labels[key] = str(val).lower() if isinstance(val, bool) else str(val)
+        else:
+            raise PayloadError(f"field '{key}': a list or object is not a KPI field")
+    if "name" not in fields or fields["name"] in (None, ""):
+        if fields.get("unit"):
+            fields["name"] = fields["unit"]
+        else:
+            raise PayloadError("field 'name': missing (give 'name', or at least a 'unit')")
+    for key in ("name", "unit", "text", "subject", "dataset", "host", "file_path", "message"):
+        if key in fields and fields[key] is not None and not isinstance(fields[key], str):
+            if isinstance(fields[key], (int, float)) and key not in ("name", "host"):
+                fields[key] = str(fields[key])
+            else:
+                raise PayloadError(f"field '{key}': {fields[key]!r} is not a string")
+    if "value" in fields:
+        value, text = _coerce_value(fields["value"])
+        fields["value"] = value
+        if text is not None:
+            if fields.get("text") not in (None, text):
+                raise PayloadError("field 'value': not a number, and 'text' is given too")
+            fields["text"] = text
+    if "timestamp" in fields:
+        fields["timestamp"] = parse_timestamp(fields["timestamp"])
+    if fields.get("file_size") is not None:
+        size = fields["file_size"]
+        if isinstance(size, str) and size.strip().isdigit():
+            fields["file_size"] = int(size)
+    return KpiRecord(labels=labels, **fields)

@@ -1,0 +1,300 @@
+"""The local SQLite store: the embedded database and the outbox in front of Elasticsearch.
+
+Every document is committed here first (WAL mode, ``synchronous=FULL``), keyed
+by its deterministic id, so a crash loses nothing and a repeat adds nothing.
+Shipping marks documents ``shipped`` only after Elasticsearch acknowledged
+them; a document it rejects for good becomes ``dead``, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import StoreError
+
+__all__ = ["PENDING", "SHIPPED", "DEAD", "PutResult", "Store", "StoreStats", "StoredDocument"]
+
+PENDING, SHIPPED, DEAD = 0, 1, 2
+STATE_NAMES = {PENDING: "pending", SHIPPED: "shipped", DEAD: "dead"}
+_SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id     TEXT    NOT NULL,
+    idx        TEXT    NOT NULL,
+    ts         TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    body       TEXT    NOT NULL,
+    state      INTEGER NOT NULL DEFAULT 0,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created    REAL    NOT NULL,
+    shipped    REAL,
+    UNIQUE (idx, doc_id)
+);
+CREATE INDEX IF NOT EXISTS documents_pending ON documents (seq) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS documents_dead ON documents (seq) WHERE state = 2;
+CREATE INDEX IF NOT EXISTS documents_name_ts ON documents (name, ts);
+CREATE INDEX IF NOT EXISTS documents_ts ON documents (ts);
+CREATE INDEX IF NOT EXISTS documents_id ON documents (doc_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document as the store holds it."""
+
+    seq: int
+    doc_id: str
+    index: str
+    body: str
+    state: int
+    attempts: int
+    last_error: str | None
+    created: float
+    shipped: float | None
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """The document itself, parsed."""
+        result: dict[str, Any] = json.loads(self.body)
+        return result
+
+    @property
+    def state_name(self) -> str:
+        return STATE_NAMES.get(self.state, str(self.state))
+
+    def as_get_response(self) -> dict[str, Any]:
+        """The shape Elasticsearch's get API answers with, so callers need not care where it came from."""
+        return {"_index": self.index, "_id": self.doc_id, "_version": 1, "found": True, "_source": self.source}
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What :meth:`Store.put` did: how many documents were new and how many were already there."""
+
+    added: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Sizes and counts for ``status``."""
+
+    path: str
+    size_bytes: int
+    total: int
+    pending: int
+    shipped: int
+    dead: int
+    oldest_pending: float | None
+    last_shipment: float | None
+
+
+_COLUMNS = "seq, doc_id, idx, body, state, attempts, last_error, created, shipped"
+
+
+class Store:
+    """A SQLite file of documents; safe to share between threads of one process.
+
+    :param path: the database file; its folder is created if missing.
+    :param clock: seconds since the epoch, injectable for tests.
+    """
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > _SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema {version} is newer than this datamonitor ({_SCHEMA_VERSION})")
+        with self._lock:
+            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
+
+    # -------------------------------------------------------------- plumbing
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    @staticmethod
+    def _row(row: Sequence[Any]) -> StoredDocument:
+        return StoredDocument(*row)
+
+    # ---------------------------------------------------------------- writes
+    def put(self, items: Iterable[tuple[str, str, str, str, str]]) -> PutResult:
+        """Commit documents, each ``(doc_id, index, timestamp, kpi_name, json_body)``, in one transaction.
+
+        A document whose (index, id) is already stored is left as it is: the
+        first copy of an observation wins, here as in Elasticsearch.
+        """
+        now = self._clock()
+        rows = [(doc_id, idx, ts, name, body, now) for doc_id, idx, ts, name, body in items]
+        if not rows:
+            return PutResult(0, 0)
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO documents (doc_id, idx, ts, name, body, created) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            added = db.total_changes - before
+        return PutResult(added, len(rows) - added)
+
+    def mark_shipped(self, keys: Iterable[tuple[str, str]]) -> int:
+        """Mark ``(index, doc_id)`` pairs as delivered; returns how many changed."""
+        now = self._clock()
+        rows = [(now, idx, doc_id) for idx, doc_id in keys]
+        if not rows:
+            return 0
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany(
+                "UPDATE documents SET state = 1, shipped = ?, last_error = NULL WHERE idx = ? AND doc_id = ?", rows
+            )
+            changed = db.total_changes - before
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_shipment', ?)", (repr(now),))
+        return changed
+
+    def mark_failed(self, failures: Iterable[tuple[str, str, str, bool]]) -> None:
+        """Record failed attempts, each ``(index, doc_id, reason, dead)``; dead ones stop being retried."""
+        rows = [(DEAD if dead else PENDING, reason, idx, doc_id) for idx, doc_id, reason, dead in failures]
+        if not rows:
+            return
+        with self._write() as db:
+            db.executemany(
+                "UPDATE documents SET state = ?, attempts = attempts + 1, last_error = ? WHERE idx = ? AND doc_id = ?",
+                rows,
+            )
+
+    def requeue_dead(self) -> int:
+        """Put every dead document back in the queue (``ship --retry-dead``); returns how many."""
+        with self._write() as db:
+            cur = db.execute("UPDATE documents SET state = 0 WHERE state = 2")
+            return cur.rowcount
+
+    # ----------------------------------------------------------------- reads
+    def pending(self, limit: int, after_seq: int = 0) -> list[StoredDocument]:
+        """The oldest documents that still wait for Elasticsearch, in the order they were stored."""
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM documents WHERE state = 0 AND seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+        )
+        return [self._row(r) for r in rows]
+
+    def dead(self, limit: int = 100) -> list[StoredDocument]:
+        """Documents that Elasticsearch rejected for good, with their reasons."""
+        rows = self._query(f"SELECT {_COLUMNS} FROM documents WHERE state = 2 ORDER BY seq LIMIT ?", (limit,))
+        return [self._row(r) for r in rows]
+
+    def get(self, doc_id: str, index: str | None = None) -> StoredDocument | None:
+        """One document by id (and index, when ids could repeat across indices)."""
+        if index is None:
+            rows = self._query(f"SELECT {_COLUMNS} FROM documents WHERE doc_id = ? ORDER BY seq LIMIT 1", (doc_id,))
+        else:
+            rows = self._query(f"SELECT {_COLUMNS} FROM documents WHERE doc_id = ? AND idx = ?", (doc_id, index))
+        return self._row(rows[0]) if rows else None
+
+    def search(
+        self,
+        *,
+        name: str | None = None,
+        since: str | None = None,
+        index: str | None = None,
+        limit: int = 20,
+    ) -> list[StoredDocument]:
+        """The newest documents first, optionally for one KPI name, after a time, or in one index (or prefix)."""
+        where, params = [], []
+        if name is not None:
+            where.append("name = ?")
+            params.append(name)
+        if since is not None:
+            where.append("ts >= ?")
+            params.append(since)
+        if index is not None:
+            where.append("(idx = ? OR idx LIKE ? ESCAPE '\\')")
+            escaped = index.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.extend([index, escaped + "-%"])
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._query(f"SELECT {_COLUMNS} FROM documents {clause} ORDER BY ts DESC, seq DESC LIMIT ?", [*params, limit])
+        return [self._row(r) for r in rows]
+
+    def count(self, state: int | None = None) -> int:
+        """How many documents there are, in one state or in all."""
+        if state is None:
+            return int(self._query("SELECT COUNT(*) FROM documents")[0][0])
+        return int(self._query("SELECT COUNT(*) FROM documents WHERE state = ?", (state,))[0][0])
+
+    def stats(self) -> StoreStats:
+        """Counts by state, file size and times, for ``status``."""
+        counts = dict(self._query("SELECT state, COUNT(*) FROM documents GROUP BY state"))
+        oldest = self._query("SELECT MIN(created) FROM documents WHERE state = 0")[0][0]
+        last = self._query("SELECT value FROM meta WHERE key = 'last_shipment'")
+        size = sum(p.stat().st_size for p in self._files() if p.exists())
+        return StoreStats(
+            path=str(self.path),
+            size_bytes=size,
+            total=sum(counts.values()),
+            pending=counts.get(PENDING, 0),
+            shipped=counts.get(SHIPPED, 0),
+            dead=counts.get(DEAD, 0),
+            oldest_pending=oldest,
+            last_shipment=float(last[0][0]) if last else None,
+        )
+
+    def _files(self) -> list[Path]:
+        return [self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")]
+
+    def integrity_check(self) -> str:
+        """SQLite's own ``PRAGMA integrity_check``: ``"ok"`` when the file is sound."""
+        return str(self._query("PRAGMA integrity_check")[0][0])
+
+    def close(self) -> None:
+        """Close the database; the store cannot be used afterwards."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"

@@ -1,0 +1,75 @@
+"""Shared fixtures and guards: no leaked threads, no stray environment, warnings are errors (tox.ini)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from datamonitor import DataMonitor, load_config
+from datamonitor.tests.fakes import FakeCluster, fake_elasticsearch
+
+FAKE_URL = "http://fake-es:9200"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never see the developer's DATAMONITOR_* variables, home or config."""
+    for name in list(os.environ):
+        if name.startswith("DATAMONITOR_") and not name.startswith("DATAMONITOR_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATAMONITOR_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads() -> Iterator[None]:
+    """A test must stop every thread it starts."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not leaked, f"threads left running: {leaked}"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def dm(home: Path) -> Iterator[DataMonitor]:
+    """A DataMonitor on the embedded store, no cluster."""
+    with DataMonitor(load_config(home=home)) as monitor:
+        yield monitor
+
+
+@pytest.fixture
+def clusters() -> Iterator[dict[str, FakeCluster]]:
+    """``elasticsearch.Elasticsearch`` patched with the extended ElasticMock fake."""
+    with fake_elasticsearch() as made:
+        yield made
+
+
+@pytest.fixture
+def es_dm(home: Path, clusters: dict[str, FakeCluster]) -> Iterator[DataMonitor]:
+    """A DataMonitor connected to a fresh fake cluster, with fast retries."""
+    config = load_config(home=home, es_url=FAKE_URL)
+    with DataMonitor(config) as monitor:
+        monitor.es_connect(initial_backoff=0.001, max_backoff=0.01, max_retries=3)
+        yield monitor
+
+
+@pytest.fixture
+def fake(es_dm: DataMonitor) -> FakeCluster:
+    """The fake cluster behind ``es_dm``."""
+    client = es_dm.client
+    assert isinstance(client, FakeCluster)
+    return client

@@ -1,0 +1,252 @@
+"""ElasticMock, extended with what datamonitor uses and ElasticMock lacks.
+
+:class:`FakeCluster` subclasses ElasticMock's ``FakeElasticsearch`` (no HTTP,
+no server). It adds:
+
+- what the client's bulk helpers need: ``options()``, ``transport.serializers``,
+  ``_otel`` and a ``.body`` on the bulk response;
+- index templates, component templates and ILM policies (put and get);
+- wildcard index names in ``search``;
+- fault injection: whole-request failures (a status or a connection reset),
+  per-document rejections, and a log of every accepted ``create``;
+- optionally, persistence of accepted documents in an append-only file, so a
+  subprocess that is SIGKILLed leaves behind what "the cluster" had accepted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import elasticsearch
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig, ObjectApiResponse
+from elastic_transport import ConnectionError as TransportConnectionError
+from elasticmock.fake_elasticsearch import FakeElasticsearch
+from elasticmock.fake_cluster import FakeClusterClient
+from elasticmock.fake_indices import FakeIndicesClient
+from elasticsearch._otel import OpenTelemetry
+from elasticsearch.serializer import JsonSerializer
+
+
+def _meta(status: int) -> ApiResponseMeta:
+    node = NodeConfig("http", "fake", 9200)
+    return ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0, node=node)
+
+
+def api_error(status: int, error_type: str = "error", reason: str = "") -> elasticsearch.ApiError:
+    """The exception the client raises for an HTTP error answer."""
+    body = {"error": {"type": error_type, "reason": reason, "root_cause": [{"type": error_type, "reason": reason}]},
+            "status": status}
+    cls = {401: elasticsearch.AuthenticationException, 403: elasticsearch.AuthorizationException,
+           404: elasticsearch.NotFoundError, 409: elasticsearch.ConflictError,
+           400: elasticsearch.BadRequestError}.get(status, elasticsearch.ApiError)
+    return cls(message=error_type, meta=_meta(status), body=body)
+
+
+class _Indices(FakeIndicesClient):
+    def put_index_template(self, *, name: str, **body: Any) -> dict[str, Any]:
+        self._client.calls.append(("put_index_template", name))
+        self._client.index_templates[name] = {k: v for k, v in body.items() if v is not None and k != "meta"} | (
+            {"_meta": body["meta"]} if body.get("meta") else {})
+        return {"acknowledged": True}
+
+    def get_index_template(self, *, name: str, **_: Any) -> dict[str, Any]:
+        if name not in self._client.index_templates:
+            raise api_error(404, "resource_not_found_exception", f"index template matching [{name}] not found")
+        return {"index_templates": [{"name": name, "index_template": self._client.index_templates[name]}]}
+
+
+class _Cluster(FakeClusterClient):
+    def put_component_template(self, *, name: str, template: Any, meta: Any = None, **_: Any) -> dict[str, Any]:
+        self._client.calls.append(("put_component_template", name))
+        self._client.component_templates[name] = {"template": template} | ({"_meta": meta} if meta else {})
+        return {"acknowledged": True}
+
+    def get_component_template(self, *, name: str, **_: Any) -> dict[str, Any]:
+        if name not in self._client.component_templates:
+            raise api_error(404, "resource_not_found_exception", f"component template matching [{name}] not found")
+        return {"component_templates": [{"name": name, "component_template": self._client.component_templates[name]}]}
+
+
+class _Ilm:
+    def __init__(self, client: FakeCluster) -> None:
+        self._client = client
+
+    def put_lifecycle(self, *, name: str, policy: Any, **_: Any) -> dict[str, Any]:
+        self._client.calls.append(("put_lifecycle", name))
+        self._client.ilm_policies[name] = policy
+        return {"acknowledged": True}
+
+    def get_lifecycle(self, *, name: str, **_: Any) -> dict[str, Any]:
+        if name not in self._client.ilm_policies:
+            raise api_error(404, "resource_not_found_exception", f"Lifecycle policy not found: {name}")
+        return {name: {"version": 1, "policy": self._client.ilm_policies[name]}}
+
+
+class FakeCluster(FakeElasticsearch):
+    """ElasticMock's fake, completed for bulk helpers, templates and fault injection."""
+
+    def __init__(self, hosts: Any = None, *, persist: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(hosts=hosts, **kwargs)
+        self.hosts = hosts
+        self.init_kwargs = kwargs
+        self._otel = OpenTelemetry(enabled=False)
+        self.index_templates: dict[str, Any] = {}
+        self.component_templates: dict[str, Any] = {}
+        self.ilm_policies: dict[str, Any] = {}
+        self.calls: list[tuple[str, str]] = []
+        #: every (index, id) that a create accepted, in order; a duplicate here is a duplicate in the cluster
+        self.accepted: list[tuple[str, str]] = []
+        #: faults for the next bulk requests, in order: an int status, or an exception to raise
+        self.bulk_faults: list[Any] = []
+        #: per-document answers: doc id -> (status, error type, reason), applied every time
+        self.reject: dict[str, tuple[int, str, str]] = {}
+        #: per-document answers used once: doc id -> list of statuses
+        self.reject_once: dict[str, list[int]] = {}
+        self.bulk_requests = 0
+        self.unreachable = False
+        self._persist = Path(persist) if persist else None
+        self._lock = threading.Lock()
+        if self._persist is not None and self._persist.exists():
+            self._replay()
+
+    # ---------------------------------------------------- what helpers need
+    def options(self, **_: Any) -> FakeCluster:
+        return self
+
+    @property
+    def transport(self) -> Any:  # type: ignore[override]
+        return SimpleNamespace(serializers=SimpleNamespace(get_serializer=lambda _mt: JsonSerializer()))
+
+    @property
+    def indices(self) -> Any:  # type: ignore[override]
+        return _Indices(self)
+
+    @property
+    def cluster(self) -> Any:  # type: ignore[override]
+        return _Cluster(self)
+
+    @property
+    def ilm(self) -> Any:  # type: ignore[override]
+        return _Ilm(self)
+
+    def close(self) -> None:
+        pass
+
+    def _check_reachable(self) -> None:
+        if self.unreachable:
+            raise TransportConnectionError("Connection refused")
+
+    def info(self, *args: Any, **kwargs: Any) -> Any:
+        self._check_reachable()
+        return {"name": "fake-node", "cluster_name": "fake-cluster", "cluster_uuid": "fake",
+                "version": {"number": "8.19.0", "build_flavor": "default"}, "tagline": "You Know, for Search"}
+
+    def get(self, index: str, id: str, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
+        self._check_reachable()
+        return super().get(index, id, *args, **kwargs)
+
+    def search(self, index: Any = None, body: Any = None, **kwargs: Any) -> Any:
+        self._check_reachable()
+        docs = self._FakeElasticsearch__documents_dict
+        names = [index] if isinstance(index, str) else list(index or docs)
+        expanded = []
+        for name in names:
+            for part in str(name).split(","):
+                if any(c in part for c in "*?"):
+                    expanded.extend(sorted(fnmatch.filter(docs.keys(), part)))
+                elif part in docs or not kwargs.get("ignore_unavailable"):
+                    expanded.append(part)
+        body = dict(body or {})
+        size = body.pop("size", kwargs.pop("size", 10))
+        kwargs.pop("ignore_unavailable", None)
+        if not expanded:
+            return {"hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}}
+        result = super().search(index=expanded, body=body, size=size, **kwargs)
+        return result
+
+    # ------------------------------------------------------------------ bulk
+    def bulk(self, body: Any = None, index: Any = None, operations: Any = None, **kwargs: Any) -> Any:
+        self._check_reachable()
+        with self._lock:
+            self.bulk_requests += 1
+            if self.bulk_faults:
+                fault = self.bulk_faults.pop(0)
+                if isinstance(fault, BaseException):
+                    raise fault
+                if fault is not None:
+                    raise api_error(int(fault), "fault", f"injected {fault}")
+            lines = [op.decode() if isinstance(op, bytes) else op for op in (operations or body)]
+            items: list[dict[str, Any]] = []
+            errors = False
+            it = iter(lines)
+            for header_line in it:
+                header = json.loads(header_line) if isinstance(header_line, str) else header_line
+                op, meta = next(iter(header.items()))
+                source_line = next(it)
+                source = json.loads(source_line) if isinstance(source_line, str) else source_line
+                doc_id, idx = meta["_id"], meta.get("_index") or index
+                item = self._bulk_item(op, idx, doc_id, source)
+                errors = errors or "error" in item[op]
+                items.append(item)
+            return ObjectApiResponse(body={"errors": errors, "took": 1, "items": items}, meta=_meta(200))
+
+    def _bulk_item(self, op: str, idx: str, doc_id: str, source: dict[str, Any]) -> dict[str, Any]:
+        base = {"_index": idx, "_id": doc_id}
+        once = self.reject_once.get(doc_id)
+        if once:
+            status = once.pop(0)
+            return {op: base | {"status": status, "error": {"type": "injected", "reason": f"injected {status}"}}}
+        if doc_id in self.reject:
+            status, etype, reason = self.reject[doc_id]
+            return {op: base | {"status": status, "error": {"type": etype, "reason": reason}}}
+        if op == "create" and self.exists(idx, doc_id):
+            return {op: base | {"status": 409, "error": {
+                "type": "version_conflict_engine_exception",
+                "reason": f"[{doc_id}]: version conflict, document already exists"}}}
+        self.index(index=idx, id=doc_id, document=source)
+        self.accepted.append((idx, doc_id))
+        if self._persist is not None:
+            with self._persist.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"_index": idx, "_id": doc_id, "_source": source}) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        return {op: base | {"status": 201, "result": "created", "_version": 1}}
+
+    def _replay(self) -> None:
+        assert self._persist is not None
+        for line in self._persist.read_text(encoding="utf-8").splitlines():
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill: that document was never acknowledged
+            self.index(index=doc["_index"], id=doc["_id"], document=doc["_source"])
+            self.accepted.append((doc["_index"], doc["_id"]))
+
+    # --------------------------------------------------------------- helpers
+    def all_documents(self) -> list[dict[str, Any]]:
+        """Every stored document, across indices."""
+        return [d for docs in self._FakeElasticsearch__documents_dict.values() for d in docs]
+
+
+@contextmanager
+def fake_elasticsearch(**kwargs: Any) -> Iterator[dict[str, FakeCluster]]:
+    """Patch ``elasticsearch.Elasticsearch`` with :class:`FakeCluster`, one per first host, as ElasticMock does."""
+    clusters: dict[str, FakeCluster] = {}
+
+    def factory(hosts: Any = None, **client_kwargs: Any) -> FakeCluster:
+        key = str(hosts[0] if isinstance(hosts, list) and hosts else hosts)
+        if key not in clusters:
+            clusters[key] = FakeCluster(hosts, **kwargs, **client_kwargs)
+        return clusters[key]
+
+    with mock.patch("elasticsearch.Elasticsearch", factory):
+        yield clusters

@@ -1,0 +1,45 @@
+"""Packaging for datamonitor; see README.md for why each dependency is here."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "datamonitor" / "__init__.py").read_text(), re.M).group(1)
+
+setup(
+    name="datamonitor",
+    version=VERSION,
+    description="KPIs about data files, disks and jobs, kept in a local store and shipped to Elasticsearch",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    packages=find_packages(exclude=["bench", "bench.*"]),
+    package_data={"datamonitor": ["py.typed", "resources/*.json"]},
+    include_package_data=True,
+    python_requires=">=3.10",
+    install_requires=[
+        # 8.x: talks to both 8.x and 9.x clusters (the 9.x client talks to 9.x only).
+        # 8.18 is the first with elasticsearch.dsl merged in and retry_on_status in streaming_bulk.
+        "elasticsearch>=8.18,<9",
+        "elasticsearch-dsl>=8.18,<9",
+        "tqdm>=4.60",
+        "tomli>=1.1; python_version < '3.11'",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=7.4",
+            "ElasticMockNew>=1.9",
+            "mock>=4",
+        ],
+        "docs": ["sphinx>=7"],
+    },
+    entry_points={"console_scripts": ["datamonitor = datamonitor.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Topic :: System :: Monitoring",
+        "Typing :: Typed",
+    ],
+)
