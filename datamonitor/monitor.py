@@ -106,6 +106,11 @@ class DataMonitor:
         if unknown:
             raise ConfigError(f"es_connect: unknown option(s) {', '.join(sorted(unknown))}")
         changes.update(options)
+        # credentials given here replace the other kind configured elsewhere
+        if "api_key" in changes and "username" not in changes:
+            changes.update(username=None, password=None)
+        elif "username" in changes and "api_key" not in changes:
+            changes["api_key"] = None
         es = dataclasses.replace(self._config.es, **changes)
         if es.username and not es.password and os.environ.get("DATAMONITOR_ES_PASSWORD"):
             es = dataclasses.replace(es, password=os.environ["DATAMONITOR_ES_PASSWORD"])

@@ -13,9 +13,10 @@ import hashlib
 import json
 import math
 import socket
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
@@ -49,8 +50,23 @@ def _hostname() -> str:
     return socket.gethostname()
 
 
+_clock_lock = threading.Lock()
+_last_now = datetime.min.replace(tzinfo=timezone.utc)
+
+
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, in UTC, strictly later than the last call's answer in this process.
+
+    Two records made without an explicit time are two observations, so they
+    must never share a timestamp (and with it an id), however fast they come.
+    """
+    global _last_now
+    with _clock_lock:
+        now = datetime.now(timezone.utc)
+        if now <= _last_now:
+            now = _last_now + timedelta(microseconds=1)
+        _last_now = now
+        return now
 
 
 @dataclass(frozen=True)
@@ -195,10 +211,10 @@ def document_id(record: KpiRecord) -> str:
     """A stable ``_id``: the hash of what identifies the observation, never of its value.
 
     Two records for the same KPI, subject, source, host, file, labels and
-    instant are the same observation and get the same id.
+    instant (to the microsecond) are the same observation and get the same id.
     """
     identity = {
-        "t": format_timestamp(record.timestamp),
+        "t": record.timestamp.isoformat(timespec="microseconds"),
         "n": record.name,
         "s": record.subject,
         "d": record.dataset,
@@ -247,13 +263,12 @@ def _flatten(payload: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         if not isinstance(key, str):
             raise PayloadError(f"field {key!r}: keys must be strings")
         dotted = f"{prefix}{key}"
-        if dotted == "labels" or (isinstance(val, Mapping) and dotted not in _ALIASES):
+        if dotted == "labels":
             if not isinstance(val, Mapping):
                 raise PayloadError("field 'labels': must be an object of strings")
-            if dotted == "labels":
-                flat["labels"] = val
-            else:
-                flat.update(_flatten(val, dotted + "."))
+            flat["labels"] = val
+        elif isinstance(val, Mapping):
+            flat.update(_flatten(val, dotted + "."))
         else:
             flat[dotted] = val
     return flat

@@ -1,0 +1,118 @@
+"""Configuration: precedence, validation that names the key, secrets kept out of repr."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from datamonitor import ConfigError, EsSettings, load_config
+from datamonitor.config import default_home, normalize_hosts
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_use_the_embedded_store_under_home(tmp_path: Path) -> None:
+    cfg = load_config(env={"HOME": str(tmp_path)}, home=tmp_path / "h")
+    assert not cfg.es.configured
+    assert cfg.store_file == tmp_path / "h" / "datamonitor.db"
+    assert cfg.es.index_prefix == "dm-kpi" and cfg.es.index_period == "month"
+
+
+def test_default_home_follows_xdg(tmp_path: Path) -> None:
+    assert default_home({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "datamonitor"
+    assert default_home({"DATAMONITOR_HOME": str(tmp_path / "x")}) == tmp_path / "x"
+
+
+def test_precedence_file_then_env_then_arguments(tmp_path: Path) -> None:
+    conf = write(tmp_path / "c.toml", '[elasticsearch]\nurl = "http://file:9200"\nchunk_size = 50\n'
+                                      '[store]\npath = "/tmp/from-file.db"\n')
+    cfg = load_config(conf, env={})
+    assert cfg.es.hosts == ("http://file:9200",) and cfg.es.chunk_size == 50
+    assert cfg.store_file == Path("/tmp/from-file.db")
+    cfg = load_config(conf, env={"DATAMONITOR_ES_URL": "http://env:9200", "DATAMONITOR_STORE": "/tmp/env.db"})
+    assert cfg.es.hosts == ("http://env:9200",) and cfg.store_file == Path("/tmp/env.db")
+    cfg = load_config(conf, env={"DATAMONITOR_ES_URL": "http://env:9200"}, es_url="http://arg:9200",
+                      store_path="/tmp/arg.db")
+    assert cfg.es.hosts == ("http://arg:9200",) and cfg.store_file == Path("/tmp/arg.db")
+    assert cfg.es.chunk_size == 50
+
+
+def test_config_file_found_in_home_and_via_env(tmp_path: Path) -> None:
+    write(tmp_path / "datamonitor.toml", '[elasticsearch]\nurl = "http://home:9200"\n')
+    assert load_config(env={}, home=tmp_path).es.hosts == ("http://home:9200",)
+    other = write(tmp_path / "other.toml", '[elasticsearch]\nurl = "http://other:9200"\n')
+    assert load_config(env={"DATAMONITOR_CONFIG": str(other)}, home=tmp_path).es.hosts == ("http://other:9200",)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[elasticsearch]\nurll = "x"\n', "unknown key 'elasticsearch.urll'"),
+    ('colour = "blue"\n', "unknown key 'colour'"),
+    ('[elasticsearch]\nchunk_size = "ten"\n', "'elasticsearch.chunk_size' must be int, not str"),
+    ('[elasticsearch]\nverify_certs = "no"\n', "'elasticsearch.verify_certs' must be bool"),
+    ('[elasticsearch]\nchunk_size = true\n', "'elasticsearch.chunk_size' must be int, not bool"),
+    ('[elasticsearch]\nindex_period = "year"\n', "'elasticsearch.index_period' must be one of"),
+    ('[elasticsearch]\nindex_prefix = "DM KPI"\n', "'elasticsearch.index_prefix'"),
+    ('[elasticsearch]\nurl = "ftp://x"\n', "'elasticsearch.url'"),
+    ('[elasticsearch]\nchunk_size = 0\n', "'elasticsearch.chunk_size' must be at least 1"),
+    ('[store]\npath = 3\n', "'store.path' must be str"),
+    ('[store]\nfolder = "x"\n', "'store' takes only 'path'"),
+    ("[elasticsearch\n", "not valid TOML"),
+])
+def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    conf = write(tmp_path / "bad.toml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(conf, env={})
+    assert message in str(err.value) and str(conf) in str(err.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml", env={})
+
+
+def test_bad_env_bool() -> None:
+    with pytest.raises(ConfigError, match="DATAMONITOR_ES_VERIFY_CERTS"):
+        load_config(env={"DATAMONITOR_ES_VERIFY_CERTS": "maybe"})
+
+
+def test_hosts_in_every_accepted_shape() -> None:
+    assert normalize_hosts({"host": "localhost", "port": 9200, "scheme": "http"})[0] == ("http://localhost:9200",)
+    assert normalize_hosts("es1:9201, https://es2")[0] == ("http://es1:9201", "https://es2:9200")
+    assert normalize_hosts(["http://a:1", {"host": "b", "scheme": "https"}])[0] == ("http://a:1", "https://b:9200")
+    assert normalize_hosts({"host": "h", "path_prefix": "/es/"})[0] == ("http://h:9200/es",)
+    with pytest.raises(ConfigError, match="scheme"):
+        normalize_hosts({"host": "h", "scheme": "gopher"})
+    with pytest.raises(ConfigError, match="unknown key"):
+        normalize_hosts({"hostname": "h"})
+
+
+def test_credentials_in_a_url_move_out_of_it() -> None:
+    hosts, user, password = normalize_hosts("https://elastic:s%40cret@es.example:9243")
+    assert hosts == ("https://es.example:9243",)
+    assert (user, password) == ("elastic", "s@cret")
+
+
+def test_secrets_come_from_env_and_stay_out_of_repr(tmp_path: Path) -> None:
+    env = {"DATAMONITOR_ES_URL": "https://es:9200", "DATAMONITOR_ES_USERNAME": "elastic",
+           "DATAMONITOR_ES_PASSWORD": "hunter2-secret", "DATAMONITOR_ES_API_KEY": "apikey-secret"}
+    cfg = load_config(env=env, home=tmp_path)
+    assert cfg.es.password == "hunter2-secret" and cfg.es.api_key == "apikey-secret"
+    for text in (repr(cfg), str(cfg), repr(cfg.es), str(cfg.es)):
+        assert "hunter2-secret" not in text and "apikey-secret" not in text
+        assert "***" in text
+
+
+def test_username_without_password_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="without a password"):
+        load_config(env={"DATAMONITOR_ES_URL": "http://es:9200", "DATAMONITOR_ES_USERNAME": "elastic"})
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        EsSettings().hosts = ("x",)  # type: ignore[misc]
+    assert "DATAMONITOR_HOME" in os.environ  # the autouse fixture's isolation is in force

@@ -1,0 +1,140 @@
+"""The DataMonitor facade: the calls the first users know, on the store and on a (fake) cluster."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from datamonitor import ClusterUnreachable, ConfigError, DataMonitor, KpiRecord, NotConfigured, PayloadError, load_config
+from datamonitor.tests.fakes import FakeCluster
+
+SECRET = "pa55-SECRET-word"
+KEY = "QVBJLUtFWS1TRUNSRVQ="
+
+
+def test_es_connect_with_the_legacy_dict(home: Path, clusters: dict[str, FakeCluster]) -> None:
+    dm = DataMonitor(load_config(home=home))
+    client = dm.es_connect({"host": "localhost", "port": 9200, "scheme": "http"})
+    assert isinstance(client, FakeCluster) and client.hosts == ["http://localhost:9200"]
+    assert dm.es_info()["version"]["number"] == "8.19.0"
+    dm.close()
+
+
+@pytest.mark.parametrize("spec, hosts", [
+    ("https://es1:9243", ["https://es1:9243"]),
+    (["http://a:9200", "http://b:9200"], ["http://a:9200", "http://b:9200"]),
+    (None, ["http://localhost:9200"]),
+])
+def test_es_connect_accepts_urls_and_lists(home: Path, clusters: dict, spec: object, hosts: list[str]) -> None:
+    with DataMonitor(load_config(home=home)) as dm:
+        assert dm.es_connect(spec).hosts == hosts
+
+
+def test_es_connect_auth_options_reach_the_client(home: Path, clusters: dict) -> None:
+    with DataMonitor(load_config(home=home)) as dm:
+        c = dm.es_connect("https://es:9200", basic_auth=("elastic", SECRET), ca_certs="/etc/ca.pem", verify_certs=True)
+        assert c.init_kwargs["basic_auth"] == ("elastic", SECRET)
+        assert c.init_kwargs["ca_certs"] == "/etc/ca.pem" and c.init_kwargs["verify_certs"] is True
+        c = dm.es_connect("https://es2:9200", api_key=KEY)
+        assert c.init_kwargs["api_key"] == KEY and "basic_auth" not in c.init_kwargs
+
+
+def test_secrets_from_env_are_used_and_never_shown(home: Path, clusters: dict, monkeypatch: pytest.MonkeyPatch,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("DATAMONITOR_ES_API_KEY", KEY)
+    caplog.set_level(logging.DEBUG)
+    with DataMonitor(load_config(home=home)) as dm:
+        client = dm.es_connect("https://user:" + SECRET + "@es:9200", verify_certs=False)
+        assert client.init_kwargs["basic_auth"] == ("user", SECRET)
+        shown = repr(dm) + str(dm.config) + repr(dm.config.es) + str(dm.status())
+    with DataMonitor(load_config(home=home)) as dm:
+        client = dm.es_connect("https://es-b:9200")
+        assert client.init_kwargs["api_key"] == KEY
+        shown += repr(dm) + str(dm.config) + caplog.text + str(dm.status())
+    assert SECRET not in shown and KEY not in shown
+    assert "verification is OFF" in caplog.text
+
+
+def test_es_connect_rejects_unknown_options(dm: DataMonitor) -> None:
+    with pytest.raises(ConfigError, match="unknown option"):
+        dm.es_connect("http://x:9200", pasword="typo")
+
+
+def test_es_send_and_es_get_on_the_embedded_store(dm: DataMonitor) -> None:
+    docid = dm.es_send(index="dm-kpi-v0", payload={"unit": "nb_of_rows", "value": "6543"})
+    resp = dm.es_get(index="dm-kpi-v0", docid=docid)
+    assert resp["found"] is True and resp["_id"] == docid and resp["_index"] == "dm-kpi-v0"
+    assert resp["_source"]["kpi"] == {"name": "nb_of_rows", "unit": "nb_of_rows", "value": 6543}
+    assert dm.es_get(index="dm-kpi-v0", docid="missing") == {"_index": "dm-kpi-v0", "_id": "missing", "found": False}
+
+
+def test_es_send_and_es_get_on_a_cluster(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    docid = es_dm.es_send(index="dm-kpi-v0", payload={"unit": "nb_of_rows", "value": "6543"})
+    resp = es_dm.es_get(index="dm-kpi-v0", docid=docid)
+    assert resp["found"] is True and resp["_index"] == "dm-kpi-v0" and resp["_id"] == docid
+    assert resp["_source"]["kpi"]["value"] == 6543
+    assert es_dm.es_get(index="dm-kpi-v0", docid="missing")["found"] is False
+    # the default target: the dated index is found from the store
+    docid = es_dm.es_send(payload={"name": "rows", "value": 1})
+    assert es_dm.es_get(index="dm-kpi", docid=docid)["found"] is True
+
+
+def test_es_send_validates_before_storing(dm: DataMonitor) -> None:
+    with pytest.raises(PayloadError, match="document 1: field 'value'"):
+        dm.record([{"name": "ok", "value": 1}, {"name": "bad", "value": [1]}])
+    assert dm.store.count() == 0
+    with pytest.raises(PayloadError):
+        dm.es_send(payload=None)
+
+
+def test_search_on_store_and_cluster_agree(es_dm: DataMonitor, tmp_path: Path) -> None:
+    base = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    es_dm.record([KpiRecord(name="rows", value=i, timestamp=base + timedelta(seconds=i)) for i in range(5)]
+                 + [KpiRecord(name="nulls", value=1)])
+    remote = es_dm.search(name="rows", limit=3)
+    local = es_dm.search(name="rows", limit=3, local=True)
+    assert [h["_id"] for h in remote] == [h["_id"] for h in local]
+    assert [h["_source"]["kpi"]["value"] for h in local] == [4, 3, 2]
+
+
+def test_search_since(dm: DataMonitor) -> None:
+    dm.record([{"name": "a", "value": 1, "timestamp": "2026-01-01T00:00:00Z"},
+               {"name": "a", "value": 2, "timestamp": "2026-03-01T00:00:00Z"}])
+    assert [h["_source"]["kpi"]["value"] for h in dm.search(since="2026-02-01T00:00:00Z")] == [2]
+
+
+def test_info_and_ship_need_a_cluster(dm: DataMonitor) -> None:
+    with pytest.raises(NotConfigured):
+        dm.es_info()
+    with pytest.raises(NotConfigured):
+        dm.ship()
+
+
+def test_es_info_on_an_unreachable_cluster_is_a_clear_error(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    fake.unreachable = True
+    with pytest.raises(ClusterUnreachable, match="cannot reach Elasticsearch at http://fake-es:9200"):
+        es_dm.es_info()
+    st = es_dm.status()
+    assert st["reachable"] is False and "cannot reach" in st["cluster_error"]
+
+
+def test_status_counts(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    es_dm.record([KpiRecord(name="a", value=1)])
+    fake.unreachable = True
+    es_dm.record([KpiRecord(name="a", value=2)])
+    st = es_dm.status(check_cluster=False)
+    assert (st["documents"], st["pending"], st["shipped"], st["dead"]) == (2, 1, 1, 0)
+    assert st["last_shipment"].endswith("Z") and st["reachable"] is None
+
+
+def test_a_later_run_with_a_connection_ships_the_backlog(home: Path, clusters: dict) -> None:
+    with DataMonitor(load_config(home=home)) as offline:
+        ids = offline.record([KpiRecord(name="a", value=i) for i in range(7)])
+    with DataMonitor(load_config(home=home, es_url="http://later:9200")) as online:
+        online.record([KpiRecord(name="b", value=1)])
+        fake = online.client
+        assert {doc_id for _i, doc_id in fake.accepted} >= set(ids)
+        assert online.store.count(0) == 0

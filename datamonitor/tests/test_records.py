@@ -1,0 +1,161 @@
+"""KPI records, the document builder and deterministic ids."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from datamonitor import KpiRecord, PayloadError
+from datamonitor.records import document_id, dumps, index_name, parse_timestamp, to_document
+from datamonitor.templates import mapping
+
+T0 = datetime(2026, 11, 23, 10, 30, 15, 123456, tzinfo=timezone.utc)
+
+
+def _leaf_paths(doc: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, val in doc.items():
+        path = f"{prefix}{key}"
+        if isinstance(val, dict) and path != "labels":
+            out.update(_leaf_paths(val, path + "."))
+        else:
+            out[path] = val
+    return out
+
+
+def _mapped_types(props: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, spec in props.items():
+        if "properties" in spec:
+            out.update(_mapped_types(spec["properties"], f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = spec["type"]
+    return out
+
+
+def test_document_uses_ecs_names_and_fixed_kpi_fields() -> None:
+    rec = KpiRecord(name="file.rows", value=336776, unit="rows", subject="flights.csv", dataset="datamonitor.file",
+                    timestamp=T0, host="node-1", file_path="/data/in/flights.csv", file_size=33_000_000,
+                    labels={"team": "ops"})
+    doc = to_document(rec)
+    assert doc["@timestamp"] == "2026-11-23T10:30:15.123Z"
+    assert doc["host"] == {"name": "node-1"}
+    assert doc["event"] == {"dataset": "datamonitor.file", "kind": "metric", "module": "datamonitor"}
+    assert doc["file"] == {"path": "/data/in/flights.csv", "name": "flights.csv", "extension": "csv", "size": 33_000_000}
+    assert doc["kpi"] == {"name": "file.rows", "value": 336776, "unit": "rows", "subject": "flights.csv"}
+    assert doc["labels"] == {"team": "ops"}
+
+
+def test_golden_document_fits_the_shipped_mapping() -> None:
+    """Every field a document can carry is mapped, with a type its value fits."""
+    rec = KpiRecord(name="n", value=1.5, unit="u", text="t", subject="s", timestamp=T0, host="h",
+                    file_path="/a/b.csv", file_size=3, labels={"k": "v"}, message="m")
+    types = _mapped_types(mapping()["properties"])
+    checks = {"keyword": str, "text": str, "date": str, "double": (int, float), "long": int, "integer": int,
+              "flattened": dict}
+    for path, value in _leaf_paths(to_document(rec)).items():
+        assert path in types, f"{path} is not in the mapping"
+        assert isinstance(value, checks[types[path]]), f"{path}={value!r} does not fit {types[path]}"
+
+
+def test_mapping_is_fixed_for_any_number_of_columns() -> None:
+    """500 columns are 500 values of kpi.subject, never 500 new fields."""
+    m = mapping()
+    assert m["dynamic"] is False
+    paths = set()
+    for i in range(500):
+        paths |= set(_leaf_paths(to_document(KpiRecord(name="column.null_count", value=i, subject=f"col{i}"))))
+    assert paths <= set(_mapped_types(m["properties"]))
+
+
+def test_same_observation_same_id_and_value_does_not_count() -> None:
+    a = KpiRecord(name="rows", value=1, timestamp=T0, host="h")
+    b = KpiRecord(name="rows", value=2, timestamp=T0, host="h")
+    assert document_id(a) == document_id(b)
+    assert len(document_id(a)) == 40
+
+
+@pytest.mark.parametrize("change", [
+    {"timestamp": T0 + timedelta(milliseconds=1)}, {"name": "other"}, {"subject": "c"}, {"host": "h2"},
+    {"dataset": "d"}, {"file_path": "/x"}, {"labels": {"a": "b"}},
+])
+def test_identity_fields_change_the_id(change: dict) -> None:
+    base = {"name": "rows", "value": 1, "timestamp": T0, "host": "h"}
+    assert document_id(KpiRecord(**base)) != document_id(KpiRecord(**{**base, **change}))
+
+
+def test_legacy_payload_is_named_after_its_unit_and_value_is_numeric() -> None:
+    rec = KpiRecord.from_payload({"unit": "nb_of_rows", "value": "6543"})
+    assert (rec.name, rec.unit, rec.value) == ("nb_of_rows", "nb_of_rows", 6543)
+
+
+def test_payload_accepts_flat_dotted_and_whole_documents() -> None:
+    flat = KpiRecord.from_payload({"name": "rows", "value": 3.5, "timestamp": "2026-11-23T10:30:15.123Z",
+                                   "host": "h", "file.path": "/d/x.csv", "team": "ops", "on": True})
+    assert flat.file_path == "/d/x.csv" and flat.labels == {"team": "ops", "on": "true"}
+    again = KpiRecord.from_payload(to_document(flat))
+    assert again == flat and document_id(again) == document_id(flat)
+
+
+def test_non_numeric_value_becomes_text() -> None:
+    rec = KpiRecord.from_payload({"name": "schema", "value": "a:int,b:str"})
+    assert rec.value is None and rec.text == "a:int,b:str"
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"value": 1}, "name"),
+    ({"name": "x", "value": float("nan")}, "value"),
+    ({"name": "x", "value": "inf"}, "value"),
+    ({"name": "x", "value": [1]}, "value"),
+    ({"name": "x", "timestamp": "yesterday"}, "timestamp"),
+    ({"name": "x", "extra": {"deep": [1]}}, "extra.deep"),
+    ({"name": "x", "labels": {"a": {"b": 1}}}, "labels.a"),
+    ({"name": "", "value": 1}, "name"),
+    ({"name": "x" * 300}, "name"),
+])
+def test_bad_payload_names_the_field(payload: dict, field: str) -> None:
+    with pytest.raises(PayloadError, match=f"'{field}'"):
+        KpiRecord.from_payload(payload)
+
+
+def test_payload_must_be_an_object() -> None:
+    with pytest.raises(PayloadError, match="JSON object"):
+        KpiRecord.from_payload([1, 2])  # type: ignore[arg-type]
+
+
+def test_timestamps_are_utc_with_z() -> None:
+    assert parse_timestamp("2026-11-23T12:00:00+02:00") == datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+    assert parse_timestamp("2026-11-23T10:00:00") == datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+    assert parse_timestamp(0) == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    naive = KpiRecord(name="x", timestamp=datetime(2026, 1, 2, 3, 4, 5))
+    assert to_document(naive)["@timestamp"] == "2026-01-02T03:04:05.000Z"
+
+
+def test_json_is_compact_and_deterministic() -> None:
+    doc = to_document(KpiRecord(name="é", value=1, timestamp=T0, host="h"))
+    text = dumps(doc)
+    assert " " not in text and "é" in text
+    assert text == dumps(json.loads(text))
+    with pytest.raises(ValueError):
+        dumps({"v": float("nan")})
+
+
+def test_index_follows_the_document_time_not_the_clock() -> None:
+    assert index_name("dm-kpi", "month", T0) == "dm-kpi-2026.11"
+    assert index_name("dm-kpi", "day", T0) == "dm-kpi-2026.11.23"
+    assert index_name("dm-kpi", "none", T0) == "dm-kpi"
+
+
+def test_records_made_back_to_back_never_share_an_id() -> None:
+    made = [KpiRecord(name="x", value=i) for i in range(2000)]
+    assert len({document_id(r) for r in made}) == 2000
+
+
+def test_records_are_frozen_and_hashable() -> None:
+    rec = KpiRecord(name="x", labels={"b": "2", "a": "1"})
+    with pytest.raises(AttributeError):
+        rec.name = "y"  # type: ignore[misc]
+    assert list(rec.labels) == ["a", "b"]
+    assert len({rec, rec}) == 1

@@ -1,0 +1,164 @@
+"""Bulk shipping against the extended ElasticMock: chunking, retries, dead letters, exactly-once."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from elastic_transport import ConnectionError as TransportConnectionError
+
+from datamonitor import DataMonitor, KpiRecord
+from datamonitor.store import DEAD, PENDING, SHIPPED
+from datamonitor.tests.fakes import FakeCluster
+
+
+def kpis(n: int, name: str = "rows") -> list[KpiRecord]:
+    return [KpiRecord(name=name, value=i, subject=f"c{i}") for i in range(n)]
+
+
+def stage(dm: DataMonitor, n: int) -> list[str]:
+    """Put n documents in the store without shipping them."""
+    return dm.record(kpis(n), ship=False)
+
+
+def assert_once(fake: FakeCluster, ids: list[str]) -> None:
+    counts = Counter(doc_id for _idx, doc_id in fake.accepted)
+    assert set(counts) == set(ids), "every document arrived"
+    assert max(counts.values()) == 1, "none arrived twice"
+    assert len(fake.all_documents()) == len(ids)
+
+
+def test_bulk_ships_in_chunks_and_marks_everything(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    es_dm.es_connect(chunk_size=10)
+    ids = stage(es_dm, 95)
+    result = es_dm.ship()
+    assert (result.created, result.pending, result.error) == (95, 0, None)
+    assert fake.bulk_requests == 10
+    assert es_dm.store.count(SHIPPED) == 95
+    assert_once(fake, ids)
+
+
+def test_resending_the_same_observations_adds_nothing(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    records = kpis(20)
+    es_dm.record(records)
+    # a crash after the bulk but before marking: the store still says pending
+    es_dm.store._db.execute("UPDATE documents SET state = 0")
+    result = es_dm.ship()
+    assert (result.created, result.duplicates, result.pending) == (0, 20, 0)
+    es_dm.record(records)  # and the same records collected again
+    assert len(fake.all_documents()) == 20 and len(fake.accepted) == 20
+
+
+def test_503_and_429_on_a_whole_chunk_are_retried(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    es_dm.es_connect(chunk_size=10)
+    ids = stage(es_dm, 30)
+    fake.bulk_faults = [503, None, 429, 502]
+    result = es_dm.ship()
+    assert (result.created, result.pending, result.error) == (30, 0, None)
+    assert fake.bulk_requests == 6  # 503, ok | 429, 502, ok | ok
+    assert_once(fake, ids)
+
+
+def test_connection_reset_mid_bulk_is_retried_without_loss(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    es_dm.es_connect(chunk_size=10)
+    ids = stage(es_dm, 40)
+    fake.bulk_faults = [None, TransportConnectionError("Connection reset by peer"), None]
+    result = es_dm.ship()
+    assert (result.created, result.error) == (40, None)
+    assert_once(fake, ids)
+
+
+def test_one_rejected_document_is_a_dead_letter_and_the_rest_arrive(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    ids = stage(es_dm, 10)
+    fake.reject[ids[3]] = (400, "document_parsing_exception", "failed to parse field [kpi.value] of type [double]")
+    result = es_dm.ship()
+    assert (result.created, result.dead, result.pending) == (9, 1, 0)
+    assert "document_parsing_exception" in result.failures[0].reason
+    dead = es_dm.dead_letters()
+    assert dead[0]["_id"] == ids[3] and "kpi.value" in dead[0]["reason"]
+    assert fake.bulk_requests == 1, "the batch was not re-sent whole"
+    # after the cause is fixed, --retry-dead delivers it
+    del fake.reject[ids[3]]
+    again = es_dm.ship(retry_dead=True)
+    assert (again.created, again.dead) == (1, 0)
+    assert_once(fake, ids)
+
+
+def test_per_document_429_is_retried_by_the_helper(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    ids = stage(es_dm, 5)
+    fake.reject_once[ids[0]] = [429, 429]
+    result = es_dm.ship()
+    assert (result.created, result.retry) == (5, 0)
+    assert fake.bulk_requests == 3
+
+
+def test_still_failing_document_stays_pending_for_the_next_run(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    ids = stage(es_dm, 3)
+    fake.reject_once[ids[1]] = [503] * 10
+    result = es_dm.ship()
+    assert (result.created, result.retry, result.pending, result.dead) == (2, 1, 1, 0)
+    assert es_dm.store.get(ids[1]).last_error.startswith("503")
+    fake.reject_once.clear()
+    assert es_dm.ship().created == 1
+
+
+def test_unreachable_cluster_keeps_documents_until_it_returns(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    fake.unreachable = True
+    ids = es_dm.record(kpis(25))  # does not raise
+    assert es_dm.store.count(PENDING) == 25
+    result = es_dm.ship()
+    assert "cannot reach Elasticsearch at http://fake-es:9200" in result.error
+    assert result.pending == 25
+    fake.unreachable = False
+    result = es_dm.ship()
+    assert (result.created, result.pending) == (25, 0)
+    assert_once(fake, ids)
+
+
+def test_bad_credentials_stop_shipping_and_keep_documents(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    from datamonitor.tests.fakes import api_error
+
+    stage(es_dm, 3)
+    fake.bulk_faults = [api_error(401, "security_exception", "unable to authenticate")]
+    result = es_dm.ship()
+    assert "rejected the credentials" in result.error
+    assert fake.bulk_requests == 1, "a 401 is not retried"
+    assert es_dm.store.count(PENDING) == 3 and es_dm.store.count(DEAD) == 0
+
+
+def test_retries_give_up_after_max_retries(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    stage(es_dm, 2)
+    fake.bulk_faults = [TransportConnectionError("reset")] * 10
+    result = es_dm.ship()
+    assert result.error and result.pending == 2
+    assert fake.bulk_requests == 4  # the first try and max_retries=3 more
+
+
+def test_progress_is_reported(es_dm: DataMonitor) -> None:
+    es_dm.es_connect(chunk_size=5)
+    stage(es_dm, 50)
+    seen: list[tuple[int, int]] = []
+    es_dm.ship(progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (50, 50) and len(seen) == 3
+
+
+def test_es_send_bulk_reports_failures_without_dropping_the_rest(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    from datamonitor.records import document_id
+
+    records = kpis(6)
+    fake.reject[document_id(records[2])] = (400, "mapper_parsing_exception", "bad")
+    result = es_dm.es_send_bulk(records)
+    assert (result.created, result.dead) == (5, 1)
+    assert result.as_dict()["failures"][0]["id"] == document_id(records[2])
+
+
+def test_es_send_bulk_without_cluster_stores_everything(dm: DataMonitor) -> None:
+    result = dm.es_send_bulk([{"name": "x", "value": i} for i in range(4)])
+    assert result.pending == 4 and result.error is None
+
+
+@pytest.mark.parametrize("period, index", [("month", "dm-kpi-2026.01"), ("day", "dm-kpi-2026.01.31"), ("none", "dm-kpi")])
+def test_documents_go_to_the_index_of_their_own_time(es_dm: DataMonitor, fake: FakeCluster, period: str, index: str) -> None:
+    es_dm.es_connect(index_period=period)
+    doc_id = es_dm.es_send(payload={"name": "x", "value": 1, "timestamp": "2026-01-31T23:59:59Z"})
+    assert fake.accepted == [(index, doc_id)]

@@ -1,0 +1,128 @@
+"""The SQLite store: first copy wins, states, search, stats, integrity, threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from datamonitor import StoreError
+from datamonitor.store import DEAD, PENDING, SHIPPED, Store
+
+
+def row(i: int, idx: str = "dm-kpi-2026.11", name: str = "rows", ts: str | None = None) -> tuple[str, str, str, str, str]:
+    ts = ts or f"2026-11-23T10:00:{i % 60:02d}.000Z"
+    return (f"id{i}", idx, ts, name, f'{{"@timestamp":"{ts}","kpi":{{"name":"{name}","value":{i}}}}}')
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store(tmp_path / "sub" / "s.db") as s:
+        yield s
+
+
+def test_opens_in_wal_mode_and_creates_its_folder(tmp_path: Path) -> None:
+    with Store(tmp_path / "a" / "b" / "s.db") as s:
+        assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert s.integrity_check() == "ok"
+
+
+def test_put_keeps_the_first_copy_and_counts_duplicates(store: Store) -> None:
+    assert store.put([row(1), row(2)]).added == 2
+    again = store.put([row(1), row(3)])
+    assert (again.added, again.duplicates) == (1, 1)
+    assert store.count() == 3
+    # same id in another index is another document
+    assert store.put([row(1, idx="other")]).added == 1
+
+
+def test_pending_is_oldest_first_and_marks_move_states(store: Store) -> None:
+    store.put([row(i) for i in range(10)])
+    batch = store.pending(4)
+    assert [d.doc_id for d in batch] == ["id0", "id1", "id2", "id3"]
+    assert store.mark_shipped([(d.index, d.doc_id) for d in batch]) == 4
+    store.mark_failed([("dm-kpi-2026.11", "id4", "400 mapper_parsing_exception", True),
+                       ("dm-kpi-2026.11", "id5", "503 busy", False)])
+    assert (store.count(PENDING), store.count(SHIPPED), store.count(DEAD)) == (5, 4, 1)
+    dead = store.dead()[0]
+    assert (dead.doc_id, dead.last_error, dead.attempts, dead.state_name) == ("id4", "400 mapper_parsing_exception", 1, "dead")
+    assert store.get("id5").attempts == 1 and store.get("id5").state == PENDING
+    assert [d.doc_id for d in store.pending(100, after_seq=store.get("id6").seq)] == ["id7", "id8", "id9"]
+    assert store.requeue_dead() == 1 and store.count(DEAD) == 0
+
+
+def test_search_filters_and_orders_newest_first(store: Store) -> None:
+    store.put([row(1, name="a", ts="2026-11-01T00:00:00.000Z"), row(2, name="b", ts="2026-11-02T00:00:00.000Z"),
+               row(3, name="a", ts="2026-11-03T00:00:00.000Z"), row(4, idx="dm-kpi-v0", name="a")])
+    assert [d.doc_id for d in store.search(name="a", limit=10)] == ["id4", "id3", "id1"]
+    assert [d.doc_id for d in store.search(since="2026-11-02T00:00:00.000Z", limit=10)][-1] == "id2"
+    assert [d.doc_id for d in store.search(index="dm-kpi-v0")] == ["id4"]
+    assert len(store.search(index="dm-kpi")) == 4  # the prefix covers its dated indices
+    assert store.search(index="dm%") == []  # LIKE wildcards in names are literal
+    assert len(store.search(limit=2)) == 2
+
+
+def test_get_answers_like_elasticsearch(store: Store) -> None:
+    store.put([row(7)])
+    resp = store.get("id7").as_get_response()
+    assert resp["found"] is True and resp["_id"] == "id7" and resp["_source"]["kpi"]["value"] == 7
+    assert store.get("nope") is None
+
+
+def test_stats(store: Store) -> None:
+    store.put([row(i) for i in range(3)])
+    store.mark_shipped([("dm-kpi-2026.11", "id0")])
+    st = store.stats()
+    assert (st.total, st.pending, st.shipped, st.dead) == (3, 2, 1, 0)
+    assert st.size_bytes > 0 and st.last_shipment is not None and st.oldest_pending is not None
+
+
+def test_survives_reopen(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as s:
+        s.put([row(i) for i in range(100)])
+    with Store(tmp_path / "s.db") as s:
+        assert s.count(PENDING) == 100 and s.integrity_check() == "ok"
+
+
+def test_threads_share_one_store(store: Store) -> None:
+    def writer(base: int) -> None:
+        for i in range(50):
+            store.put([row(base + i)])
+
+    threads = [threading.Thread(target=writer, args=(k * 1000,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.count() == 200
+
+
+def test_two_connections_see_each_other(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as a, Store(tmp_path / "s.db") as b:
+        a.put([row(1)])
+        assert b.count() == 1
+
+
+def test_unopenable_store_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store(blocker / "s.db")
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match=str(bad)):
+        Store(bad)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version=99")
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(path)
