@@ -60,10 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Without --es (or DATAMONITOR_ES_URL), documents stay in the embedded SQLite store.",
     )
     parser.add_argument("--version", action="version", version=f"datamonitor {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser)
 
     def add(name: str, help_: str, fn: Callable[[DataMonitor, argparse.Namespace, TextIO], int]) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, parents=[common])
+        p.error = parser.error  # type: ignore[method-assign]  # one prefix and exit code for every usage error
         p.set_defaults(func=fn)
         return p
 
@@ -97,9 +98,9 @@ def _print_json(obj: Any, out: TextIO) -> None:
 def _table(rows: Sequence[Sequence[Any]], header: Sequence[str], out: TextIO) -> None:
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
-    out.write("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip() + "\n")
+    out.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
     for r in cells:
-        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
 def _kv(pairs: Sequence[tuple[str, Any]], out: TextIO) -> None:
@@ -233,7 +234,7 @@ def _cmd_search(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
 def _ship(dm: DataMonitor, args: argparse.Namespace, retry_dead: bool = False) -> Any:
     bar = None
     if sys.stderr.isatty() and not args.json:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped]
 
         pending = dm.store.count(0) + (dm.store.count(2) if retry_dead else 0)
         if pending > 1000:

@@ -21,7 +21,7 @@ from .errors import ConfigError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["Config", "EsSettings", "default_home", "load_config", "normalize_hosts"]
 
@@ -184,7 +184,8 @@ _ENV_ES = {
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as exc:
@@ -217,7 +218,7 @@ def _es_from_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
                 out.setdefault("password", password)
         elif key in _ES_TYPES:
             types = _ES_TYPES[key]
-            if isinstance(val, bool) and bool not in types or not isinstance(val, types):
+            if (isinstance(val, bool) and bool not in types) or not isinstance(val, types):
                 names = " or ".join(t.__name__ for t in types)
                 raise ConfigError(f"{where}: key 'elasticsearch.{key}' must be {names}, not {type(val).__name__}")
             out[key] = val

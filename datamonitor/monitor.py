@@ -190,11 +190,10 @@ class DataMonitor:
         Per-document failures are in ``result.failures``; the rest still arrive.
         Without a cluster, everything is stored and ``result.pending`` counts it.
         """
-        keys, put = self._put(documents, index)
+        self._put(documents, index)
         if not self.connected:
             return shipping.ShipResult(pending=self.store.count(0))
-        result = self.ship()
-        return result
+        return self.ship()
 
     def ship(
         self, *, retry_dead: bool = False, progress: Callable[[int, int], None] | None = None
@@ -316,7 +315,7 @@ class DataMonitor:
         if self._client is not None:
             try:
                 self._client.close()
-            except Exception:  # noqa: BLE001 - closing must not raise
+            except Exception:
                 log.debug("closing the client failed", exc_info=True)
             self._client = None
         if self._store is not None:

@@ -19,6 +19,7 @@ import fnmatch
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,8 +30,8 @@ from unittest import mock
 import elasticsearch
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig, ObjectApiResponse
 from elastic_transport import ConnectionError as TransportConnectionError
-from elasticmock.fake_elasticsearch import FakeElasticsearch
 from elasticmock.fake_cluster import FakeClusterClient
+from elasticmock.fake_elasticsearch import FakeElasticsearch
 from elasticmock.fake_indices import FakeIndicesClient
 from elasticsearch._otel import OpenTelemetry
 from elasticsearch.serializer import JsonSerializer
@@ -112,6 +113,8 @@ class FakeCluster(FakeElasticsearch):
         #: per-document answers used once: doc id -> list of statuses
         self.reject_once: dict[str, list[int]] = {}
         self.bulk_requests = 0
+        #: seconds each bulk request takes, to widen the window for a kill in the middle of one
+        self.bulk_delay = 0.0
         self.unreachable = False
         self._persist = Path(persist) if persist else None
         self._lock = threading.Lock()
@@ -184,6 +187,8 @@ class FakeCluster(FakeElasticsearch):
                     raise fault
                 if fault is not None:
                     raise api_error(int(fault), "fault", f"injected {fault}")
+            if self.bulk_delay:
+                time.sleep(self.bulk_delay)
             lines = [op.decode() if isinstance(op, bytes) else op for op in (operations or body)]
             items: list[dict[str, Any]] = []
             errors = False
@@ -216,9 +221,9 @@ class FakeCluster(FakeElasticsearch):
         self.accepted.append((idx, doc_id))
         if self._persist is not None:
             with self._persist.open("a", encoding="utf-8") as fh:
+                # a SIGKILL loses no flushed write (the kernel has it); fsync would only add power-loss safety
                 fh.write(json.dumps({"_index": idx, "_id": doc_id, "_source": source}) + "\n")
                 fh.flush()
-                os.fsync(fh.fileno())
         return {op: base | {"status": 201, "result": "created", "_version": 1}}
 
     def _replay(self) -> None:

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from datamonitor import ClusterUnreachable, ConfigError, DataMonitor, KpiRecord, NotConfigured, PayloadError, load_config
+from datamonitor import (
+    ClusterUnreachable,
+    ConfigError,
+    DataMonitor,
+    KpiRecord,
+    NotConfigured,
+    PayloadError,
+    load_config,
+)
 from datamonitor.tests.fakes import FakeCluster
 
 SECRET = "pa55-SECRET-word"

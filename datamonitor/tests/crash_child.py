@@ -1,0 +1,46 @@
+"""A child process for the crash tests, meant to be SIGKILLed: ``python -m datamonitor.tests.crash_child``.
+
+``ship HOME LOG``: ship the store under HOME to a fake cluster whose accepted
+documents persist in LOG, slowly, through the real command line.
+``collect HOME``: commit batches of 100 KPI records forever, printing each
+batch number once it is committed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+URL = "http://crash-es:9200"
+
+
+def _ship(home: str, log: str) -> int:
+    from unittest import mock
+
+    from datamonitor.cli import main
+    from datamonitor.tests.fakes import FakeCluster
+
+    def factory(hosts: object = None, **kwargs: object) -> FakeCluster:
+        fake = FakeCluster(hosts, persist=log, **kwargs)
+        fake.bulk_delay = 0.05
+        return fake
+
+    with mock.patch("elasticsearch.Elasticsearch", factory):
+        return main(["--home", home, "--es", URL, "ship"])
+
+
+def _collect(home: str) -> int:
+    from datamonitor import DataMonitor, KpiRecord, load_config
+
+    with DataMonitor(load_config(home=Path(home))) as dm:
+        batch = 0
+        while True:
+            dm.record([KpiRecord(name="rows", value=i, subject=f"b{batch}") for i in range(100)], ship=False)
+            print(batch, flush=True)
+            batch += 1
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "ship":
+        raise SystemExit(_ship(sys.argv[2], sys.argv[3]))
+    raise SystemExit(_collect(sys.argv[2]))
