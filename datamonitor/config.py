@@ -79,7 +79,7 @@ class Config:
 
     @property
     def store_file(self) -> Path:
-        """Where the SQLite store lives: ``store_path``, else ``<home>/datamonitor.db``."""
+        """The SQLite store file (``store_path``, else ``<home>/datamonitor.db``)."""
         return self.store_path if self.store_path is not None else self.home / "datamonitor.db"
 
 

@@ -59,7 +59,7 @@ class ShipResult:
 
     @property
     def shipped(self) -> int:
-        """Documents now known to be in Elasticsearch: new ones plus ones already there."""
+        """How many documents are now known to be in Elasticsearch, new ones and ones already there."""
         return self.created + self.duplicates
 
     def as_dict(self) -> dict[str, Any]:
