@@ -96,6 +96,7 @@ class FakeCluster(FakeElasticsearch):
     """ElasticMock's fake, completed for bulk helpers, templates and fault injection."""
 
     def __init__(self, hosts: Any = None, *, persist: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
+        self._ids: set[tuple[str, str]] = set()
         super().__init__(hosts=hosts, **kwargs)
         self.hosts = hosts
         self.init_kwargs = kwargs
@@ -120,6 +121,20 @@ class FakeCluster(FakeElasticsearch):
         self._lock = threading.Lock()
         if self._persist is not None and self._persist.exists():
             self._replay()
+
+    # ----------------------------------------- O(1) existence (ElasticMock scans a list)
+    def exists(self, index: str, id: str, *args: Any, **kwargs: Any) -> bool:  # noqa: A002
+        return (index, id) in self._ids
+
+    def index(self, index: str, *args: Any, id: str | None = None, **kwargs: Any) -> Any:  # noqa: A002
+        result = super().index(index, *args, id=id, **kwargs)
+        self._ids.add((index, result["_id"]))
+        return result
+
+    def delete(self, index: str, id: str, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
+        result = super().delete(index, id, *args, **kwargs)
+        self._ids.discard((index, id))
+        return result
 
     # ---------------------------------------------------- what helpers need
     def options(self, **_: Any) -> FakeCluster:

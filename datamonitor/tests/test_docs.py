@@ -1,0 +1,60 @@
+"""The docs stay true to the code: every command, config key and mapped field is documented."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from datamonitor import EsSettings
+from datamonitor.cli import build_parser
+from datamonitor.config import _ENV_ES
+from datamonitor.templates import mapping
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+pytestmark = pytest.mark.skipif(not DOCS.is_dir(), reason="docs/ is not beside an installed package")
+
+
+def _fields(props: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, spec in props.items():
+        out += _fields(spec["properties"], f"{prefix}{key}.") if "properties" in spec else [f"{prefix}{key}"]
+    return out
+
+
+def test_every_command_and_option_is_in_the_cli_page() -> None:
+    text = (DOCS / "cli.rst").read_text()
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, cmd in sub.choices.items():
+        assert f"``{name}" in text, f"command {name} is not in docs/cli.rst"
+        for action in cmd._actions:
+            for opt in action.option_strings:
+                if opt.startswith("--") and opt != "--help":
+                    assert opt in text, f"{name} {opt} is not in docs/cli.rst"
+
+
+def test_every_setting_and_variable_is_in_the_configuration_page() -> None:
+    text = (DOCS / "configuration.rst").read_text()
+    for field in dataclasses.fields(EsSettings):
+        key = "url" if field.name == "hosts" else field.name
+        assert f"elasticsearch.{key}" in text, f"elasticsearch.{key} is not in docs/configuration.rst"
+    for var in [*_ENV_ES, "DATAMONITOR_ES_URL", "DATAMONITOR_HOME", "DATAMONITOR_CONFIG", "DATAMONITOR_STORE"]:
+        assert var in text, f"{var} is not in docs/configuration.rst"
+
+
+def test_every_mapped_field_is_in_the_schema_page() -> None:
+    text = (DOCS / "schema.rst").read_text()
+    for field in _fields(mapping()["properties"]):
+        assert f"``{field}``" in text, f"{field} is not in docs/schema.rst"
+
+
+def test_readme_starts_with_exactly_two_commands() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    block = lines[lines.index("```sh") + 1:]
+    commands = block[:block.index("```")]
+    assert len(commands) == 2 and "tox" in commands[1]
+    assert "tox" in (ROOT / ".ci" / "run").read_text()
