@@ -20,6 +20,7 @@ from .errors import (
     NotConfigured,
     PayloadError,
     RequestRejected,
+    SourceError,
     StoreError,
 )
 from .monitor import DataMonitor
@@ -41,6 +42,7 @@ __all__ = [
     "PayloadError",
     "RequestRejected",
     "ShipResult",
+    "SourceError",
     "StoreError",
     "__version__",
     "load_config",

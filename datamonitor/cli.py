@@ -84,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--local", action="store_true", help="search the local store even when a cluster is configured")
     p = add("ship", "deliver pending documents from the store to Elasticsearch", _cmd_ship)
     p.add_argument("--retry-dead", action="store_true", help="also re-send documents that were rejected before")
+    p = add("file", "measure data files (CSV, TSV, JSON lines, Parquet; compressed too) and store their KPIs", _cmd_file)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders (their data files) or glob patterns")
+    p.add_argument("-r", "--recursive", action="store_true", help="walk folders recursively")
+    p.add_argument("--format", choices=["csv", "tsv", "jsonl", "parquet"], help="do not detect the format")
+    p.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
+    p.add_argument("--encoding", help="text encoding (default: sniffed; UTF-8, else Latin-1)")
+    p.add_argument("--no-header", action="store_true", help="the first line is data, not column names")
+    p.add_argument("--exact-distinct-mb", type=float, metavar="MB", default=64,
+                   help="exact distinct counts up to this input size, HyperLogLog above (default 64)")
     p = add("status", "store size, pending and dead documents, last shipment, cluster reachability", _cmd_status)
     p.add_argument("--no-cluster", action="store_true", help="do not contact the cluster")
     return parser
@@ -273,6 +282,64 @@ def _cmd_ship(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         for f in result.failures[:20]:
             out.write(f"  {f.status}: {f.index}/{f.doc_id}: {f.reason}\n")
     return _ship_exit(result)
+
+
+def _cmd_file(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    options: dict[str, Any] = {"exact_distinct_bytes": int(args.exact_distinct_mb * (1 << 20))}
+    for key in ("format", "delimiter", "encoding"):
+        if getattr(args, key):
+            options[key] = getattr(args, key)
+    if args.delimiter:
+        options["delimiter"] = args.delimiter.encode().decode("unicode_escape")  # accept \t
+    if args.no_header:
+        options["header"] = False
+    bars: dict[Any, Any] = {}
+
+    def progress(path: Any, fraction: float) -> None:
+        if not sys.stderr.isatty() or args.json:
+            return
+        from tqdm import tqdm
+
+        if path not in bars:
+            size = path.stat().st_size
+            if size < 32 << 20:
+                bars[path] = None
+            else:
+                bars[path] = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, file=sys.stderr, leave=False)
+        bar = bars[path]
+        if bar is not None:
+            bar.update(int(fraction * bar.total) - bar.n)
+            if fraction >= 1.0:
+                bar.close()
+
+    results = dm.collect_file(*args.paths, recursive=args.recursive, progress=progress, **options)
+    rows = []
+    for r in results:
+        if args.json:
+            if r.error:
+                _print_json({"path": str(r.path), "error": r.error}, out)
+            for rec in r.records:
+                from .records import document_id, to_document
+
+                _print_json({"_id": document_id(rec), **to_document(rec)}, out)
+            continue
+        if r.error:
+            continue
+        prof = r.profile
+        assert prof is not None
+        size = r.path.stat().st_size if r.path.exists() else 0
+        rows.append([str(r.path), prof.format + (f"+{prof.compression}" if prof.compression else ""), f"{prof.rows:,}",
+                     len(prof.columns), prof.bad_rows, f"{prof.seconds:.2f}",
+                     f"{size / prof.seconds / 1e6:.0f}" if prof.seconds > 0 else "-",
+                     ("drift: " + ", ".join(f"{k} {', '.join(v)}" for k, v in r.drift.items() if v)) if r.drift else ""])
+    if not args.json:
+        _table(rows, ["file", "format", "rows", "columns", "bad rows", "seconds", "MB/s", ""], out)
+    failed = [r for r in results if r.error]
+    for r in failed:
+        sys.stderr.write(f"datamonitor: {r.error}\n")
+    if failed:
+        return EXIT_FAIL
+    return EXIT_OK
 
 
 def _cmd_status(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:

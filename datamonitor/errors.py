@@ -10,6 +10,7 @@ document id) and never a secret.
     ├── ConfigError            a bad config file, option or environment variable
     ├── PayloadError           a KPI payload that cannot become a document
     ├── StoreError             the local SQLite store cannot be opened or written
+    ├── SourceError            a data file or input cannot be read (names the path, and line)
     └── ElasticsearchError     anything between us and the cluster
         ├── NotConfigured      an Elasticsearch call with no cluster configured
         ├── ClusterUnreachable connection refused, DNS, TLS or timeout
@@ -30,6 +31,7 @@ __all__ = [
     "NotConfigured",
     "PayloadError",
     "RequestRejected",
+    "SourceError",
     "StoreError",
 ]
 
@@ -48,6 +50,10 @@ class PayloadError(DataMonitorError, ValueError):
 
 class StoreError(DataMonitorError):
     """The local store cannot be opened, read or written."""
+
+
+class SourceError(DataMonitorError):
+    """A data file or other input cannot be read; the message names the path (and the line)."""
 
 
 class ElasticsearchError(DataMonitorError):

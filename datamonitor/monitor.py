@@ -19,7 +19,9 @@ from . import records, shipping, templates
 from .config import Config, EsSettings, load_config, normalize_hosts
 from .connection import CLIENT_ERRORS, build_client, describe_hosts, translate_error
 from .errors import ConfigError, NotConfigured, PayloadError
+from .profiling import ProfileOptions
 from .records import KpiRecord
+from .sources import files
 from .store import PutResult, Store, StoreStats
 
 __all__ = ["DataMonitor"]
@@ -207,6 +209,44 @@ class DataMonitor:
             raise NotConfigured("no Elasticsearch configured: give --es URL, DATAMONITOR_ES_URL or [elasticsearch] url")
         return shipping.ship(self.store, self._es(), self._config.es, retry_dead=retry_dead, progress=progress)
 
+    # ----------------------------------------------------------------- files
+    def file_kpis(self, path: str | Path, **options: Any) -> list[KpiRecord]:
+        """The KPI records for one data file, without storing them; see :doc:`/files`.
+
+        ``options`` are :class:`~datamonitor.profiling.ProfileOptions` fields
+        (``format``, ``delimiter``, ``encoding``, ``header``...). Schema drift is
+        measured against the dataset's last schema in the store.
+        """
+        result = files.file_kpis(path, ProfileOptions(**options),
+                                 previous_schema=self.store.get_meta(_schema_key(Path(path))))
+        return list(result.records)
+
+    def collect_file(self, *paths: str | Path, recursive: bool = False,
+                     progress: Callable[[Path, float], None] | None = None,
+                     **options: Any) -> list[files.FileResult]:
+        """Measure files, folders and globs; store (and ship) each file's KPIs as it is done.
+
+        A file that cannot be read gives a result with ``error`` set, naming it;
+        the other files go on.
+        """
+        source = files.FileSource(paths, ProfileOptions(**options), recursive=recursive,
+                                  schemas=_StoreSchemas(self.store), progress=progress)
+        results = []
+        for result in source.results_iter():
+            if result.records:
+                self.record(result.records, ship=False)
+            results.append(result)
+        if self.connected and any(r.records for r in results):
+            self.ship()
+        return results
+
+    def dataframe_kpis(self, df: Any, *, name: str, store: bool = False, **options: Any) -> list[KpiRecord]:
+        """The KPI records for a pandas DataFrame in memory; ``store=True`` also records them."""
+        records = files.dataframe_kpis(df, name, ProfileOptions(**options))
+        if store:
+            self.record(records)
+        return records
+
     # --------------------------------------------------------------- reading
     def es_get(self, index: str, docid: str) -> dict[str, Any]:
         """One document as Elasticsearch's get API gives it (``_index``, ``_id``, ``found``, ``_source``).
@@ -330,6 +370,23 @@ class DataMonitor:
 
     def __repr__(self) -> str:
         return f"DataMonitor(store={str(self._config.store_file)!r}, es={self._config.es!r})"
+
+
+def _schema_key(path: Path) -> str:
+    return "schema:" + files.dataset_key(path.resolve())
+
+
+class _StoreSchemas:
+    """The last schema of each dataset, kept in the store's meta table."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, key: str) -> Any:
+        return self._store.get_meta("schema:" + key)
+
+    def set(self, key: str, value: Any) -> None:
+        self._store.set_meta("schema:" + key, value)
 
 
 def _iso(ts: float | None) -> str | None:

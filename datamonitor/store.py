@@ -287,6 +287,16 @@ class Store:
     def _files(self) -> list[Path]:
         return [self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")]
 
+    def get_meta(self, key: str) -> Any:
+        """A JSON value kept under ``key`` (a dataset's last schema, say), or None."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Keep a JSON value under ``key``."""
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
     def integrity_check(self) -> str:
         """SQLite's own ``PRAGMA integrity_check``: ``"ok"`` when the file is sound."""
         return str(self._query("PRAGMA integrity_check")[0][0])

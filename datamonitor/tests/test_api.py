@@ -13,7 +13,7 @@ def test_exported_members_are_pinned() -> None:
     assert sorted(datamonitor.__all__) == sorted([
         "AuthenticationFailed", "AuthorizationFailed", "ClusterUnreachable", "Config", "ConfigError",
         "DataMonitor", "DataMonitorError", "ElasticsearchError", "EsSettings", "KpiRecord", "NotConfigured",
-        "PayloadError", "RequestRejected", "ShipResult", "StoreError", "__version__", "load_config",
+        "PayloadError", "RequestRejected", "ShipResult", "SourceError", "StoreError", "__version__", "load_config",
     ])
     for name in datamonitor.__all__:
         assert hasattr(datamonitor, name)

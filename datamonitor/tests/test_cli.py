@@ -181,3 +181,27 @@ def test_module_and_console_script_run(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "datamonitor", "send", "-"], input='{"name":"x","value":1}\n',
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and len(proc.stdout.strip()) == 40
+
+
+def test_file_command_summarises_stores_and_reports_bad_files(capsys: pytest.CaptureFixture[str],
+                                                              tmp_path: Path) -> None:
+    (tmp_path / "good.csv").write_text("a,b\n1,x\n2,\n3,z\n")
+    (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3\n4,5\n")
+    (tmp_path / "bad.csv").write_bytes(b"\x00\xff" * 64)
+    code, out, err = run(capsys, "file", str(tmp_path))
+    assert code == 1
+    assert err == f"datamonitor: {tmp_path / 'bad.csv'}: binary data, not a text table (a NUL byte in the first 64 KiB)\n"
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert lines[str(tmp_path / "good.csv")][2:5] == ["3", "2", "0"]
+    assert lines[str(tmp_path / "ragged.csv")][2:5] == ["2", "2", "1"]
+    code, out, _ = run(capsys, "search", "--json", "--name", "column.nulls", "--limit", "10")
+    nulls = {(d["file"]["name"], d["kpi"]["subject"]): d["kpi"]["value"] for d in map(json.loads, out.splitlines())}
+    assert nulls[("good.csv", "b")] == 1
+
+
+def test_file_command_json_is_one_document_per_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "d.tsv").write_text("a\tb\n1\t2\n")
+    code, out, _ = run(capsys, "file", "--json", "--delimiter", "\\t", str(tmp_path / "d.tsv"))
+    docs = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and {d["kpi"]["name"] for d in docs} >= {"file.rows", "column.nulls", "file.sha256"}
+    assert all(len(d["_id"]) == 40 for d in docs)

@@ -1,0 +1,261 @@
+"""KPIs from data files and DataFrames: per file, per column, and schema drift between files.
+
+Content KPIs (rows, nulls, distinct counts...) are stamped with the file's
+modification time, so measuring the same unchanged file twice gives the same
+document ids and adds nothing. Freshness (``file.age``) is stamped with the
+time of the measurement, since it is a new observation every time.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import SourceError
+from ..profiling import ColumnProfile, ProfileOptions, TableProfile, profile_dataframe, profile_file
+from ..records import KpiRecord
+
+__all__ = ["FileResult", "FileSource", "dataset_key", "dataframe_kpis", "drift", "expand_paths", "file_kpis",
+           "profile_kpis"]
+
+log = logging.getLogger(__name__)
+DATASET = "datamonitor.file"
+_DATA_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".jsonl", ".ndjson", ".json", ".parquet", ".pq",
+                  ".gz", ".bz2", ".zst", ".zstd", ".zip"}
+
+
+def dataset_key(path: Path) -> str:
+    """Files of one dataset share a folder and a name pattern: digits become ``#``.
+
+    ``in/sales_2026-11-01.csv`` and ``in/sales_2026-11-02.csv`` are one dataset.
+    """
+    return str(path.parent / re.sub(r"\d+", "#", path.name))
+
+
+def expand_paths(items: Iterable[str | Path], *, recursive: bool = False) -> list[Path]:
+    """Files, folders (their data files) and glob patterns, expanded in order without repeats."""
+    seen: dict[Path, None] = {}
+    for item in items:
+        text = str(item)
+        if any(ch in text for ch in "*?["):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                raise SourceError(f"{text}: no file matches")
+            paths = [Path(m) for m in matches]
+        else:
+            paths = [Path(text)]
+        for p in paths:
+            if p.is_dir():
+                walker = p.rglob("*") if recursive else p.iterdir()
+                for child in sorted(walker):
+                    if child.is_file() and not child.name.startswith(".") and _is_data(child):
+                        seen.setdefault(child, None)
+            else:
+                seen.setdefault(p, None)
+    return list(seen)
+
+
+def _is_data(path: Path) -> bool:
+    return any(s.lower() in _DATA_SUFFIXES for s in path.suffixes[-2:])
+
+
+class _Checksum(threading.Thread):
+    """SHA-256 of a file, read in 1 MiB blocks in a thread beside the profiling pass."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="datamonitor-checksum", daemon=True)
+        self.path, self.digest, self.error = path, "", ""
+
+    def run(self) -> None:
+        try:
+            digest = hashlib.sha256()
+            with self.path.open("rb") as fh:
+                while block := fh.read(1 << 20):
+                    digest.update(block)
+            self.digest = digest.hexdigest()
+        except OSError as exc:
+            self.error = exc.strerror or str(exc)
+
+
+def _value(v: Any) -> tuple[float | int | None, str | None]:
+    """A number as value; a time as epoch seconds plus ISO text; anything else as text."""
+    if v is None:
+        return None, None
+    if isinstance(v, bool):
+        return int(v), None
+    if isinstance(v, (int, float)):
+        return v, None
+    if isinstance(v, datetime):
+        utc = v.astimezone(timezone.utc)
+        return utc.timestamp(), utc.isoformat().replace("+00:00", "Z")
+    return None, str(v)[:1024]
+
+
+def _column_kpis(col: ColumnProfile, rows: int, make: Callable[..., KpiRecord]) -> Iterator[KpiRecord]:
+    yield make("column.nulls", col.nulls, unit="rows", subject=col.name)
+    yield make("column.null_ratio", (col.nulls / rows) if rows else 0.0, unit="ratio", subject=col.name)
+    yield make("column.type", text=col.type, subject=col.name)
+    if col.distinct is not None:
+        labels = {"approximate": "false" if col.distinct_exact else "true"}
+        yield make("column.distinct", col.distinct, unit="values", subject=col.name, labels=labels)
+    for kind in ("min", "max"):
+        value, text = _value(getattr(col, kind))
+        if value is not None or text is not None:
+            yield make(f"column.{kind}", value, text=text, subject=col.name)
+    if col.mean is not None:
+        yield make("column.mean", col.mean, subject=col.name)
+    if col.std is not None:
+        yield make("column.std", col.std, subject=col.name)
+    for q, v in col.quantiles.items():
+        yield make(f"column.p{round(q * 100):02d}", v, subject=col.name)
+    if col.min_length is not None:
+        yield make("column.min_length", col.min_length, unit="chars", subject=col.name)
+        yield make("column.max_length", col.max_length, unit="chars", subject=col.name)
+
+
+def profile_kpis(profile: TableProfile, *, when: datetime, file_path: str | None = None,
+                 file_size: int | None = None, labels: dict[str, str] | None = None) -> list[KpiRecord]:
+    """The KPI records for one profile, all stamped ``when``."""
+    base: dict[str, Any] = {"dataset": DATASET, "timestamp": when, "file_path": file_path, "file_size": file_size}
+
+    def make(name: str, value: Any = None, *, text: str | None = None, unit: str | None = None,
+             subject: str | None = None, labels: dict[str, str] | None = None) -> KpiRecord:
+        return KpiRecord(name=name, value=value, text=text, unit=unit, subject=subject,
+                         labels={**(extra or {}), **(labels or {})}, **base)
+
+    extra = labels
+    out = [
+        make("file.rows", profile.rows, unit="rows"),
+        make("file.columns", len(profile.columns), unit="columns"),
+        make("file.bad_rows", profile.bad_rows, unit="rows"),
+        make("file.parse_seconds", round(profile.seconds, 6), unit="s"),
+        make("file.schema", text=json.dumps(profile.schema, separators=(",", ":"))[:1024],
+             labels={"fingerprint": profile.fingerprint}),
+    ]
+    for col in profile.columns:
+        out.extend(_column_kpis(col, profile.rows, make))
+    return out
+
+
+def drift(previous: list[list[str]] | None, schema: tuple[tuple[str, str], ...]) -> dict[str, list[str]] | None:
+    """Added, removed and retyped columns against the previous schema, or None when nothing changed."""
+    if previous is None:
+        return None
+    old, new = dict((n, t) for n, t in previous), dict(schema)
+    change = {
+        "added": [n for n in new if n not in old],
+        "removed": [n for n in old if n not in new],
+        "retyped": [f"{n}:{old[n]}->{new[n]}" for n in new if n in old and old[n] != new[n]],
+    }
+    return change if any(change.values()) else None
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One file's outcome: its records, or the error that stopped it."""
+
+    path: Path
+    records: tuple[KpiRecord, ...] = ()
+    profile: TableProfile | None = None
+    error: str | None = None
+    drift: dict[str, list[str]] | None = None
+
+
+def file_kpis(
+    path: str | Path,
+    options: ProfileOptions | None = None,
+    *,
+    previous_schema: list[list[str]] | None = None,
+    progress: Callable[[float], None] | None = None,
+    stat: Callable[[Path], os.stat_result] = os.stat,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> FileResult:
+    """Measure one file: file KPIs, column KPIs and, given the dataset's previous schema, drift.
+
+    Raises :class:`~datamonitor.errors.SourceError` naming the file when it cannot be read.
+    """
+    p = Path(path)
+    try:
+        st = stat(p)
+    except OSError as exc:
+        raise SourceError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    checksum = _Checksum(p)
+    checksum.start()
+    try:
+        profile = profile_file(p, options, progress)
+    finally:
+        checksum.join()
+    if checksum.error:
+        raise SourceError(f"{p}: vanished or unreadable while measured: {checksum.error}")
+    mtime = datetime.fromtimestamp(st.st_mtime, tz=timezone.utc)
+    resolved = str(p.resolve())
+
+    def rec(name: str, when: datetime, **kw: Any) -> KpiRecord:
+        return KpiRecord(name=name, dataset=DATASET, timestamp=when, file_path=resolved, file_size=st.st_size, **kw)
+
+    records = profile_kpis(profile, when=mtime, file_path=resolved, file_size=st.st_size)
+    records.append(rec("file.sha256", mtime, text=checksum.digest))
+    records.append(rec("file.mtime", mtime, value=st.st_mtime, text=_value(mtime)[1], unit="s"))
+    measured = now()
+    records.append(rec("file.age", measured, value=max(0.0, (measured - mtime).total_seconds()), unit="s"))
+    change = drift(previous_schema, profile.schema) if profile.columns else None
+    if change is not None:
+        text = "; ".join(f"{k}: {', '.join(v)}" for k, v in change.items() if v)
+        records.append(rec("file.schema_drift", mtime, value=sum(len(v) for v in change.values()), text=text[:1024],
+                           unit="columns", labels={"dataset_key": dataset_key(p)},
+                           message=f"schema of {p.name} changed: {text}"))
+    return FileResult(path=p, records=tuple(records), profile=profile, drift=change)
+
+
+def dataframe_kpis(df: Any, name: str, options: ProfileOptions | None = None,
+                   when: datetime | None = None) -> list[KpiRecord]:
+    """KPIs for a pandas DataFrame in memory; ``name`` stands where a file's path would."""
+    profile = profile_dataframe(df, options)
+    return profile_kpis(profile, when=when or datetime.now(timezone.utc), labels={"dataframe": name})
+
+
+class FileSource:
+    """Files, folders and globs as a source; one bad file is reported and the rest go on.
+
+    :param schemas: where the last schema of each dataset is kept between runs
+        (``get(key) -> list | None`` and ``set(key, list)``); None means no drift KPIs.
+    """
+
+    name = "files"
+
+    def __init__(self, paths: Iterable[str | Path], options: ProfileOptions | None = None, *,
+                 recursive: bool = False, schemas: Any = None,
+                 progress: Callable[[Path, float], None] | None = None) -> None:
+        self.paths, self.options, self.recursive = list(paths), options, recursive
+        self.schemas, self.progress = schemas, progress
+        self.results: list[FileResult] = []
+
+    def results_iter(self) -> Iterator[FileResult]:
+        """Measure each file in turn, yielding its result (records or error)."""
+        for path in expand_paths(self.paths, recursive=self.recursive):
+            key = dataset_key(path.resolve())
+            try:
+                previous = self.schemas.get(key) if self.schemas is not None else None
+                cb = (lambda f, p=path: self.progress(p, f)) if self.progress else None  # type: ignore[misc]
+                result = file_kpis(path, self.options, previous_schema=previous, progress=cb)
+                if self.schemas is not None and result.profile is not None and result.profile.columns:
+                    self.schemas.set(key, [list(c) for c in result.profile.schema])
+            except SourceError as exc:
+                log.info("%s", exc)
+                result = FileResult(path=path, error=str(exc))
+            self.results.append(result)
+            yield result
+
+    def collect(self) -> Iterator[KpiRecord]:
+        for result in self.results_iter():
+            yield from result.records

