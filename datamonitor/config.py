@@ -23,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["Config", "EsSettings", "default_home", "load_config", "normalize_hosts"]
+__all__ = ["Config", "EsSettings", "default_home", "hosts_fields", "load_config", "normalize_hosts"]
 
 ENV_PREFIX = "DATAMONITOR_"
 INDEX_PERIODS = ("month", "day", "none")
@@ -120,6 +120,17 @@ def normalize_hosts(spec: object) -> tuple[tuple[str, ...], str | None, str | No
     return tuple(urls), user, password
 
 
+def hosts_fields(spec: object) -> dict[str, Any]:
+    """The EsSettings fields a host spec sets: ``hosts``, and the user and password found in its URLs."""
+    hosts, user, password = normalize_hosts(spec)
+    fields: dict[str, Any] = {"hosts": hosts}
+    if user:
+        fields["username"] = user
+    if password:
+        fields["password"] = password
+    return fields
+
+
 def _one_host(item: object) -> tuple[str, str | None, str | None]:
     if isinstance(item, Mapping):
         unknown = set(item) - {"host", "port", "scheme", "path_prefix", "url"}
@@ -208,14 +219,12 @@ def _es_from_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     for key, val in table.items():
         if key in ("url", "hosts"):
             try:
-                hosts, user, password = normalize_hosts(val)
+                found = hosts_fields(val)
             except ConfigError as exc:
                 raise ConfigError(f"{where}: key 'elasticsearch.{key}': {exc}") from None
-            out["hosts"] = hosts
-            if user:
-                out.setdefault("username", user)
-            if password:
-                out.setdefault("password", password)
+            out["hosts"] = found.pop("hosts")
+            for name, secret in found.items():
+                out.setdefault(name, secret)
         elif key in _ES_TYPES:
             types = _ES_TYPES[key]
             if (isinstance(val, bool) and bool not in types) or not isinstance(val, types):
@@ -294,12 +303,7 @@ def load_config(
                 raise ConfigError(f"{where}: unknown key '{key}'")
 
     if env.get("DATAMONITOR_ES_URL"):
-        hosts, user, password = normalize_hosts(env["DATAMONITOR_ES_URL"])
-        es_fields["hosts"] = hosts
-        if user:
-            es_fields["username"] = user
-        if password:
-            es_fields["password"] = password
+        es_fields.update(hosts_fields(env["DATAMONITOR_ES_URL"]))
     for var, key in _ENV_ES.items():
         if env.get(var):
             es_fields[key] = _parse_bool(env[var], var) if key == "verify_certs" else env[var]
@@ -307,12 +311,7 @@ def load_config(
         store = Path(env["DATAMONITOR_STORE"]).expanduser()
 
     if es_url is not None:
-        hosts, user, password = normalize_hosts(es_url)
-        es_fields["hosts"] = hosts
-        if user:
-            es_fields["username"] = user
-        if password:
-            es_fields["password"] = password
+        es_fields.update(hosts_fields(es_url))
     if store_path is not None:
         store = Path(store_path).expanduser()
     es = _check_es(EsSettings(**es_fields), str(source) if source else "configuration")

@@ -25,9 +25,14 @@ from .errors import (
     RequestRejected,
 )
 
-__all__ = ["build_client", "describe_hosts", "translate_error"]
+__all__ = ["response_body", "build_client", "describe_hosts", "translate_error"]
 
 log = logging.getLogger(__name__)
+
+
+def response_body(resp: Any) -> Any:
+    """The parsed body of a client response (ElasticMock's fake returns it bare)."""
+    return getattr(resp, "body", resp)
 
 
 def describe_hosts(settings: EsSettings) -> str:

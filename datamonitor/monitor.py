@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from . import records, shipping, templates
-from .config import Config, EsSettings, load_config, normalize_hosts
-from .connection import CLIENT_ERRORS, build_client, describe_hosts, translate_error
+from .config import Config, EsSettings, hosts_fields, load_config
+from .connection import CLIENT_ERRORS, build_client, describe_hosts, response_body, translate_error
 from .errors import ConfigError, NotConfigured, PayloadError
 from .profiling import ProfileOptions
 from .records import KpiRecord
@@ -29,10 +29,6 @@ __all__ = ["DataMonitor"]
 log = logging.getLogger(__name__)
 
 KpiLike = KpiRecord | Mapping[str, Any]
-
-
-def _body(resp: Any) -> Any:
-    return getattr(resp, "body", resp)
 
 
 class DataMonitor:
@@ -92,12 +88,7 @@ class DataMonitor:
         """
         changes: dict[str, Any] = {}
         if hosts is not None:
-            urls, user, password = normalize_hosts(hosts)
-            changes["hosts"] = urls
-            if user:
-                changes["username"] = user
-            if password:
-                changes["password"] = password
+            changes.update(hosts_fields(hosts))
         if "basic_auth" in options:
             auth = options.pop("basic_auth")
             if not (isinstance(auth, (tuple, list)) and len(auth) == 2):
@@ -127,7 +118,7 @@ class DataMonitor:
 
     def _call(self, action: str, fn: Callable[[Any], Any]) -> Any:
         try:
-            return _body(fn(self._es()))
+            return response_body(fn(self._es()))
         except CLIENT_ERRORS as exc:
             raise translate_error(exc, self._config.es, action) from None
 
@@ -217,8 +208,8 @@ class DataMonitor:
         (``format``, ``delimiter``, ``encoding``, ``header``...). Schema drift is
         measured against the dataset's last schema in the store.
         """
-        result = files.file_kpis(path, ProfileOptions(**options),
-                                 previous_schema=self.store.get_meta(_schema_key(Path(path))))
+        previous = _StoreSchemas(self.store).get(files.dataset_key(Path(path).resolve()))
+        result = files.file_kpis(path, ProfileOptions(**options), previous_schema=previous)
         return list(result.records)
 
     def collect_file(self, *paths: str | Path, recursive: bool = False,
@@ -274,7 +265,7 @@ class DataMonitor:
             return {"_index": index, "_id": docid, "found": False}
         except CLIENT_ERRORS as exc:
             raise translate_error(exc, self._config.es, "get") from None
-        return dict(_body(resp))
+        return dict(response_body(resp))
 
     def get(self, docid: str) -> dict[str, Any] | None:
         """The document with this id from the local store, or None."""
@@ -370,10 +361,6 @@ class DataMonitor:
 
     def __repr__(self) -> str:
         return f"DataMonitor(store={str(self._config.store_file)!r}, es={self._config.es!r})"
-
-
-def _schema_key(path: Path) -> str:
-    return "schema:" + files.dataset_key(path.resolve())
 
 
 class _StoreSchemas:

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from .config import EsSettings
+from .connection import response_body
 
 __all__ = ["install", "mapping", "rendered"]
 
@@ -59,10 +60,6 @@ def mapping() -> dict[str, Any]:
     return result
 
 
-def _body(resp: Any) -> Any:
-    return getattr(resp, "body", resp)
-
-
 def _subset(wanted: Any, actual: Any) -> bool:
     """True when everything in ``wanted`` is in ``actual`` (the cluster adds defaults of its own)."""
     if isinstance(wanted, dict):
@@ -81,11 +78,11 @@ def _current(client: Any, kind: str, name: str) -> Any:
 
     try:
         if kind == "ilm_policy":
-            return _body(client.ilm.get_lifecycle(name=name)).get(name, {}).get("policy")
+            return response_body(client.ilm.get_lifecycle(name=name)).get(name, {}).get("policy")
         if kind.startswith("component_"):
-            items = _body(client.cluster.get_component_template(name=name)).get("component_templates", [])
+            items = response_body(client.cluster.get_component_template(name=name)).get("component_templates", [])
             return items[0]["component_template"] if items else None
-        items = _body(client.indices.get_index_template(name=name)).get("index_templates", [])
+        items = response_body(client.indices.get_index_template(name=name)).get("index_templates", [])
         return items[0]["index_template"] if items else None
     except NotFoundError:
         return None

@@ -238,7 +238,6 @@ class FileSource:
                  progress: Callable[[Path, float], None] | None = None) -> None:
         self.paths, self.options, self.recursive = list(paths), options, recursive
         self.schemas, self.progress = schemas, progress
-        self.results: list[FileResult] = []
 
     def results_iter(self) -> Iterator[FileResult]:
         """Measure each file in turn, yielding its result (records or error)."""
@@ -253,7 +252,6 @@ class FileSource:
             except SourceError as exc:
                 log.info("%s", exc)
                 result = FileResult(path=path, error=str(exc))
-            self.results.append(result)
             yield result
 
     def collect(self) -> Iterator[KpiRecord]:
