@@ -27,6 +27,8 @@ setup(
         "tqdm>=4.60",
         # the file-KPI engine, chosen by measurement (README, Performance): one streaming SQL pass
         "duckdb>=1.1",
+        # DuckDB imports it to hand time-zone-aware timestamps to Python (pandas 3 no longer brings it)
+        "pytz",
         # DataFrames in (dataframe_kpis) and Parquet footers read without scanning the data
         "pandas>=2.0",
         "pyarrow>=14",

