@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -70,7 +71,11 @@ def _is_data(path: Path) -> bool:
 
 
 class _Checksum(threading.Thread):
-    """SHA-256 of a file, read in 1 MiB blocks in a thread beside the profiling pass."""
+    """SHA-256 of a file, read in 1 MiB blocks in a thread beside the profiling pass.
+
+    For gzip it also inflates the stream and checks it ends where gzip says it
+    does: a truncated download is an error, whatever the engine's version noticed.
+    """
 
     def __init__(self, path: Path) -> None:
         super().__init__(name="datamonitor-checksum", daemon=True)
@@ -80,11 +85,35 @@ class _Checksum(threading.Thread):
         try:
             digest = hashlib.sha256()
             with self.path.open("rb") as fh:
-                while block := fh.read(1 << 20):
+                first = fh.read(1 << 20)
+                inflater = zlib.decompressobj(31) if first[:2] == b"\x1f\x8b" else None
+                block = first
+                while block:
                     digest.update(block)
+                    if inflater is not None:
+                        inflater = _inflate(inflater, block)
+                    block = fh.read(1 << 20)
             self.digest = digest.hexdigest()
+            if inflater is not None and not inflater.eof:
+                self.error = "truncated gzip: the stream ends before its end marker"
         except OSError as exc:
             self.error = exc.strerror or str(exc)
+        except zlib.error as exc:
+            self.error = f"corrupt gzip: {exc}"
+
+
+def _inflate(inflater: Any, data: bytes) -> Any:
+    """Feed gzip data, discarding the output; start a new member where one ends."""
+    while data:
+        inflater.decompress(data, 1 << 16)
+        while inflater.unconsumed_tail:
+            inflater.decompress(inflater.unconsumed_tail, 1 << 16)
+        if not inflater.eof:
+            return inflater
+        data = inflater.unused_data
+        if data:
+            inflater = zlib.decompressobj(31)
+    return inflater
 
 
 def _value(v: Any) -> tuple[float | int | None, str | None]:
@@ -196,6 +225,8 @@ def file_kpis(
     finally:
         checksum.join()
     if checksum.error:
+        if "gzip" in checksum.error:
+            raise SourceError(f"{p}: {checksum.error}")
         raise SourceError(f"{p}: vanished or unreadable while measured: {checksum.error}")
     mtime = datetime.fromtimestamp(st.st_mtime, tz=timezone.utc)
     resolved = str(p.resolve())

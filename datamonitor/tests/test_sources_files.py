@@ -14,7 +14,14 @@ import pandas as pd
 import pytest
 
 from datamonitor import DataMonitor, SourceError
-from datamonitor.profiling import HLL_ERROR, ProfileOptions, _parquet_footer, profile_dataframe, profile_file
+from datamonitor.profiling import (
+    HLL_ERROR,
+    ProfileOptions,
+    _parquet_footer,
+    hll_available,
+    profile_dataframe,
+    profile_file,
+)
 from datamonitor.sources.files import dataset_key, drift, expand_paths, file_kpis
 
 
@@ -82,21 +89,27 @@ def test_approximate_distinct_counts_lie_within_the_documented_error(flights_csv
     prof = profile_file(flights_csv, ProfileOptions(exact_distinct_bytes=0))
     unique = flights_df.nunique()
     for col in prof.columns:
-        assert not col.distinct_exact or col.distinct == 0
+        assert col.distinct_exact is (not hll_available() or col.distinct == 0)
         assert abs(col.distinct - unique[col.name]) <= HLL_ERROR * unique[col.name] + 1, col.name
 
 
 def assert_quantiles_within_one_rank(prof, df: pd.DataFrame) -> int:
-    """Every p50/p95/p99 lies between the exact quantiles one percentile rank either side."""
+    """Every p50/p95/p99 has a percentile rank within one point of the one asked for.
+
+    A digest interpolates, so an estimate may fall between two data values (28.997
+    between the minutes 28 and 29). It is judged by the ranks those two values
+    span: from the share below the lower one to the share at or below the upper one.
+    """
     checked = 0
     for col in prof.columns:
         if col.type not in ("integer", "float"):
             continue
-        series = df[col.name].dropna()
-        slack = 1e-3 * (series.max() - series.min())  # the t-digest interpolates between discrete values
+        series = df[col.name].dropna().sort_values().to_numpy()
         for q, est in col.quantiles.items():
-            lo, hi = series.quantile(max(0.0, q - 0.01)), series.quantile(min(1.0, q + 0.01))
-            assert lo - slack <= est <= hi + slack, (col.name, q, est, lo, hi)
+            lower = series[series <= est].max(initial=series[0])
+            upper = series[series >= est].min(initial=series[-1])
+            below, at_or_below = (series < lower).mean(), (series <= upper).mean()
+            assert below - 0.01 <= q <= at_or_below + 0.01, (col.name, q, est, below, at_or_below)
             checked += 1
     return checked
 
@@ -207,19 +220,31 @@ def test_latin1_file_falls_back_and_decodes(tmp_path: Path) -> None:
     assert prof.columns[1].max == "na\u00efve"
 
 
-@pytest.mark.parametrize("kind, message", [("binary", "binary data"), ("truncated", "GZIP")])
+def test_malformed_json_lines_are_bad_rows_and_leave_the_counts_true(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"a": 1, "b": "x"}\n{"a": 2, "b":\n\n{"a": null, "b": "z"}\nnot json\n{"a": 4, "b": null}\n')
+    prof = profile_file(path)
+    assert (prof.rows, prof.bad_rows) == (3, 2)
+    assert [line for line, _ in prof.bad_row_examples] == [2, 5]
+    assert {c.name: c.nulls for c in prof.columns} == {"a": 1, "b": 1}
+
+
+@pytest.mark.parametrize("kind, message", [("binary", "binary data"), ("truncated", "GZIP"),
+                                           ("parquet", "not a readable Parquet file")])
 def test_unreadable_content_is_one_clear_error_naming_the_file(tmp_path: Path, flights_csv: Path, kind: str,
                                                                message: str) -> None:
     if kind == "binary":
         content = b"\x00\x01garbage\x00" * 100
+    elif kind == "parquet":
+        content = b"PAR1" + b"garbage" * 10
     else:
         packed = gzip.compress(flights_csv.read_bytes()[:3_000_000])
         content = packed[: len(packed) // 2]
-    path = tmp_path / ("bad.csv.gz" if kind == "truncated" else "bad.csv")
+    path = tmp_path / {"truncated": "bad.csv.gz", "parquet": "bad.parquet"}.get(kind, "bad.csv")
     path.write_bytes(content)
     with pytest.raises(SourceError) as err:
-        profile_file(path)
-    assert str(path) in str(err.value) and message in str(err.value) and "\n" not in str(err.value)
+        file_kpis(path)
+    assert str(path) in str(err.value) and message.lower() in str(err.value).lower() and "\n" not in str(err.value)
 
 
 def test_a_file_that_vanishes_mid_run_is_reported(tmp_path: Path) -> None:
