@@ -326,3 +326,17 @@ def test_expand_paths_takes_files_folders_and_globs(tmp_path: Path) -> None:
     assert [p.name for p in expand_paths([str(tmp_path / "*.csv"), tmp_path / "a.csv"])] == ["a.csv"]
     with pytest.raises(SourceError, match="no file matches"):
         expand_paths([str(tmp_path / "*.nope")])
+
+
+def test_progress_is_reported_and_ends_at_one(flights_csv: Path) -> None:
+    seen: list[float] = []
+    file_kpis(flights_csv, progress=seen.append)
+    assert seen and seen[-1] == 1.0 and all(0.0 <= f <= 1.0 for f in seen)
+
+
+def test_dataframe_kpis_through_the_facade_are_stored(small: pd.DataFrame, home: Path) -> None:
+    with DataMonitor() as dm:
+        records = dm.dataframe_kpis(small, name="orders", store=True)
+        rows = next(r for r in records if r.name == "file.rows")
+        assert rows.value == len(small) and rows.labels == {"dataframe": "orders"}
+        assert dm.search(name="file.rows")[0]["_source"]["labels"] == {"dataframe": "orders"}
