@@ -54,7 +54,7 @@ class ProfileOptions:
     exact_distinct_bytes: int = 64 << 20
     quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)
     #: quantiles of bigger inputs come from a uniform random sample of rows about this many bytes large
-    quantile_sample_bytes: int = 64 << 20
+    quantile_sample_bytes: int = 16 << 20
     #: text that means "no value", as pandas' read_csv has it by default
     #: text that means "no value": the markers pandas' read_csv treats as NaN that real exports use
     #: (each extra marker costs CSV parsing time, so the rarest of pandas' list are left out)
