@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import json
 import math
+import random
 import shutil
 import tempfile
 import threading
@@ -366,6 +367,46 @@ def _readable(path: Path, detected: Detected) -> Iterator[tuple[Path, str]]:
         yield target, "none"
 
 
+def _slice_sample(path: Path, size: int, budget: int, has_header: bool, lines: int = 65_536) -> bytes | None:
+    """One whole line from each of ``lines`` random places in a plain text file, for the quantiles.
+
+    A line per random offset keeps the sample close to uniform even when the
+    file is sorted; reading a few KiB at each place costs a fraction of a full
+    scan. Used only when the file is over four times the sample budget; None
+    when too few places held a whole line (lines over 4 KiB).
+    """
+    rng = random.Random(size)  # the same file gives the same sample
+    with path.open("rb") as fh:
+        header = fh.readline() if has_header else b""
+        start = len(header)
+        if size - start <= 4 * budget:
+            return None
+        parts = [header]
+        for off in sorted(rng.randrange(start, size - 1) for _ in range(lines)):
+            fh.seek(off)
+            chunk = fh.read(4096)
+            first = chunk.find(b"\n") + 1
+            end = chunk.find(b"\n", first) + 1 if first else 0
+            if 0 < first < end:
+                parts.append(chunk[first:end])
+    return b"".join(parts) if len(parts) > 1000 else None
+
+
+def _slice_quantiles(con: Any, sample_path: Path, columns: list[tuple[str, str]], csv_args: list[str],
+                     opts: ProfileOptions) -> dict[str, dict[float, float]]:
+    """Quantiles of the numeric columns, from the sliced sample read with the main pass's column types."""
+    numeric = [(n, t) for n, t in columns if _category(t) in ("integer", "float")]
+    if not numeric:
+        return {}
+    types = "{" + ", ".join(f"{_lit(n)}: {_lit(t)}" for n, t in columns) + "}"
+    qs = "[" + ", ".join(repr(q) for q in opts.quantiles) + "]"
+    src = f"read_csv({', '.join([_lit(str(sample_path)), *csv_args, f'columns={types}', 'ignore_errors=true'])})"
+    exprs = ", ".join(f"approx_quantile({_q(n)}::DOUBLE, {qs})" for n, _t in numeric)
+    row = con.execute(f"SELECT {exprs} FROM {src}").fetchall()[0]
+    return {n: {q: float(x) for q, x in zip(opts.quantiles, vals or [], strict=False) if x is not None}
+            for (n, _t), vals in zip(numeric, row, strict=True)}
+
+
 def _parquet_footer(path: Path) -> tuple[int, dict[str, dict[str, Any]]]:
     """Row count, and per column the null count, min and max the footer already knows."""
     import pyarrow as pa
@@ -436,17 +477,32 @@ def profile_file(path: str | Path, options: ProfileOptions | None = None,
                 source_sql = f"read_json({src}, format='newline_delimited'{packed})"
             else:
                 nulls = "[" + ", ".join(_lit(v) for v in opts.null_values) + "]"
-                args = [src, "store_rejects=true", f"compression='{compression}'", "sample_size=20480", f"nullstr={nulls}"]
+                args = [f"nullstr={nulls}"]
                 if detected.delimiter:
                     args.append(f"delim={_lit(detected.delimiter)}")
                 if opts.header is not None:
                     args.append(f"header={'true' if opts.header else 'false'}")
                 if detected.encoding and detected.encoding != "utf-8":
                     args.append(f"encoding={_lit(detected.encoding)}")
-                source_sql = f"read_csv({', '.join(args)})"
+                main_args = [src, "store_rejects=true", f"compression={_lit(compression)}", "sample_size=20480", *args]
+                source_sql = f"read_csv({', '.join(main_args)})"
             columns = [(str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {source_sql}").fetchall()]
+            sliced: dict[str, dict[float, float]] | None = None
+            pass_opts = opts
+            if (detected.format in ("csv", "tsv") and detected.compression is None and opts.quantiles
+                    and opts.quantile_sample_bytes > 0):
+                sample = _slice_sample(readable, size, opts.quantile_sample_bytes, opts.header is not False)
+                if sample is not None:
+                    sample_path = Path(tmp_dir.name) / "slices.csv"
+                    sample_path.write_bytes(sample)
+                    if opts.header is None:
+                        args.append("header=true")
+                    sliced = _slice_quantiles(con, sample_path, columns, args, opts)
+                    pass_opts = replace(opts, quantiles=())
             fraction = min(1.0, opts.quantile_sample_bytes / size) if opts.quantile_sample_bytes > 0 else 1.0
-            rows, profiles = _run(con, source_sql, columns, exact, opts, progress, footer, fraction)
+            rows, profiles = _run(con, source_sql, columns, exact, pass_opts, progress, footer, fraction)
+            if sliced is not None:
+                profiles = tuple(replace(c, quantiles=sliced.get(c.name, {})) for c in profiles)
             if footer:
                 profiles = tuple(_with_footer_nulls(c, footer) for c in profiles)
             bad, examples = _bad_rows(con, detected, readable, rows) if detected.format != "jsonl" else json_bad

@@ -127,6 +127,26 @@ def test_sampled_quantiles_on_big_inputs_stay_within_one_percentile_rank(flights
             assert math.isclose(col.mean, flights_df[col.name].mean(), rel_tol=1e-9), "only quantiles are sampled"
 
 
+def test_quantiles_from_random_slices_of_a_big_plain_file_stay_within_one_rank(
+        flights_csv: Path, flights_df, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over 4x the sample budget, a plain CSV's quantiles come from random slices, not the full pass."""
+    import datamonitor.profiling as profiling
+
+    calls: list[int] = []
+    real = profiling._slice_sample
+
+    def spy(*args, **kwargs):
+        sample = real(*args, **kwargs)
+        calls.append(0 if sample is None else sample.count(b"\n"))
+        return sample
+
+    monkeypatch.setattr(profiling, "_slice_sample", spy)
+    prof = profile_file(flights_csv, ProfileOptions(quantile_sample_bytes=2 << 20))
+    assert calls and calls[0] > 10_000, "the slices were read and used"
+    assert assert_quantiles_within_one_rank(prof, flights_df) >= 14 * 3
+    assert prof.rows == len(flights_df), "everything else still comes from the full pass"
+
+
 def _same_table(prof, df: pd.DataFrame) -> None:
     assert prof.rows == len(df)
     assert {c.name: c.nulls for c in prof.columns} == df.isna().sum().to_dict()
