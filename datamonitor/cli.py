@@ -69,8 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("info", "show the datamonitor version, the store, and the cluster's info", _cmd_info)
-    p = add("setup", "install the index templates and ILM policy into Elasticsearch (idempotent)", _cmd_setup)
+    p = add("setup", "install the index templates into Elasticsearch and the dashboard into Kibana (idempotent)",
+            _cmd_setup)
     p.add_argument("--print", action="store_true", dest="print_only", help="print the objects instead of installing them")
+    p.add_argument("--kibana", metavar="URL", help="also import the data view, Lens charts and dashboard into Kibana")
+    p.add_argument("--space", metavar="NAME", help="the Kibana space to import into (default: the default space)")
+    p = add("export", "write the Kibana saved objects as NDJSON, for importing by hand", _cmd_export)
+    p.add_argument("what", choices=["kibana"], help="what to export")
+    p = add("report", "write one self-contained HTML report of the KPIs (plots and latest values)", _cmd_report)
+    p.add_argument("--since", default="7d", help="only after this time: ISO-8601, or an age such as 6h, 7d (default 7d)")
+    p.add_argument("--out", default="report.html", help="the HTML file to write (default report.html; - for stdout)")
+    p.add_argument("--threshold", action="append", default=[], metavar="KPI=VALUE",
+                   help="draw a threshold on a KPI's plot, e.g. disk.used_pct=90 (repeatable)")
+    p.add_argument("--local", action="store_true", help="read the local store even when a cluster is configured")
     p = add("send", "store (and ship) KPI documents from a JSON argument or NDJSON on stdin", _cmd_send)
     p.add_argument("payload", nargs="?", help='a JSON object, e.g. \'{"name": "rows", "value": 6543}\'; "-" or none reads stdin')
     p.add_argument("--index", help="send to this index instead of <prefix>-<yyyy.mm>")
@@ -162,11 +173,45 @@ def _cmd_setup(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     if args.print_only:
         _print_json({kind: {"name": name, "body": body} for kind, (name, body) in templates.rendered(dm.config.es).items()}, out)
         return EXIT_OK
-    result = dm.es_setup()
+    if not dm.connected and not args.kibana:
+        raise NotConfigured("setup needs a cluster (--es URL) or --kibana URL")
+    result: dict[str, Any] = {}
+    if dm.connected:
+        result.update(dm.es_setup())
+    if args.kibana:
+        answer = dm.kibana_setup(args.kibana, space=args.space)
+        result["kibana objects"] = f"imported {answer.get('successCount', 0)}"
     if args.json:
         _print_json(result, out)
     else:
         _table(sorted(result.items()), ["object", "outcome"], out)
+    return EXIT_OK
+
+
+def _cmd_export(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    from . import kibana
+
+    out.write(kibana.to_ndjson(kibana.objects(dm.config.es)))
+    return EXIT_OK
+
+
+def _cmd_report(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    thresholds: dict[str, float] = {}
+    for item in args.threshold:
+        name, sep, value = item.partition("=")
+        try:
+            thresholds[name.strip()] = float(value)
+        except ValueError:
+            raise PayloadError(f"--threshold {item!r}: expected KPI=NUMBER, e.g. disk.used_pct=90") from None
+        if not sep or not name.strip():
+            raise PayloadError(f"--threshold {item!r}: expected KPI=NUMBER, e.g. disk.used_pct=90")
+    text = dm.report(since=_parse_since(args.since), thresholds=thresholds, local=True if args.local else None)
+    if args.out == "-":
+        out.write(text)
+    else:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        sys.stderr.write(f"wrote {args.out} ({len(text) / 1024:,.0f} KiB)\n")
     return EXIT_OK
 
 

@@ -305,6 +305,30 @@ class DataMonitor:
         )
         return [{"_index": h["_index"], "_id": h["_id"], "_source": h["_source"]} for h in resp["hits"]["hits"]]
 
+    # ---------------------------------------------------------- kibana, report
+    def kibana_setup(self, url: str, *, space: str | None = None) -> dict[str, Any]:
+        """Import the data view, Lens charts and dashboard into Kibana (idempotent); returns Kibana's answer.
+
+        Kibana is reached with the Elasticsearch credentials and TLS settings.
+        """
+        from . import kibana
+
+        return kibana.import_objects(kibana.KibanaTarget(url, space), self._config.es)
+
+    def report(self, *, since: datetime | str | None = None, thresholds: Mapping[str, float] | None = None,
+               local: bool | None = None, limit: int = 10_000) -> str:
+        """The HTML report of the KPIs since a time: from the store, or from the cluster when one is configured."""
+        from . import report
+
+        since_dt = records.parse_timestamp(since) if since is not None else None
+        since_text = records.format_timestamp(since_dt) if since_dt is not None else None
+        use_local = (not self.connected) if local is None else local
+        if use_local:
+            docs: Iterable[dict[str, Any]] = (d.source for d in self.store.iter_documents(since_text))
+        else:
+            docs = [h["_source"] for h in self._search_cluster(name=None, since=since_text, limit=limit)]
+        return report.render(docs, thresholds=thresholds, since=since_dt)
+
     # ---------------------------------------------------------------- status
     def status(self, *, check_cluster: bool = True) -> dict[str, Any]:
         """Store size, counts by state, last shipment, and whether the cluster answers."""

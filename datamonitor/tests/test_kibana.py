@@ -1,0 +1,178 @@
+"""Kibana saved objects: they parse, their references resolve, they use only mapped fields, and import works."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+
+import pytest
+
+from datamonitor import ClusterUnreachable, EsSettings, RequestRejected
+from datamonitor.cli import main
+from datamonitor.kibana import KibanaTarget, import_objects, objects, to_ndjson
+from datamonitor.templates import mapping
+
+
+def _mapped(props: dict, prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for key, spec in props.items():
+        out |= _mapped(spec["properties"], f"{prefix}{key}.") if "properties" in spec else {f"{prefix}{key}"}
+    return out
+
+
+def shipped() -> list[dict[str, Any]]:
+    text = resources.files("datamonitor.resources").joinpath("kibana-objects.ndjson").read_text("utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_shipped_ndjson_parses_and_matches_the_builder() -> None:
+    objs = shipped()
+    assert [o["type"] for o in objs] == ["index-pattern"] + ["lens"] * 6 + ["dashboard"]
+    assert to_ndjson(objs) == to_ndjson(objects()), "regenerate resources/kibana-objects.ndjson"
+
+
+def test_every_reference_resolves() -> None:
+    objs = shipped()
+    by_id = {o["id"]: o for o in objs}
+    assert len(by_id) == len(objs), "ids are unique"
+    for obj in objs:
+        for ref in obj["references"]:
+            target = by_id.get(ref["id"])
+            assert target is not None and target["type"] == ref["type"], (obj["id"], ref)
+        if obj["type"] == "lens":
+            layers = obj["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]
+            names = {r["name"] for r in obj["references"]}
+            for layer_id, layer in layers.items():
+                assert f"indexpattern-datasource-layer-{layer_id}" in names
+                assert set(layer["columnOrder"]) == set(layer["columns"])
+            for vis_layer in obj["attributes"]["state"]["visualization"]["layers"]:
+                assert vis_layer["layerId"] in layers
+                for acc in vis_layer["accessors"]:
+                    assert acc in layers[vis_layer["layerId"]]["columns"]
+        if obj["type"] == "dashboard":
+            panels = json.loads(obj["attributes"]["panelsJSON"])
+            refs = {r["name"] for r in obj["references"]}
+            assert len(panels) == 6 and all(p["panelRefName"] in refs for p in panels)
+
+
+def test_objects_use_only_fields_the_index_template_maps() -> None:
+    fields = _mapped(mapping()["properties"])
+    used: set[str] = set()
+    for obj in shipped():
+        attrs = obj["attributes"]
+        if obj["type"] == "index-pattern":
+            used.add(attrs["timeFieldName"])
+        if obj["type"] == "lens":
+            state = attrs["state"]
+            for layer in state["datasourceStates"]["formBased"]["layers"].values():
+                used |= {c["sourceField"] for c in layer["columns"].values() if "sourceField" in c}
+            used |= set(re.findall(r"([\w.@]+)\s*:", state["query"]["query"]))
+    used.discard("___records___")  # Lens' name for "count of documents"
+    assert used and used <= fields, used - fields
+
+
+def test_the_data_view_follows_the_index_prefix() -> None:
+    objs = objects(EsSettings(index_prefix="kpis"))
+    assert objs[0]["attributes"]["title"] == "kpis*"
+    assert {o["id"] for o in objs}.isdisjoint({o["id"] for o in objects()}), "prefixes do not overwrite each other"
+
+
+# ------------------------------------------------------------- the import API
+
+class _Kibana(BaseHTTPRequestHandler):
+    """Answers the saved-objects import API the way Kibana documents it, and records each request."""
+
+    requests: list[dict[str, Any]] = []
+    answer: tuple[int, dict[str, Any]] = (200, {})
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        message = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + body)
+        parts = {p.get_param("name", header="content-disposition"): p for p in message.iter_parts()}
+        ndjson = parts["file"].get_payload(decode=True).decode()
+        type(self).requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                    "ndjson": ndjson,
+                                    "filename": parts["file"].get_filename()})
+        status, payload = type(self).answer
+        if status == 200 and not payload:
+            payload = {"success": True, "successCount": len(ndjson.splitlines()), "successResults": []}
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def kibana() -> Iterator[str]:
+    _Kibana.requests = []
+    _Kibana.answer = (200, {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Kibana)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_import_posts_every_object_with_xsrf_and_auth(kibana: str) -> None:
+    settings = EsSettings(username="elastic", password="s3cret")
+    answer = import_objects(KibanaTarget(kibana), settings)
+    assert answer["success"] is True and answer["successCount"] == 8
+    req = _Kibana.requests[0]
+    assert req["path"] == "/api/saved_objects/_import?overwrite=true"
+    assert req["headers"]["kbn-xsrf"] and req["headers"]["authorization"].startswith("Basic ")
+    assert req["filename"].endswith(".ndjson") and req["ndjson"] == to_ndjson(objects())
+
+
+def test_import_into_a_space_with_an_api_key(kibana: str) -> None:
+    import_objects(KibanaTarget(kibana, space="ops team"), EsSettings(api_key="a2V5"))
+    req = _Kibana.requests[0]
+    assert req["path"] == "/s/ops%20team/api/saved_objects/_import?overwrite=true"
+    assert req["headers"]["authorization"] == "ApiKey a2V5"
+
+
+def test_running_setup_twice_sends_the_same_objects(kibana: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["setup", "--kibana", kibana]) == 0
+    assert main(["setup", "--kibana", kibana]) == 0
+    assert "imported 8" in capsys.readouterr().out
+    first, second = (r["ndjson"] for r in _Kibana.requests)
+    assert first == second, "fixed ids and overwrite=true: the second import replaces, it does not add"
+
+
+def test_a_rejected_object_is_named(kibana: str) -> None:
+    dashboard = objects()[-1]
+    _Kibana.answer = (200, {"success": False, "successCount": 7, "errors": [
+        {"id": dashboard["id"], "type": "dashboard", "error": {"type": "conflict"}}]})
+    with pytest.raises(RequestRejected, match=r"rejected 1 object\(s\): dashboard '\[datamonitor\] KPIs \(dm-kpi\)': conflict"):
+        import_objects(KibanaTarget(kibana), EsSettings())
+
+
+def test_bad_credentials_and_unreachable_kibana_are_clear(kibana: str) -> None:
+    _Kibana.answer = (401, {"statusCode": 401, "error": "Unauthorized"})
+    with pytest.raises(RequestRejected, match="rejected the credentials"):
+        import_objects(KibanaTarget(kibana), EsSettings(username="u", password="p"))
+    port = kibana.rsplit(":", 1)[1]
+    with pytest.raises(ClusterUnreachable, match="cannot reach Kibana"):
+        import_objects(KibanaTarget(f"http://127.0.0.1:{int(port) + 1 if int(port) < 65535 else 1}"), EsSettings(),
+                       timeout=2)
+
+
+def test_export_kibana_prints_the_objects(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "kibana"]) == 0
+    assert capsys.readouterr().out == to_ndjson(objects())
