@@ -176,3 +176,10 @@ def test_bad_credentials_and_unreachable_kibana_are_clear(kibana: str) -> None:
 def test_export_kibana_prints_the_objects(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "kibana"]) == 0
     assert capsys.readouterr().out == to_ndjson(objects())
+
+
+def test_every_object_declares_the_version_it_is_written_in() -> None:
+    """Without it, Kibana's import would run every migration since 7.x over objects already in 8.x form."""
+    for obj in shipped():
+        assert obj["coreMigrationVersion"] == "8.8.0"
+        assert obj["typeMigrationVersion"] in ("8.0.0", "8.9.0")
