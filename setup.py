@@ -48,6 +48,9 @@ setup(
             "matplotlib>=3.5",
             # a real SMTP server on loopback for the e-mail notifier test
             "aiosmtpd>=1.4",
+            # an outside StatsD client for the UDP listener's tests, and fuzzing of its parsers
+            "statsd>=3.3",
+            "hypothesis>=6",
         ],
         "docs": ["sphinx>=7"],
         # the HTML report's plots (datamonitor report); everything else works without it

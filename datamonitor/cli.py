@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-free-gb", type=float, metavar="N", help="notify when less than N GiB are free")
     p.add_argument("--interval", type=float, metavar="S", help="measure every S seconds until stopped (SIGINT/SIGTERM)")
     p.add_argument("--duration", type=float, metavar="S", help="with --interval: stop after S seconds")
+    p = add("udp", "listen for KPI datagrams (JSON or StatsD) and store them, until SIGINT/SIGTERM", _cmd_udp)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8200, help="UDP port (default 8200)")
+    p.add_argument("--flush", type=float, default=10.0, metavar="S", help="aggregate and store every S seconds (default 10)")
+    p.add_argument("--max-size", type=int, default=8192, metavar="BYTES", help="reject bigger datagrams (default 8192)")
+    p.add_argument("--secret-env", default="DATAMONITOR_UDP_SECRET", metavar="VAR",
+                   help="environment variable holding the HMAC secret; when set, unsigned datagrams are rejected")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p = add("status", "store size, pending and dead documents, last shipment, cluster reachability", _cmd_status)
     p.add_argument("--no-cluster", action="store_true", help="do not contact the cluster")
     return parser
@@ -436,6 +444,35 @@ def _cmd_disk(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
              f"{v['disk.inodes_used_pct']:.1f}" if "disk.inodes_used_pct" in v else "-"]
             for mount, v in latest.items()]
     _table(rows, ["mount", "size GiB", "used GiB", "free GiB", "used %", "inodes used %"], out)
+    return EXIT_OK
+
+
+def _cmd_udp(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    import asyncio
+    import os
+    import signal
+
+    from .sources.udp import UdpListener
+
+    secret = os.environ.get(args.secret_env)
+    listener = UdpListener(args.host, args.port, flush_interval=args.flush, max_size=args.max_size,
+                           secret=secret.encode() if secret else None, sink=lambda records: dm.record(records))
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, listener.stop)
+        await listener.serve(duration=args.duration)
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        raise PayloadError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    t = listener.totals
+    if args.json:
+        _print_json({"received": t.received, "accepted": t.accepted, "rejected": t.rejected}, out)
+    else:
+        _kv([("received", t.received), ("accepted", t.accepted), ("rejected", t.rejected)], out)
     return EXIT_OK
 
 
