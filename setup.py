@@ -36,6 +36,8 @@ setup(
         "zstandard>=0.21",
         # the real mounted filesystems for the disk source, without pseudo ones
         "psutil>=5.9",
+        # file events for the directory watcher (inotify on Linux)
+        "watchdog>=4",
         "tomli>=1.1; python_version < '3.11'",
     ],
     extras_require={

@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-free-gb", type=float, metavar="N", help="notify when less than N GiB are free")
     p.add_argument("--interval", type=float, metavar="S", help="measure every S seconds until stopped (SIGINT/SIGTERM)")
     p.add_argument("--duration", type=float, metavar="S", help="with --interval: stop after S seconds")
+    p = add("watch", "watch folders: each finished data file becomes KPIs, until SIGINT/SIGTERM", _cmd_watch)
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="folders to watch")
+    p.add_argument("-r", "--recursive", action="store_true", help="watch sub-folders too")
+    p.add_argument("--settle", type=float, default=0.5, metavar="S",
+                   help="a file must keep its size and time this long before it is measured (default 0.5)")
+    p.add_argument("--ignore", action="append", metavar="PATTERN",
+                   help="names to skip (repeatable; default *.tmp*, *.part, *.crdownload and dotfiles)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p = add("udp", "listen for KPI datagrams (JSON or StatsD) and store them, until SIGINT/SIGTERM", _cmd_udp)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8200, help="UDP port (default 8200)")
@@ -444,6 +452,30 @@ def _cmd_disk(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
              f"{v['disk.inodes_used_pct']:.1f}" if "disk.inodes_used_pct" in v else "-"]
             for mount, v in latest.items()]
     _table(rows, ["mount", "size GiB", "used GiB", "free GiB", "used %", "inodes used %"], out)
+    return EXIT_OK
+
+
+def _cmd_watch(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    import signal
+    import threading
+
+    try:
+        watcher = dm.watcher(*args.dirs, recursive=args.recursive, settle=args.settle, ignore=args.ignore)
+    except NotADirectoryError as exc:
+        raise PayloadError(str(exc)) from None
+    done = threading.Event()
+    previous = {sig: signal.signal(sig, lambda _s, _f: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    watcher.start()
+    try:
+        done.wait(args.duration)
+    finally:
+        watcher.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if args.json:
+        _print_json({"processed": watcher.processed}, out)
+    else:
+        out.write(f"measured {watcher.processed} file(s)\n")
     return EXIT_OK
 
 

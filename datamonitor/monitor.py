@@ -314,6 +314,19 @@ class DataMonitor:
         return Monitor(source, interval=interval, thresholds=thresholds, notifiers=list(notifiers),
                        sink=lambda records: self.record(records))
 
+    def watcher(self, *dirs: str | Path, recursive: bool = False, settle: float = 0.5,
+                ignore: Iterable[str] | None = None, **options: Any) -> Any:
+        """A :class:`~datamonitor.sources.watch.DirectoryWatcher` that measures and stores each finished file once.
+
+        What it has measured (path and SHA-256) is kept in the store, so a restart
+        catches up on files that arrived meanwhile and never measures one twice.
+        """
+        from .sources.watch import DEFAULT_IGNORE, DirectoryWatcher
+
+        return DirectoryWatcher(dirs, lambda path: self.collect_file(path, **options), recursive=recursive,
+                                settle=settle, ignore=DEFAULT_IGNORE if ignore is None else ignore,
+                                state=_StoreSchemas(self.store, prefix="state:"))
+
     def disk_kpis(self, paths: Iterable[str] | None = None) -> list[KpiRecord]:
         """Disk KPIs for the paths (or every real mount), without storing them."""
         from .sources.disk import DiskSource
@@ -403,16 +416,16 @@ class DataMonitor:
 
 
 class _StoreSchemas:
-    """The last schema of each dataset, kept in the store's meta table."""
+    """Small JSON state kept in the store's meta table: each dataset's last schema, the watcher's files."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, store: Store, prefix: str = "schema:") -> None:
+        self._store, self._prefix = store, prefix
 
     def get(self, key: str) -> Any:
-        return self._store.get_meta("schema:" + key)
+        return self._store.get_meta(self._prefix + key)
 
     def set(self, key: str, value: Any) -> None:
-        self._store.set_meta("schema:" + key, value)
+        self._store.set_meta(self._prefix + key, value)
 
 
 def _iso(ts: float | None) -> str | None:

@@ -1,0 +1,201 @@
+"""The directory watcher: finished data files become KPIs, files still being written are left alone.
+
+watchdog (inotify on Linux) reports a file closed after writing, or moved or
+renamed into a watched folder. Names matching the ignore patterns are skipped:
+by default ``*.tmp*``, ``*.part``, ``*.crdownload`` and dotfiles, which covers
+rsync's ``.name.XXXXXX``. A file is measured only once its size and modification
+time have held still for ``settle`` seconds, so a growing file waits. Each
+measured file is remembered in the store by path and SHA-256. At start-up,
+files that arrived while the watcher was down are measured, and a restart never
+measures the same content twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+__all__ = ["DEFAULT_IGNORE", "DirectoryWatcher", "ignored"]
+
+log = logging.getLogger(__name__)
+DEFAULT_IGNORE = ("*.tmp*", "*.part", "*.crdownload", ".*")
+
+
+def ignored(path: Path, patterns: Iterable[str]) -> bool:
+    """True for a name matching an ignore pattern (files still being written, hidden files)."""
+    return any(fnmatch.fnmatch(path.name, p) for p in patterns)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: DirectoryWatcher) -> None:
+        self.watcher = watcher
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        if isinstance(event, FileClosedEvent) and not event.is_directory:
+            self.watcher.offer(Path(os.fsdecode(event.src_path)))
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        if isinstance(event, FileMovedEvent) and not event.is_directory:
+            self.watcher.offer(Path(os.fsdecode(event.dest_path)))
+
+
+class DirectoryWatcher:
+    """Watch folders and hand each finished file to ``process`` once.
+
+    :param process: measures and stores one file (``DataMonitor.collect_file``, say).
+    :param state: remembers processed files: ``get(key)`` and ``set(key, value)``,
+        kept in the store so it survives a restart; None keeps it in memory.
+    """
+
+    def __init__(self, dirs: Iterable[str | Path], process: Callable[[Path], Any], *, recursive: bool = False,
+                 ignore: Iterable[str] = DEFAULT_IGNORE, settle: float = 0.5, state: Any = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.dirs = [Path(d).resolve() for d in dirs]
+        for d in self.dirs:
+            if not d.is_dir():
+                raise NotADirectoryError(f"{d}: not a directory")
+        self.process, self.recursive = process, recursive
+        self.ignore, self.settle, self._clock = tuple(ignore), settle, clock
+        self._state = state if state is not None else _MemoryState()
+        self._pending: dict[Path, tuple[float, int, float]] = {}
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._observer: Any = None
+        self._worker: threading.Thread | None = None
+        self.processed = 0
+
+    # --------------------------------------------------------------- intake
+    def _inside(self, path: Path) -> bool:
+        try:
+            resolved = path.resolve()
+        except OSError:
+            return False
+        return any(resolved.parent == root or (self.recursive and root in resolved.parents) for root in self.dirs)
+
+    def offer(self, path: Path) -> None:
+        """A candidate file: queued until it holds still, unless its name is ignored or it lies outside."""
+        if ignored(path, self.ignore) or not self._inside(path):
+            return
+        try:
+            st = path.stat()
+        except OSError:
+            return  # gone already: a temporary file renamed away, say
+        with self._lock:
+            self._pending[path] = (self._clock() + self.settle, st.st_size, st.st_mtime)
+            self._lock.notify()
+
+    def scan(self) -> int:
+        """Queue every file already in the folders (arrived while the watcher was down); returns how many."""
+        count = 0
+        for root in self.dirs:
+            walker = root.rglob("*") if self.recursive else root.iterdir()
+            for path in sorted(walker):
+                if path.is_file() and not path.is_symlink() and not ignored(path, self.ignore):
+                    self.offer(path)
+                    count += 1
+        return count
+
+    # --------------------------------------------------------------- worker
+    def _due(self) -> list[Path]:
+        now = self._clock()
+        ready = []
+        for path, (due, size, mtime) in list(self._pending.items()):
+            if due > now:
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                del self._pending[path]
+                continue
+            if (st.st_size, st.st_mtime) != (size, mtime):  # still growing: wait again
+                self._pending[path] = (now + self.settle, st.st_size, st.st_mtime)
+                continue
+            del self._pending[path]
+            ready.append(path)
+        return ready
+
+    def _handle(self, path: Path) -> None:
+        key = f"watch:{path}"
+        try:
+            digest = _sha256(path)
+        except OSError as exc:
+            log.warning("%s: vanished before it could be measured: %s", path, exc.strerror or exc)
+            return
+        if self._state.get(key) == digest:
+            log.debug("%s: already measured with this content", path)
+            return
+        try:
+            self.process(path)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the watcher
+            log.error("%s: %s", path, exc)
+        self._state.set(key, digest)
+        self.processed += 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                ready = self._due()
+                if not ready:
+                    waits = [due - self._clock() for due, _s, _m in self._pending.values()]
+                    self._lock.wait(timeout=max(0.01, min(waits)) if waits else 0.5)
+                    continue
+            for path in ready:
+                self._handle(path)
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self, *, catch_up: bool = True) -> None:
+        """Start the observer and the worker; with ``catch_up``, queue the files already there."""
+        self._observer = Observer()
+        handler = _Handler(self)
+        for d in self.dirs:
+            self._observer.schedule(handler, str(d), recursive=self.recursive)
+        self._observer.start()
+        self._worker = threading.Thread(target=self._run, name="datamonitor-watch", daemon=True)
+        self._worker.start()
+        if catch_up:
+            self.scan()
+
+    def idle(self) -> bool:
+        """True when no file waits to be measured."""
+        with self._lock:
+            return not self._pending
+
+    def stop(self) -> None:
+        """Stop watching; files still settling are left for the next start's catch-up scan."""
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join()
+        if self._worker is not None:
+            self._worker.join()
+
+
+class _MemoryState:
+    def __init__(self) -> None:
+        self._data: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any:
+        return self._data.get(key)
+
+    def set(self, key: str, value: Any) -> None:
+        self._data[key] = value
