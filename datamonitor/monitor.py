@@ -315,7 +315,7 @@ class DataMonitor:
                        sink=lambda records: self.record(records))
 
     def watcher(self, *dirs: str | Path, recursive: bool = False, settle: float = 0.5,
-                ignore: Iterable[str] | None = None, **options: Any) -> Any:
+                ignore: Iterable[str] | None = None, workers: int = 2, **options: Any) -> Any:
         """A :class:`~datamonitor.sources.watch.DirectoryWatcher` that measures and stores each finished file once.
 
         What it has measured (path and SHA-256) is kept in the store, so a restart
@@ -325,7 +325,7 @@ class DataMonitor:
 
         return DirectoryWatcher(dirs, lambda path: self.collect_file(path, **options), recursive=recursive,
                                 settle=settle, ignore=DEFAULT_IGNORE if ignore is None else ignore,
-                                state=_StoreSchemas(self.store, prefix="state:"))
+                                state=_StoreSchemas(self.store, prefix="state:"), workers=workers)
 
     def disk_kpis(self, paths: Iterable[str] | None = None) -> list[KpiRecord]:
         """Disk KPIs for the paths (or every real mount), without storing them."""

@@ -16,6 +16,7 @@ import fnmatch
 import hashlib
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -67,7 +68,7 @@ class DirectoryWatcher:
 
     def __init__(self, dirs: Iterable[str | Path], process: Callable[[Path], Any], *, recursive: bool = False,
                  ignore: Iterable[str] = DEFAULT_IGNORE, settle: float = 0.5, state: Any = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 workers: int = 2, clock: Callable[[], float] = time.monotonic) -> None:
         self.dirs = [Path(d).resolve() for d in dirs]
         for d in self.dirs:
             if not d.is_dir():
@@ -79,7 +80,12 @@ class DirectoryWatcher:
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._observer: Any = None
-        self._worker: threading.Thread | None = None
+        self._scheduler: threading.Thread | None = None
+        self._ready: queue.Queue[Path | None] = queue.Queue()
+        self._workers: list[threading.Thread] = []
+        self._n_workers = max(1, workers)
+        self._busy = 0
+        self._count_lock = threading.Lock()
         self.processed = 0
 
     # --------------------------------------------------------------- intake
@@ -132,6 +138,17 @@ class DirectoryWatcher:
             ready.append(path)
         return ready
 
+    def _work(self) -> None:
+        while True:
+            path = self._ready.get()
+            if path is None:
+                return
+            try:
+                self._handle(path)
+            finally:
+                with self._count_lock:
+                    self._busy -= 1
+
     def _handle(self, path: Path) -> None:
         key = f"watch:{path}"
         try:
@@ -147,7 +164,8 @@ class DirectoryWatcher:
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the watcher
             log.error("%s: %s", path, exc)
         self._state.set(key, digest)
-        self.processed += 1
+        with self._count_lock:
+            self.processed += 1
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -158,7 +176,9 @@ class DirectoryWatcher:
                     self._lock.wait(timeout=max(0.01, min(waits)) if waits else 0.5)
                     continue
             for path in ready:
-                self._handle(path)
+                with self._count_lock:
+                    self._busy += 1
+                self._ready.put(path)
 
     # ------------------------------------------------------------ lifecycle
     def start(self, *, catch_up: bool = True) -> None:
@@ -168,15 +188,19 @@ class DirectoryWatcher:
         for d in self.dirs:
             self._observer.schedule(handler, str(d), recursive=self.recursive)
         self._observer.start()
-        self._worker = threading.Thread(target=self._run, name="datamonitor-watch", daemon=True)
-        self._worker.start()
+        self._workers = [threading.Thread(target=self._work, name=f"datamonitor-measure-{i}", daemon=True)
+                         for i in range(self._n_workers)]
+        for worker in self._workers:
+            worker.start()
+        self._scheduler = threading.Thread(target=self._run, name="datamonitor-watch", daemon=True)
+        self._scheduler.start()
         if catch_up:
             self.scan()
 
     def idle(self) -> bool:
-        """True when no file waits to be measured."""
-        with self._lock:
-            return not self._pending
+        """True when no file waits to be measured or is being measured."""
+        with self._lock, self._count_lock:
+            return not self._pending and self._busy == 0
 
     def stop(self) -> None:
         """Stop watching; files still settling are left for the next start's catch-up scan."""
@@ -186,8 +210,12 @@ class DirectoryWatcher:
         if self._observer is not None:
             self._observer.stop()
             self._observer.join()
-        if self._worker is not None:
-            self._worker.join()
+        if self._scheduler is not None:
+            self._scheduler.join()
+        for _ in self._workers:
+            self._ready.put(None)  # after the files already handed over: those are finished first
+        for worker in self._workers:
+            worker.join()
 
 
 class _MemoryState:
