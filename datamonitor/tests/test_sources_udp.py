@@ -38,7 +38,7 @@ def test_statsd_lines_with_rates_and_tags() -> None:
     (b"", "empty"), (b"\xff\xfe", "not UTF-8"), (b"x" * 9000, "over the 8192-byte limit"),
     (b"{not json", "malformed JSON"), (b"jobs:1", "without a type"), (b"jobs:1|z", "unknown StatsD type"),
     (b"jobs:abc|c", "not a number"), (b"jobs:nan|g", "not finite"), (b"jobs:1|c|@2", "not in (0, 1]"),
-    (b'{"value": 1}', "'name'"), (b"[" * 3000 + b"]" * 3000, "malformed JSON"),
+    (b'{"value": 1}', "'name'"), (b"[" * 3000 + b"]" * 3000, "JSON"),  # too deep before Python 3.13, a list of lists from 3.13 on
 ])
 def test_bad_datagrams_are_named_rejections(data: bytes, reason: str) -> None:
     with pytest.raises(PayloadError, match=reason.replace("(", r"\(").replace(")", r"\)")):
