@@ -38,6 +38,8 @@ setup(
         "psutil>=5.9",
         # file events for the directory watcher (inotify on Linux)
         "watchdog>=4",
+        # YAML config files for the service (TOML needs nothing)
+        "PyYAML>=6",
         "tomli>=1.1; python_version < '3.11'",
     ],
     extras_require={

@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-free-gb", type=float, metavar="N", help="notify when less than N GiB are free")
     p.add_argument("--interval", type=float, metavar="S", help="measure every S seconds until stopped (SIGINT/SIGTERM)")
     p.add_argument("--duration", type=float, metavar="S", help="with --interval: stop after S seconds")
+    p = add("run", "run every monitor of the config file (disk, watch, udp, files) until SIGINT/SIGTERM", _cmd_run)
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p = add("watch", "watch folders: each finished data file becomes KPIs, until SIGINT/SIGTERM", _cmd_watch)
     p.add_argument("dirs", nargs="+", metavar="DIR", help="folders to watch")
     p.add_argument("-r", "--recursive", action="store_true", help="watch sub-folders too")
@@ -452,6 +454,21 @@ def _cmd_disk(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
              f"{v['disk.inodes_used_pct']:.1f}" if "disk.inodes_used_pct" in v else "-"]
             for mount, v in latest.items()]
     _table(rows, ["mount", "size GiB", "used GiB", "free GiB", "used %", "inodes used %"], out)
+    return EXIT_OK
+
+
+def _cmd_run(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    from .service import load_service, run_service
+
+    if dm.config.source is None:
+        raise ConfigError("run needs a config file with [[monitors]]: --config FILE (examples/ has some)")
+    spec = load_service(dm.config.source)
+    summary = run_service(dm, spec, duration=args.duration)
+    if args.json:
+        _print_json(summary, out)
+    else:
+        for label, counts in summary.items():
+            out.write(f"{label}: {', '.join(f'{k} {v}' for k, v in counts.items())}\n")
     return EXIT_OK
 
 

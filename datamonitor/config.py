@@ -192,8 +192,19 @@ _ENV_ES = {
 }
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's content: TOML, or YAML when it is named ``.yaml`` or ``.yml``."""
     try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            with path.open("rb") as fh:
+                loaded = yaml.safe_load(fh)
+            if loaded is None:
+                return {}
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"{path}: the top level must be a mapping")
+            return loaded
         with path.open("rb") as fh:
             data: dict[str, Any] = tomllib.load(fh)
             return data
@@ -203,6 +214,15 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except ImportError:
+        raise ConfigError(f"{path}: YAML needs PyYAML: pip install pyyaml") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("yaml"):
+            raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise
+
+
+_read_file = read_config_file
 
 
 def _parse_bool(raw: str, where: str) -> bool:
@@ -294,6 +314,8 @@ def load_config(
                     if not isinstance(val["path"], str):
                         raise ConfigError(f"{where}: key 'store.path' must be str")
                     store = Path(val["path"]).expanduser()
+            elif key in ("monitors", "thresholds", "notifiers"):
+                continue  # the service's sections: checked by datamonitor.service.load_service
             elif key == "home":
                 if not isinstance(val, str):
                     raise ConfigError(f"{where}: key 'home' must be str")

@@ -1,0 +1,220 @@
+"""The long-running service: every configured monitor in one process, until SIGINT or SIGTERM.
+
+The config file (TOML or YAML) holds, beside ``[elasticsearch]`` and ``[store]``:
+``[[monitors]]`` (``type`` = disk, watch, udp or files), ``[[thresholds]]`` and
+``[[notifiers]]``. Everything is checked at start, and a bad entry stops it
+with its place in the file (``monitors[2].interval``) and the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import read_config_file
+from .errors import ConfigError
+from .notify import Notifier, Threshold, make_notifier
+
+__all__ = ["MonitorSpec", "ServiceSpec", "load_service", "run_service"]
+
+log = logging.getLogger(__name__)
+
+# each monitor type: its keys, with (types, default); a default of ... means required
+_MONITORS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
+    "disk": {"paths": ((list,), None), "interval": ((int, float), 60.0),
+             "max_used_pct": ((int, float), None), "min_free_gb": ((int, float), None)},
+    "watch": {"dirs": ((list,), ...), "recursive": ((bool,), False), "settle": ((int, float), 0.5),
+              "ignore": ((list,), None), "workers": ((int,), 2)},
+    "udp": {"host": ((str,), "127.0.0.1"), "port": ((int,), 8200), "flush": ((int, float), 10.0),
+            "max_size": ((int,), 8192), "secret_env": ((str,), "DATAMONITOR_UDP_SECRET")},
+    "files": {"paths": ((list,), ...), "interval": ((int, float), 3600.0), "recursive": ((bool,), False)},
+}
+_THRESHOLD_KEYS: dict[str, tuple[type, ...]] = {"kpi": (str,), "above": (int, float), "below": (int, float),
+                                                "hysteresis": (int, float), "subject": (str,)}
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    """One ``[[monitors]]`` entry, checked."""
+
+    type: str
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """The service's part of the config file."""
+
+    monitors: tuple[MonitorSpec, ...]
+    thresholds: tuple[Threshold, ...]
+    notifiers: tuple[Notifier, ...]
+    source: Path | None = None
+
+
+def _check(entry: Any, where: str, schema: Mapping[str, tuple[tuple[type, ...], Any]]) -> dict[str, Any]:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where}: must be a table")
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key == "type":
+            continue
+        if key not in schema:
+            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(schema))})")
+        types = schema[key][0]
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            names = " or ".join(t.__name__ for t in types)
+            raise ConfigError(f"{where}.{key}: must be {names}, not {type(value).__name__}")
+        out[key] = value
+    for key, (_types, default) in schema.items():
+        if key not in out:
+            if default is ...:
+                raise ConfigError(f"{where}.{key}: required")
+            out[key] = default
+    for key in ("interval", "flush", "settle"):
+        if key in out and out[key] <= 0:
+            raise ConfigError(f"{where}.{key}: must be positive")
+    return out
+
+
+def load_service(path: str | Path) -> ServiceSpec:
+    """The monitors, thresholds and notifiers of a config file, checked; ConfigError names the bad entry."""
+    p = Path(path)
+    data = read_config_file(p)
+    where = str(p)
+    monitors = []
+    for i, entry in enumerate(data.get("monitors") or []):
+        at = f"{where}: monitors[{i}]"
+        kind = entry.get("type") if isinstance(entry, Mapping) else None
+        if kind not in _MONITORS:
+            raise ConfigError(f"{at}.type: {kind!r} is not one of {', '.join(_MONITORS)}")
+        monitors.append(MonitorSpec(kind, _check(entry, at, _MONITORS[kind])))
+    if not monitors:
+        raise ConfigError(f"{where}: no [[monitors]]: nothing to run")
+    thresholds = []
+    for i, entry in enumerate(data.get("thresholds") or []):
+        at = f"{where}: thresholds[{i}]"
+        fields = _check(entry, at, {k: (t, None) for k, t in _THRESHOLD_KEYS.items()})
+        if not fields["kpi"]:
+            raise ConfigError(f"{at}.kpi: required")
+        try:
+            thresholds.append(Threshold(**{k: v for k, v in fields.items() if v is not None}))
+        except ConfigError as exc:
+            raise ConfigError(f"{at}: {exc}") from None
+    notifiers = []
+    for i, entry in enumerate(data.get("notifiers") or []):
+        at = f"{where}: notifiers[{i}]"
+        if not isinstance(entry, Mapping) or "type" not in entry:
+            raise ConfigError(f"{at}.type: required (log, email or webhook)")
+        try:
+            notifiers.append(make_notifier(entry["type"], **{k: v for k, v in entry.items() if k != "type"}))
+        except ConfigError as exc:
+            raise ConfigError(f"{at}: {exc}") from None
+    return ServiceSpec(tuple(monitors), tuple(thresholds), tuple(notifiers), p)
+
+
+def run_service(dm: Any, spec: ServiceSpec, *, duration: float | None = None,
+                stop: threading.Event | None = None) -> dict[str, Any]:
+    """Run every monitor until ``stop`` is set (SIGINT/SIGTERM in the main thread) or ``duration``; then ship.
+
+    Returns what each monitor did, for the command line to print.
+    """
+    import os
+
+    from .sources.disk import DiskSource
+    from .sources.files import FileSource
+    from .sources.udp import UdpListener
+
+    stop = stop or threading.Event()
+    notifiers, thresholds = list(spec.notifiers), list(spec.thresholds)
+    threads: list[threading.Thread] = []
+    stoppers: list[Any] = []
+    report: dict[str, Any] = {}
+
+    for i, m in enumerate(spec.monitors):
+        o = dict(m.options)
+        label = f"{m.type}[{i}]"
+        if m.type in ("disk", "files"):
+            extra = list(thresholds)
+            if m.type == "disk":
+                source: Any = DiskSource(o["paths"])
+                if o["max_used_pct"] is not None:
+                    extra.append(Threshold("disk.used_pct", above=o["max_used_pct"], hysteresis=1.0))
+                if o["min_free_gb"] is not None:
+                    extra.append(Threshold("disk.free_bytes", below=o["min_free_gb"] * (1 << 30),
+                                           hysteresis=float(1 << 30)))
+            else:
+                from .monitor import _StoreSchemas
+
+                source = FileSource(o["paths"], recursive=o["recursive"], schemas=_StoreSchemas(dm.store))
+            mon = dm.monitor(source, interval=o["interval"], thresholds=extra, notifiers=notifiers)
+            threads.append(threading.Thread(target=mon.loop, name=f"datamonitor-{label}", daemon=True))
+            stoppers.append(mon.stop)
+            report[label] = mon
+        elif m.type == "watch":
+            watcher = dm.watcher(*o["dirs"], recursive=o["recursive"], settle=o["settle"], ignore=o["ignore"],
+                                 workers=o["workers"])
+            watcher.start()
+            stoppers.append(watcher.stop)
+            report[label] = watcher
+        else:
+            secret = os.environ.get(o["secret_env"])
+            listener = UdpListener(o["host"], o["port"], flush_interval=o["flush"], max_size=o["max_size"],
+                                   secret=secret.encode() if secret else None, sink=lambda r: dm.record(r))
+            loop = asyncio.new_event_loop()
+            threads.append(threading.Thread(target=_serve_udp, args=(loop, listener),
+                                            name=f"datamonitor-{label}", daemon=True))
+            stoppers.append(lambda lp=loop, ls=listener: lp.call_soon_threadsafe(ls.stop))
+            report[label] = listener
+    for t in threads:
+        t.start()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, lambda _s, _f: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    log.info("running %d monitor(s)", len(spec.monitors))
+    try:
+        stop.wait(duration)
+    finally:
+        for stopper in stoppers:
+            try:
+                stopper()
+            except Exception as exc:  # noqa: BLE001 - every monitor gets its stop
+                log.error("stopping a monitor failed: %s", exc)
+        for t in threads:
+            t.join(timeout=30)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    shipped = None
+    if dm.connected:
+        shipped = dm.ship()
+    return _summary(report, shipped)
+
+
+def _serve_udp(loop: asyncio.AbstractEventLoop, listener: Any) -> None:
+    """The listener in its own thread and loop; the loop's executor is shut down and the loop closed after."""
+    try:
+        loop.run_until_complete(listener.serve())
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+
+
+def _summary(report: Mapping[str, Any], shipped: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for label, obj in report.items():
+        if hasattr(obj, "totals"):
+            out[label] = {"received": obj.totals.received, "accepted": obj.totals.accepted,
+                          "rejected": obj.totals.rejected}
+        elif hasattr(obj, "processed"):
+            out[label] = {"files": obj.processed}
+        else:
+            out[label] = {"steps": obj.steps}
+    if shipped is not None:
+        out["shipping"] = {"shipped": shipped.shipped, "pending": shipped.pending, "error": shipped.error}
+    return out
+
