@@ -112,8 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, metavar="S", help="with --interval: stop after S seconds")
     p = add("run", "run every monitor of the config file (disk, watch, udp, files) until SIGINT/SIGTERM", _cmd_run)
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    p = add("watch", "watch folders: each finished data file becomes KPIs, until SIGINT/SIGTERM", _cmd_watch)
-    p.add_argument("dirs", nargs="+", metavar="DIR", help="folders to watch")
+    p = add("watch", "watch folders: each finished data file becomes KPIs, until SIGINT/SIGTERM "
+                     "(or in the background: watch start|stop|status)", _cmd_watch)
+    p.add_argument("dirs", nargs="+", metavar="DIR",
+                   help="folders to watch; 'start DIR...', 'stop' and 'status' run it in the background")
+    p.add_argument("--run-dir", metavar="DIR", help="pid and log files of 'watch start' (default <home>/run)")
     p.add_argument("-r", "--recursive", action="store_true", help="watch sub-folders too")
     p.add_argument("--settle", type=float, default=0.5, metavar="S",
                    help="a file must keep its size and time this long before it is measured (default 0.5)")
@@ -475,6 +478,37 @@ def _cmd_run(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_watch(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     import signal
     import threading
+    from pathlib import Path
+
+    if args.dirs[0] in ("start", "stop", "status"):
+        from . import daemon
+
+        action, dirs = args.dirs[0], args.dirs[1:]
+        run_dir = Path(args.run_dir) if args.run_dir else dm.config.home / "run"
+        if action == "status":
+            state, pid = daemon.status(run_dir, "watch")
+            shown = {"running": f"running (pid {pid})", "stopped": "not running",
+                     "stale": f"not running; stale pid file ({pid}) in {run_dir}"}[state]
+            _print_json({"state": state, "pid": pid}, out) if args.json else out.write(f"watch: {shown}\n")
+            return EXIT_OK if state == "running" else EXIT_FAIL
+        if action == "stop":
+            out.write(f"watch: {daemon.stop(run_dir, 'watch')}\n")
+            return EXIT_OK
+        if not dirs:
+            raise PayloadError("watch start needs at least one DIR")
+        child = ["--home", str(dm.config.home), "--store", str(dm.config.store_file)]
+        if dm.config.source:
+            child += ["--config", str(dm.config.source)]
+        if args.es:
+            child += ["--es", args.es]
+        child += ["watch", *[str(Path(d).resolve()) for d in dirs], "--settle", str(args.settle)]
+        if args.recursive:
+            child.append("--recursive")
+        for pattern in args.ignore or []:
+            child += ["--ignore", pattern]
+        pid = daemon.start(run_dir, "watch", child)
+        out.write(f"watch: started (pid {pid}); log {run_dir / 'watch.log'}\n")
+        return EXIT_OK
 
     try:
         watcher = dm.watcher(*args.dirs, recursive=args.recursive, settle=args.settle, ignore=args.ignore)

@@ -1,0 +1,104 @@
+"""Running a command in the background with a pid file and log files: ``watch start|stop|status``.
+
+The child is a new session (``datamonitor watch ...``), detached from the
+terminal, with stdout and stderr appended to ``<run dir>/<name>.log``. The pid
+file is written only once the child runs. A pid file whose process is gone, or
+whose pid now belongs to another program, is stale: ``status`` says so and
+``start`` replaces it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .errors import DataMonitorError
+
+__all__ = ["start", "status", "stop"]
+
+
+def _pid_file(run_dir: Path, name: str) -> Path:
+    return run_dir / f"{name}.pid"
+
+
+def _alive(pid: int) -> bool:
+    """True when ``pid`` runs and is a datamonitor process (not a reused pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        try:
+            return b"datamonitor" in cmdline.read_bytes()
+        except OSError:
+            return True
+    return True
+
+
+def status(run_dir: Path, name: str) -> tuple[str, int | None]:
+    """``("running", pid)``, ``("stopped", None)`` or ``("stale", pid)`` for a pid file without its process."""
+    path = _pid_file(run_dir, name)
+    try:
+        pid = int(path.read_text().strip())
+    except FileNotFoundError:
+        return "stopped", None
+    except (OSError, ValueError):
+        return "stale", None
+    return ("running", pid) if _alive(pid) else ("stale", pid)
+
+
+def start(run_dir: Path, name: str, args: list[str], env: dict[str, str] | None = None) -> int:
+    """Start ``python -m datamonitor <args>`` in the background; returns its pid."""
+    state, pid = status(run_dir, name)
+    if state == "running":
+        raise DataMonitorError(f"{name} is already running (pid {pid}); 'stop' it first")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / f"{name}.log"
+    # a short-lived launcher starts the daemon in its own session and exits: the daemon is then nobody's child
+    launcher = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", _LAUNCHER, str(log_path), sys.executable, "-m", "datamonitor", *args],
+        capture_output=True, text=True, env=env, check=False)
+    if launcher.returncode != 0 or not launcher.stdout.strip().isdigit():
+        raise DataMonitorError(f"{name} could not be started: {launcher.stderr.strip()[-300:]}")
+    pid = int(launcher.stdout.strip())
+    time.sleep(0.5)
+    if not _alive(pid):
+        raise DataMonitorError(f"{name} exited at once; see {log_path}")
+    tmp = _pid_file(run_dir, name).with_suffix(".pid.tmp")
+    tmp.write_text(f"{pid}\n")
+    tmp.replace(_pid_file(run_dir, name))
+    return pid
+
+
+_LAUNCHER = """
+import subprocess, sys
+with open(sys.argv[1], "ab") as log:
+    child = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+print(child.pid)
+"""
+
+
+def stop(run_dir: Path, name: str, timeout: float = 30.0) -> str:
+    """SIGTERM the background process and wait for it; returns what was done."""
+    state, pid = status(run_dir, name)
+    path = _pid_file(run_dir, name)
+    if state == "stopped":
+        return "not running"
+    if state == "stale" or pid is None:
+        path.unlink(missing_ok=True)
+        return "removed a stale pid file"
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            path.unlink(missing_ok=True)
+            return f"stopped (pid {pid})"
+        time.sleep(0.1)
+    raise DataMonitorError(f"{name} (pid {pid}) did not stop within {timeout:g} s")

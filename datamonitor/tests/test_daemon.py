@@ -1,0 +1,67 @@
+"""'watch start|stop|status': a background watcher with a pid file, log file and stale-pid detection."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from datamonitor import DataMonitor, DataMonitorError, daemon, load_config
+from datamonitor.cli import main
+
+
+def test_start_status_stop_and_the_file_is_measured(tmp_path: Path, home: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    assert main(["watch", "start", str(inbox), "--settle", "0.1"]) == 0
+    try:
+        assert main(["watch", "status"]) == 0
+        assert "running (pid" in capsys.readouterr().out
+        assert main(["watch", "start", str(inbox)]) == 1, "a second start is refused"
+        assert "already running" in capsys.readouterr().err
+        (inbox / "feed.csv").write_text("a,b\n1,2\n3,4\n")
+        deadline = time.monotonic() + 15
+        rows = []
+        while time.monotonic() < deadline and not rows:
+            time.sleep(0.2)
+            with DataMonitor(load_config(home=home)) as dm:
+                rows = dm.search(name="file.rows")
+        assert rows and rows[0]["_source"]["kpi"]["value"] == 2
+    finally:
+        assert main(["watch", "stop"]) == 0
+    assert main(["watch", "status"]) == 1
+    out = capsys.readouterr().out
+    assert "stopped (pid" in out and "not running" in out
+    assert "measured 1 file(s)" in (home / "run" / "watch.log").read_text()
+
+
+def test_a_stale_pid_file_is_detected_and_replaced(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (run_dir / "watch.pid").write_text(f"{dead.pid}\n")
+    assert daemon.status(run_dir, "watch") == ("stale", dead.pid)
+    assert daemon.stop(run_dir, "watch") == "removed a stale pid file"
+    assert daemon.status(run_dir, "watch") == ("stopped", None)
+
+
+def test_a_pid_reused_by_another_program_is_stale(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    other = subprocess.Popen(["sleep", "5"])
+    try:
+        (run_dir / "watch.pid").write_text(f"{other.pid}\n")
+        assert daemon.status(run_dir, "watch")[0] == "stale"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_child_that_dies_at_once_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(DataMonitorError, match="exited at once"):
+        daemon.start(tmp_path / "run", "watch", ["watch", str(tmp_path / "missing")])
