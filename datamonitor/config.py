@@ -222,8 +222,6 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise
 
 
-_read_file = read_config_file
-
 
 def _parse_bool(raw: str, where: str) -> bool:
     low = raw.strip().lower()
@@ -300,7 +298,7 @@ def load_config(
     store: Path | None = None
     if source is not None:
         where = str(source)
-        data = _read_file(source)
+        data = read_config_file(source)
         for key, val in data.items():
             if key == "elasticsearch":
                 if not isinstance(val, Mapping):

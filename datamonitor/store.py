@@ -264,17 +264,15 @@ class Store:
     def iter_documents(self, since: str | None = None, page: int = 5000) -> Iterator[StoredDocument]:
         """Every document (after ``since``, an ISO time), oldest first, read a page at a time."""
         last_ts, last_seq = "", 0
-        floor = since or ""
         while True:
             rows = self._query(
-                f"SELECT {_COLUMNS} FROM documents WHERE ts >= ? AND (ts > ? OR (ts = ? AND seq > ?)) "
-                "ORDER BY ts, seq LIMIT ?", (floor, last_ts, last_ts, last_seq, page))
+                f"SELECT {_COLUMNS}, ts FROM documents WHERE ts >= ? AND (ts > ? OR (ts = ? AND seq > ?)) "
+                "ORDER BY ts, seq LIMIT ?", (since or "", last_ts, last_ts, last_seq, page))
             if not rows:
                 return
             for r in rows:
-                yield self._row(r)
-            last_seq, last_ts = rows[-1][0], self._row(rows[-1]).source.get("@timestamp", "")
-            last_ts = str(self._query("SELECT ts FROM documents WHERE seq = ?", (last_seq,))[0][0])
+                yield self._row(r[:-1])
+            last_seq, last_ts = rows[-1][0], rows[-1][-1]
 
     def count(self, state: int | None = None) -> int:
         """How many documents there are, in one state or in all."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
 
@@ -18,6 +17,7 @@ from datamonitor import ClusterUnreachable, EsSettings, RequestRejected
 from datamonitor.cli import main
 from datamonitor.kibana import KibanaTarget, import_objects, objects, to_ndjson
 from datamonitor.templates import mapping
+from datamonitor.tests.helpers import loopback_http
 
 
 def _mapped(props: dict, prefix: str = "") -> set[str]:
@@ -119,15 +119,8 @@ class _Kibana(BaseHTTPRequestHandler):
 def kibana() -> Iterator[str]:
     _Kibana.requests = []
     _Kibana.answer = (200, {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Kibana)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with loopback_http(_Kibana) as url:
+        yield url
 
 
 def test_import_posts_every_object_with_xsrf_and_auth(kibana: str) -> None:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +11,7 @@ from datamonitor import DataMonitor, SourceError, load_config
 from datamonitor.loop import Monitor
 from datamonitor.notify import Threshold
 from datamonitor.records import KpiRecord
+from datamonitor.tests.helpers import cli_until_sigterm
 
 
 class Counter:
@@ -69,13 +66,8 @@ def test_stop_from_another_thread_ends_the_loop() -> None:
 
 
 def test_sigterm_stops_the_disk_command_cleanly_and_keeps_its_records(tmp_path: Path) -> None:
-    env = {**os.environ, "DATAMONITOR_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen([sys.executable, "-m", "datamonitor", "disk", str(tmp_path), "--interval", "0.1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(1.5)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0, err
+    code, out, err = cli_until_sigterm(["disk", str(tmp_path), "--interval", "0.1"], tmp_path / "home")
+    assert code == 0, err
     assert "used %" in out and "Traceback" not in err
     with DataMonitor(load_config(home=tmp_path / "home")) as dm:
         assert dm.store.count() >= 7 * 3, "at least three steps were stored"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from datamonitor.notify import (
     make_notifier,
     send_all,
 )
+from datamonitor.tests.helpers import loopback_http
 
 
 def kpi(value: float, subject: str = "/") -> KpiRecord:
@@ -120,15 +120,8 @@ class _Hook(BaseHTTPRequestHandler):
 @pytest.fixture
 def hook() -> Iterator[str]:
     _Hook.bodies, _Hook.status = [], 200
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/ops"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with loopback_http(_Hook) as url:
+        yield f"{url}/hooks/ops"
 
 
 def test_webhook_posts_slack_style_json(hook: str) -> None:

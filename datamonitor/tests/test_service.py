@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +12,7 @@ import pytest
 
 from datamonitor import ConfigError, DataMonitor, load_config
 from datamonitor.service import load_service, run_service
+from datamonitor.tests.helpers import cli_until_sigterm
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,13 +117,8 @@ interval = 0.5
 def test_run_command_stops_on_sigterm(tmp_path: Path) -> None:
     conf = tmp_path / "service.toml"
     conf.write_text(f'[[monitors]]\ntype = "disk"\npaths = ["{tmp_path}"]\ninterval = 0.2\n')
-    env = {**os.environ, "DATAMONITOR_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen([sys.executable, "-m", "datamonitor", "--config", str(conf), "--json", "run"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(2.0)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err
+    code, out, err = cli_until_sigterm(["--config", str(conf), "--json", "run"], tmp_path / "home", start_wait=2.0)
+    assert code == 0, err
     assert json.loads(out)["disk[0]"]["steps"] >= 3
 
 

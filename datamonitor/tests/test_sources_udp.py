@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +13,7 @@ from hypothesis import strategies as st
 
 from datamonitor import DataMonitor, PayloadError, load_config
 from datamonitor.sources.udp import Aggregator, UdpListener, parse_datagram, sign
+from datamonitor.tests.helpers import cli_until_sigterm
 
 
 def test_json_datagrams_become_records() -> None:
@@ -116,18 +112,15 @@ def test_udp_command_stores_until_sigterm(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "DATAMONITOR_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen([sys.executable, "-m", "datamonitor", "udp", "--port", str(port), "--flush", "0.3",
-                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(1.5)
-    client = statsd.StatsClient("127.0.0.1", port)
-    for _ in range(5):
-        client.incr("feed.rows", 100)
-    client.close()
-    time.sleep(0.8)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0, err
+    def send() -> None:
+        client = statsd.StatsClient("127.0.0.1", port)
+        for _ in range(5):
+            client.incr("feed.rows", 100)
+        client.close()
+
+    code, out, err = cli_until_sigterm(["udp", "--port", str(port), "--flush", "0.3", "--json"], tmp_path / "home",
+                                       during=send, after_wait=0.8)
+    assert code == 0, err
     assert json.loads(out)["accepted"] == 5
     with DataMonitor(load_config(home=tmp_path / "home")) as dm:
         hits = dm.search(name="feed.rows", limit=10)

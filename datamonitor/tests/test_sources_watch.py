@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +13,7 @@ import pytest
 
 from datamonitor import DataMonitor, load_config
 from datamonitor.sources.watch import DirectoryWatcher, ignored
+from datamonitor.tests.helpers import cli_until_sigterm
 
 CSV = "a,b\n" + "".join(f"{i},x{i}\n" for i in range(100))
 
@@ -119,16 +118,13 @@ def test_restart_catches_up_and_never_measures_the_same_content_twice(tmp_path: 
 def test_watch_command_until_sigterm(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    env = {**os.environ, "DATAMONITOR_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen([sys.executable, "-m", "datamonitor", "watch", str(inbox), "--settle", "0.1", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(2.0)
-    shutil.copy(Path(__file__), inbox / "not-data.py")  # measured as a one-column CSV is fine; proves it reacts
-    (inbox / "feed.csv").write_text(CSV)
-    time.sleep(2.0)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=15)
-    assert proc.returncode == 0, err
+    def drop() -> None:
+        shutil.copy(Path(__file__), inbox / "not-data.py")  # measured as a one-column CSV is fine; proves it reacts
+        (inbox / "feed.csv").write_text(CSV)
+
+    code, out, err = cli_until_sigterm(["watch", str(inbox), "--settle", "0.1", "--json"], tmp_path / "home",
+                                       start_wait=2.0, during=drop, after_wait=2.0)
+    assert code == 0, err
     assert '"processed": 2' in out
     with DataMonitor(load_config(home=tmp_path / "home")) as dm:
         rows = {h["_source"]["file"]["name"]: h["_source"]["kpi"]["value"] for h in dm.search(name="file.rows")}

@@ -126,3 +126,13 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StoreError, match="newer"):
         Store(path)
+
+
+def test_iter_documents_pages_through_everything_in_time_order(store: Store) -> None:
+    store.put([row(i, ts=f"2026-11-{1 + i % 20:02d}T00:00:00.000Z") for i in range(57)])
+    docs = list(store.iter_documents(page=10))
+    assert len(docs) == 57 and len({d.doc_id for d in docs}) == 57
+    times = [d.source["@timestamp"] for d in docs]
+    assert times == sorted(times)
+    assert len(list(store.iter_documents(since="2026-11-15T00:00:00.000Z", page=4))) == sum(
+        1 for i in range(57) if 1 + i % 20 >= 15)
