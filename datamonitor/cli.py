@@ -51,6 +51,16 @@ def _common() -> argparse.ArgumentParser:
     return p
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not in 0-65535")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = _Parser(
@@ -125,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p = add("udp", "listen for KPI datagrams (JSON or StatsD) and store them, until SIGINT/SIGTERM", _cmd_udp)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8200, help="UDP port (default 8200)")
+    p.add_argument("--port", type=_port, default=8200, help="UDP port (default 8200)")
     p.add_argument("--flush", type=float, default=10.0, metavar="S", help="aggregate and store every S seconds (default 10)")
     p.add_argument("--max-size", type=int, default=8192, metavar="BYTES", help="reject bigger datagrams (default 8192)")
     p.add_argument("--secret-env", default="DATAMONITOR_UDP_SECRET", metavar="VAR",
@@ -404,7 +414,7 @@ def _cmd_file(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
                      len(prof.columns), prof.bad_rows, f"{prof.seconds:.2f}",
                      f"{size / prof.seconds / 1e6:.0f}" if prof.seconds > 0 else "-",
                      ("drift: " + ", ".join(f"{k} {', '.join(v)}" for k, v in r.drift.items() if v)) if r.drift else ""])
-    if not args.json:
+    if not args.json and rows:
         _table(rows, ["file", "format", "rows", "columns", "bad rows", "seconds", "MB/s", ""], out)
     failed = [r for r in results if r.error]
     for r in failed:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import PayloadError
+from ..errors import ConfigError, PayloadError
 from ..records import KpiRecord
 
 __all__ = ["Aggregator", "UdpListener", "parse_datagram", "sign"]
@@ -200,6 +200,10 @@ class UdpListener:
                  secret: bytes | None = None, max_size: int = 8192,
                  sink: Callable[[list[KpiRecord]], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"UDP port {port} is not in 0-65535")
+        if flush_interval <= 0 or max_size < 1:
+            raise ConfigError("the flush interval and the maximum datagram size must be positive")
         self.host, self.port, self.flush_interval = host, port, flush_interval
         self.secret, self.max_size, self.sink, self._clock = secret, max_size, sink, clock
         self.aggregator = Aggregator()

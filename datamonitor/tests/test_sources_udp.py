@@ -134,3 +134,14 @@ def test_a_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         taken.bind(("127.0.0.1", 0))
         code = main(["udp", "--port", str(taken.getsockname()[1]), "--duration", "0.1"])
     assert code == 2 and "cannot listen on 127.0.0.1" in capsys.readouterr().err
+
+
+def test_a_port_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from datamonitor import ConfigError
+    from datamonitor.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["udp", "--port", "99999"])
+    assert exc.value.code == 2 and "99999 is not in 0-65535" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="not in 0-65535"):
+        UdpListener(port=70000)
