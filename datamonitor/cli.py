@@ -485,6 +485,9 @@ def _cmd_run(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+_WATCH_READY = "datamonitor: watching"
+
+
 def _cmd_watch(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     import signal
     import threading
@@ -516,7 +519,7 @@ def _cmd_watch(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
             child.append("--recursive")
         for pattern in args.ignore or []:
             child += ["--ignore", pattern]
-        pid = daemon.start(run_dir, "watch", child)
+        pid = daemon.start(run_dir, "watch", child, ready=_WATCH_READY)
         out.write(f"watch: started (pid {pid}); log {run_dir / 'watch.log'}\n")
         return EXIT_OK
 
@@ -527,6 +530,8 @@ def _cmd_watch(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     done = threading.Event()
     previous = {sig: signal.signal(sig, lambda _s, _f: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     watcher.start()
+    sys.stderr.write(f"{_WATCH_READY} {', '.join(str(d) for d in watcher.dirs)}\n")
+    sys.stderr.flush()
     try:
         done.wait(args.duration)
     finally:

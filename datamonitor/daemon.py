@@ -25,14 +25,29 @@ def _pid_file(run_dir: Path, name: str) -> Path:
     return run_dir / f"{name}.pid"
 
 
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def _alive(pid: int) -> bool:
-    """True when ``pid`` runs and is a datamonitor process (not a reused pid)."""
+    """True when ``pid`` runs and is a datamonitor process (not a reused pid, not a zombie)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    try:
+        # a zombie waits for a parent that may never reap it (the child was orphaned on purpose)
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return False
+    except (OSError, IndexError):
+        pass
     cmdline = Path(f"/proc/{pid}/cmdline")
     if cmdline.exists():
         try:
@@ -54,13 +69,19 @@ def status(run_dir: Path, name: str) -> tuple[str, int | None]:
     return ("running", pid) if _alive(pid) else ("stale", pid)
 
 
-def start(run_dir: Path, name: str, args: list[str], env: dict[str, str] | None = None) -> int:
-    """Start ``python -m datamonitor <args>`` in the background; returns its pid."""
+def start(run_dir: Path, name: str, args: list[str], env: dict[str, str] | None = None, *,
+          ready: str | None = None, timeout: float = 20.0) -> int:
+    """Start ``python -m datamonitor <args>`` in the background; returns its pid.
+
+    With ``ready``, wait until the child writes that text to its log (it is up) or dies
+    (an error); without it, the child counts as up once it has lived half a second.
+    """
     state, pid = status(run_dir, name)
     if state == "running":
         raise DataMonitorError(f"{name} is already running (pid {pid}); 'stop' it first")
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / f"{name}.log"
+    offset = log_path.stat().st_size if log_path.exists() else 0
     # a short-lived launcher starts the daemon in its own session and exits: the daemon is then nobody's child
     launcher = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", _LAUNCHER, str(log_path), sys.executable, "-m", "datamonitor", *args],
@@ -68,9 +89,17 @@ def start(run_dir: Path, name: str, args: list[str], env: dict[str, str] | None 
     if launcher.returncode != 0 or not launcher.stdout.strip().isdigit():
         raise DataMonitorError(f"{name} could not be started: {launcher.stderr.strip()[-300:]}")
     pid = int(launcher.stdout.strip())
-    time.sleep(0.5)
-    if not _alive(pid):
-        raise DataMonitorError(f"{name} exited at once; see {log_path}")
+    deadline = time.monotonic() + (timeout if ready else 0.5)
+    while True:
+        if not _alive(pid):
+            raise DataMonitorError(f"{name} exited at once; see {log_path}")
+        if ready and ready in _read_from(log_path, offset):
+            break
+        if time.monotonic() >= deadline:
+            if ready:
+                raise DataMonitorError(f"{name} (pid {pid}) did not report ready within {timeout:g} s; see {log_path}")
+            break
+        time.sleep(0.05)
     tmp = _pid_file(run_dir, name).with_suffix(".pid.tmp")
     tmp.write_text(f"{pid}\n")
     tmp.replace(_pid_file(run_dir, name))

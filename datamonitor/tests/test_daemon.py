@@ -64,4 +64,4 @@ def test_a_pid_reused_by_another_program_is_stale(tmp_path: Path) -> None:
 
 def test_a_child_that_dies_at_once_is_reported(tmp_path: Path) -> None:
     with pytest.raises(DataMonitorError, match="exited at once"):
-        daemon.start(tmp_path / "run", "watch", ["watch", str(tmp_path / "missing")])
+        daemon.start(tmp_path / "run", "watch", ["watch", str(tmp_path / "missing")], ready="datamonitor: watching")
