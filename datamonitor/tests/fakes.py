@@ -7,8 +7,10 @@ no server). It adds:
   ``_otel`` and a ``.body`` on the bulk response;
 - index templates, component templates and ILM policies (put and get);
 - wildcard index names in ``search``;
-- fault injection: whole-request failures (a status or a connection reset),
-  per-document rejections, and a log of every accepted ``create``;
+- fault injection: whole-request failures (a status, a timeout, a connection reset,
+  or a reset after the cluster has already indexed part of the request),
+  per-document rejections, and a log of every accepted ``create`` and of the ids
+  in every bulk request;
 - optionally, persistence of accepted documents in an append-only file, so a
   subprocess that is SIGKILLed leaves behind what "the cluster" had accepted.
 """
@@ -22,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -92,6 +95,13 @@ class _Ilm:
         return {name: {"version": 1, "policy": self._client.ilm_policies[name]}}
 
 
+@dataclass(frozen=True)
+class PartialReset:
+    """A bulk fault: the cluster indexes the first ``after`` documents, then the connection is reset."""
+
+    after: int
+
+
 class FakeCluster(FakeElasticsearch):
     """ElasticMock's fake, completed for bulk helpers, templates and fault injection."""
 
@@ -107,8 +117,11 @@ class FakeCluster(FakeElasticsearch):
         self.calls: list[tuple[str, str]] = []
         #: every (index, id) that a create accepted, in order; a duplicate here is a duplicate in the cluster
         self.accepted: list[tuple[str, str]] = []
-        #: faults for the next bulk requests, in order: an int status, or an exception to raise
+        #: faults for the next bulk requests, in order: an int status, an exception to raise, or
+        #: ``PartialReset(k)``: index the first k documents of the request, then reset the connection
         self.bulk_faults: list[Any] = []
+        #: the document ids of every bulk request, in order (answered or not)
+        self.requests: list[list[str]] = []
         #: per-document answers: doc id -> (status, error type, reason), applied every time
         self.reject: dict[str, tuple[int, str, str]] = {}
         #: per-document answers used once: doc id -> list of statuses
@@ -196,27 +209,29 @@ class FakeCluster(FakeElasticsearch):
         self._check_reachable()
         with self._lock:
             self.bulk_requests += 1
-            if self.bulk_faults:
-                fault = self.bulk_faults.pop(0)
-                if isinstance(fault, BaseException):
-                    raise fault
-                if fault is not None:
-                    raise api_error(int(fault), "fault", f"injected {fault}")
-            if self.bulk_delay:
-                time.sleep(self.bulk_delay)
             lines = [op.decode() if isinstance(op, bytes) else op for op in (operations or body)]
-            items: list[dict[str, Any]] = []
-            errors = False
+            parsed = []
             it = iter(lines)
             for header_line in it:
                 header = json.loads(header_line) if isinstance(header_line, str) else header_line
                 op, meta = next(iter(header.items()))
                 source_line = next(it)
                 source = json.loads(source_line) if isinstance(source_line, str) else source_line
-                doc_id, idx = meta["_id"], meta.get("_index") or index
-                item = self._bulk_item(op, idx, doc_id, source)
-                errors = errors or "error" in item[op]
-                items.append(item)
+                parsed.append((op, meta.get("_index") or index, meta["_id"], source))
+            self.requests.append([doc_id for _op, _idx, doc_id, _src in parsed])
+            fault = self.bulk_faults.pop(0) if self.bulk_faults else None
+            if isinstance(fault, PartialReset):
+                for op, idx, doc_id, source in parsed[:fault.after]:
+                    self._bulk_item(op, idx, doc_id, source)
+                raise TransportConnectionError("Connection reset by peer")
+            if isinstance(fault, BaseException):
+                raise fault
+            if fault is not None:
+                raise api_error(int(fault), "fault", f"injected {fault}")
+            if self.bulk_delay:
+                time.sleep(self.bulk_delay)
+            items = [self._bulk_item(op, idx, doc_id, source) for op, idx, doc_id, source in parsed]
+            errors = any("error" in item[op] for item, (op, *_rest) in zip(items, parsed))
             return ObjectApiResponse(body={"errors": errors, "took": 1, "items": items}, meta=_meta(200))
 
     def _bulk_item(self, op: str, idx: str, doc_id: str, source: dict[str, Any]) -> dict[str, Any]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
 from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
 
 from datamonitor import DataMonitor, KpiRecord
 from datamonitor.store import DEAD, PENDING, SHIPPED
-from datamonitor.tests.fakes import FakeCluster
+from datamonitor.tests.fakes import FakeCluster, PartialReset
 
 
 def kpis(n: int, name: str = "rows") -> list[KpiRecord]:
@@ -162,3 +164,65 @@ def test_documents_go_to_the_index_of_their_own_time(es_dm: DataMonitor, fake: F
     es_dm.es_connect(index_period=period)
     doc_id = es_dm.es_send(payload={"name": "x", "value": 1, "timestamp": "2026-01-31T23:59:59Z"})
     assert fake.accepted == [(index, doc_id)]
+
+
+def test_connection_reset_after_the_cluster_indexed_half_a_chunk(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    es_dm.es_connect(chunk_size=10)
+    ids = stage(es_dm, 30)
+    fake.bulk_faults = [PartialReset(after=5)]
+    result = es_dm.ship()
+    # the re-sent chunk finds its first five documents already there: 409, counted as delivered
+    assert (result.created, result.duplicates, result.pending, result.error) == (25, 5, 0, None)
+    assert_once(fake, ids)
+
+
+def test_a_timeout_is_retried_and_then_reported_not_raised(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    ids = stage(es_dm, 10)
+    fake.bulk_faults = [ConnectionTimeout("timed out")]
+    assert es_dm.ship().created == 10
+    assert_once(fake, ids)
+    stage_more = es_dm.record(kpis(5, name="late"), ship=False)
+    fake.bulk_faults = [ConnectionTimeout("timed out")] * 10
+    result = es_dm.ship()
+    assert result.error is not None and "timed out" in result.error
+    assert es_dm.store.count(PENDING) == 5, "nothing is lost: the documents wait for the next run"
+    fake.bulk_faults.clear()
+    assert es_dm.ship().created == 5
+    assert_once(fake, ids + stage_more)
+
+
+def test_seeded_chaos_every_good_document_once_and_no_chunk_resent_for_one_failure(
+        es_dm: DataMonitor, fake: FakeCluster) -> None:
+    """429s, 503s, timeouts, resets (before and after indexing) and rejected documents, all in one run."""
+    rng = random.Random(6)
+    es_dm.es_connect(chunk_size=50, max_retries=3)
+    ids = stage(es_dm, 2000)
+    dead = set(rng.sample(ids, 4))
+    for doc_id in dead:
+        fake.reject[doc_id] = (400, "mapper_parsing_exception", "failed to parse field [kpi.value] of type [double]")
+    for doc_id in rng.sample(sorted(set(ids) - dead), 30):
+        fake.reject_once[doc_id] = [rng.choice([429, 503])]
+    choices = [None] * 6 + [429, 503, 502, ConnectionTimeout("timed out"),
+                            TransportConnectionError("Connection reset by peer"), "partial"]
+    faults = [rng.choice(choices) for _ in range(120)]
+    fake.bulk_faults = [PartialReset(rng.randrange(1, 50)) if f == "partial" else f for f in faults]
+    whole_request_failed = [f is not None for f in faults]
+
+    runs = 0
+    while es_dm.store.count(PENDING) and runs < 20:  # what the service's next cycles would do
+        es_dm.ship()
+        runs += 1
+    good = set(ids) - dead
+    counts = Counter(doc_id for _idx, doc_id in fake.accepted)
+    assert set(counts) == good and max(counts.values()) == 1, "every good document arrived exactly once"
+    letters = {d["_id"]: d["reason"] for d in es_dm.dead_letters()}
+    assert set(letters) == dead and all("mapper_parsing_exception" in r for r in letters.values())
+    assert es_dm.store.count(SHIPPED) == len(good)
+    # a document the cluster answered (created, or already there) is never sent again,
+    # so a chunk with one failed document is not re-sent whole
+    answered: set[str] = set()
+    for i, request in enumerate(fake.requests):
+        assert not answered & set(request), f"request {i} re-sent documents that were already answered"
+        if not (i < len(whole_request_failed) and whole_request_failed[i]):
+            answered.update(d for d in request if d not in dead and d not in fake.reject_once)
+    assert len(fake.requests) > 40 and sum(whole_request_failed[:len(fake.requests)]) > 20, "the faults were met"
