@@ -4,6 +4,9 @@
 documents persist in LOG, slowly, through the real command line.
 ``collect HOME``: commit batches of 100 KPI records forever, printing each
 batch number once it is committed.
+``service HOME LOG RUN``: collect and ship at once, as the service does: batches of
+100 KPI records (subject ``rRUNbBATCH``) are committed, the batch key printed, and
+shipped to the fake cluster persisted in LOG, forever.
 """
 
 from __future__ import annotations
@@ -40,7 +43,31 @@ def _collect(home: str) -> int:
             batch += 1
 
 
+def _service(home: str, log: str, run: str) -> int:
+    from unittest import mock
+
+    from datamonitor import DataMonitor, KpiRecord, load_config
+    from datamonitor.tests.fakes import FakeCluster
+
+    def factory(hosts: object = None, **kwargs: object) -> FakeCluster:
+        fake = FakeCluster(hosts, persist=log, **kwargs)
+        fake.bulk_delay = 0.01
+        return fake
+
+    with mock.patch("elasticsearch.Elasticsearch", factory), \
+            DataMonitor(load_config(home=Path(home), es_url=URL)) as dm:
+        batch = 0
+        while True:
+            key = f"r{run}b{batch}"
+            dm.record([KpiRecord(name="rows", value=i, subject=key) for i in range(100)], ship=False)
+            print(key, flush=True)
+            dm.ship()
+            batch += 1
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "service":
+        raise SystemExit(_service(*sys.argv[2:5]))
     if sys.argv[1] == "ship":
         raise SystemExit(_ship(sys.argv[2], sys.argv[3]))
     raise SystemExit(_collect(sys.argv[2]))

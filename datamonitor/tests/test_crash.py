@@ -108,3 +108,48 @@ def test_sigkill_during_collection_keeps_every_committed_batch(tmp_path: Path) -
         assert stored % 100 == 0, "a batch is stored whole or not at all"
         assert stored >= acknowledged * 100, "every batch reported as committed is there"
     assert acknowledged > 10
+
+
+def test_thirty_sigkills_while_collecting_and_shipping_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
+    """The service's life: collect, commit, ship, killed at 30 seeded random moments, restarted each time."""
+    rng = random.Random(SEED + 2)
+    home, log = tmp_path / "home", tmp_path / "cluster.ndjson"
+    config_file(home)
+    committed: list[str] = []
+    for run in range(30):
+        proc = child("service", str(home), str(log), str(run))
+        assert proc.stdout is not None
+        first = proc.stdout.readline().strip()  # up and collecting: now pick the moment
+        assert first, proc.stderr.read() if proc.stderr else "the child died"
+        committed.append(first)
+        deadline = time.monotonic() + rng.uniform(0.0, 0.6)
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline().strip()
+            if line:
+                committed.append(line)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        if proc.stderr is not None:
+            proc.stderr.close()
+        with Store(home / "datamonitor.db") as store:
+            assert store.integrity_check() == "ok", f"after kill {run + 1}"
+            in_cluster = _accepted(log)
+            assert max(in_cluster.values(), default=1) == 1, f"after kill {run + 1}: a document arrived twice"
+            stored = {d.doc_id: d for d in store.iter_documents()}
+            assert set(in_cluster) <= set(stored), "the cluster holds nothing the store never committed"
+            assert {i for i, d in stored.items() if d.state == SHIPPED} <= set(in_cluster), "marked only once acked"
+    # the next start ships the rest
+    with DataMonitor(load_config(home=home)) as dm:
+        assert dm.store.count() >= len(committed) * 100
+    final = child("ship", str(home), str(log))
+    _out, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+    accepted = _accepted(log)
+    with Store(home / "datamonitor.db") as store:
+        subjects = Counter(json.loads(d.body)["kpi"]["subject"] for d in store.iter_documents()
+                           if d.doc_id in accepted)
+        assert store.count(PENDING) == 0 and store.integrity_check() == "ok"
+        assert set(accepted) == {d.doc_id for d in store.iter_documents()}, "every stored observation arrived"
+    assert max(accepted.values()) == 1, "no document arrived twice"
+    assert all(subjects[key] == 100 for key in committed), "every batch reported as committed arrived whole"
