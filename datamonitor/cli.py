@@ -583,6 +583,9 @@ def _cmd_status(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         reach = {True: "yes", False: f"NO ({st['cluster_error']})", None: "-"}[st["reachable"]]
         _kv([("store", st["store"]), ("store size", f"{st['store_bytes']:,} bytes"), ("documents", st["documents"]),
              ("pending", st["pending"]), ("shipped", st["shipped"]), ("dead", st["dead"]),
+             ("backlog", f"{st['backlog_bytes']:,} bytes" + (f" of max {st['max_size']:,} ({st['when_full']})"
+                                                              if st["max_size"] else " (no bound)")),
+             ("dropped when full", st["dropped"]), ("refused when full", st["refused"]),
              ("oldest pending", st["oldest_pending"]), ("last shipment", st["last_shipment"]),
              ("cluster", st["cluster"] or "none configured"), ("reachable", reach),
              ("cluster version", st["cluster_version"])], out)

@@ -17,13 +17,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .errors import ConfigError
+from .store import WHEN_FULL
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["Config", "EsSettings", "default_home", "hosts_fields", "load_config", "normalize_hosts"]
+__all__ = ["Config", "EsSettings", "default_home", "hosts_fields", "load_config", "normalize_hosts", "parse_size"]
 
 ENV_PREFIX = "DATAMONITOR_"
 INDEX_PERIODS = ("month", "day", "none")
@@ -76,6 +77,9 @@ class Config:
     store_path: Path | None = None
     es: EsSettings = field(default_factory=EsSettings)
     source: Path | None = None
+    #: the most bytes of undelivered documents the store holds (None: no bound), and what it does when full
+    store_max_size: int | None = None
+    store_when_full: str = "pause"
 
     @property
     def store_file(self) -> Path:
@@ -296,6 +300,7 @@ def load_config(
 
     es_fields: dict[str, Any] = {}
     store: Path | None = None
+    store_bounds: dict[str, Any] = {}
     if source is not None:
         where = str(source)
         data = read_config_file(source)
@@ -305,13 +310,21 @@ def load_config(
                     raise ConfigError(f"{where}: key 'elasticsearch' must be a table")
                 es_fields.update(_es_from_table(val, where))
             elif key == "store":
-                if not isinstance(val, Mapping) or set(val) - {"path"}:
-                    extra = sorted(set(val) - {"path"}) if isinstance(val, Mapping) else []
-                    raise ConfigError(f"{where}: key 'store' takes only 'path'" + (f", not {extra}" if extra else ""))
+                store_keys = {"path", "max_size", "when_full"}
+                if not isinstance(val, Mapping) or set(val) - store_keys:
+                    extra = sorted(set(val) - store_keys) if isinstance(val, Mapping) else []
+                    raise ConfigError(f"{where}: key 'store' takes only path, max_size and when_full"
+                                      + (f", not {extra}" if extra else ""))
                 if "path" in val:
                     if not isinstance(val["path"], str):
                         raise ConfigError(f"{where}: key 'store.path' must be str")
                     store = Path(val["path"]).expanduser()
+                if "max_size" in val:
+                    store_bounds["max_size"] = parse_size(val["max_size"], f"{where}: key 'store.max_size'")
+                if "when_full" in val:
+                    if val["when_full"] not in WHEN_FULL:
+                        raise ConfigError(f"{where}: key 'store.when_full' must be one of {', '.join(WHEN_FULL)}")
+                    store_bounds["when_full"] = val["when_full"]
             elif key in ("monitors", "thresholds", "notifiers"):
                 continue  # the service's sections: checked by datamonitor.service.load_service
             elif key == "home":
@@ -329,10 +342,39 @@ def load_config(
             es_fields[key] = _parse_bool(env[var], var) if key == "verify_certs" else env[var]
     if env.get("DATAMONITOR_STORE"):
         store = Path(env["DATAMONITOR_STORE"]).expanduser()
+    if env.get("DATAMONITOR_STORE_MAX_SIZE"):
+        store_bounds["max_size"] = parse_size(env["DATAMONITOR_STORE_MAX_SIZE"], "DATAMONITOR_STORE_MAX_SIZE")
 
     if es_url is not None:
         es_fields.update(hosts_fields(es_url))
     if store_path is not None:
         store = Path(store_path).expanduser()
     es = _check_es(EsSettings(**es_fields), str(source) if source else "configuration")
-    return Config(home=home_path, store_path=store, es=es, source=source)
+    return Config(home=home_path, store_path=store, es=es, source=source,
+                  store_max_size=store_bounds.get("max_size"), store_when_full=store_bounds.get("when_full", "pause"))
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def parse_size(raw: object, where: str) -> int:
+    """Bytes from an int or a text such as ``"500MB"`` or ``"10 GiB"`` (Metricbeat's spelling)."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise ConfigError(f"{where}: must be a number of bytes or a text such as '500MB', not {type(raw).__name__}")
+    if isinstance(raw, int):
+        number, unit = float(raw), ""
+    else:
+        text = raw.strip().lower()
+        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
+        unit = text[len(digits):].strip()
+        try:
+            number = float(digits)
+        except ValueError:
+            raise ConfigError(f"{where}: {raw!r} is not a size such as '500MB'") from None
+        if unit not in _UNITS:
+            raise ConfigError(f"{where}: unknown unit {unit!r} (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)")
+    size = int(number * _UNITS[unit])
+    if size < 1:
+        raise ConfigError(f"{where}: must be positive")
+    return size

@@ -10,6 +10,7 @@ document id) and never a secret.
     ├── ConfigError            a bad config file, option or environment variable
     ├── PayloadError           a KPI payload that cannot become a document
     ├── StoreError             the local SQLite store cannot be opened or written
+    │   └── BacklogFull        a bounded store is full and pauses collection
     ├── SourceError            a data file or input cannot be read (names the path, and line)
     └── ElasticsearchError     anything between us and the cluster
         ├── NotConfigured      an Elasticsearch call with no cluster configured
@@ -24,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationFailed",
     "AuthorizationFailed",
+    "BacklogFull",
     "ClusterUnreachable",
     "ConfigError",
     "DataMonitorError",
@@ -50,6 +52,10 @@ class PayloadError(DataMonitorError, ValueError):
 
 class StoreError(DataMonitorError):
     """The local store cannot be opened, read or written."""
+
+
+class BacklogFull(StoreError):
+    """The store holds ``max_size`` bytes of undelivered documents and pauses: nothing of the batch was stored."""
 
 
 class SourceError(DataMonitorError):

@@ -18,7 +18,7 @@ from typing import Any
 from . import records, shipping, templates
 from .config import Config, EsSettings, hosts_fields, load_config
 from .connection import CLIENT_ERRORS, build_client, describe_hosts, response_body, translate_error
-from .errors import ConfigError, NotConfigured, PayloadError
+from .errors import BacklogFull, ConfigError, NotConfigured, PayloadError
 from .profiling import ProfileOptions
 from .records import KpiRecord
 from .sources import files
@@ -57,7 +57,8 @@ class DataMonitor:
     def store(self) -> Store:
         """The local store, opened on first use."""
         if self._store is None:
-            self._store = Store(self._config.store_file)
+            self._store = Store(self._config.store_file, max_size=self._config.store_max_size,
+                                when_full=self._config.store_when_full)
         return self._store
 
     @property
@@ -146,13 +147,34 @@ class DataMonitor:
                 record = item if isinstance(item, KpiRecord) else KpiRecord.from_payload(item)
             except PayloadError as exc:
                 raise PayloadError(f"document {position}: {exc}") from None
-            doc_id = records.document_id(record)
-            target = self._index_for(record, index)
-            keys.append((target, doc_id))
-            rows.append(
-                (doc_id, target, records.format_timestamp(record.timestamp), record.name, records.dumps(records.to_document(record)))
-            )
-        return keys, self.store.put(rows)
+            row = self._row(record, index)
+            keys.append((row[1], row[0]))
+            rows.append(row)
+        try:
+            result = self.store.put(rows, count_refused=not self.connected)
+        except BacklogFull:
+            if not self.connected:
+                raise
+            self.ship()  # pause means: make room by delivering, then try once more
+            result = self.store.put(rows)
+        if result.dropped:
+            self._report_dropped(result.dropped)
+        return keys, result
+
+    def _report_dropped(self, dropped: int) -> None:
+        """A full store dropped undelivered documents: say so, and record the running total as a KPI."""
+        total = self.store.stats().dropped
+        log.warning("the store is full (max_size %s bytes): dropped the %d oldest undelivered document(s), "
+                    "%d in all", f"{self.store.max_size:,}", dropped, total)
+        # storing this KPI may itself drop a document or two: the next report counts those
+        record = KpiRecord(name="datamonitor.store.dropped", value=total, unit="documents",
+                           subject=str(self.store.path), dataset="datamonitor.internal")
+        self.store.put([self._row(record, None)])
+
+    def _row(self, record: KpiRecord, index: str | None) -> tuple[str, str, str, str, str]:
+        """The store's row for a record: (id, index, timestamp, KPI name, JSON document)."""
+        return (records.document_id(record), self._index_for(record, index), records.format_timestamp(record.timestamp),
+                record.name, records.dumps(records.to_document(record)))
 
     def record(self, kpis: Iterable[KpiLike], *, index: str | None = None, ship: bool = True) -> list[str]:
         """Store KPI records (or payloads) and, with a cluster, ship them; returns their ids.
@@ -370,6 +392,11 @@ class DataMonitor:
             "dead": stats.dead,
             "oldest_pending": _iso(stats.oldest_pending),
             "last_shipment": _iso(stats.last_shipment),
+            "backlog_bytes": stats.backlog_bytes,
+            "max_size": stats.max_size,
+            "when_full": stats.when_full,
+            "dropped": stats.dropped,
+            "refused": stats.refused,
             "cluster": describe_hosts(self._config.es) if self.connected else None,
             "reachable": None,
             "cluster_version": None,

@@ -4,11 +4,20 @@ Every document is committed here first (WAL mode, ``synchronous=FULL``), keyed
 by its deterministic id, so a crash loses nothing and a repeat adds nothing.
 Shipping marks documents ``shipped`` only after Elasticsearch acknowledged
 them; a document it rejects for good becomes ``dead``, with the reason.
+
+The backlog (documents not yet delivered: pending and dead) can be bounded by
+``max_size`` bytes of JSON, as Metricbeat bounds its disk queue. When a batch
+would not fit, ``when_full`` decides: ``"pause"`` stores nothing and raises
+:class:`~datamonitor.errors.BacklogFull` (the caller keeps its input and tries
+again after shipping), ``"drop_oldest"`` deletes the oldest undelivered
+documents to make room and counts them. Both counters live in the store, so
+they survive restarts, and neither case is ever silent.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -18,13 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import StoreError
+from .errors import BacklogFull, StoreError
 
-__all__ = ["PENDING", "SHIPPED", "DEAD", "PutResult", "Store", "StoreStats", "StoredDocument"]
+__all__ = ["PENDING", "SHIPPED", "DEAD", "WHEN_FULL", "PutResult", "Store", "StoreStats", "StoredDocument"]
+
+log = logging.getLogger(__name__)
 
 PENDING, SHIPPED, DEAD = 0, 1, 2
 STATE_NAMES = {PENDING: "pending", SHIPPED: "shipped", DEAD: "dead"}
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+#: what a bounded store does when a batch does not fit
+WHEN_FULL = ("pause", "drop_oldest")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -47,6 +60,25 @@ CREATE INDEX IF NOT EXISTS documents_name_ts ON documents (name, ts);
 CREATE INDEX IF NOT EXISTS documents_ts ON documents (ts);
 CREATE INDEX IF NOT EXISTS documents_id ON documents (doc_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+-- the backlog's size, kept in the same transaction as every change to it
+CREATE TRIGGER IF NOT EXISTS backlog_insert AFTER INSERT ON documents WHEN NEW.state != 1 BEGIN
+    UPDATE counters SET value = value + length(CAST(NEW.body AS BLOB)) WHERE name = 'backlog_bytes';
+END;
+CREATE TRIGGER IF NOT EXISTS backlog_delete AFTER DELETE ON documents WHEN OLD.state != 1 BEGIN
+    UPDATE counters SET value = value - length(CAST(OLD.body AS BLOB)) WHERE name = 'backlog_bytes';
+END;
+CREATE TRIGGER IF NOT EXISTS backlog_state AFTER UPDATE OF state ON documents
+    WHEN (OLD.state = 1) != (NEW.state = 1) BEGIN
+    UPDATE counters SET value = value + (CASE WHEN NEW.state = 1 THEN -1 ELSE 1 END)
+        * length(CAST(NEW.body AS BLOB)) WHERE name = 'backlog_bytes';
+END;
+"""
+# run once, when a store older than schema 2 (or a new one) is opened
+_COUNTERS = """
+INSERT OR REPLACE INTO counters (name, value)
+    SELECT 'backlog_bytes', COALESCE(SUM(length(CAST(body AS BLOB))), 0) FROM documents WHERE state != 1;
+INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0), ('refused', 0);
 """
 
 
@@ -81,10 +113,11 @@ class StoredDocument:
 
 @dataclass(frozen=True)
 class PutResult:
-    """What :meth:`Store.put` did: how many documents were new and how many were already there."""
+    """What :meth:`Store.put` did: documents new, already there, and undelivered ones dropped to make room."""
 
     added: int
     duplicates: int
+    dropped: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,6 +132,19 @@ class StoreStats:
     dead: int
     oldest_pending: float | None
     last_shipment: float | None
+    backlog_bytes: int = 0
+    max_size: int | None = None
+    when_full: str = "pause"
+    dropped: int = 0
+    refused: int = 0
+
+
+def _describe(path: Path, exc: sqlite3.Error) -> str:
+    text = str(exc)
+    code = getattr(exc, "sqlite_errorname", "")
+    if "full" in text or code.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or "disk I/O" in text:
+        return f"{path}: cannot write the store ({text}): is the disk full? Nothing of this batch was stored"
+    return f"{path}: {text}"
 
 
 _COLUMNS = "seq, doc_id, idx, body, state, attempts, last_error, created, shipped"
@@ -108,11 +154,19 @@ class Store:
     """A SQLite file of documents; safe to share between threads of one process.
 
     :param path: the database file; its folder is created if missing.
+    :param max_size: the most bytes of undelivered documents to hold; None for no bound.
+    :param when_full: ``"pause"`` or ``"drop_oldest"``, see the module's docstring.
     :param clock: seconds since the epoch, injectable for tests.
     """
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str | Path, *, max_size: int | None = None, when_full: str = "pause",
+                 clock: Callable[[], float] = time.time) -> None:
+        if when_full not in WHEN_FULL:
+            raise StoreError(f"when_full must be one of {', '.join(WHEN_FULL)}, not {when_full!r}")
+        if max_size is not None and max_size < 1:
+            raise StoreError(f"max_size must be positive, not {max_size}")
         self.path = Path(path)
+        self.max_size, self.when_full = max_size, when_full
         self._clock = clock
         self._lock = threading.RLock()
         try:
@@ -136,7 +190,9 @@ class Store:
         if version > _SCHEMA_VERSION:
             raise StoreError(f"{self.path}: store schema {version} is newer than this datamonitor ({_SCHEMA_VERSION})")
         with self._lock:
-            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
+            counters = _COUNTERS if version < 2 else ""
+            self._db.executescript(
+                "BEGIN IMMEDIATE;" + _SCHEMA + counters + f"PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
 
     # -------------------------------------------------------------- plumbing
     @contextmanager
@@ -146,12 +202,17 @@ class Store:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db
+                    self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    # also after a failed COMMIT (a full disk): the next write must start clean
+                    if self._db.in_transaction:
+                        try:
+                            self._db.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            log.debug("rollback failed", exc_info=True)
                     raise
-                self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
+                raise StoreError(_describe(self.path, exc)) from exc
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -165,24 +226,71 @@ class Store:
         return StoredDocument(*row)
 
     # ---------------------------------------------------------------- writes
-    def put(self, items: Iterable[tuple[str, str, str, str, str]]) -> PutResult:
+    def put(self, items: Iterable[tuple[str, str, str, str, str]], *, count_refused: bool = True) -> PutResult:
         """Commit documents, each ``(doc_id, index, timestamp, kpi_name, json_body)``, in one transaction.
 
         A document whose (index, id) is already stored is left as it is: the
-        first copy of an observation wins, here as in Elasticsearch.
+        first copy of an observation wins, here as in Elasticsearch. A paused,
+        full store raises :class:`BacklogFull` and counts the batch as refused
+        (``count_refused=False`` when the caller will make room and try again).
         """
         now = self._clock()
         rows = [(doc_id, idx, ts, name, body, now) for doc_id, idx, ts, name, body in items]
         if not rows:
             return PutResult(0, 0)
+        dropped = 0
+        refused: BacklogFull | None = None
         with self._write() as db:
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO documents (doc_id, idx, ts, name, body, created) VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            added = db.total_changes - before
-        return PutResult(added, len(rows) - added)
+            if self.max_size is not None:
+                incoming = sum(len(r[4].encode()) for r in rows)
+                try:
+                    dropped = self._make_room(db, incoming)
+                except BacklogFull as exc:
+                    refused = exc
+            if refused is None:
+                # rowcount, not total_changes: the backlog triggers' updates are not documents
+                added = db.executemany(
+                    "INSERT OR IGNORE INTO documents (doc_id, idx, ts, name, body, created) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                ).rowcount
+            elif count_refused:  # counted in the same transaction, and nothing else is written
+                db.execute("UPDATE counters SET value = value + ? WHERE name = 'refused'", (len(rows),))
+        if refused is not None:
+            raise refused
+        return PutResult(added, len(rows) - added, dropped)
+
+    def _make_room(self, db: sqlite3.Connection, incoming: int) -> int:
+        """Within a write: fit ``incoming`` bytes under ``max_size`` (dropping the oldest, if allowed)."""
+        assert self.max_size is not None
+        backlog = self._counter(db, "backlog_bytes")
+        excess = backlog + incoming - self.max_size
+        if excess <= 0:
+            return 0
+        if self.when_full == "pause" or incoming > self.max_size:
+            raise BacklogFull(
+                f"{self.path}: the backlog is full ({backlog:,} of max_size {self.max_size:,} bytes waiting for "
+                f"Elasticsearch; {incoming:,} more would not fit): nothing was stored; ship to make room, or raise "
+                "[store] max_size")
+        freed, last_seq, dropped = 0, 0, 0
+        while freed < excess:
+            rows = db.execute("SELECT seq, length(CAST(body AS BLOB)) FROM documents WHERE state != 1 AND seq > ? "
+                              "ORDER BY seq LIMIT 500", (last_seq,)).fetchall()
+            if not rows:
+                break
+            for seq, size in rows:
+                freed += size
+                last_seq = seq
+                dropped += 1
+                if freed >= excess:
+                    break
+        db.execute("DELETE FROM documents WHERE state != 1 AND seq <= ?", (last_seq,))
+        db.execute("UPDATE counters SET value = value + ? WHERE name = 'dropped'", (dropped,))
+        return dropped
+
+    @staticmethod
+    def _counter(db: sqlite3.Connection, name: str) -> int:
+        row = db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
 
     def mark_shipped(self, keys: Iterable[tuple[str, str]]) -> int:
         """Mark ``(index, doc_id)`` pairs as delivered; returns how many changed."""
@@ -191,11 +299,9 @@ class Store:
         if not rows:
             return 0
         with self._write() as db:
-            before = db.total_changes
-            db.executemany(
+            changed = db.executemany(
                 "UPDATE documents SET state = 1, shipped = ?, last_error = NULL WHERE idx = ? AND doc_id = ?", rows
-            )
-            changed = db.total_changes - before
+            ).rowcount
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_shipment', ?)", (repr(now),))
         return changed
 
@@ -286,6 +392,7 @@ class Store:
         oldest = self._query("SELECT MIN(created) FROM documents WHERE state = 0")[0][0]
         last = self._query("SELECT value FROM meta WHERE key = 'last_shipment'")
         size = sum(p.stat().st_size for p in self._files() if p.exists())
+        counters = dict(self._query("SELECT name, value FROM counters"))
         return StoreStats(
             path=str(self.path),
             size_bytes=size,
@@ -295,6 +402,11 @@ class Store:
             dead=counts.get(DEAD, 0),
             oldest_pending=oldest,
             last_shipment=float(last[0][0]) if last else None,
+            backlog_bytes=int(counters.get("backlog_bytes", 0)),
+            max_size=self.max_size,
+            when_full=self.when_full,
+            dropped=int(counters.get("dropped", 0)),
+            refused=int(counters.get("refused", 0)),
         )
 
     def _files(self) -> list[Path]:

@@ -11,7 +11,9 @@ With a shared secret, a datagram must start with a line ``hmac=<hex SHA-256 HMAC
 the rest>``. Malformed, oversized, non-UTF-8 or unsigned datagrams are counted and
 logged at most once every 10 s; they never stop the listener. The listener's own
 counters are KPIs too: ``udp.received``, ``udp.accepted``, ``udp.rejected``,
-``udp.accepted_per_second`` and ``udp.rejected_per_second``.
+``udp.accepted_per_second``, ``udp.rejected_per_second`` and ``udp.dropped`` (records
+given up after a full store refused them for longer than ``max_unsent`` allows;
+until then they wait and are offered again at every flush).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import ConfigError, PayloadError
+from ..errors import ConfigError, DataMonitorError, PayloadError
 from ..records import KpiRecord
 
 __all__ = ["Aggregator", "UdpListener", "parse_datagram", "sign"]
@@ -212,6 +214,11 @@ class UdpListener:
         self.totals = _Counts()
         self._last_flush = clock()
         self._last_log = 0.0
+        #: records the sink refused (a full store), tried again at the next flush, at most ``max_unsent``
+        self._unsent: list[KpiRecord] = []
+        self.max_unsent = 100_000
+        #: records given up because more than ``max_unsent`` waited; reported as ``udp.dropped``
+        self.dropped = 0
         self._transport: asyncio.DatagramTransport | None = None
         self._stop: asyncio.Event | None = None
         self.bound: tuple[str, int] | None = None
@@ -249,7 +256,8 @@ class UdpListener:
         for name, value, unit in (("udp.received", c.received, "datagrams"), ("udp.accepted", c.accepted, "datagrams"),
                                   ("udp.rejected", c.rejected, "datagrams"),
                                   ("udp.accepted_per_second", c.accepted / elapsed, "datagrams/s"),
-                                  ("udp.rejected_per_second", c.rejected / elapsed, "datagrams/s")):
+                                  ("udp.rejected_per_second", c.rejected / elapsed, "datagrams/s"),
+                                  ("udp.dropped", self.dropped, "records")):
             out.append(KpiRecord(name=name, value=value, unit=unit, subject=f"{self.host}:{self.port}",
                                  dataset=DATASET, timestamp=when))
         for attr in ("received", "accepted", "rejected"):
@@ -293,9 +301,19 @@ class UdpListener:
         await self._deliver(loop)  # the last, partial interval
 
     async def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
-        records = self.flush()
-        if self.sink is not None and records:
+        """Hand this interval's records to the sink; records it cannot take wait for the next flush."""
+        records = self._unsent + self.flush()
+        self._unsent = []
+        if self.sink is None or not records:
+            return
+        try:
             await loop.run_in_executor(None, self.sink, records)
+        except DataMonitorError as exc:  # a full or failing store must not stop the listener
+            keep = records[-self.max_unsent:]
+            self.dropped += len(records) - len(keep)
+            self._unsent = keep
+            log.warning("could not store %d record(s), kept for the next flush (%d dropped so far): %s",
+                        len(records), self.dropped, exc)
 
     def stop(self) -> None:
         """Ask ``serve`` to flush and return."""

@@ -26,6 +26,8 @@ from typing import Any
 from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from ..errors import BacklogFull
+
 __all__ = ["DEFAULT_IGNORE", "DirectoryWatcher", "ignored"]
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,10 @@ class DirectoryWatcher:
         self._busy = 0
         self._count_lock = threading.Lock()
         self.processed = 0
+        #: times a file was put back because the store was full (``when_full = "pause"``)
+        self.deferred = 0
+        #: seconds before a file refused by a full store is tried again
+        self.retry_after = 5.0
 
     # --------------------------------------------------------------- intake
     def _inside(self, path: Path) -> bool:
@@ -96,7 +102,7 @@ class DirectoryWatcher:
             return False
         return any(resolved.parent == root or (self.recursive and root in resolved.parents) for root in self.dirs)
 
-    def offer(self, path: Path) -> None:
+    def offer(self, path: Path, delay: float | None = None) -> None:
         """A candidate file: queued until it holds still, unless its name is ignored or it lies outside."""
         if ignored(path, self.ignore) or not self._inside(path):
             return
@@ -105,7 +111,8 @@ class DirectoryWatcher:
         except OSError:
             return  # gone already: a temporary file renamed away, say
         with self._lock:
-            self._pending[path] = (self._clock() + self.settle, st.st_size, st.st_mtime)
+            wait = self.settle if delay is None else delay
+            self._pending[path] = (self._clock() + wait, st.st_size, st.st_mtime)
             self._lock.notify()
 
     def scan(self) -> int:
@@ -161,6 +168,12 @@ class DirectoryWatcher:
             return
         try:
             self.process(path)
+        except BacklogFull as exc:  # the store pauses collection: the file waits, it is not lost
+            log.warning("%s: not measured yet, trying again in %g s: %s", path, self.retry_after, exc)
+            with self._count_lock:
+                self.deferred += 1
+            self.offer(path, delay=self.retry_after)
+            return
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the watcher
             log.error("%s: %s", path, exc)
         self._state.set(key, digest)

@@ -60,7 +60,11 @@ def test_config_file_found_in_home_and_via_env(tmp_path: Path) -> None:
     ('[elasticsearch]\nurl = "ftp://x"\n', "'elasticsearch.url'"),
     ('[elasticsearch]\nchunk_size = 0\n', "'elasticsearch.chunk_size' must be at least 1"),
     ('[store]\npath = 3\n', "'store.path' must be str"),
-    ('[store]\nfolder = "x"\n', "'store' takes only 'path'"),
+    ('[store]\nfolder = "x"\n', "'store' takes only path, max_size and when_full"),
+    ('[store]\nmax_size = "lots"\n', "'store.max_size': 'lots' is not a size"),
+    ('[store]\nmax_size = "5 parsecs"\n', "'store.max_size': unknown unit"),
+    ('[store]\nmax_size = 0\n', "'store.max_size': must be positive"),
+    ('[store]\nwhen_full = "panic"\n', "'store.when_full' must be one of pause, drop_oldest"),
     ("[elasticsearch\n", "not valid TOML"),
 ])
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -116,3 +120,11 @@ def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         EsSettings().hosts = ("x",)  # type: ignore[misc]
     assert "DATAMONITOR_HOME" in os.environ  # the autouse fixture's isolation is in force
+
+
+def test_store_bounds_from_file_and_environment(tmp_path: Path) -> None:
+    conf = write(tmp_path / "c.toml", '[store]\nmax_size = "1.5 MiB"\nwhen_full = "drop_oldest"\n')
+    config = load_config(conf, env={})
+    assert (config.store_max_size, config.store_when_full) == (1572864, "drop_oldest")
+    assert load_config(conf, env={"DATAMONITOR_STORE_MAX_SIZE": "10GB"}).store_max_size == 10**10
+    assert load_config(env={}).store_max_size is None

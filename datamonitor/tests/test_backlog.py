@@ -1,0 +1,154 @@
+"""Backlog bounds: a full store pauses collection or drops the oldest, counted, never silently."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from datamonitor import DataMonitor, KpiRecord, load_config
+from datamonitor.errors import BacklogFull
+from datamonitor.sources.udp import UdpListener
+from datamonitor.sources.watch import DirectoryWatcher
+from datamonitor.store import DEAD, PENDING, SHIPPED, Store
+from datamonitor.tests.conftest import FAKE_URL
+from datamonitor.tests.fakes import FakeCluster
+
+
+def row(i: int, size: int = 100) -> tuple[str, str, str, str, str]:
+    body = '{"kpi":{"name":"rows","value":%04d},"pad":"%s"}' % (i, "é" * 10 + "x" * size)
+    return (f"id{i}", "dm-kpi-2026.11", f"2026-11-23T10:00:00.{i:03d}Z", "rows", body)
+
+
+def true_backlog(store: Store) -> int:
+    return int(store._query("SELECT COALESCE(SUM(length(CAST(body AS BLOB))), 0) FROM documents WHERE state != 1")[0][0])
+
+
+def test_the_backlog_counter_follows_every_change_in_utf8_bytes(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        store.put([row(i) for i in range(20)])
+        store.put([row(i) for i in range(10, 30)])  # ten duplicates add nothing
+        assert store.stats().backlog_bytes == true_backlog(store) == 30 * len(row(0)[4].encode())
+        store.mark_shipped([("dm-kpi-2026.11", f"id{i}") for i in range(12)])
+        store.mark_failed([("dm-kpi-2026.11", "id20", "400 mapper", True), ("dm-kpi-2026.11", "id21", "503", False)])
+        assert store.stats().backlog_bytes == true_backlog(store) == 18 * len(row(0)[4].encode())
+        store.requeue_dead()
+        assert store.stats().backlog_bytes == true_backlog(store)
+    with Store(tmp_path / "s.db") as again:  # survives a reopen
+        assert again.stats().backlog_bytes == true_backlog(again)
+
+
+def test_pause_refuses_the_whole_batch_counts_it_and_resumes_after_shipping(tmp_path: Path) -> None:
+    size = len(row(0)[4].encode())
+    with Store(tmp_path / "s.db", max_size=10 * size) as store:
+        assert store.put([row(i) for i in range(8)]).added == 8
+        with pytest.raises(BacklogFull, match=r"backlog is full .* nothing was stored"):
+            store.put([row(i) for i in range(8, 11)])
+        assert store.count() == 8 and store.stats().refused == 3
+        store.mark_shipped([("dm-kpi-2026.11", f"id{i}") for i in range(4)])
+        assert store.put([row(i) for i in range(8, 11)]).added == 3
+        stats = store.stats()
+        assert (stats.backlog_bytes, stats.dropped) == (7 * size, 0)
+
+
+def test_drop_oldest_drops_undelivered_only_and_counts_them(tmp_path: Path) -> None:
+    size = len(row(0)[4].encode())
+    with Store(tmp_path / "s.db", max_size=10 * size, when_full="drop_oldest") as store:
+        store.put([row(i) for i in range(10)])
+        store.mark_shipped([("dm-kpi-2026.11", "id0"), ("dm-kpi-2026.11", "id1")])
+        store.mark_failed([("dm-kpi-2026.11", "id2", "400 mapper", True)])
+        result = store.put([row(i) for i in range(10, 15)])
+        assert (result.added, result.dropped) == (5, 3)
+        # the delivered ones stay; the oldest undelivered (the dead id2, then id3, id4) went
+        assert {d.doc_id for d in store.search(limit=100)} == {f"id{i}" for i in (0, 1, *range(5, 15))}
+        stats = store.stats()
+        assert stats.backlog_bytes == true_backlog(store) <= 10 * size
+        assert (stats.dropped, store.count(SHIPPED), store.count(PENDING), store.count(DEAD)) == (3, 2, 10, 0)
+        with pytest.raises(BacklogFull, match="would not fit"):  # a batch larger than the bound never fits
+            store.put([row(i) for i in range(100, 111)])
+
+
+def test_a_drop_is_logged_and_its_running_total_is_a_kpi(home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import dataclasses
+
+    bounded = dataclasses.replace(load_config(home=home), store_max_size=30_000, store_when_full="drop_oldest")
+    with DataMonitor(bounded) as dm:
+        for batch in range(4):
+            dm.record([KpiRecord(name="rows", value=i, subject=f"b{batch}") for i in range(40)])
+        kpi = dm.search(name="datamonitor.store.dropped")
+        status = dm.status(check_cluster=False)
+        assert kpi and status["dropped"] > 40
+        # the running total up to the last batch; storing the KPI itself may drop one more, counted next time
+        assert 0 <= status["dropped"] - kpi[0]["_source"]["kpi"]["value"] <= 2
+        assert status["backlog_bytes"] <= 30_000
+        assert "oldest undelivered document(s)" in caplog.text
+
+
+def test_pause_with_a_cluster_ships_to_make_room(home: Path, clusters: dict[str, FakeCluster]) -> None:
+    import dataclasses
+
+    config = dataclasses.replace(load_config(home=home, es_url=FAKE_URL), store_max_size=20_000)
+    with DataMonitor(config) as dm:
+        for batch in range(10):  # far more than 20 kB in all: each pause ships the backlog first
+            dm.record([KpiRecord(name="rows", value=i, subject=f"b{batch}") for i in range(30)], ship=False)
+        assert dm.store.stats().refused == 0
+        dm.ship()
+        assert len(clusters[FAKE_URL].accepted) == 300
+
+
+def test_the_watcher_keeps_a_file_the_full_store_refused_and_measures_it_later(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    full = {"on": True}
+    measured: list[Path] = []
+
+    def process(path: Path) -> None:
+        if full["on"]:
+            raise BacklogFull("store full")
+        measured.append(path)
+
+    watcher = DirectoryWatcher([folder], process, settle=0.05)
+    watcher.retry_after = 0.2
+    watcher.start()
+    try:
+        (folder / "a.csv").write_text("x\n1\n")
+        deadline = time.monotonic() + 10
+        while watcher.deferred < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert watcher.deferred >= 2 and not measured
+        full["on"] = False
+        while not measured and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        watcher.stop()
+    assert measured == [folder / "a.csv"] and watcher.processed == 1
+
+
+def test_udp_records_refused_by_a_full_store_wait_for_the_next_flush(home: Path) -> None:
+    stored: list[KpiRecord] = []
+    refuse = {"n": 2}
+
+    def sink(records: list[KpiRecord]) -> None:
+        if refuse["n"]:
+            refuse["n"] -= 1
+            raise BacklogFull("store full")
+        stored.extend(records)
+
+    listener = UdpListener("127.0.0.1", 0, flush_interval=0.2, sink=sink)
+
+    async def run() -> None:
+        task = asyncio.create_task(listener.serve(duration=1.5))
+        while listener.bound is None:
+            await asyncio.sleep(0.01)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for _ in range(5):
+                sock.sendto(b"jobs.done:1|c", listener.bound)
+        await task
+
+    asyncio.run(run())
+    counted = sum(r.value for r in stored if r.name == "jobs.done")
+    assert counted == 5, "the counter's samples all arrived, late but whole"
+    assert listener.dropped == 0
