@@ -26,7 +26,7 @@ from typing import Any
 from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from ..errors import BacklogFull
+from ..errors import StoreError
 
 __all__ = ["DEFAULT_IGNORE", "DirectoryWatcher", "ignored"]
 
@@ -89,7 +89,7 @@ class DirectoryWatcher:
         self._busy = 0
         self._count_lock = threading.Lock()
         self.processed = 0
-        #: times a file was put back because the store was full (``when_full = "pause"``)
+        #: times a file was put back because the store could not take it (full, or its disk full)
         self.deferred = 0
         #: seconds before a file refused by a full store is tried again
         self.retry_after = 5.0
@@ -168,7 +168,7 @@ class DirectoryWatcher:
             return
         try:
             self.process(path)
-        except BacklogFull as exc:  # the store pauses collection: the file waits, it is not lost
+        except StoreError as exc:  # a full store (max_size, or the disk): the file waits, it is not lost
             log.warning("%s: not measured yet, trying again in %g s: %s", path, self.retry_after, exc)
             with self._count_lock:
                 self.deferred += 1

@@ -4,6 +4,9 @@
 documents persist in LOG, slowly, through the real command line.
 ``collect HOME``: commit batches of 100 KPI records forever, printing each
 batch number once it is committed.
+``fill HOME BYTES``: with RLIMIT_FSIZE at BYTES (a full disk), commit batches until
+the store refuses one, print ``FULL <error>``, raise the limit again (space came
+back) and print ``RESUMED`` once the next batch is stored.
 ``service HOME LOG RUN``: collect and ship at once, as the service does: batches of
 100 KPI records (subject ``rRUNbBATCH``) are committed, the batch key printed, and
 shipped to the fake cluster persisted in LOG, forever.
@@ -65,7 +68,35 @@ def _service(home: str, log: str, run: str) -> int:
             batch += 1
 
 
+def _fill(home: str, limit: str) -> int:
+    import resource
+    import signal
+
+    from datamonitor import DataMonitor, KpiRecord, StoreError, load_config
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    with DataMonitor(load_config(home=Path(home))) as dm:
+        dm.store.count()
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), hard))
+        batch = 0
+        while True:
+            try:
+                dm.record([KpiRecord(name="rows", value=i, subject=f"b{batch}") for i in range(100)], ship=False)
+            except StoreError as exc:
+                print(f"FULL {exc}", flush=True)
+                break
+            print(batch, flush=True)
+            batch += 1
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        dm.record([KpiRecord(name="rows", value=i, subject="after") for i in range(100)], ship=False)
+        print("RESUMED", flush=True)
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "fill":
+        raise SystemExit(_fill(sys.argv[2], sys.argv[3]))
     if sys.argv[1] == "service":
         raise SystemExit(_service(*sys.argv[2:5]))
     if sys.argv[1] == "ship":

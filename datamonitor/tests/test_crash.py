@@ -153,3 +153,23 @@ def test_thirty_sigkills_while_collecting_and_shipping_lose_nothing_and_double_n
         assert set(accepted) == {d.doc_id for d in store.iter_documents()}, "every stored observation arrived"
     assert max(accepted.values()) == 1, "no document arrived twice"
     assert all(subjects[key] == 100 for key in committed), "every batch reported as committed arrived whole"
+
+
+def test_a_full_disk_is_a_clear_error_corrupts_nothing_and_collection_resumes(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE stands in for a full disk: SQLite's writes past it fail, as on a full filesystem."""
+    home = tmp_path / "home"
+    proc = child("fill", str(home), str(2 << 20))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    full = next(line for line in lines if line.startswith("FULL "))
+    assert str(home / "datamonitor.db") in full and "is the disk full?" in full and "Nothing of this batch" in full
+    committed = [line for line in lines[:lines.index(full)]]
+    assert len(committed) > 10 and lines[-1] == "RESUMED"
+    with Store(home / "datamonitor.db") as store:
+        assert store.integrity_check() == "ok"
+        subjects = Counter(json.loads(d.body)["kpi"]["subject"] for d in store.iter_documents())
+        assert all(subjects[f"b{b}"] == 100 for b in committed), "every batch committed before the disk filled"
+        assert subjects["after"] == 100, "collection resumed when space came back"
+        assert sum(subjects.values()) == 100 * (len(committed) + 1), "the refused batch left nothing behind"
+        assert store.stats().backlog_bytes == sum(len(d.body.encode()) for d in store.iter_documents())
