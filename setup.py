@@ -55,6 +55,8 @@ setup(
             # an outside StatsD client for the UDP listener's tests, and fuzzing of its parsers
             "statsd>=3.3",
             "hypothesis>=6",
+            # a throwaway CA and certificates: real TLS handshakes with CA bundles and client certificates
+            "trustme>=1.0",
         ],
         "docs": ["sphinx>=7"],
         # the HTML report's plots (datamonitor report); everything else works without it

@@ -8,6 +8,7 @@ hold them; they are kept out of every ``repr``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["Config", "EsSettings", "default_home", "hosts_fields", "load_config", "normalize_hosts", "parse_size"]
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "DATAMONITOR_"
 INDEX_PERIODS = ("month", "day", "none")
@@ -197,7 +200,47 @@ _ENV_ES = {
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """The file's content: TOML, or YAML when it is named ``.yaml`` or ``.yml``."""
+    """The file's content: TOML, or YAML when it is named ``.yaml`` or ``.yml``.
+
+    A file that holds a secret and that others may read gets a warning.
+    """
+    data = _read_config_file(path)
+    _warn_if_exposed(path, data)
+    return data
+
+
+def _secrets_in(data: Mapping[str, Any]) -> list[str]:
+    """The keys of a config file's content that hold secrets."""
+    found = []
+    es = data.get("elasticsearch")
+    if isinstance(es, Mapping):
+        found += [f"elasticsearch.{k}" for k in ("password", "api_key") if es.get(k)]
+        for key in ("url", "hosts"):
+            urls = es.get(key)
+            for url in urls if isinstance(urls, list) else [urls]:
+                if isinstance(url, str) and "@" in urlsplit(url if "://" in url else "http://" + url).netloc:
+                    found.append(f"elasticsearch.{key} (credentials in the URL)")
+    for i, notifier in enumerate(data.get("notifiers") or []):
+        if isinstance(notifier, Mapping) and notifier.get("type") == "webhook" and notifier.get("url"):
+            found.append(f"notifiers[{i}].url (a webhook URL is a credential)")
+        if isinstance(notifier, Mapping) and notifier.get("headers"):
+            found.append(f"notifiers[{i}].headers")
+    return found
+
+
+def _warn_if_exposed(path: Path, data: Mapping[str, Any]) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    secrets = _secrets_in(data)
+    if secrets and mode & 0o044:
+        log.warning("%s holds secrets (%s) and other users can read it (mode %s): run chmod 600 %s, or move "
+                    "the secrets to the environment (DATAMONITOR_ES_PASSWORD, DATAMONITOR_ES_API_KEY)",
+                    path, ", ".join(secrets), oct(mode & 0o777), path)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml

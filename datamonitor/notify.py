@@ -82,9 +82,16 @@ class EmailNotifier:
 class WebhookNotifier:
     """An HTTP POST of a JSON body; ``text`` makes it work with Slack-style incoming webhooks."""
 
-    url: str
+    url: str = field(repr=False)
     timeout: float = 10.0
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        # a Slack-style URL holds its token in the path, and headers may hold one: show the host only
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        return f"WebhookNotifier(url='{parts.scheme}://{parts.hostname}/***', timeout={self.timeout})"
 
     def notify(self, title: str, message: str) -> None:
         body = json.dumps({"text": f"{title}\n{message}", "title": title, "message": message}).encode()
