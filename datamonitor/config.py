@@ -220,7 +220,8 @@ def _secrets_in(data: Mapping[str, Any]) -> list[str]:
             for url in urls if isinstance(urls, list) else [urls]:
                 if isinstance(url, str) and "@" in urlsplit(url if "://" in url else "http://" + url).netloc:
                     found.append(f"elasticsearch.{key} (credentials in the URL)")
-    for i, notifier in enumerate(data.get("notifiers") or []):
+    notifiers = data.get("notifiers")
+    for i, notifier in enumerate(notifiers if isinstance(notifiers, list) else []):
         if isinstance(notifier, Mapping) and notifier.get("type") == "webhook" and notifier.get("url"):
             found.append(f"notifiers[{i}].url (a webhook URL is a credential)")
         if isinstance(notifier, Mapping) and notifier.get("headers"):
@@ -261,13 +262,14 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except ImportError:
         raise ConfigError(f"{path}: YAML needs PyYAML: pip install pyyaml") from None
     except Exception as exc:
         if type(exc).__module__.startswith("yaml"):
             raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
         raise
-
 
 
 def _parse_bool(raw: str, where: str) -> bool:

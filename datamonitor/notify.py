@@ -104,11 +104,31 @@ class WebhookNotifier:
             raise OSError(f"webhook answered {exc.code}") from None
 
 
+_OPTION_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "log": {},
+    "email": {"host": (str,), "to": (list,), "sender": (str,), "port": (int,), "starttls": (bool,),
+              "username": (str,), "password_env": (str,), "timeout": (int, float)},
+    "webhook": {"url": (str,), "timeout": (int, float), "headers": (dict,)},
+}
+
+
 def make_notifier(kind: str, **options: Any) -> Notifier:
     """A notifier by name: ``log``, ``email`` or ``webhook``, with its options."""
     kinds: dict[str, Any] = {"log": LogNotifier, "email": EmailNotifier, "webhook": WebhookNotifier}
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise ConfigError(f"notifier {kind!r} is not one of {', '.join(kinds)}")
+    if kind == "email" and isinstance(options.get("to"), str):
+        options["to"] = [options["to"]]
+    for key, value in options.items():
+        types = _OPTION_TYPES[kind].get(key)
+        if types is None:
+            continue  # an unknown option: the constructor names it below
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types) or (
+                isinstance(value, (list, dict)) and not all(isinstance(v, str) for v in
+                                                            (value.values() if isinstance(value, dict) else value))):
+            names = " or ".join("list of str" if t is list else "table of str" if t is dict else t.__name__
+                                for t in types)
+            raise ConfigError(f"notifier {kind!r}: {key} must be {names}, not {type(value).__name__}")
     try:
         notifier: Notifier = kinds[kind](**options)
     except TypeError as exc:

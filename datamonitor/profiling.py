@@ -575,7 +575,14 @@ def _jsonl_bad_lines(con: Any, src: str, compression: str) -> tuple[int, tuple[t
 
 
 def _duck_message(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """DuckDB's error in one line: its first line, plus the reason where it gives one on a later line."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    if "CSV Error on Line" in text:
+        reason = next((line.strip() for line in lines[1:] if line.strip() and not line.startswith((" ", "\t"))
+                       and not line.startswith(("Original Line", "Possible Solution"))), None)
+        if reason:
+            text = f"{text}: {reason[:200]}"
     return text.replace("Invalid Input Error: ", "").replace("IO Error: ", "")
 
 

@@ -87,11 +87,14 @@ def load_service(path: str | Path) -> ServiceSpec:
     p = Path(path)
     data = read_config_file(p)
     where = str(p)
+    for section in ("monitors", "thresholds", "notifiers"):
+        if not isinstance(data.get(section) or [], list):
+            raise ConfigError(f"{where}: {section}: must be a list of tables ([[{section}]])")
     monitors = []
     for i, entry in enumerate(data.get("monitors") or []):
         at = f"{where}: monitors[{i}]"
         kind = entry.get("type") if isinstance(entry, Mapping) else None
-        if kind not in _MONITORS:
+        if not isinstance(kind, str) or kind not in _MONITORS:
             raise ConfigError(f"{at}.type: {kind!r} is not one of {', '.join(_MONITORS)}")
         monitors.append(MonitorSpec(kind, _check(entry, at, _MONITORS[kind])))
     if not monitors:

@@ -120,8 +120,8 @@ def parse_datagram(data: bytes, *, secret: bytes | None = None, max_size: int = 
     if stripped[0] in "[{":
         try:
             payload = json.loads(stripped)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise PayloadError(f"malformed JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # ValueError: also an integer over 4,300 digits
+            raise PayloadError(f"malformed JSON: {str(exc)[:120]}") from None
         items = payload if isinstance(payload, list) else [payload]
         if not items or len(items) > 1000:
             raise PayloadError("a JSON datagram holds 1 to 1000 KPIs")
@@ -228,7 +228,10 @@ class UdpListener:
         self.counts.received += 1
         try:
             records, metrics = parse_datagram(data, secret=self.secret, max_size=self.max_size)
-        except PayloadError as exc:
+        except Exception as exc:  # noqa: BLE001 - PayloadError, or a parser bug: either way one rejected datagram
+            if not isinstance(exc, PayloadError):
+                log.debug("datagram parser failed", exc_info=True)
+                exc = PayloadError(f"unparsable datagram: {type(exc).__name__}")
             self.counts.rejected += 1
             self.counts.reasons[str(exc).split(":")[0]] += 1
             self._log_rejects(str(exc))
