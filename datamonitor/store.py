@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS documents (
     last_error TEXT,
     created    REAL    NOT NULL,
     shipped    REAL,
+    size       INTEGER NOT NULL DEFAULT 0,
     UNIQUE (idx, doc_id)
 );
 CREATE INDEX IF NOT EXISTS documents_pending ON documents (seq) WHERE state = 0;
@@ -63,21 +64,22 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 -- the backlog's size, kept in the same transaction as every change to it
 CREATE TRIGGER IF NOT EXISTS backlog_insert AFTER INSERT ON documents WHEN NEW.state != 1 BEGIN
-    UPDATE counters SET value = value + length(CAST(NEW.body AS BLOB)) WHERE name = 'backlog_bytes';
+    UPDATE counters SET value = value + NEW.size WHERE name = 'backlog_bytes';
 END;
 CREATE TRIGGER IF NOT EXISTS backlog_delete AFTER DELETE ON documents WHEN OLD.state != 1 BEGIN
-    UPDATE counters SET value = value - length(CAST(OLD.body AS BLOB)) WHERE name = 'backlog_bytes';
+    UPDATE counters SET value = value - OLD.size WHERE name = 'backlog_bytes';
 END;
 CREATE TRIGGER IF NOT EXISTS backlog_state AFTER UPDATE OF state ON documents
     WHEN (OLD.state = 1) != (NEW.state = 1) BEGIN
     UPDATE counters SET value = value + (CASE WHEN NEW.state = 1 THEN -1 ELSE 1 END)
-        * length(CAST(NEW.body AS BLOB)) WHERE name = 'backlog_bytes';
+        * NEW.size WHERE name = 'backlog_bytes';
 END;
 """
 # run once, when a store older than schema 2 (or a new one) is opened
 _COUNTERS = """
+UPDATE documents SET size = length(CAST(body AS BLOB));
 INSERT OR REPLACE INTO counters (name, value)
-    SELECT 'backlog_bytes', COALESCE(SUM(length(CAST(body AS BLOB))), 0) FROM documents WHERE state != 1;
+    SELECT 'backlog_bytes', COALESCE(SUM(size), 0) FROM documents WHERE state != 1;
 INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0), ('refused', 0);
 """
 
@@ -190,9 +192,11 @@ class Store:
         if version > _SCHEMA_VERSION:
             raise StoreError(f"{self.path}: store schema {version} is newer than this datamonitor ({_SCHEMA_VERSION})")
         with self._lock:
+            # schema 1 had no size column and no counters: added and counted once, in one transaction
+            upgrade = "ALTER TABLE documents ADD COLUMN size INTEGER NOT NULL DEFAULT 0;" if version == 1 else ""
             counters = _COUNTERS if version < 2 else ""
             self._db.executescript(
-                "BEGIN IMMEDIATE;" + _SCHEMA + counters + f"PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
+                "BEGIN IMMEDIATE;" + upgrade + _SCHEMA + counters + f"PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
 
     # -------------------------------------------------------------- plumbing
     @contextmanager
@@ -235,14 +239,14 @@ class Store:
         (``count_refused=False`` when the caller will make room and try again).
         """
         now = self._clock()
-        rows = [(doc_id, idx, ts, name, body, now) for doc_id, idx, ts, name, body in items]
+        rows = [(doc_id, idx, ts, name, body, now, len(body.encode())) for doc_id, idx, ts, name, body in items]
         if not rows:
             return PutResult(0, 0)
         dropped = 0
         refused: BacklogFull | None = None
         with self._write() as db:
             if self.max_size is not None:
-                incoming = sum(len(r[4].encode()) for r in rows)
+                incoming = sum(r[6] for r in rows)
                 try:
                     dropped = self._make_room(db, incoming)
                 except BacklogFull as exc:
@@ -250,7 +254,8 @@ class Store:
             if refused is None:
                 # rowcount, not total_changes: the backlog triggers' updates are not documents
                 added = db.executemany(
-                    "INSERT OR IGNORE INTO documents (doc_id, idx, ts, name, body, created) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO documents (doc_id, idx, ts, name, body, created, size) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 ).rowcount
             elif count_refused:  # counted in the same transaction, and nothing else is written
@@ -273,7 +278,7 @@ class Store:
                 "[store] max_size")
         freed, last_seq, dropped = 0, 0, 0
         while freed < excess:
-            rows = db.execute("SELECT seq, length(CAST(body AS BLOB)) FROM documents WHERE state != 1 AND seq > ? "
+            rows = db.execute("SELECT seq, size FROM documents WHERE state != 1 AND seq > ? "
                               "ORDER BY seq LIMIT 500", (last_seq,)).fetchall()
             if not rows:
                 break

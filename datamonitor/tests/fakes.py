@@ -273,14 +273,15 @@ class FakeCluster(FakeElasticsearch):
 
 
 @contextmanager
-def fake_elasticsearch(**kwargs: Any) -> Iterator[dict[str, FakeCluster]]:
-    """Patch ``elasticsearch.Elasticsearch`` with :class:`FakeCluster`, one per first host, as ElasticMock does."""
+def fake_elasticsearch(cls: type[FakeCluster] | None = None, **kwargs: Any) -> Iterator[dict[str, FakeCluster]]:
+    """Patch ``elasticsearch.Elasticsearch`` with :class:`FakeCluster` (or ``cls``), one per first host, as ElasticMock does."""
     clusters: dict[str, FakeCluster] = {}
+    make = cls or FakeCluster
 
     def factory(hosts: Any = None, **client_kwargs: Any) -> FakeCluster:
         key = str(hosts[0] if isinstance(hosts, list) and hosts else hosts)
         if key not in clusters:
-            clusters[key] = FakeCluster(hosts, **kwargs, **client_kwargs)
+            clusters[key] = make(hosts, **kwargs, **client_kwargs)
         return clusters[key]
 
     with mock.patch("elasticsearch.Elasticsearch", factory):

@@ -152,3 +152,27 @@ def test_udp_records_refused_by_a_full_store_wait_for_the_next_flush(home: Path)
     counted = sum(r.value for r in stored if r.name == "jobs.done")
     assert counted == 5, "the counter's samples all arrived, late but whole"
     assert listener.dropped == 0
+
+
+def test_a_schema_1_store_is_upgraded_and_its_backlog_counted(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE documents (seq INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, idx TEXT NOT NULL,
+            ts TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, state INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, created REAL NOT NULL, shipped REAL,
+            UNIQUE (idx, doc_id));
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        PRAGMA user_version = 1;""")
+    rows = [row(i) for i in range(6)]
+    db.executemany("INSERT INTO documents (doc_id, idx, ts, name, body, created, state) VALUES (?, ?, ?, ?, ?, 0, ?)",
+                   [(*r, 1 if i < 2 else 0) for i, r in enumerate(rows)])
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store._query("PRAGMA user_version")[0][0] == 2
+        assert store.stats().backlog_bytes == true_backlog(store) == sum(len(r[4].encode()) for r in rows[2:])
+        store.mark_shipped([("dm-kpi-2026.11", "id2")])
+        assert store.stats().backlog_bytes == true_backlog(store)
