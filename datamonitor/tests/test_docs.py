@@ -58,3 +58,14 @@ def test_readme_starts_with_exactly_two_commands() -> None:
     commands = block[:block.index("```")]
     assert len(commands) == 2 and "tox" in commands[1]
     assert "tox" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_test_the_reliability_page_names_exists() -> None:
+    import re
+
+    text = (DOCS / "reliability.rst").read_text()
+    named = re.findall(r"``(test_\w+\.py)::(test_\w+)``", text)
+    assert len(named) >= 25
+    tests = Path(__file__).parent
+    for module, name in named:
+        assert f"def {name}(" in (tests / module).read_text(), f"docs/reliability.rst names {module}::{name}"
