@@ -30,6 +30,10 @@ class CountingCluster(FakeCluster):
 
     created = 0
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.log_requests = False
+
     def _bulk_item(self, op: str, idx: str, doc_id: str, source: dict[str, Any]) -> dict[str, Any]:
         CountingCluster.created += 1
         return {op: {"_index": idx, "_id": doc_id, "status": 201, "result": "created", "_version": 1}}
@@ -46,18 +50,20 @@ def main() -> None:
         home = Path(tmp)
         samples: list[str] = []
         with DataMonitor(load_config(home=home)) as dm:
-            t0 = time.perf_counter()
+            t0 = last = time.perf_counter()
             for start in range(0, n, batch):
                 dm.record([KpiRecord(name="column.null_count", value=i, subject=f"col{i % 500}",
                                      file_path="/data/flights.csv", labels={"team": "ops"})
                            for i in range(start, min(n, start + batch))], ship=False)
                 if (start + batch) % step == 0:
-                    samples.append(f"{start + batch:>9,}: {rss_mb():6.1f} MB")
+                    now = time.perf_counter()
+                    samples.append(f"{start + batch:>9,}: {rss_mb():6.1f} MB {step / (now - last):8,.0f}/s")
+                    last = now
             put_s = time.perf_counter() - t0
             size = dm.store.stats().size_bytes
         print(f"documents                 {n:,}")
         print(f"store: record + commit    {put_s:8.2f} s   {n / put_s:10,.0f} docs/s   store {size / 1e6:,.1f} MB")
-        print("  RSS while storing       " + " | ".join(samples))
+        print("  RSS and rate while storing:\n    " + "\n    ".join(samples))
 
         shipped: list[str] = []
         with fake_elasticsearch(CountingCluster), DataMonitor(load_config(home=home, es_url="http://bench:9200")) as dm:
@@ -76,7 +82,7 @@ def main() -> None:
             assert result.created == n == CountingCluster.created and result.pending == 0, result
             assert dm.store.count(PENDING) == 0
         print(f"ship: bulk + mark         {ship_s:8.2f} s   {n / ship_s:10,.0f} docs/s   (counting fake cluster)")
-        print("  RSS while shipping      " + " | ".join(shipped))
+        print("  RSS while shipping:\n    " + "\n    ".join(shipped))
         print(f"peak RSS                  {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8.1f} MB "
               "(MB here are MiB)")
 

@@ -120,8 +120,9 @@ class FakeCluster(FakeElasticsearch):
         #: faults for the next bulk requests, in order: an int status, an exception to raise, or
         #: ``PartialReset(k)``: index the first k documents of the request, then reset the connection
         self.bulk_faults: list[Any] = []
-        #: the document ids of every bulk request, in order (answered or not)
+        #: the document ids of every bulk request, in order (answered or not), while ``log_requests``
         self.requests: list[list[str]] = []
+        self.log_requests = True
         #: per-document answers: doc id -> (status, error type, reason), applied every time
         self.reject: dict[str, tuple[int, str, str]] = {}
         #: per-document answers used once: doc id -> list of statuses
@@ -218,7 +219,8 @@ class FakeCluster(FakeElasticsearch):
                 source_line = next(it)
                 source = json.loads(source_line) if isinstance(source_line, str) else source_line
                 parsed.append((op, meta.get("_index") or index, meta["_id"], source))
-            self.requests.append([doc_id for _op, _idx, doc_id, _src in parsed])
+            if self.log_requests:
+                self.requests.append([doc_id for _op, _idx, doc_id, _src in parsed])
             fault = self.bulk_faults.pop(0) if self.bulk_faults else None
             if isinstance(fault, PartialReset):
                 for op, idx, doc_id, source in parsed[:fault.after]:
