@@ -233,7 +233,7 @@ class FakeCluster(FakeElasticsearch):
             if self.bulk_delay:
                 time.sleep(self.bulk_delay)
             items = [self._bulk_item(op, idx, doc_id, source) for op, idx, doc_id, source in parsed]
-            errors = any("error" in item[op] for item, (op, *_rest) in zip(items, parsed))
+            errors = any("error" in item[op] for item, (op, *_rest) in zip(items, parsed, strict=True))
             return ObjectApiResponse(body={"errors": errors, "took": 1, "items": items}, meta=_meta(200))
 
     def _bulk_item(self, op: str, idx: str, doc_id: str, source: dict[str, Any]) -> dict[str, Any]:

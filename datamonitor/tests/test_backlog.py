@@ -19,7 +19,8 @@ from datamonitor.tests.fakes import FakeCluster
 
 
 def row(i: int, size: int = 100) -> tuple[str, str, str, str, str]:
-    body = '{"kpi":{"name":"rows","value":%04d},"pad":"%s"}' % (i, "é" * 10 + "x" * size)
+    pad = "é" * 10 + "x" * size
+    body = f'{{"kpi":{{"name":"rows","value":{i:04d}}},"pad":"{pad}"}}'
     return (f"id{i}", "dm-kpi-2026.11", f"2026-11-23T10:00:00.{i:03d}Z", "rows", body)
 
 

@@ -193,9 +193,9 @@ def test_config_files_of_random_bytes_are_one_clear_error(tmp_path: Path, data: 
     for name in ("fuzz.toml", "fuzz.yaml"):
         path = tmp_path / name
         path.write_bytes(data)
-        for load in (lambda: load_config(path, env={}), lambda: load_service(path)):
+        for load in (load_config, load_service):
             try:
-                load()
+                load(path)
             except ConfigError as exc:
                 assert str(path) in str(exc)
 

@@ -19,10 +19,10 @@ import pytest
 
 from datamonitor import ClusterUnreachable, DataMonitor, load_config
 from datamonitor.cli import main
+from datamonitor.errors import PayloadError
 from datamonitor.notify import WebhookNotifier
 from datamonitor.sources.udp import UdpListener, parse_datagram, sign
 from datamonitor.sources.watch import DirectoryWatcher
-from datamonitor.errors import PayloadError
 
 trustme = pytest.importorskip("trustme")
 
@@ -50,7 +50,7 @@ def tls_server(ca: Any, *, require_client_cert: bool) -> Iterator[tuple[int, dic
         while not stop.is_set():
             try:
                 conn, _ = sock.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             try:
                 with ctx.wrap_socket(conn, server_side=True) as tls:
@@ -75,7 +75,7 @@ def test_tls_is_verified_by_default_and_an_unknown_ca_is_refused(home: Path) -> 
     with tls_server(ca, require_client_cert=False) as (port, seen), \
             DataMonitor(load_config(home=home, es_url=f"https://127.0.0.1:{port}")) as dm:
         assert dm.config.es.verify_certs is True
-        with pytest.raises(ClusterUnreachable, match="TLS handshake .* failed"):
+        with pytest.raises(ClusterUnreachable, match=r"TLS handshake .* failed"):
             dm.es_info()
     assert seen["handshakes"] == 0, "the client refused a certificate from a CA it was not given"
 
@@ -100,9 +100,9 @@ def test_a_ca_bundle_and_a_client_certificate_are_used(home: Path, tmp_path: Pat
     with tls_server(ca, require_client_cert=True) as (port, seen):
         bare = home.parent / "bare.toml"
         bare.write_text(f'[elasticsearch]\nca_certs = "{ca_file}"\n')
-        with DataMonitor(load_config(bare, home=home, es_url=f"https://127.0.0.1:{port}")) as dm:
-            with pytest.raises(ClusterUnreachable):
-                dm.es_info()
+        with DataMonitor(load_config(bare, home=home, es_url=f"https://127.0.0.1:{port}")) as dm, \
+                pytest.raises(ClusterUnreachable):
+            dm.es_info()
         assert seen["handshakes"] == 0
 
 
