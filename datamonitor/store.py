@@ -184,7 +184,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.execute("PRAGMA cache_size=-32768")  # 32 MiB: the id index of a big store stays in memory
+            self._db.execute("PRAGMA cache_size=-32768")  # 32 MiB: more of a big store's id index in memory
             self._migrate()
         except (sqlite3.Error, OSError, StoreError) as exc:
             self._db.close()
