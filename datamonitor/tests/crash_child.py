@@ -7,9 +7,8 @@ batch number once it is committed.
 ``fill HOME BYTES``: with RLIMIT_FSIZE at BYTES (a full disk), commit batches until
 the store refuses one, print ``FULL <error>``, raise the limit again (space came
 back) and print ``RESUMED`` once the next batch is stored.
-``service HOME LOG RUN``: collect and ship at once, as the service does: batches of
-100 KPI records (subject ``rRUNbBATCH``) are committed, the batch key printed, and
-shipped to the fake cluster persisted in LOG, forever.
+``run HOME LOG CONFIG``: the real service (``datamonitor run``) with the config's
+monitors, shipping as it goes to the fake cluster persisted in LOG, until killed.
 """
 
 from __future__ import annotations
@@ -46,10 +45,10 @@ def _collect(home: str) -> int:
             batch += 1
 
 
-def _service(home: str, log: str, run: str) -> int:
+def _run(home: str, log: str, config: str) -> int:
     from unittest import mock
 
-    from datamonitor import DataMonitor, KpiRecord, load_config
+    from datamonitor.cli import main
     from datamonitor.tests.fakes import FakeCluster
 
     def factory(hosts: object = None, **kwargs: object) -> FakeCluster:
@@ -57,15 +56,8 @@ def _service(home: str, log: str, run: str) -> int:
         fake.bulk_delay = 0.01
         return fake
 
-    with mock.patch("elasticsearch.Elasticsearch", factory), \
-            DataMonitor(load_config(home=Path(home), es_url=URL)) as dm:
-        batch = 0
-        while True:
-            key = f"r{run}b{batch}"
-            dm.record([KpiRecord(name="rows", value=i, subject=key) for i in range(100)], ship=False)
-            print(key, flush=True)
-            dm.ship()
-            batch += 1
+    with mock.patch("elasticsearch.Elasticsearch", factory):
+        return main(["--home", home, "--es", URL, "--config", config, "run"])
 
 
 def _fill(home: str, limit: str) -> int:
@@ -97,8 +89,8 @@ def _fill(home: str, limit: str) -> int:
 if __name__ == "__main__":
     if sys.argv[1] == "fill":
         raise SystemExit(_fill(sys.argv[2], sys.argv[3]))
-    if sys.argv[1] == "service":
-        raise SystemExit(_service(*sys.argv[2:5]))
+    if sys.argv[1] == "run":
+        raise SystemExit(_run(*sys.argv[2:5]))
     if sys.argv[1] == "ship":
         raise SystemExit(_ship(sys.argv[2], sys.argv[3]))
     raise SystemExit(_collect(sys.argv[2]))

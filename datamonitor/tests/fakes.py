@@ -128,7 +128,8 @@ class FakeCluster(FakeElasticsearch):
         #: per-document answers used once: doc id -> list of statuses
         self.reject_once: dict[str, list[int]] = {}
         self.bulk_requests = 0
-        #: seconds each bulk request takes, to widen the window for a kill in the middle of one
+        #: seconds each bulk request takes after indexing, before it answers: widens the window for a kill
+        #: between the cluster's acceptance and the client's mark
         self.bulk_delay = 0.0
         self.unreachable = False
         self._persist = Path(persist) if persist else None
@@ -230,9 +231,9 @@ class FakeCluster(FakeElasticsearch):
                 raise fault
             if fault is not None:
                 raise api_error(int(fault), "fault", f"injected {fault}")
-            if self.bulk_delay:
-                time.sleep(self.bulk_delay)
             items = [self._bulk_item(op, idx, doc_id, source) for op, idx, doc_id, source in parsed]
+            if self.bulk_delay:  # indexed, answer not yet sent: the window a crash test aims at
+                time.sleep(self.bulk_delay)
             errors = any("error" in item[op] for item, (op, *_rest) in zip(items, parsed, strict=True))
             return ObjectApiResponse(body={"errors": errors, "took": 1, "items": items}, meta=_meta(200))
 
