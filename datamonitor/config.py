@@ -199,16 +199,6 @@ _ENV_ES = {
 }
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """The file's content: TOML, or YAML when it is named ``.yaml`` or ``.yml``.
-
-    A file that holds a secret and that others may read gets a warning.
-    """
-    data = _read_config_file(path)
-    _warn_if_exposed(path, data)
-    return data
-
-
 def _secrets_in(data: Mapping[str, Any]) -> list[str]:
     """The keys of a config file's content that hold secrets."""
     found = []
@@ -241,7 +231,8 @@ def _warn_if_exposed(path: Path, data: Mapping[str, Any]) -> None:
                     path, ", ".join(secrets), oct(mode & 0o777), path)
 
 
-def _read_config_file(path: Path) -> dict[str, Any]:
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's content: TOML, or YAML when it is named ``.yaml`` or ``.yml``."""
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
@@ -349,6 +340,7 @@ def load_config(
     if source is not None:
         where = str(source)
         data = read_config_file(source)
+        _warn_if_exposed(source, data)  # here, once per start: the service reads the file again for its monitors
         for key, val in data.items():
             if key == "elasticsearch":
                 if not isinstance(val, Mapping):

@@ -210,3 +210,15 @@ def test_a_config_without_secrets_is_not_warned_about(tmp_path: Path, caplog: py
     os.chmod(conf, 0o644)
     load_config(conf, env={})
     assert "other users can read it" not in caplog.text
+
+
+def test_the_service_warns_about_a_readable_config_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from datamonitor.service import load_service
+
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'[elasticsearch]\npassword = "{SECRET}"\nusername = "u"\n'
+                    f'[[monitors]]\ntype = "disk"\npaths = ["{tmp_path}"]\n')
+    os.chmod(conf, 0o644)
+    load_config(conf, env={})
+    load_service(conf)  # 'datamonitor run' reads the file twice
+    assert caplog.text.count("other users can read it") == 1
