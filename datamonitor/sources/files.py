@@ -198,6 +198,8 @@ class FileResult:
     profile: TableProfile | None = None
     error: str | None = None
     drift: dict[str, list[str]] | None = None
+    #: SHA-256 of the file's bytes, computed once during the measurement ("" when it failed)
+    sha256: str = ""
 
 
 def file_kpis(
@@ -208,10 +210,12 @@ def file_kpis(
     progress: Callable[[float], None] | None = None,
     stat: Callable[[Path], os.stat_result] = os.stat,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    sha256: str | None = None,
 ) -> FileResult:
     """Measure one file: file KPIs, column KPIs and, given the dataset's previous schema, drift.
 
     Raises :class:`~datamonitor.errors.SourceError` naming the file when it cannot be read.
+    ``sha256``, when the caller already hashed the file, is used instead of hashing it again.
     """
     p = Path(path)
     try:
@@ -245,7 +249,7 @@ def file_kpis(
         records.append(rec("file.schema_drift", mtime, value=sum(len(v) for v in change.values()), text=text[:1024],
                            unit="columns", labels={"dataset_key": dataset_key(p)},
                            message=f"schema of {p.name} changed: {text}"))
-    return FileResult(path=p, records=tuple(records), profile=profile, drift=change)
+    return FileResult(path=p, records=tuple(records), profile=profile, drift=change, sha256=checksum.digest)
 
 
 def dataframe_kpis(df: Any, name: str, options: ProfileOptions | None = None,
