@@ -319,11 +319,11 @@ class CsvReader:
             raise ValueError("width")
         schema = dict(df.schema)
         for name, dtype in df.schema.items():
-            if dtype == pl.String:
-                found = date_format(df.get_column(name))
-                if found is not None:
-                    schema[name] = found[1]
-                    self.formats[name] = found[0]
+            if dtype == pl.String:  # times, decimal commas with thousands marks, True/TRUE: Polars keeps text
+                own, fmt = _infer(df.get_column(name), self.decimal)
+                schema[name] = own
+                if fmt is not None:
+                    self.formats[name] = fmt
             elif dtype == pl.Null:
                 schema[name] = pl.String
         self.schema = schema
