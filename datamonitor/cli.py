@@ -369,7 +369,14 @@ def _cmd_ship(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     return _ship_exit(result)
 
 
+def printable_text(text: str) -> str:
+    """Text with undecodable bytes (surrogates from file names) shown as escapes, so printing never fails."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _cmd_file(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    from .sources.files import printable
+
     options: dict[str, Any] = {"exact_distinct_values": int(args.exact_distinct_mb * (1 << 20)) // 8}
     for key in ("format", "delimiter", "encoding", "decimal", "comment"):
         if getattr(args, key):
@@ -402,7 +409,7 @@ def _cmd_file(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     for r in results:
         if args.json:
             if r.error:
-                _print_json({"path": str(r.path), "error": r.error}, out)
+                _print_json({"path": printable(r.path), "error": printable_text(r.error)}, out)
             for rec in r.records:
                 from .records import document_id, to_document
 
@@ -413,15 +420,22 @@ def _cmd_file(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         prof = r.profile
         assert prof is not None
         size = r.path.stat().st_size if r.path.exists() else 0
-        rows.append([str(r.path), prof.format + (f"+{prof.compression}" if prof.compression else ""), f"{prof.rows:,}",
+        rows.append([printable(r.path), prof.format + (f"+{prof.compression}" if prof.compression else ""), f"{prof.rows:,}",
                      len(prof.columns), prof.bad_rows, f"{prof.seconds:.2f}",
                      f"{size / prof.seconds / 1e6:.0f}" if prof.seconds > 0 else "-",
                      ("drift: " + ", ".join(f"{k} {', '.join(v)}" for k, v in r.drift.items() if v)) if r.drift else ""])
     if not args.json and rows:
         _table(rows, ["file", "format", "rows", "columns", "bad rows", "seconds", "MB/s", ""], out)
+        for r in results:
+            if r.profile is not None and r.profile.bad_rows:
+                from .sources.files import bad_rows_text
+
+                more = r.profile.bad_rows - len(r.profile.bad_row_examples)
+                out.write(f"{printable(r.path)}: bad rows: {bad_rows_text(r.profile)}"
+                          + (f" (and {more:,} more)" if more > 0 else "") + "\n")
     failed = [r for r in results if r.error]
     for r in failed:
-        sys.stderr.write(f"datamonitor: {r.error}\n")
+        sys.stderr.write(f"datamonitor: {printable_text(r.error or '')}\n")
     if failed:
         return EXIT_FAIL
     return EXIT_OK
