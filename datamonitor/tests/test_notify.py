@@ -46,8 +46,8 @@ def test_below_thresholds_and_subjects_are_tracked_apart() -> None:
 def test_a_notification_is_a_kpi_document() -> None:
     note = ThresholdSet([Threshold("disk.used_pct", above=90)]).check([kpi(93.5)])[0]
     assert (note.name, note.dataset, note.value) == ("notification", "datamonitor.notify", 93.5)
-    assert note.text == "ALERT: disk.used_pct on / is above 90"
-    assert note.message == "disk.used_pct on / is 93.5 percent (threshold: above 90)"
+    assert note.text == "ALERT: disk.used_pct on / is above 90%"
+    assert note.message == "disk.used_pct on / is 93.5%, above 90%"
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"above": 1, "below": 2}, {"above": 1, "hysteresis": -1}])
