@@ -25,6 +25,8 @@ setup(
         "elasticsearch>=8.18,<9",
         "elasticsearch-dsl>=8.18,<9",
         "tqdm>=4.60",
+        # shell completion (bash, zsh) written from the argparse parser itself
+        "shtab>=1.7",
         # the file-KPI engine, chosen by measurement (README, Performance): one streaming SQL pass
         "duckdb>=1.1",
         # DuckDB imports it to hand time-zone-aware timestamps to Python (pandas 3 no longer brings it)

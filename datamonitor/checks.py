@@ -15,7 +15,7 @@ from typing import Any
 from urllib import error, request
 
 from .config import Config
-from .errors import ConfigError, DataMonitorError
+from .errors import DataMonitorError
 
 __all__ = ["Check", "check_config", "check_output"]
 
@@ -40,25 +40,26 @@ def _store_dir(config: Config) -> Check:
     return Check("store", "error", f"{config.store_file}: cannot write in {probe}")
 
 
-def check_config(config: Config) -> list[Check]:
-    """The config file (already loaded into ``config``), its monitors, paths and notifiers, and the store."""
-    from .service import check_service, load_service
+def check_config(config: Config, *, monitors: bool = True) -> list[Check]:
+    """The config file (already loaded into ``config``), the store, and (``monitors``) the service's sections."""
+    from .service import load_service, service_problems
 
     checks = [Check("config", "ok", str(config.source) if config.source else "no config file: defaults and "
                                                                               "the environment")]
     checks.append(_store_dir(config))
-    if config.source is not None and _has_monitors(config.source):
-        try:
-            spec = load_service(config.source)
-        except ConfigError as exc:
-            return checks + [Check("monitors", "error", line) for line in str(exc).splitlines()]
-        problems = check_service(spec)
-        checks += [Check("monitors", "error", line) for line in problems]
+    if monitors and config.source is not None and _has_monitors(config.source):
+        problems = service_problems(config.source)
+        checks += [Check(_section(line), "error", line) for line in problems]
         if not problems:
+            spec = load_service(config.source)
             kinds = ", ".join(m.type for m in spec.monitors)
             checks.append(Check("monitors", "ok", f"{len(spec.monitors)} ({kinds}), {len(spec.thresholds)} "
                                                   f"threshold(s), {len(spec.notifiers)} notifier(s)"))
     return checks
+
+
+def _section(problem: str) -> str:
+    return next((s for s in ("notifiers", "thresholds") if f": {s}[" in problem), "monitors")
 
 
 def _has_monitors(path: Path) -> bool:

@@ -198,7 +198,7 @@ def _doc_rows(hits: Sequence[dict[str, Any]]) -> list[list[Any]]:
         value = kpi.get("value", kpi.get("text"))
         labels = ",".join(f"{k}={v}" for k, v in sorted((s.get("labels") or {}).items()))
         rows.append([s.get("@timestamp"), kpi.get("name"), truncate(str(kpi.get("subject") or ""), 30),
-                     truncate(str(value if value is not None else "")),
+                     truncate(f"{value:.6g}" if isinstance(value, float) else str(value if value is not None else "")),
                      kpi.get("unit"), truncate(str((s.get("file") or {}).get("name") or ""), 30),
                      s.get("event", {}).get("dataset"), truncate(labels, 30), h["_id"]])
     return rows
@@ -550,14 +550,17 @@ def _disk_line(records: Sequence[Any], out: TextIO) -> None:
 
 
 def _cmd_run(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
-    from .service import check_service, load_service, run_service
+    from .service import load_service, run_service, service_problems
 
     if dm.config.source is None:
         raise ConfigError("run needs a config file with [[monitors]]: --config FILE (examples/ has some)")
-    spec = load_service(dm.config.source)
-    problems = check_service(spec)
+    from .checks import check_config
+
+    problems = service_problems(dm.config.source)  # every problem at once, before anything starts
+    problems += [c.detail for c in check_config(dm.config, monitors=False) if c.status == "error"]
     if problems:
         raise ConfigError("\n".join(problems))
+    spec = load_service(dm.config.source)
     if any(m.type == "watch" for m in spec.monitors):
         _log_each_file(args)
     summary = run_service(dm, spec, duration=args.duration)
@@ -707,7 +710,7 @@ def _cmd_test(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{args.what.capitalize()} {'FAILED' if failed else 'OK'}\n")
     if not failed:
         return EXIT_OK
-    return EXIT_USAGE if args.what == "config" else EXIT_UNREACHABLE
+    return EXIT_USAGE if args.what == "config" or not dm.config.es.configured else EXIT_UNREACHABLE
 
 
 def _cmd_kpis(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:

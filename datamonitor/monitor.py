@@ -334,8 +334,8 @@ class DataMonitor:
             if pattern is not None:
                 search = search.filter(match(field, pattern))
         if file is not None:
-            search = search.filter(Q("bool", should=[match("file.path", file), match("file.name", file)],
-                                     minimum_should_match=1))
+            # a bool of should clauses alone needs one of them to match (minimum_should_match defaults to 1)
+            search = search.filter(Q("bool", should=[match("file.path", file), match("file.name", file)]))
         if since is not None:
             search = search.filter("range", **{"@timestamp": {"gte": since}})
         body = search.to_dict()

@@ -21,7 +21,7 @@ from .config import parse_duration, read_config_file
 from .errors import ConfigError
 from .notify import Notifier, Threshold, check_notifier, make_notifier
 
-__all__ = ["MonitorSpec", "ServiceSpec", "check_service", "load_service", "run_service"]
+__all__ = ["MonitorSpec", "ServiceSpec", "check_service", "load_service", "run_service", "service_problems"]
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,21 @@ def load_service(path: str | Path) -> ServiceSpec:
     Every bad entry is found, not only the first: the ConfigError holds one line
     per problem, each naming its place in the file (``monitors[2].interval``).
     """
-    p = Path(path)
+    spec, problems = _load(Path(path))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return spec
+
+
+def service_problems(path: str | Path, *, env: Mapping[str, str] | None = None) -> list[str]:
+    """Everything wrong with the service's part of a config file, in one list: the entries that do not
+    parse, and the paths, addresses and notifier settings of those that do (:func:`check_service`)."""
+    spec, problems = _load(Path(path))
+    return problems + check_service(spec, env=env)
+
+
+def _load(p: Path) -> tuple[ServiceSpec, list[str]]:
+    """The entries that parse, and one line per entry that does not."""
     data = read_config_file(p)
     where = str(p)
     problems: list[str] = []
@@ -110,7 +124,7 @@ def load_service(path: str | Path) -> ServiceSpec:
         if not isinstance(data.get(section) or [], list):
             problems.append(f"{where}: {section}: must be a list of tables ([[{section}]])")
     if problems:
-        raise ConfigError("\n".join(problems))
+        return ServiceSpec((), (), (), p), problems
     monitors = []
     for i, entry in enumerate(data.get("monitors") or []):
         at = f"{where}: monitors[{i}]"
@@ -147,9 +161,7 @@ def load_service(path: str | Path) -> ServiceSpec:
             notifiers.append(make_notifier(entry["type"], **{k: v for k, v in entry.items() if k != "type"}))
         except ConfigError as exc:
             problems.append(f"{at}: {exc}")
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return ServiceSpec(tuple(monitors), tuple(thresholds), tuple(notifiers), p)
+    return ServiceSpec(tuple(monitors), tuple(thresholds), tuple(notifiers), p), problems
 
 
 def check_service(spec: ServiceSpec, *, env: Mapping[str, str] | None = None) -> list[str]:
