@@ -375,14 +375,14 @@ class Store:
         ``name`` and ``fields`` (``file``: path or name, ``dataset``, ``subject``) take shell wildcards.
         """
         where, params = [], []
-        if name is not None:
-            where.append("name GLOB ?" if any(c in name for c in "*?[") else "name = ?")
-            params.append(name)
+        if name is not None:  # * and ? are wildcards, as in Elasticsearch's wildcard query; [ is literal
+            where.append("name GLOB ?" if any(c in name for c in "*?") else "name = ?")
+            params.append(name.replace("[", "[[]"))
         for key, pattern in (fields or {}).items():
             if pattern is not None:
                 paths = _FIELD_PATHS[key]
                 where.append("(" + " OR ".join(f"json_extract(body, '{p}') GLOB ?" for p in paths) + ")")
-                params.extend([pattern] * len(paths))
+                params.extend([pattern.replace("[", "[[]")] * len(paths))
         if since is not None:
             where.append("ts >= ?")
             params.append(since)

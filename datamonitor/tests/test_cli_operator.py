@@ -211,6 +211,37 @@ def test_search_filters_reach_the_cluster(capsys: pytest.CaptureFixture[str],
     assert sorted(_names(out)) == ["column.null_ratio", "column.nulls"]
 
 
+def test_search_wildcards_become_wildcard_queries_on_the_cluster(capsys: pytest.CaptureFixture[str],
+                                                                  clusters: dict[str, FakeCluster],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # ElasticMock evaluates term and bool but not wildcard: check the query sent. Its shape is Elasticsearch's
+    # wildcard query, {"wildcard": {FIELD: {"value": PATTERN}}}, where * and ? are the only wildcards
+    # (https://www.elastic.co/guide/en/elasticsearch/reference/current/query-dsl-wildcard-query.html).
+    bodies: list[Any] = []
+
+    def record(self: FakeCluster, index: Any = None, body: Any = None, **kwargs: Any) -> Any:
+        bodies.append(body)
+        return {"hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}}
+
+    monkeypatch.setattr(FakeCluster, "search", record)
+    code, _out, err = run(capsys, "--es", URL, "search", "--name", "column.*", "--file", "*.csv", "--dataset", "x")
+    assert (code, err) == (0, "datamonitor: no documents match\n")
+    assert bodies[0]["query"]["bool"]["filter"] == [
+        {"wildcard": {"kpi.name": {"value": "column.*"}}},
+        {"term": {"event.dataset": "x"}},
+        {"bool": {"should": [{"wildcard": {"file.path": {"value": "*.csv"}}},
+                             {"wildcard": {"file.name": {"value": "*.csv"}}}]}},
+    ]
+
+
+def test_brackets_are_literal_in_local_search_as_on_the_cluster(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["send", json.dumps({"name": "x", "value": 1, "file.path": "/in/a[1].csv"})]) == 0
+    assert main(["send", json.dumps({"name": "x", "value": 2, "file.path": "/in/a1.csv"})]) == 0
+    capsys.readouterr()
+    out = run(capsys, "search", "--json", "--file", "a[1]*")[1]
+    assert [json.loads(line)["file"]["name"] for line in out.splitlines()] == ["a[1].csv"]
+
+
 # ------------------------------------------------------------------ disk
 
 def test_disk_measures_the_good_paths_and_reports_the_bad_one(capsys: pytest.CaptureFixture[str],
