@@ -383,7 +383,7 @@ def _cmd_search(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
 
 def _ship(dm: DataMonitor, args: argparse.Namespace, retry_dead: bool = False) -> Any:
     bar = None
-    if sys.stderr.isatty() and not args.json:
+    if sys.stderr.isatty() and not args.json and not args.quiet:
         from tqdm import tqdm  # type: ignore[import-untyped]
 
         pending = dm.store.count(0) + (dm.store.count(2) if retry_dead else 0)

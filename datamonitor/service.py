@@ -308,7 +308,7 @@ def _summary(report: Mapping[str, Any], shipped: Any) -> dict[str, Any]:
             out[label] = {"received": obj.totals.received, "accepted": obj.totals.accepted,
                           "rejected": obj.totals.rejected}
         elif hasattr(obj, "processed"):
-            out[label] = {"files": obj.processed}
+            out[label] = {"files": obj.processed, "failed": getattr(obj, "failed", 0)}
         else:
             out[label] = {"steps": obj.steps}
     if shipped is not None:
