@@ -25,9 +25,11 @@ setup(
         "elasticsearch>=8.18,<9",
         "elasticsearch-dsl>=8.18,<9",
         "tqdm>=4.60",
+        # shell completion (bash, zsh) written from the argparse parser itself
+        "shtab>=1.7",
         # the file-KPI engine, chosen by measurement (README, Performance): chunked, typed by every row
         "polars>=1.30",
-        # DataFrames in (dataframe_kpis) and Parquet footers read without scanning the data
+        # DataFrames in (dataframe_kpis); Parquet read by row group
         "pandas>=2.0",
         "pyarrow>=14",
         # zstd-compressed input: DuckDB reads it, this sniffs its first bytes

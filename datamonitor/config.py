@@ -1,6 +1,6 @@
 """Loading and validating configuration: defaults < config file < environment < explicit options.
 
-The config file is TOML. Secrets may come from the environment
+The config file is TOML, or YAML when it is named ``.yaml`` or ``.yml``. Secrets may come from the environment
 (``DATAMONITOR_ES_PASSWORD``, ``DATAMONITOR_ES_API_KEY``) so the file need not
 hold them; they are kept out of every ``repr``.
 """
@@ -25,7 +25,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["Config", "EsSettings", "default_home", "hosts_fields", "load_config", "normalize_hosts", "parse_size"]
+__all__ = ["Config", "EsSettings", "default_home", "hosts_fields", "load_config", "normalize_hosts", "parse_duration",
+           "parse_size"]
 
 log = logging.getLogger(__name__)
 
@@ -415,3 +416,33 @@ def parse_size(raw: object, where: str) -> int:
     if size < 1:
         raise ConfigError(f"{where}: must be positive")
     return size
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(raw: object, where: str, *, allow_zero: bool = False) -> float:
+    """Seconds from a number or a text such as ``"30s"``, ``"5m"``, ``"1.5h"``, ``"7d"`` (a bare number is seconds).
+
+    The units are Metricbeat's and Telegraf's (``ms``, ``s``, ``m``, ``h``) plus ``d`` and ``w``.
+    Zero is refused unless ``allow_zero``: an interval of 0 would spin.
+    """
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise ConfigError(f"{where}: must be seconds or a text such as '30s', '5m', '1h', not {type(raw).__name__}")
+    if isinstance(raw, str):
+        text = raw.strip().lower()
+        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
+        unit = text[len(digits):].strip() or "s"
+        if unit not in _DURATION_UNITS:
+            raise ConfigError(f"{where}: unknown unit {unit!r} in {raw!r} (use ms, s, m, h, d or w)")
+        try:
+            seconds = float(digits) * _DURATION_UNITS[unit]
+        except ValueError:
+            raise ConfigError(f"{where}: {raw!r} is not a duration such as '30s', '5m' or '1h'") from None
+    else:
+        seconds = float(raw)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ConfigError(f"{where}: {raw!r} is not a finite duration")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ConfigError(f"{where}: must be positive, not {raw!r}")
+    return seconds

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 from .config import EsSettings
 from .errors import ClusterUnreachable, ConfigError, RequestRejected
 
-__all__ = ["CHARTS", "KibanaTarget", "import_objects", "objects", "to_ndjson"]
+__all__ = ["CHARTS", "KibanaTarget", "auth_headers", "import_objects", "objects", "to_ndjson"]
 
 _NS = uuid.UUID("5d3c8f0e-6a56-4b57-9f5e-0d6b2c1f4a10")
 
@@ -221,18 +221,23 @@ def _ssl_context(settings: EsSettings) -> ssl.SSLContext:
     return ctx
 
 
+def auth_headers(settings: EsSettings) -> dict[str, str]:
+    """The Authorization header for Kibana, from the Elasticsearch credentials (none without them)."""
+    if settings.api_key:
+        return {"Authorization": f"ApiKey {settings.api_key}"}
+    if settings.username:
+        token = base64.b64encode(f"{settings.username}:{settings.password or ''}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+    return {}
+
+
 def import_objects(target: KibanaTarget, settings: EsSettings, objs: list[dict[str, Any]] | None = None,
                    timeout: float = 30.0) -> dict[str, Any]:
     """POST the objects to Kibana's import API; returns its answer. Every rejected object is named in the error."""
     objs = objs if objs is not None else objects(settings)
     url = target.endpoint()
     body, content_type = _multipart(to_ndjson(objs))
-    headers = {"kbn-xsrf": "datamonitor", "Content-Type": content_type}
-    if settings.api_key:
-        headers["Authorization"] = f"ApiKey {settings.api_key}"
-    elif settings.username:
-        token = base64.b64encode(f"{settings.username}:{settings.password or ''}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
+    headers = {"kbn-xsrf": "datamonitor", "Content-Type": content_type, **auth_headers(settings)}
     req = request.Request(url, data=body, headers=headers, method="POST")
     shown = url.split("/api/")[0]
     try:

@@ -15,7 +15,7 @@ from typing import Any
 from .config import EsSettings
 from .connection import response_body
 
-__all__ = ["install", "mapping", "rendered"]
+__all__ = ["install", "mapping", "plan", "rendered"]
 
 _FILES = {
     "ilm_policy": "ilm-policy.json",
@@ -101,6 +101,16 @@ def _put(client: Any, kind: str, name: str, body: dict[str, Any]) -> None:
             priority=body["priority"],
             meta=body.get("_meta"),
         )
+
+
+def plan(client: Any, settings: EsSettings) -> dict[str, str]:
+    """What :func:`install` would do, without doing it: ``name -> create | update | unchanged``."""
+    outcome: dict[str, str] = {}
+    for kind, (name, body) in rendered(settings).items():
+        current = _current(client, kind, name)
+        wanted = body["policy"] if kind == "ilm_policy" else body
+        outcome[name] = "create" if current is None else "unchanged" if _subset(wanted, current) else "update"
+    return outcome
 
 
 def install(client: Any, settings: EsSettings) -> dict[str, str]:
