@@ -58,11 +58,17 @@ setup(
             # a throwaway CA and certificates: real TLS handshakes with CA bundles and client certificates
             "trustme>=1.0",
         ],
+        # datamonitor.testing and its pytest plugin: a fake cluster for users' own tests
+        "testing": ["ElasticMockNew>=1.9", "mock>=4"],
         "docs": ["sphinx>=7"],
         # the HTML report's plots (datamonitor report); everything else works without it
         "report": ["matplotlib>=3.5"],
     },
-    entry_points={"console_scripts": ["datamonitor = datamonitor.cli:main"]},
+    entry_points={
+        "console_scripts": ["datamonitor = datamonitor.cli:main"],
+        # the fake_clusters fixture (datamonitor.testing), for users' tests of code that ships KPIs
+        "pytest11": ["datamonitor = datamonitor.pytest_plugin"],
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Programming Language :: Python :: 3 :: Only",

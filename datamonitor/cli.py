@@ -1,8 +1,10 @@
 """The command line: parse, call the library, print. Nothing else lives here.
 
-Exit codes: 0 success; 1 an operation failed; 2 bad usage, input or config;
-3 the cluster is unreachable (documents wait in the store); 4 some documents
-were rejected for good (dead letters); 130 interrupted.
+Exit codes (the table is in :mod:`datamonitor.errors` and docs/cli.rst): 0 success;
+1 an operation failed; 2 bad usage, input or config; 3 documents were not
+delivered and wait in the store (the same for every command that ships);
+4 some documents were rejected for good (dead letters); 5 a runtime failure
+of this machine (a port in use, a permission); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,19 +19,26 @@ from typing import Any, TextIO
 from . import __version__
 from .config import load_config
 from .errors import (
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_UNDELIVERED,
+    EXIT_USAGE,
     ClusterUnreachable,
     ConfigError,
     DataMonitorError,
-    ElasticsearchError,
     NotConfigured,
     PayloadError,
+    ResourceUnavailable,
+    exit_code,
 )
 from .monitor import DataMonitor
 from .records import parse_timestamp
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_UNREACHABLE = EXIT_UNDELIVERED  # the name this module used before the table moved to errors.py
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
             _cmd_setup)
     p.add_argument("--print", action="store_true", dest="print_only", help="print the objects instead of installing them")
     p.add_argument("--kibana", metavar="URL", help="also import the data view, Lens charts and dashboard into Kibana")
-    p.add_argument("--space", metavar="NAME", help="the Kibana space to import into (default: the default space)")
+    p.add_argument("--space", metavar="ID", help="the Kibana space to import into, by its id (the ID in Kibana's "
+                   "/s/ID/ URLs, not its display name; default: the default space)")
     p = add("export", "write the Kibana saved objects as NDJSON, for importing by hand", _cmd_export)
     p.add_argument("what", choices=["kibana"], help="what to export")
     p = add("report", "write one self-contained HTML report of the KPIs (plots and latest values)", _cmd_report)
@@ -242,7 +252,10 @@ def _cmd_report(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
             raise PayloadError(f"--threshold {item!r}: expected KPI=NUMBER, e.g. disk.used_pct=90") from None
         if not sep or not name.strip():
             raise PayloadError(f"--threshold {item!r}: expected KPI=NUMBER, e.g. disk.used_pct=90")
-    text = dm.report(since=_parse_since(args.since), thresholds=thresholds, local=True if args.local else None)
+    try:
+        text = dm.report(since=_parse_since(args.since), thresholds=thresholds, local=True if args.local else None)
+    except ClusterUnreachable as exc:
+        raise ClusterUnreachable(f"{exc}; 'report --local' reports from the local store instead") from None
     if args.out == "-":
         out.write(text)
     else:
@@ -343,6 +356,7 @@ def _ship(dm: DataMonitor, args: argparse.Namespace, retry_dead: bool = False) -
 
 
 def _ship_exit(result: Any) -> int:
+    """One line and the exit code for a shipping run that did not deliver everything."""
     if result.error:
         sys.stderr.write(f"datamonitor: {result.error}; {result.pending} document(s) wait in the store\n")
         return EXIT_UNREACHABLE
@@ -565,7 +579,7 @@ def _cmd_udp(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     try:
         asyncio.run(run())
     except OSError as exc:
-        raise PayloadError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        raise ResourceUnavailable(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     t = listener.totals
     if args.json:
         _print_json({"received": t.received, "accepted": t.accepted, "rejected": t.rejected}, out)
@@ -606,6 +620,11 @@ def _setup_logging(verbosity: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # the client's own warnings ("node failed, putting on timeout") repeat what our one line says: only with -v
+    transport = logging.getLogger("elastic_transport")
+    transport.handlers[:] = [handler] if verbosity > 0 else [logging.NullHandler()]
+    transport.setLevel(level)
+    transport.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -623,21 +642,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, home=args.home, es_url=args.es, store_path=args.store)
         dm = DataMonitor(config)
-        return int(args.func(dm, args, sys.stdout))
+        code = int(args.func(dm, args, sys.stdout))
+        if args.func not in (_cmd_send, _cmd_ship) and dm.last_ship is not None:
+            # every command that ships says so the same way: one line, and 3 while documents wait
+            shipped = _ship_exit(dm.last_ship)
+            code = shipped if shipped != EXIT_OK else code
+        return code
     except KeyboardInterrupt:
         sys.stderr.write("datamonitor: interrupted\n")
         return EXIT_INTERRUPTED
-    except (ConfigError, PayloadError, NotConfigured) as exc:
-        sys.stderr.write(f"datamonitor: {exc}\n")
-        return EXIT_USAGE
-    except ClusterUnreachable as exc:
-        sys.stderr.write(f"datamonitor: {exc}\n")
-        return EXIT_UNREACHABLE
-    except (ElasticsearchError, DataMonitorError) as exc:
-        sys.stderr.write(f"datamonitor: {exc}\n")
-        return EXIT_FAIL
     except BrokenPipeError:
         return EXIT_OK
+    except DataMonitorError as exc:
+        sys.stderr.write(f"datamonitor: {exc}\n")
+        return exit_code(exc)
+    except OSError as exc:  # a file to write, a directory to create: the system said no
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"datamonitor: {where}{exc.strerror or exc}\n")
+        return exit_code(exc)
     finally:
         if dm is not None:
             dm.close()

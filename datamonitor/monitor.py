@@ -46,6 +46,7 @@ class DataMonitor:
             self._config = load_config(config)
         self._store = store
         self._client: Any = None
+        self._last_ship: shipping.ShipResult | None = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -65,6 +66,11 @@ class DataMonitor:
     def client(self) -> Any:
         """The Elasticsearch client, or None when no cluster is connected."""
         return self._client
+
+    @property
+    def last_ship(self) -> shipping.ShipResult | None:
+        """The result of the last shipping run (by any method that ships), or None before the first."""
+        return self._last_ship
 
     @property
     def connected(self) -> bool:
@@ -220,7 +226,9 @@ class DataMonitor:
         """
         if not self.connected:
             raise NotConfigured("no Elasticsearch configured: give --es URL, DATAMONITOR_ES_URL or [elasticsearch] url")
-        return shipping.ship(self.store, self._es(), self._config.es, retry_dead=retry_dead, progress=progress)
+        self._last_ship = shipping.ship(self.store, self._es(), self._config.es, retry_dead=retry_dead,
+                                        progress=progress)
+        return self._last_ship
 
     # ----------------------------------------------------------------- files
     def file_kpis(self, path: str | Path, **options: Any) -> list[KpiRecord]:

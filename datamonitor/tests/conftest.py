@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from datamonitor import DataMonitor, load_config
-from datamonitor.tests.fakes import FakeCluster, fake_elasticsearch
+from datamonitor.testing import FakeCluster, fake_elasticsearch
 
 FAKE_URL = "http://fake-es:9200"
 

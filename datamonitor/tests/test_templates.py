@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datamonitor import DataMonitor, EsSettings
 from datamonitor.templates import rendered
-from datamonitor.tests.fakes import FakeCluster
+from datamonitor.testing import FakeCluster
 
 
 def test_rendered_objects_reference_each_other() -> None:
