@@ -324,7 +324,8 @@ class DataMonitor:
     def _search_cluster(self, *, name: str | None, since: str | None, limit: int) -> list[dict[str, Any]]:
         from elasticsearch.dsl import Search
 
-        search = Search(index=f"{self._config.es.index_prefix}*").sort("-@timestamp")[:limit]
+        # this prefix's indices only: "dm-kpi*" would read dm-kpi-staging-* as well
+        search = Search(index=templates.search_pattern(self._config.es)).sort("-@timestamp")[:limit]
         if name is not None:
             search = search.filter("term", **{"kpi.name": name})
         if since is not None:

@@ -67,9 +67,33 @@ def api_error(status: int, error_type: str = "error", reason: str = "") -> elast
     return cls(message=error_type, meta=_meta(status), body=body)
 
 
+def _patterns_overlap(a: str, b: str) -> bool:
+    """Whether some index name matches both patterns (exact for literals and trailing ``*``; else a sample)."""
+    if a.count("*") <= 1 and b.count("*") <= 1 and a.rstrip("*").count("*") == 0 and b.rstrip("*").count("*") == 0:
+        ha, hb = a.rstrip("*"), b.rstrip("*")
+        if a.endswith("*") and b.endswith("*"):
+            return ha.startswith(hb) or hb.startswith(ha)
+        if a.endswith("*"):
+            return hb.startswith(ha)
+        if b.endswith("*"):
+            return ha.startswith(hb)
+        return a == b
+    return fnmatch.fnmatchcase(a.replace("*", "x"), b) or fnmatch.fnmatchcase(b.replace("*", "x"), a)
+
+
 class _Indices(FakeIndicesClient):
     def put_index_template(self, *, name: str, **body: Any) -> dict[str, Any]:
         self._client.calls.append(("put_index_template", name))
+        # Elasticsearch refuses overlapping patterns at one priority (MetadataIndexTemplateService)
+        patterns, prio = body.get("index_patterns") or [], body.get("priority") or 0
+        for other, tmpl in self._client.index_templates.items():
+            if other != name and (tmpl.get("priority") or 0) == prio and any(
+                    _patterns_overlap(p, q) for p in patterns for q in tmpl.get("index_patterns", [])):
+                raise api_error(400, "illegal_argument_exception",
+                                f"index template [{name}] has index patterns {patterns} matching patterns from existing "
+                                f"templates [{other}] with patterns ({other} => {tmpl['index_patterns']}) that have the "
+                                f"same priority [{prio}], multiple index templates may not match during index creation, "
+                                "please use a different priority")
         self._client.index_templates[name] = {k: v for k, v in body.items() if v is not None and k != "meta"} | (
             {"_meta": body["meta"]} if body.get("meta") else {})
         return {"acknowledged": True}

@@ -57,7 +57,7 @@ def test_the_readme_example_runs_verbatim_under_plain_elasticmock() -> None:
 
     @elasticmock
     def run() -> None:
-        exec(compile(block.group(1), "README.md", "exec"), scope)  # noqa: S102 - our own README
+        exec(compile(block.group(1), "README.md", "exec"), scope)
 
     run()
     got = scope["dm"].es_get(index="dm-kpi-v0", docid=scope["docid"])  # type: ignore[attr-defined]
