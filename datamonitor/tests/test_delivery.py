@@ -139,10 +139,18 @@ def test_a_refused_connection_fails_fast_with_one_line_and_exit_3_everywhere(
         assert dm.store.count(PENDING) >= 1, "the documents are kept"
 
 
-def test_a_port_in_use_is_a_runtime_failure_not_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        code = main(["udp", "--port", str(port), "--duration", "0.1"])
+def test_report_from_an_unreachable_cluster_points_to_local(
+        closed_port_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = _fast_config(tmp_path, closed_port_url)
+    code = main(["--config", str(conf), "report", "--out", str(tmp_path / "r.html")])
     err = capsys.readouterr().err
-    assert code == 5 and f"cannot listen on 127.0.0.1:{port}" in err
+    assert code == 3 and err.count("\n") == 1
+    assert "connection refused" in err and "'report --local' reports from the local store instead" in err
+
+
+def test_space_is_documented_as_an_id(capsys: pytest.CaptureFixture[str]) -> None:
+    """Kibana's URL uses the space id (/s/<id>/), not its display name."""
+    with pytest.raises(SystemExit):
+        main(["setup", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--space ID" in text and "by its id" in text and "not its display name" in text

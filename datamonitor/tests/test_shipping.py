@@ -304,3 +304,29 @@ def test_one_shipper_at_a_time_across_threads_and_store_handles(home, clusters: 
     finally:
         for m in monitors:
             m.close()
+
+
+def test_the_shipping_lock_holds_across_processes(dm: DataMonitor) -> None:
+    """Another process (a second 'datamonitor ship', the service) sees the store's shipping lock as taken."""
+    import subprocess
+    import sys
+
+    from datamonitor.shipping import ship_lock
+
+    lock_file = f"{dm.store.path}.ship-lock"
+    probe = ("import fcntl, sys\n"
+             "with open(sys.argv[1], 'a+b') as fh:\n"
+             "    try:\n"
+             "        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+             "    except BlockingIOError:\n"
+             "        print('busy')\n"
+             "    else:\n"
+             "        print('free')\n")
+
+    def other_process() -> str:
+        return subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True, text=True,
+                              check=True, timeout=60).stdout.strip()
+
+    with ship_lock(dm.store):
+        assert other_process() == "busy"
+    assert other_process() == "free"
