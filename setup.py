@@ -21,7 +21,7 @@ setup(
     python_requires=">=3.10",
     install_requires=[
         # 8.x: talks to both 8.x and 9.x clusters (the 9.x client talks to 9.x only).
-        # 8.18 is the first with elasticsearch.dsl merged in and retry_on_status in streaming_bulk.
+        # 8.18 is the first with elasticsearch.dsl merged in.
         "elasticsearch>=8.18,<9",
         "elasticsearch-dsl>=8.18,<9",
         "tqdm>=4.60",
