@@ -7,12 +7,10 @@ the cluster (and Kibana), and says what ``setup`` would change.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib import error, request
 
 from .config import Config
 from .errors import DataMonitorError
@@ -110,29 +108,18 @@ def check_output(dm: Any, *, kibana: str | None = None) -> list[Check]:
 
 
 def _check_kibana(url: str, es: Any) -> Check:
-    """Kibana's status API (``GET /api/status``, whose ``version.number`` is Kibana's version; see
-    https://www.elastic.co/docs/api/doc/serverless/operation/operation-get-status), with the ES credentials."""
-    from .kibana import _CORE_VERSION, KibanaTarget, _ssl_context, auth_headers
+    """Kibana's version from its status API, against the oldest Kibana the saved objects import into."""
+    from .kibana import MIN_KIBANA, KibanaTarget, kibana_version
 
-    base = KibanaTarget(url).endpoint().split("/api/", 1)[0]
-    req = request.Request(base + "/api/status", headers=auth_headers(es))
+    target = KibanaTarget(url)
+    base = target.base()
     try:
-        ctx = _ssl_context(es) if base.startswith("https:") else None
-        with request.urlopen(req, timeout=es.request_timeout, context=ctx) as resp:
-            body = json.loads(resp.read().decode("utf-8") or "{}")
-    except error.HTTPError as exc:
-        return Check("kibana", "error", f"{base} answered {exc.code}"
-                     + (": the credentials were rejected" if exc.code == 401 else ""))
-    except (error.URLError, OSError, ValueError) as exc:
-        return Check("kibana", "error", f"cannot reach Kibana at {base}: {getattr(exc, 'reason', exc)}")
-    version = str((body.get("version") or {}).get("number", "?"))
-    if _older(version, _CORE_VERSION):
-        return Check("kibana", "error", f"{base}: version {version}, the dashboard needs {_CORE_VERSION} or later")
-    return Check("kibana", "ok", f"{base}: version {version}")
+        version = kibana_version(target, es, timeout=es.request_timeout)
+    except DataMonitorError as exc:
+        return Check("kibana", "error", str(exc))
+    shown, needed = ".".join(map(str, version)), ".".join(map(str, MIN_KIBANA))
+    if version < MIN_KIBANA:
+        return Check("kibana", "error", f"{base}: version {shown}, the dashboard needs {needed} or later")
+    return Check("kibana", "ok", f"{base}: version {shown}")
 
 
-def _older(version: str, than: str) -> bool:
-    def parts(v: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in v.split("-", 1)[0].split(".") if p.isdigit())
-
-    return bool(parts(version)) and parts(version) < parts(than)

@@ -1,8 +1,10 @@
 """The command line: parse, call the library, print. Nothing else lives here.
 
-Exit codes: 0 success; 1 an operation failed; 2 bad usage, input or config;
-3 the cluster is unreachable (documents wait in the store); 4 some documents
-were rejected for good (dead letters); 130 interrupted.
+Exit codes (the table is in :mod:`datamonitor.errors` and docs/cli.rst): 0 success;
+1 an operation failed; 2 bad usage, input or config; 3 documents were not
+delivered and wait in the store (the same for every command that ships);
+4 some documents were rejected for good (dead letters); 5 a runtime failure
+of this machine (a port in use, a permission); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,19 +22,26 @@ from . import __version__
 from .cliutil import completion_script, duration, suggest_in_error, truncate
 from .config import load_config, parse_duration
 from .errors import (
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_UNDELIVERED,
+    EXIT_USAGE,
     ClusterUnreachable,
     ConfigError,
     DataMonitorError,
-    ElasticsearchError,
     NotConfigured,
     PayloadError,
+    ResourceUnavailable,
+    exit_code,
 )
 from .monitor import DataMonitor
 from .records import parse_timestamp
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_UNREACHABLE = EXIT_UNDELIVERED  # the name this module used before the table moved to errors.py
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
             _cmd_setup)
     p.add_argument("--print", action="store_true", dest="print_only", help="print the objects instead of installing them")
     p.add_argument("--kibana", metavar="URL", help="also import the data view, Lens charts and dashboard into Kibana")
-    p.add_argument("--space", metavar="NAME", help="the Kibana space to import into (default: the default space)")
+    p.add_argument("--space", metavar="ID", help="the Kibana space to import into, by its id (the ID in Kibana's "
+                   "/s/ID/ URLs, not its display name; default: the default space)")
     p = add("export", "write the Kibana saved objects as NDJSON, for importing by hand", _cmd_export)
     p.add_argument("what", choices=["kibana"], help="what to export")
     p = add("report", "write one self-contained HTML report of the KPIs (plots and latest values)", _cmd_report)
@@ -275,7 +285,7 @@ def _cmd_report(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     try:
         text = dm.report(since=_parse_since(args.since), thresholds=thresholds, local=True if args.local else None)
     except ClusterUnreachable as exc:
-        reason = str(exc).split(": ", 1)[-1]
+        reason = str(exc).split(": ", 1)[-1] if str(exc).startswith("search: ") else str(exc)
         raise ClusterUnreachable(f"report: {reason}; add --local to report from the local store") from None
     if args.out == "-":
         out.write(text)
@@ -405,6 +415,7 @@ def _ship(dm: DataMonitor, args: argparse.Namespace, retry_dead: bool = False) -
 
 
 def _ship_exit(result: Any) -> int:
+    """One line and the exit code for a shipping run that did not deliver everything."""
     if result.error:
         sys.stderr.write(f"datamonitor: {result.error}; {result.pending} document(s) wait in the store\n")
         return EXIT_UNREACHABLE
@@ -677,7 +688,7 @@ def _cmd_udp(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     try:
         asyncio.run(run())
     except OSError as exc:
-        raise PayloadError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        raise ResourceUnavailable(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     t = listener.totals
     if args.json:
         _print_json({"received": t.received, "accepted": t.accepted, "rejected": t.rejected}, out)
@@ -763,6 +774,11 @@ def _setup_logging(args: argparse.Namespace) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # the client's own warnings ("node failed, putting on timeout") repeat what our one line says: only with -v
+    transport = logging.getLogger("elastic_transport")
+    transport.handlers[:] = [handler] if level <= logging.INFO else [logging.NullHandler()]
+    transport.setLevel(level)
+    transport.propagate = False
 
 
 def _saved_logging() -> Callable[[], None]:
@@ -779,14 +795,12 @@ def _saved_logging() -> Callable[[], None]:
 
 
 def _interrupted(exc: BaseException) -> bool:
-    """Ctrl-C as a library re-raises it: DuckDB's InterruptException ("Query interrupted"), or any error
-    caused by a KeyboardInterrupt."""
+    """Ctrl-C as a library re-raises it: an error caused by a KeyboardInterrupt."""
     seen: BaseException | None = exc
     for _ in range(10):
         if seen is None:
             return False
-        if isinstance(seen, KeyboardInterrupt) or type(seen).__name__ == "InterruptException" \
-                or str(seen).strip() == "Query interrupted":
+        if isinstance(seen, KeyboardInterrupt):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -811,21 +825,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, home=args.home, es_url=args.es, store_path=args.store)
         dm = DataMonitor(config)
-        return int(args.func(dm, args, sys.stdout))
+        code = int(args.func(dm, args, sys.stdout))
+        if args.func not in (_cmd_send, _cmd_ship) and dm.last_ship is not None:
+            # every command that ships says so the same way: one line, and 3 while documents wait
+            shipped = _ship_exit(dm.last_ship)
+            code = shipped if shipped != EXIT_OK else code
+        return code
     except KeyboardInterrupt:
         sys.stderr.write("datamonitor: interrupted\n")
         return EXIT_INTERRUPTED
-    except (ConfigError, PayloadError, NotConfigured) as exc:
-        sys.stderr.write("".join(f"datamonitor: {line}\n" for line in str(exc).splitlines()))
-        return EXIT_USAGE
-    except ClusterUnreachable as exc:
-        sys.stderr.write(f"datamonitor: {exc}\n")
-        return EXIT_UNREACHABLE
-    except (ElasticsearchError, DataMonitorError) as exc:
-        sys.stderr.write(f"datamonitor: {exc}\n")
-        return EXIT_FAIL
     except BrokenPipeError:
         return EXIT_OK
+    except DataMonitorError as exc:  # a config error may name several problems, one a line
+        sys.stderr.write("".join(f"datamonitor: {line}\n" for line in str(exc).splitlines()))
+        return exit_code(exc)
+    except OSError as exc:  # a file to write, a directory to create: the system said no
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"datamonitor: {where}{exc.strerror or exc}\n")
+        return exit_code(exc)
     except Exception as exc:
         if not _interrupted(exc):
             raise

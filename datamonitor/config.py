@@ -55,6 +55,9 @@ class EsSettings:
     initial_backoff: float = 1.0
     max_backoff: float = 60.0
     retention: str = "400d"
+    #: replicas of each KPI index: a range for ``auto_expand_replicas`` ("0-1": none on a single node, so it
+    #: stays green, one where there are two nodes), or a number for ``number_of_replicas``
+    replicas: str | int = "0-1"
 
     @property
     def configured(self) -> bool:
@@ -190,7 +193,7 @@ _ES_TYPES: dict[str, tuple[type, ...]] = {
     "client_cert": (str,), "client_key": (str,), "verify_certs": (bool,),
     "request_timeout": (int, float), "index_prefix": (str,), "index_period": (str,),
     "chunk_size": (int,), "max_retries": (int,), "initial_backoff": (int, float),
-    "max_backoff": (int, float), "retention": (str,),
+    "max_backoff": (int, float), "retention": (str,), "replicas": (str, int),
 }
 _ENV_ES = {
     "DATAMONITOR_ES_USERNAME": "username", "DATAMONITOR_ES_PASSWORD": "password",
@@ -301,6 +304,17 @@ def _check_es(es: EsSettings, where: str) -> EsSettings:
     prefix = es.index_prefix
     if not prefix or prefix != prefix.lower() or any(c in prefix for c in ' "*\\<|,>/?#:') or prefix[0] in "-_+.":
         raise ConfigError(f"{where}: key 'elasticsearch.index_prefix' {prefix!r} is not a valid index name")
+    from .templates import check_prefix  # here: templates imports this module
+
+    try:
+        check_prefix(prefix)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    replicas = str(es.replicas)
+    low, dash, high = replicas.partition("-")
+    if not (replicas.isdigit() or (dash and low.isdigit() and (high.isdigit() or high == "all"))):
+        raise ConfigError(f"{where}: key 'elasticsearch.replicas' must be a number or a range such as '0-1' or "
+                          f"'0-all', not {replicas!r}")
     for key in ("chunk_size",):
         if getattr(es, key) < 1:
             raise ConfigError(f"{where}: key 'elasticsearch.{key}' must be at least 1")

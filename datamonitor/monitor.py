@@ -47,6 +47,7 @@ class DataMonitor:
             self._config = load_config(config)
         self._store = store
         self._client: Any = None
+        self._last_ship: shipping.ShipResult | None = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -66,6 +67,11 @@ class DataMonitor:
     def client(self) -> Any:
         """The Elasticsearch client, or None when no cluster is connected."""
         return self._client
+
+    @property
+    def last_ship(self) -> shipping.ShipResult | None:
+        """The result of the last shipping run (by any method that ships), or None before the first."""
+        return self._last_ship
 
     @property
     def connected(self) -> bool:
@@ -221,7 +227,9 @@ class DataMonitor:
         """
         if not self.connected:
             raise NotConfigured("no Elasticsearch configured: give --es URL, DATAMONITOR_ES_URL or [elasticsearch] url")
-        return shipping.ship(self.store, self._es(), self._config.es, retry_dead=retry_dead, progress=progress)
+        self._last_ship = shipping.ship(self.store, self._es(), self._config.es, retry_dead=retry_dead,
+                                        progress=progress)
+        return self._last_ship
 
     # ----------------------------------------------------------------- files
     def file_kpis(self, path: str | Path, **options: Any) -> list[KpiRecord]:
@@ -329,7 +337,8 @@ class DataMonitor:
             return Q("wildcard", **{field: {"value": pattern}}) if any(c in pattern for c in "*?") \
                 else Q("term", **{field: pattern})
 
-        search = Search(index=f"{self._config.es.index_prefix}*").sort("-@timestamp")[:limit]
+        # this prefix's indices only: "dm-kpi*" would read dm-kpi-staging-* as well
+        search = Search(index=templates.search_pattern(self._config.es)).sort("-@timestamp")[:limit]
         for field, pattern in (("kpi.name", name), ("event.dataset", dataset), ("kpi.subject", subject)):
             if pattern is not None:
                 search = search.filter(match(field, pattern))
