@@ -21,7 +21,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 PENDING, SHIPPED, DEAD = 0, 1, 2
 STATE_NAMES = {PENDING: "pending", SHIPPED: "shipped", DEAD: "dead"}
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 #: what a bounded store does when a batch does not fit
 WHEN_FULL = ("pause", "drop_oldest")
 
@@ -85,6 +85,12 @@ UPDATE documents SET size = length(CAST(body AS BLOB));
 INSERT OR REPLACE INTO counters (name, value)
     SELECT 'backlog_bytes', COALESCE(SUM(size), 0) FROM documents WHERE state != 1;
 INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0), ('refused', 0);
+"""
+# run once, when a store made before version 2 ids (schema 1 or 2) is opened: the observations it may
+# already hold keep their version 1 ids, so a re-sent one is still recognised (see records.Encoder)
+_LEGACY_IDS = """
+INSERT OR IGNORE INTO meta (key, value)
+    SELECT 'legacy_ids_until', json_quote(MAX(ts)) FROM documents HAVING COUNT(*) > 0;
 """
 
 
@@ -200,9 +206,11 @@ class Store:
             # schema 1 had no size column and no counters: added and counted once, in one transaction
             upgrade = "ALTER TABLE documents ADD COLUMN size INTEGER NOT NULL DEFAULT 0;" if version == 1 else ""
             counters = _COUNTERS if version < 2 else ""
+            legacy = _LEGACY_IDS if version < 3 else ""  # an empty (new) store has no legacy ids
             key = _V1_TABLE_KEY if self._has_v1_key() else _NEW_KEY
-            self._db.executescript("BEGIN IMMEDIATE;" + upgrade + _SCHEMA + key + counters
+            self._db.executescript("BEGIN IMMEDIATE;" + upgrade + _SCHEMA + key + counters + legacy
                                    + f"PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
+        self.legacy_ids_until: str | None = self.get_meta("legacy_ids_until")
 
     def _has_v1_key(self) -> bool:
         """True for a store made by schema 1, whose table itself declares UNIQUE (idx, doc_id)."""
@@ -241,22 +249,28 @@ class Store:
         return StoredDocument(*row)
 
     # ---------------------------------------------------------------- writes
-    def put(self, items: Iterable[tuple[str, str, str, str, str]], *, count_refused: bool = True) -> PutResult:
+    def put(self, items: Iterable[tuple[str, str, str, str, str]], *, count_refused: bool = True,
+            meta: Mapping[str, Any] | None = None) -> PutResult:
         """Commit documents, each ``(doc_id, index, timestamp, kpi_name, json_body)``, in one transaction.
 
         A document whose (index, id) is already stored is left as it is: the
-        first copy of an observation wins, here as in Elasticsearch. A paused,
-        full store raises :class:`BacklogFull` and counts the batch as refused
-        (``count_refused=False`` when the caller will make room and try again).
+        first copy of an observation wins, here as in Elasticsearch. ``meta``
+        (key -> JSON value, see :meth:`set_meta`) is kept in the same
+        transaction, so state about the documents (a dataset's schema, the
+        files the watcher measured) is saved exactly when they are. A paused,
+        full store raises :class:`BacklogFull`, keeps neither, and counts the
+        batch as refused (``count_refused=False`` when the caller will make
+        room and try again).
         """
         now = self._clock()
         rows = [(doc_id, idx, ts, name, body, now, len(body.encode())) for doc_id, idx, ts, name, body in items]
-        if not rows:
+        meta_rows = [(key, json.dumps(value)) for key, value in (meta or {}).items()]
+        if not rows and not meta_rows:
             return PutResult(0, 0)
-        dropped = 0
+        dropped = added = 0
         refused: BacklogFull | None = None
         with self._write() as db:
-            if self.max_size is not None:
+            if self.max_size is not None and rows:
                 incoming = sum(r[6] for r in rows)
                 try:
                     dropped = self._make_room(db, incoming)
@@ -264,11 +278,14 @@ class Store:
                     refused = exc
             if refused is None:
                 # rowcount, not total_changes: the backlog triggers' updates are not documents
-                added = db.executemany(
-                    "INSERT OR IGNORE INTO documents (doc_id, idx, ts, name, body, created, size) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                ).rowcount
+                if rows:
+                    added = db.executemany(
+                        "INSERT OR IGNORE INTO documents (doc_id, idx, ts, name, body, created, size) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        rows,
+                    ).rowcount
+                if meta_rows:
+                    db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta_rows)
             elif count_refused:  # counted in the same transaction, and nothing else is written
                 db.execute("UPDATE counters SET value = value + ? WHERE name = 'refused'", (len(rows),))
         if refused is not None:
