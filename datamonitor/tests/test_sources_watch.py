@@ -163,7 +163,7 @@ def test_finished_files_are_hashed_once_and_committed_together(tmp_path: Path) -
         watcher.stop()
     assert sorted(measured) == sorted((f"f{i}.csv", hashlib.sha256((CSV + str(i)).encode()).hexdigest())
                                       for i in range(12))
-    assert sorted(sum(batches, [])) == sorted(f"f{i}.csv" for i in range(12))
+    assert sorted(name for b in batches for name in b) == sorted(f"f{i}.csv" for i in range(12))
     assert len(batches) <= 2 and max(len(b) for b in batches) > 1
 
 
