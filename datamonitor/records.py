@@ -344,21 +344,20 @@ class Encoder:
         return head
 
     def _labels_text(self, labels: Mapping[str, str]) -> str:
-        if not labels:
-            return "{}"
-        key = tuple(labels.items())
-        text = self._labels.get(key)
-        if text is None:
-            if len(self._labels) > 4096:
-                self._labels.clear()
-            text = self._labels[key] = _labels_json(labels)
+        if len(self._labels) > 4096:
+            self._labels.clear()
+        text = self._labels[tuple(labels.items())] = _labels_json(labels)
         return text
 
     def row(self, record: KpiRecord, index: str | None = None) -> tuple[str, str, str, str, str]:
         """The store's row for one record; ``index`` overrides the dated index."""
-        iso, stamp, dated, prefix = self._times(record.timestamp)
-        head, id_head = self._head(record)
-        labels = self._labels_text(record.labels)
+        # the caches' hits inline: this runs for every document stored
+        ts = record.timestamp
+        last_ts, parts = self._last
+        iso, stamp, dated, prefix = parts if ts == last_ts else self._times(ts)
+        head_key = (record.dataset, record.host, record.file_path, record.file_size)
+        head, id_head = self._heads.get(head_key) or self._head(record)
+        labels = self._labels.get(tuple(record.labels.items())) or self._labels_text(record.labels)
         subject = record.subject
         identity = (id_head + labels + ',"n":' + _enc(record.name) + ',"s":'
                     + ("null" if subject is None else _enc(subject)) + ',"t":"' + iso + '"}')

@@ -60,10 +60,9 @@ CREATE INDEX IF NOT EXISTS documents_name_ts ON documents (name, ts);
 CREATE INDEX IF NOT EXISTS documents_ts ON documents (ts);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
--- the backlog's size, kept in the same transaction as every change to it
-CREATE TRIGGER IF NOT EXISTS backlog_insert AFTER INSERT ON documents WHEN NEW.state != 1 BEGIN
-    UPDATE counters SET value = value + NEW.size WHERE name = 'backlog_bytes';
-END;
+-- the backlog's size, kept in the same transaction as every change to it: by put() for new
+-- documents (one update per batch, not one per row), by these triggers for the rest
+DROP TRIGGER IF EXISTS backlog_insert;
 CREATE TRIGGER IF NOT EXISTS backlog_delete AFTER DELETE ON documents WHEN OLD.state != 1 BEGIN
     UPDATE counters SET value = value - OLD.size WHERE name = 'backlog_bytes';
 END;
@@ -277,13 +276,8 @@ class Store:
                 except BacklogFull as exc:
                     refused = exc
             if refused is None:
-                # rowcount, not total_changes: the backlog triggers' updates are not documents
                 if rows:
-                    added = db.executemany(
-                        "INSERT OR IGNORE INTO documents (doc_id, idx, ts, name, body, created, size) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        rows,
-                    ).rowcount
+                    added = self._insert(db, rows)
                 if meta_rows:
                     db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta_rows)
             elif count_refused:  # counted in the same transaction, and nothing else is written
@@ -291,6 +285,22 @@ class Store:
         if refused is not None:
             raise refused
         return PutResult(added, len(rows) - added, dropped)
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, rows: list[tuple[str, str, str, str, str, float, int]]) -> int:
+        """Within a write: insert new documents, count their bytes in the backlog; returns how many were new."""
+        last = db.execute("SELECT COALESCE(MAX(seq), 0) FROM documents").fetchone()[0]
+        # rowcount, not total_changes: the counter's update is not a document
+        added: int = db.executemany(
+            "INSERT OR IGNORE INTO documents (doc_id, idx, ts, name, body, created, size) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        ).rowcount
+        if added == len(rows):
+            grown = sum(r[6] for r in rows)
+        else:  # some were already stored: count the bytes of those that were not, which came after ``last``
+            grown = db.execute("SELECT COALESCE(SUM(size), 0) FROM documents WHERE seq > ?", (last,)).fetchone()[0]
+        db.execute("UPDATE counters SET value = value + ? WHERE name = 'backlog_bytes'", (grown,))
+        return added
 
     def _make_room(self, db: sqlite3.Connection, incoming: int) -> int:
         """Within a write: fit ``incoming`` bytes under ``max_size`` (dropping the oldest, if allowed)."""

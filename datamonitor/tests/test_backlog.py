@@ -207,3 +207,15 @@ def test_a_file_the_full_store_refused_leaves_no_records_schema_or_memory_and_is
         keys = [k for (k,) in store._query("SELECT key FROM meta")]
         assert sum(k.startswith("schema:") for k in keys) == 1 and sum(k.startswith("state:") for k in keys) == 1
         assert [h["_source"]["kpi"]["value"] for h in dm.search(name="file.rows")] == [50]
+
+
+def test_the_backlog_counts_a_batch_with_repeats_inside_and_outside_it_once(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        store.put([row(i) for i in range(5)])
+        result = store.put([row(3), row(7), row(7), row(4), row(8, size=500)])
+        assert (result.added, result.duplicates) == (2, 3)
+        assert store.stats().backlog_bytes == true_backlog(store)
+    with Store(tmp_path / "s.db") as again:  # a store opened by this version drops the per-row trigger
+        assert not again._query("SELECT name FROM sqlite_master WHERE name = 'backlog_insert'")
+        again.put([row(9)])
+        assert again.stats().backlog_bytes == true_backlog(again)
