@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import resource
 import socket
 import sqlite3
@@ -86,19 +87,20 @@ def main() -> None:
         home = Path(tmp)
         samples: list[str] = []
         ref = Reference(home / "reference.db")
-        put_s = ref_s = 0.0
+        put_s = ref_s = put_cpu = ref_cpu = 0.0
         with DataMonitor(load_config(home=home)) as dm:
             for seg in range(0, n, step):
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 for start in range(seg, min(n, seg + step), batch):
                     dm.record([KpiRecord(name="column.null_count", value=i, subject=f"col{i % 500}",
                                          file_path="/data/flights.csv", labels={"team": "ops"})
                                for i in range(start, min(n, start + batch))], ship=False)
-                t1 = time.perf_counter()
+                c1, t1 = time.process_time(), time.perf_counter()
                 for start in range(seg, min(n, seg + step), batch):
                     ref.put(start, min(n, start + batch))
-                t2 = time.perf_counter()
+                c2, t2 = time.process_time(), time.perf_counter()
                 put_s, ref_s = put_s + t1 - t0, ref_s + t2 - t1
+                put_cpu, ref_cpu = put_cpu + c1 - c0, ref_cpu + c2 - c1
                 done = min(n, seg + step) - seg
                 samples.append(f"{seg + done:>9,}: {rss_mb():6.1f} MB {done / (t1 - t0):8,.0f}/s   reference "
                                f"{done / (t2 - t1):8,.0f}/s   ratio {(t2 - t1) / (t1 - t0):4.2f}")
@@ -107,6 +109,8 @@ def main() -> None:
         print(f"store: record + commit    {put_s:8.2f} s   {n / put_s:10,.0f} docs/s   store {size / 1e6:,.1f} MB")
         print(f"reference: plain script   {ref_s:8.2f} s   {n / ref_s:10,.0f} docs/s   "
               f"datamonitor/reference speed {ref_s / put_s:4.2f}")
+        print(f"  per CPU second (this process; the machine may be shared): datamonitor {n / put_cpu:,.0f} docs, "
+              f"reference {n / ref_cpu:,.0f} docs; load average {os.getloadavg()[0]:.1f} at the end")
         print("  RSS, rates and speed ratio for each tenth while storing:\n    " + "\n    ".join(samples))
 
         shipped: list[str] = []
