@@ -20,7 +20,7 @@ from typing import Any
 from . import records, shipping, templates
 from .config import Config, EsSettings, hosts_fields, load_config
 from .connection import CLIENT_ERRORS, build_client, describe_hosts, response_body, translate_error
-from .errors import BacklogFull, ConfigError, NotConfigured, PayloadError, SourceError
+from .errors import BacklogFull, ConfigError, DataMonitorError, NotConfigured, PayloadError, SourceError
 from .profiling import ProfileOptions
 from .records import KpiRecord
 from .sources import files
@@ -395,7 +395,10 @@ class DataMonitor:
             finally:
                 schemas.forget(meta)  # committed, or refused: then these files are measured again
             if self.connected and batch:
-                self.ship()
+                try:
+                    self.ship()
+                except DataMonitorError as exc:  # stored: the next shipment takes them
+                    log.warning("the watcher's documents are stored but not shipped yet: %s", exc)
 
         return DirectoryWatcher(dirs, measure=measure, commit=commit, recursive=recursive,
                                 settle=settle, ignore=DEFAULT_IGNORE if ignore is None else ignore,

@@ -9,7 +9,7 @@ measured file is remembered in the store by path and SHA-256. At start-up,
 files that arrived while the watcher was down are measured, and a restart never
 measures the same content twice.
 
-Each file is read once to hash it, and the hash is handed to the measurement.
+Each file is hashed once, here, and the hash is handed to the measurement.
 Given ``measure`` and ``commit``, workers measure files in parallel and one
 committer stores what they finished in one transaction per round: one file at
 a time when files trickle in, many at once in a burst (a group commit, which
@@ -259,7 +259,7 @@ class DirectoryWatcher:
                     self.offer(m.path, delay=self.retry_after)
                 self._done(0, deferred=len(batch), files=len(batch))
                 continue
-            except Exception as exc:  # noqa: BLE001 - the watcher goes on; these files are measured again
+            except Exception as exc:  # noqa: BLE001 - the watcher goes on; a restart's catch-up measures them
                 log.error("storing %d file(s) failed: %s", len(batch), exc)
                 self._done(0, failed=len(batch), files=len(batch))
                 continue
