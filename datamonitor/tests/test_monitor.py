@@ -205,3 +205,23 @@ def test_a_refused_batch_keeps_neither_the_records_nor_the_dataset_schema(tmp_pa
         (second,) = dm.collect_file(tmp_path / "sales_2.csv")
         assert second.drift == {"added": ["country"], "removed": [], "retyped": []}
         assert dm.search(name="file.schema_drift")[0]["_source"]["kpi"]["value"] == 1
+
+
+@pytest.mark.parametrize("batch_records, commits", [(10**9, 1), (1, 4)])
+def test_a_file_run_commits_several_files_together(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    batch_records: int, commits: int) -> None:
+    from datamonitor import monitor
+    from datamonitor.store import Store
+
+    monkeypatch.setattr(monitor, "_BATCH_RECORDS", batch_records)
+    monkeypatch.setattr(monitor, "_BATCH_SECONDS", 3600.0)
+    for i in range(4):  # one dataset: each file's drift is measured against the one before, committed or not
+        (tmp_path / f"sales_{i}.csv").write_text("id,amount\n1,2.5\n" if i % 2 == 0 else "id,amount,note\n1,2.5,x\n")
+    puts: list[float] = []
+    store = Store(home / "s.db", clock=lambda: puts.append(1.0) or float(len(puts)))
+    with DataMonitor(load_config(home=home), store=store) as dm:
+        results = dm.collect_file(tmp_path)
+        assert len(puts) == commits
+        assert [bool(r.drift) for r in results] == [False, True, True, True]
+        assert len(dm.search(name="file.rows", limit=10)) == 4
+        assert len(dm.search(name="file.schema_drift", limit=10)) == 3
