@@ -351,6 +351,16 @@ class Encoder:
 
     def row(self, record: KpiRecord, index: str | None = None) -> tuple[str, str, str, str, str]:
         """The store's row for one record; ``index`` overrides the dated index."""
+        try:
+            return self._row(record, index)
+        except TypeError:  # a field that is not a string where one is expected: the general builder copes
+            legacy = self.legacy_ids_until
+            stamp = format_timestamp(record.timestamp)
+            doc_id = document_id(record, 1 if legacy is not None and stamp <= legacy else ID_VERSION)
+            dated = index_name(self.index_prefix, self.index_period, record.timestamp)
+            return doc_id, dated if index is None else index, stamp, record.name, dumps(to_document(record))
+
+    def _row(self, record: KpiRecord, index: str | None) -> tuple[str, str, str, str, str]:
         # the caches' hits inline: this runs for every document stored
         ts = record.timestamp
         last_ts, parts = self._last

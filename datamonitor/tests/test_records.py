@@ -235,3 +235,9 @@ def test_an_old_store_s_observations_keep_version_1_ids_and_later_ones_get_versi
     enc = Encoder("dm-kpi", "month", legacy_ids_until=format_timestamp(T0))
     assert enc.row(before)[0] == document_id(before, version=1)
     assert enc.row(after)[0] == document_id(after)
+
+
+def test_a_field_that_is_not_a_string_still_gives_the_builder_s_row() -> None:
+    rec = KpiRecord(name="column.nulls", value=1, subject=0, timestamp=T0, host="h")  # type: ignore[arg-type]
+    doc_id, _index, _ts, _name, body = Encoder("dm-kpi", "month").row(rec)
+    assert body == dumps(to_document(rec)) and doc_id == document_id(rec)
