@@ -199,6 +199,8 @@ class LineCache:
                 if value - value != 0.0:
                     raise PayloadError(f"StatsD value {_show(raw, 20)} is not finite")
                 entry = (kind, key, value, rate)
+                if kind is TIMER or kind is DISTRIBUTION:
+                    return entry  # a sample's value seldom comes again: not worth a place in the cache
         self.lines[line] = entry
         return entry
 

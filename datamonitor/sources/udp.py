@@ -444,10 +444,10 @@ class UdpListener:
         receiver = threading.Thread(target=self._receive, args=(sock,), name="datamonitor-udp-receive", daemon=True)
         receiver.start()
         log.info("listening for KPI datagrams on %s:%s, receive buffer %s bytes", *self.bound, f"{self.rcvbuf:,}")
-        if ready is not None:
-            ready(self)
         deadline = None if duration is None else loop.time() + duration
         try:
+            if ready is not None:
+                ready(self)
             while True:
                 timeout = self.flush_interval
                 if deadline is not None:
