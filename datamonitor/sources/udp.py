@@ -11,12 +11,13 @@ the rest>``. Malformed, oversized, non-UTF-8 or unsigned datagrams are counted a
 logged at most once every 10 s; they never stop the listener. The listener's own
 counters are KPIs too (see :meth:`UdpListener.flush`).
 
-How it keeps up (README, Performance): one thread blocks in ``recv`` on its own socket
-and only counts each datagram's bytes in a dict (identical datagrams, such as the same
-counter increment, collapse into one entry); every 2,048 datagrams, or when the socket
-is idle for 0.1 s, it parses each distinct datagram once, with the parse of each
-distinct line cached, and aggregates it as often as it came. Flushing swaps the
-aggregator out under a lock, so receiving never waits for the store.
+How it keeps up (README, Performance): a thread of its own takes the waiting datagrams
+with ``recvmmsg`` (:mod:`datamonitor.sources.mmsg`; ``recv`` where there is none) and only
+counts each datagram's bytes in a dict (identical datagrams, such as the same counter
+increment, collapse into one entry). Every 2,048 datagrams, or when the socket is idle
+for 0.1 s, it parses each distinct datagram once, through a cache of parsed lines and
+line templates, and aggregates it as often as it came. Flushing swaps the aggregator
+out under a lock, so receiving never waits for the store.
 """
 
 from __future__ import annotations
