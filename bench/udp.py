@@ -16,8 +16,8 @@ against the sums sent.
 
 The peers, bench-only (not test dependencies); the bench skips one it cannot find:
 
-* Etsy statsd, the reference implementation: ``npm install statsd`` (in this folder,
-  the repository's root or ``--statsd DIR``); run as ``node stats.js CONFIG`` with a
+* Etsy statsd, the reference implementation: ``npm install statsd`` (in the current
+  folder, the repository's root or bench/; or ``npm install -g statsd``; or ``--statsd DIR``); run as ``node stats.js CONFIG`` with a
   7-line backend that counts the packets statsd hands its backends.
 * collectd's statsd plugin: ``apt-get install collectd-core`` (Debian), run as
   ``collectd -f -C CONFIG`` with the statsd plugin only. It takes no DogStatsD tags: it
@@ -368,6 +368,9 @@ def main() -> None:
         notes = []
         candidates = [args.statsd] if args.statsd else [Path.cwd() / "node_modules/statsd",
                                                          ROOT / "node_modules/statsd", ROOT / "bench/node_modules/statsd"]
+        if shutil.which("npm"):  # and a global install (npm install -g statsd)
+            root = subprocess.run(["npm", "root", "-g"], capture_output=True, text=True).stdout.strip()
+            candidates.append(Path(root) / "statsd")
         found = next((c for c in candidates if (c / "stats.js").exists()), None)
         if found and shutil.which("node"):
             listeners.append(StatsdListener(work, found))
