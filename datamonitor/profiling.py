@@ -72,7 +72,7 @@ class ProfileOptions:
     #: text that means "no value": the markers pandas' read_csv treats as NaN that real exports use
     null_values: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "None")
     #: bytes of text parsed at a time
-    chunk_bytes: int = 32 << 20
+    chunk_bytes: int = 16 << 20
 
 
 @dataclass(frozen=True)
