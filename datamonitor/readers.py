@@ -313,10 +313,15 @@ class CsvReader:
         self.names = [f"column_{i + 1}" for i in range(len(first))]
         return chunk
 
-    def _options(self) -> dict[str, Any]:
+    def _options(self, chunk: bytes) -> dict[str, Any]:
+        # every null marker costs Polars a comparison per field: pass only those the chunk holds somewhere
+        # (a search for a few bytes is far cheaper); an empty field is null without one
+        markers = [v for v in self.null_values if v.encode() in chunk] if b'""' in chunk else \
+            [v for v in self.null_values if v and v.encode() in chunk]  # a quoted "" needs the "" marker
         return {"has_header": False, "separator": self.delimiter, "quote_char": '"',
-                "null_values": list(self.null_values), "comment_prefix": self.comment,
-                "decimal_comma": self.decimal == ",", "raise_if_empty": False, "encoding": "utf8"}
+                "null_values": markers or None, "empty_string_is_null": "" in self.null_values,
+                "comment_prefix": self.comment, "decimal_comma": self.decimal == ",", "raise_if_empty": False,
+                "encoding": "utf8"}
 
     def _learn(self, chunk: bytes) -> pl.DataFrame | None:
         """The schema, from the first rows of the first chunk: numbers and booleans by Polars, times by layout.
@@ -325,7 +330,7 @@ class CsvReader:
         """
         head = chunk[: 1 << 20]
         head = head[: head.rfind(b"\n") + 1] or head
-        opts = self._options()
+        opts = self._options(head)
         try:
             df = pl.read_csv(head, new_columns=self.names, infer_schema_length=None, **opts)
         except _NOT_FAST:
@@ -367,7 +372,7 @@ class CsvReader:
                     for n in changed) if changed else learned
         assert self.schema is not None
         parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime)) else t for n, t in self.schema.items()}
-        df = pl.read_csv(chunk, schema=parse, **self._options())
+        df = pl.read_csv(chunk, schema=parse, **self._options(chunk))
         times = [n for n, t in self.schema.items() if parse[n] != t]
         if times:
             df = df.with_columns(_cast(df.get_column(n), self.schema[n], self.decimal, self.formats.get(n))
@@ -376,7 +381,7 @@ class CsvReader:
 
     def _strings(self, chunk: bytes) -> pl.DataFrame:
         schema = dict.fromkeys(self.names, pl.String)
-        opts = self._options()
+        opts = self._options(chunk)
         opts["decimal_comma"] = False
         return pl.read_csv(chunk, schema=schema, **opts)
 
