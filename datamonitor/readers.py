@@ -104,9 +104,16 @@ _DATE_FORMATS: tuple[tuple[str, DType], ...] = (
 
 
 def _to_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
+    try:
+        return _parse_time(s, fmt, dtype)
+    except _NOT_FAST:  # spaces around the values: strip them (a copy of every value) only then
+        return _parse_time(s.str.strip_chars(), fmt, dtype)
+
+
+def _parse_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
     if dtype == pl.Date:
-        return s.str.strip_chars().str.to_date(format=fmt, strict=True)
-    out = s.str.strip_chars().str.to_datetime(format=fmt, time_unit="us", strict=True)
+        return s.str.to_date(format=fmt, strict=True)
+    out = s.str.to_datetime(format=fmt, time_unit="us", strict=True)
     if getattr(dtype, "time_zone", None) and out.dtype != dtype:
         out = out.dt.replace_time_zone("UTC") if getattr(out.dtype, "time_zone", None) is None else out
     return out
@@ -239,6 +246,8 @@ class CsvReader:
         self.bytes_read = 0
         #: the lines of the chunk just parsed, when known without counting them
         self.chunk_lines: int | None = None
+        #: the chunk just handed out is ASCII
+        self.chunk_ascii = False
 
     # ----------------------------------------------------------- chunking
 
@@ -488,7 +497,8 @@ class CsvReader:
             self.chunk_lines = None
             if chunk:
                 df, widened = self._typed(chunk, line)
-                self.non_ascii = self.non_ascii or not chunk.isascii()
+                self.chunk_ascii = chunk.isascii()
+                self.non_ascii = self.non_ascii or not self.chunk_ascii
                 if widened and not first:
                     widened_after_first = True
                 yield df
