@@ -394,7 +394,8 @@ class DataMonitor:
 
         profile = ProfileOptions(**options)
         schemas = _PendingState(self.store, "schema:")
-        engines = EnginePool()  # each file in a worker process: an engine crash fails one file, not the watcher
+        # each file in a worker process (one per watcher worker, started now): an engine crash fails one file
+        engines = EnginePool(warm=workers)
 
         def measure(path: Path, digest: str) -> tuple[files.FileResult, dict[str, Any]]:
             """One file's records and its dataset's new schema, not stored yet; hashed once, by the watcher."""
