@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from . import records, shipping, templates
+from .baseline import Baselines, SchemaHistory
 from .config import Config, EsSettings, hosts_fields, load_config
 from .connection import CLIENT_ERRORS, build_client, describe_hosts, response_body, translate_error
 from .errors import BacklogFull, ConfigError, NotConfigured, PayloadError
+from .notify import Notifier, send_all
 from .profiling import ProfileOptions
 from .records import KpiRecord
 from .sources import files
@@ -48,6 +50,9 @@ class DataMonitor:
         self._store = store
         self._client: Any = None
         self._last_ship: shipping.ShipResult | None = None
+        self._baselines: Baselines | None = None
+        #: who hears of anomalies (alert when one opens, ok when it closes); they are stored either way
+        self.notifiers: list[Notifier] = []
 
     # ------------------------------------------------------------ properties
     @property
@@ -62,6 +67,13 @@ class DataMonitor:
             self._store = Store(self._config.store_file, max_size=self._config.store_max_size,
                                 when_full=self._config.store_when_full)
         return self._store
+
+    @property
+    def baselines(self) -> Baselines:
+        """Each series' learned baseline, kept in the store; see :mod:`datamonitor.baseline`."""
+        if self._baselines is None:
+            self._baselines = Baselines(self.store)
+        return self._baselines
 
     @property
     def client(self) -> Any:
@@ -149,24 +161,35 @@ class DataMonitor:
     def _put(self, items: Iterable[KpiLike], index: str | None) -> tuple[list[tuple[str, str]], PutResult]:
         keys: list[tuple[str, str]] = []
         rows: list[tuple[str, str, str, str, str]] = []
+        batch: list[KpiRecord] = []
         for position, item in enumerate(items):
             try:
                 record = item if isinstance(item, KpiRecord) else KpiRecord.from_payload(item)
             except PayloadError as exc:
                 raise PayloadError(f"document {position}: {exc}") from None
+            batch.append(record)
+        scored = self.baselines.observe(batch)  # learned baselines, scored in flow: see datamonitor.baseline
+        for record in [*scored.records, *scored.anomalies, *scored.notifications]:
             row = self._row(record, index)
             keys.append((row[1], row[0]))
             rows.append(row)
         try:
-            result = self.store.put(rows, count_refused=not self.connected)
-        except BacklogFull:
-            if not self.connected:
-                raise
-            self.ship()  # pause means: make room by delivering, then try once more
-            result = self.store.put(rows)
+            try:
+                result = self.store.put(rows, count_refused=not self.connected)
+            except BacklogFull:
+                if not self.connected:
+                    raise
+                self.ship()  # pause means: make room by delivering, then try once more
+                result = self.store.put(rows)
+        except BaseException:
+            self.baselines.forget()
+            raise
+        self.baselines.commit()
+        for note in scored.notifications:
+            send_all(self.notifiers, note.text or "datamonitor", note.message or "")
         if result.dropped:
             self._report_dropped(result.dropped)
-        return keys, result
+        return keys[:len(batch)], result
 
     def _report_dropped(self, dropped: int) -> None:
         """A full store dropped undelivered documents: say so, and record the running total as a KPI."""
@@ -237,9 +260,9 @@ class DataMonitor:
 
         ``options`` are :class:`~datamonitor.profiling.ProfileOptions` fields
         (``format``, ``delimiter``, ``encoding``, ``header``...). Schema drift is
-        measured against the dataset's last schema in the store.
+        measured against the dataset's baseline schema in the store (the most common of its recent files').
         """
-        previous = _StoreSchemas(self.store).get(files.dataset_key(Path(path).resolve()))
+        previous = SchemaHistory(self.store).get(files.dataset_key(Path(path).resolve()))
         result = files.file_kpis(path, ProfileOptions(**options), previous_schema=previous)
         return list(result.records)
 
@@ -252,7 +275,7 @@ class DataMonitor:
         the other files go on.
         """
         source = files.FileSource(paths, ProfileOptions(**options), recursive=recursive,
-                                  schemas=_StoreSchemas(self.store), progress=progress)
+                                  schemas=SchemaHistory(self.store), progress=progress)
         results = []
         for result in source.results_iter():
             if result.records:

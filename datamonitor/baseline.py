@@ -1,0 +1,423 @@
+"""Learned baselines: what is normal for each series, and how unusual a new observation is.
+
+A *series* is one KPI of one dataset: the dataset key (files of one folder and
+name pattern, see :func:`~datamonitor.sources.files.dataset_key`; for other
+sources ``event.dataset`` and the host), the KPI name, the subject (a column,
+a mount) and the labels (StatsD tags), so tagged and untagged series never mix.
+
+The baseline of a series is robust statistics over its last ``window``
+observations (30 by default): the median ``m`` and the median absolute
+deviation ``MAD``, scaled by 1.4826 so that it estimates the standard
+deviation of normal data. A new value ``x`` scores ``(x - m) / (1.4826 MAD)``;
+the expected band is ``m ± k·1.4826·MAD`` (``k`` = 4 by default), so a score
+beyond ±k is an anomaly. When MAD is 0 (more than half the history is one
+value) the scale is ``1.2533 * mean absolute deviation`` instead (the same
+normal-consistency for the mean deviation); when that is 0 too (the history
+never varied) the band is the one value, a value equal to it scores 0 and any
+other scores ±:data:`CONSTANT_SCORE`. With fewer than ``min_history``
+observations (7) a series has no baseline yet: its state is "not enough
+history yet" and nothing is scored.
+
+Scoring happens in flow: :meth:`Baselines.observe` runs as a batch is stored,
+adds ``kpi.expected``, ``kpi.lower``, ``kpi.upper`` and ``kpi.score`` to each
+scored record, and returns ``anomaly`` records and ``notification`` records
+(alert on entering, ok on leaving, with hysteresis) for the batch. The history
+and the open anomalies live in the store's meta table, one key per dataset.
+A file whose SHA-256 the dataset has already seen is not observed again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import ConfigError
+from .notify import Threshold, human
+from .records import KpiRecord
+
+__all__ = ["CONSTANT_SCORE", "Band", "BaselineSettings", "Baselines", "SchemaHistory", "Scored", "anomaly_line",
+           "dataset_name", "robust_band", "score"]
+
+log = logging.getLogger(__name__)
+
+#: scales the MAD to the standard deviation of normally distributed data
+MAD_SCALE = 1.4826
+#: scales the mean absolute deviation likewise; used when the MAD is 0
+MEANAD_SCALE = 1.2533
+#: the score of a value that differs from a history that never varied
+CONSTANT_SCORE = 1e6
+DATASET = "datamonitor.anomaly"
+_META_PREFIX = "baseline:"
+#: labels that describe a measurement, not a series: they never split one
+_NOT_SERIES = frozenset({"fingerprint", "approximate", "dataset_key"})
+#: KPIs of files scored by default (the rest of a file's KPIs are times, checksums, texts)
+DEFAULT_FILE_KPIS = ("file.rows", "file.bad_rows", "file.columns", "column.null_ratio", "column.distinct",
+                     "column.mean", "column.p50", "column.p95")
+#: KPIs never scored: datamonitor's own, and the records this module makes
+_NEVER = ("notification", "anomaly", "datamonitor.*", "udp.*")
+_DASH = "\u2013"  # an en dash, between the ends of a band
+_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+
+
+class _State(Protocol):
+    def get_meta(self, key: str) -> Any: ...
+
+    def set_meta(self, key: str, value: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class BaselineSettings:
+    """How baselines are learned and when an observation is an anomaly.
+
+    :param k: the band's half-width in scaled MADs; ``|score| > k`` is an anomaly.
+    :param min_history: observations a series needs before it is scored.
+    :param window: the most recent observations the baseline is computed from.
+    :param hysteresis: an open anomaly closes only when ``|score|`` is back under ``k - hysteresis``.
+    :param file_kpis: the file KPIs that are scored (shell patterns); other sources' numeric KPIs all are.
+    """
+
+    k: float = 4.0
+    min_history: int = 7
+    window: int = 30
+    hysteresis: float = 1.0
+    file_kpis: tuple[str, ...] = DEFAULT_FILE_KPIS
+
+    def __post_init__(self) -> None:
+        if not self.k > 0:
+            raise ConfigError(f"baseline: k must be positive, not {self.k}")
+        if not 0 <= self.hysteresis < self.k:
+            raise ConfigError(f"baseline: hysteresis must be in [0, k), not {self.hysteresis}")
+        if self.min_history < 3:
+            raise ConfigError(f"baseline: min_history must be at least 3, not {self.min_history}")
+        if self.window < self.min_history:
+            raise ConfigError(f"baseline: window ({self.window}) must be at least min_history ({self.min_history})")
+
+    def scored(self, record: KpiRecord) -> bool:
+        """Whether a record's KPI has a baseline: numeric, and a file KPI of the list or another source's."""
+        if record.value is None:
+            return False
+        if record.name.startswith(("file.", "column.")):
+            return any(fnmatch.fnmatchcase(record.name, p) for p in self.file_kpis)
+        return not any(fnmatch.fnmatchcase(record.name, p) for p in _NEVER)
+
+
+@dataclass(frozen=True)
+class Band:
+    """A series' baseline: its median, MAD, scale and expected band, or not enough history yet."""
+
+    n: int
+    median: float | None = None
+    mad: float | None = None
+    scale: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+
+    @property
+    def enough(self) -> bool:
+        return self.median is not None
+
+    @property
+    def state(self) -> str:
+        return "baseline" if self.enough else "not enough history yet"
+
+
+def _median(sorted_values: Sequence[float]) -> float:
+    n = len(sorted_values)
+    mid = n // 2
+    return float(sorted_values[mid]) if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2.0
+
+
+def robust_band(history: Sequence[float], k: float = 4.0, min_history: int = 7) -> Band:
+    """The median, MAD and band ``median ± k·scale`` of a history; see the module's docstring for the scale."""
+    n = len(history)
+    if n < min_history:
+        return Band(n)
+    m = _median(sorted(history))
+    deviations = sorted(abs(x - m) for x in history)
+    mad = _median(deviations)
+    scale = MAD_SCALE * mad
+    if scale <= _tiny(m):
+        mean_ad = sum(deviations) / n
+        scale = MEANAD_SCALE * mean_ad if MEANAD_SCALE * mean_ad > _tiny(m) else 0.0
+    return Band(n, m, mad, scale, m - k * scale, m + k * scale)
+
+
+def _tiny(m: float) -> float:
+    return 1e-9 * max(1.0, abs(m))
+
+
+def score(x: float, band: Band) -> float | None:
+    """How many scaled MADs ``x`` is from the median; None without a baseline."""
+    if band.median is None or band.scale is None:
+        return None
+    diff = x - band.median
+    if band.scale == 0.0:
+        return 0.0 if abs(diff) <= _tiny(band.median) else (CONSTANT_SCORE if diff > 0 else -CONSTANT_SCORE)
+    return diff / band.scale
+
+
+def dataset_name(key: str) -> str:
+    """What people call a dataset: ``/in/flights_#.csv`` is ``flights``."""
+    name = key.replace("\\", "/").rsplit("/", 1)[-1]
+    stem = name.split(".", 1)[0] if not name.startswith(".") else name
+    cleaned = re.sub(r"[_\-. ]*#[#_\-. ]*", "_", stem).strip("_-. ")
+    return cleaned or stem or key
+
+
+def _day(record: KpiRecord) -> str:
+    """The day the data is about: a date in the file's name, else the day it was measured."""
+    if record.file_path is not None:
+        name = record.file_path.replace("\\", "/").rsplit("/", 1)[-1]
+        match = _DATE.search(name)
+        if match:
+            y, mo, d = (int(g) for g in match.groups())
+            if 1 <= mo <= 12 and 1 <= d <= 31:
+                return f"{y:04d}-{mo:02d}-{d:02d}"
+    return record.timestamp.strftime("%Y-%m-%d")
+
+
+def _what(record: KpiRecord, value: float) -> str:
+    """``197,000 rows``, ``dep_delay nulls 20%``, ``dep_delay mean 45.2``."""
+    if record.name == "column.null_ratio":
+        return f"{record.subject} nulls {value * 100:,.3g}%"
+    short = record.name.split(".", 1)[-1]
+    subject = f"{record.subject} " if record.subject else ""
+    if record.name.startswith("file.") and record.unit:
+        return human(value, record.unit)
+    unit = record.unit if record.unit not in (None, "ratio") else None
+    if record.name.startswith(("file.", "column.")):
+        return f"{subject}{short} {human(value, unit)}"
+    return f"{record.name} {subject}{human(value, unit)}".replace("  ", " ")
+
+
+def _bound(value: float, record: KpiRecord, integral: bool) -> str:
+    if record.name == "column.null_ratio":
+        return f"{value * 100:,.3g}%"
+    if integral:
+        value = float(round(value))
+    return human(value, None if record.unit == "ratio" else record.unit, like=value).removesuffix(
+        f" {record.unit}" if record.unit else "")
+
+
+def anomaly_line(dataset: str, record: KpiRecord, band: Band, *, integral: bool = False) -> str:
+    """One line for people: ``flights: 197,000 rows on 2013-06-14, expected 320,000-345,000`` (an en dash)."""
+    assert record.value is not None and band.lower is not None and band.upper is not None
+    lo, hi = band.lower, band.upper
+    if integral:
+        lo, hi = float(round(lo)), float(round(hi))
+    low_text, high_text = _bound(lo, record, integral), _bound(hi, record, integral)
+    expected = low_text if low_text == high_text else f"{low_text}{_DASH}{high_text}"
+    return f"{dataset}: {_what(record, float(record.value))} on {_day(record)}, expected {expected}"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What :meth:`Baselines.observe` made of a batch.
+
+    :param records: the batch, scored records carrying their band and score.
+    :param anomalies: one ``anomaly`` record per observation outside its band.
+    :param notifications: ``notification`` records: an anomaly opened (alert) or closed (ok).
+    """
+
+    records: list[KpiRecord]
+    anomalies: list[KpiRecord]
+    notifications: list[KpiRecord]
+
+
+class Baselines:
+    """Series histories kept in the store's meta table, scored as batches are stored; safe across threads.
+
+    :param state: the store (``get_meta``/``set_meta``).
+    """
+
+    def __init__(self, state: _State, settings: BaselineSettings | None = None) -> None:
+        self._state = state
+        self.settings = settings or BaselineSettings()
+        self._threshold = Threshold("anomaly.score", above=self.settings.k, hysteresis=self.settings.hysteresis)
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._dirty: set[str] = set()
+        self._lock = threading.Lock()
+        self._keys: dict[str, str] = {}
+
+    # -------------------------------------------------------------- series
+    def _dataset(self, record: KpiRecord) -> str:
+        if record.file_path is not None:
+            key = self._keys.get(record.file_path)
+            if key is None:
+                from .sources.files import dataset_key
+
+                key = dataset_key(Path(record.file_path))
+                if len(self._keys) > 10_000:
+                    self._keys.clear()
+                self._keys[record.file_path] = key
+            return key
+        return f"{record.dataset}@{record.host}"
+
+    @staticmethod
+    def series(record: KpiRecord) -> str:
+        """The series within its dataset: KPI name, subject, and the labels that identify it."""
+        labels = ",".join(f"{k}={v}" for k, v in record.labels.items() if k not in _NOT_SERIES)
+        return f"{record.name}|{record.subject or ''}|{labels}"
+
+    def _load(self, dataset: str) -> dict[str, Any]:
+        state = self._cache.get(dataset)
+        if state is None:
+            raw = self._state.get_meta(_META_PREFIX + dataset)
+            state = raw if isinstance(raw, dict) else {}
+            state.setdefault("series", {})
+            state.setdefault("open", {})
+            state.setdefault("sha", [])
+            self._cache[dataset] = state
+        return state
+
+    def history(self, dataset: str, series: str) -> list[float]:
+        """The stored history of one series, oldest first."""
+        with self._lock:
+            return list(self._load(dataset)["series"].get(series, []))
+
+    def band(self, dataset: str, series: str) -> Band:
+        """The current baseline of one series."""
+        s = self.settings
+        return robust_band(self.history(dataset, series), s.k, s.min_history)
+
+    def open_anomalies(self, dataset: str) -> dict[str, str]:
+        """The dataset's open anomalies: series -> the line that opened it."""
+        with self._lock:
+            return dict(self._load(dataset)["open"])
+
+    # ------------------------------------------------------------- scoring
+    def observe(self, batch: Iterable[KpiRecord]) -> Scored:
+        """Score a batch against the histories, then add it to them; see the module's docstring."""
+        records = list(batch)
+        s = self.settings
+        out: list[KpiRecord] = []
+        anomalies: list[KpiRecord] = []
+        notes: list[KpiRecord] = []
+        with self._lock:
+            seen_files: dict[str, bool] = {}
+            for r in records:
+                if r.name == "file.sha256" and r.file_path is not None and r.text:
+                    state = self._load(self._dataset(r))
+                    seen_files[r.file_path] = r.text in state["sha"]
+                    if not seen_files[r.file_path]:
+                        state["sha"] = [*state["sha"], r.text][-200:]
+                        self._dirty.add(self._dataset(r))
+            for r in records:
+                if not s.scored(r) or (r.file_path is not None and seen_files.get(r.file_path)):
+                    out.append(r)
+                    continue
+                dataset = self._dataset(r)
+                state = self._load(dataset)
+                key = self.series(r)
+                history: list[float] = state["series"].get(key, [])
+                x = float(r.value)  # type: ignore[arg-type]  # scored() checked it
+                band = robust_band(history, s.k, s.min_history)
+                z = score(x, band)
+                if z is not None:
+                    r = dataclasses.replace(r, expected=band.median, lower=band.lower, upper=band.upper,
+                                            score=round(z, 6))
+                    self._judge(dataset, state, key, r, band, z, history, anomalies, notes)
+                out.append(r)
+                state["series"][key] = [*history[-(s.window - 1):], x]
+                self._dirty.add(dataset)
+        return Scored(out, anomalies, notes)
+
+    def _judge(self, dataset: str, state: dict[str, Any], key: str, r: KpiRecord, band: Band, z: float,
+               history: list[float], anomalies: list[KpiRecord], notes: list[KpiRecord]) -> None:
+        was_open = key in state["open"]
+        now_open = self._threshold.breached(abs(z), was_open)
+        if abs(z) <= self.settings.k and not now_open and not was_open:
+            return
+        integral = all(float(v).is_integer() for v in history) and float(r.value).is_integer()  # type: ignore[arg-type]
+        name = dataset_name(dataset)
+        line = anomaly_line(name, r, band, integral=integral)
+        labels = {"kpi": r.name, "dataset_key": dataset, **{k: v for k, v in r.labels.items() if k not in _NOT_SERIES}}
+        subject = f"{r.name} on {r.subject}" if r.subject else r.name
+        when = r.timestamp
+        if abs(z) > self.settings.k:
+            anomalies.append(KpiRecord(
+                name="anomaly", value=r.value, unit=r.unit, subject=subject, dataset=DATASET, timestamp=when,
+                host=r.host, file_path=r.file_path, file_size=r.file_size, message=line, text=name,
+                expected=r.expected, lower=r.lower, upper=r.upper, score=r.score, labels=labels))
+        if now_open == was_open:
+            return
+        if now_open:
+            state["open"][key] = line
+            title = f"ANOMALY: {name} {subject}"
+            message = line
+        else:
+            del state["open"][key]
+            title = f"OK: {name} {subject} is back to normal"
+            assert band.lower is not None and band.upper is not None and r.value is not None
+            message = (f"{name}: {_what(r, float(r.value))} on {_day(r)}, back within "
+                       f"{_bound(band.lower, r, integral)}{_DASH}{_bound(band.upper, r, integral)}")
+        notes.append(KpiRecord(
+            name="notification", value=r.value, unit=r.unit, subject=f"{name} {subject}", text=title,
+            message=message, dataset="datamonitor.notify", timestamp=when, host=r.host,
+            labels={"kpi": r.name, "state": "alert" if now_open else "ok", "kind": "anomaly",
+                    "dataset_key": dataset}))
+
+    def commit(self) -> None:
+        """Write the histories changed since the last commit to the store."""
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+            for dataset in sorted(dirty):
+                self._state.set_meta(_META_PREFIX + dataset, self._cache[dataset])
+
+    def forget(self) -> None:
+        """Drop what is cached and not committed (a batch that could not be stored)."""
+        with self._lock:
+            for dataset in self._dirty:
+                self._cache.pop(dataset, None)
+            self._dirty = set()
+
+
+class SchemaHistory:
+    """Each dataset's recent schemas in the store's meta table; its baseline is the most common of them.
+
+    ``get(key)`` gives ``{"schema": [[name, type], ...], "sha256": [...]}``: the
+    baseline schema and the checksums of the files it was learned from, which
+    :func:`~datamonitor.sources.files.drift` uses, so a file measured again is
+    never drift and one odd file does not move the baseline. ``set(key, value)``
+    adds a file's ``{"schema", "sha256"}`` (or a bare schema) to the history.
+    """
+
+    def __init__(self, state: _State, prefix: str = "schema:", window: int = 10) -> None:
+        self._state, self._prefix, self.window = state, prefix, window
+
+    def _recent(self, key: str) -> list[dict[str, Any]]:
+        raw = self._state.get_meta(self._prefix + key)
+        if isinstance(raw, list):  # the format before the history: the last schema alone
+            return [{"schema": raw, "sha256": ""}] if raw else []
+        if isinstance(raw, dict):
+            return list(raw.get("recent", []))
+        return []
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        recent = self._recent(key)
+        if not recent:
+            return None
+        counts = Counter(_schema_text(e["schema"]) for e in recent)
+        top = max(counts.values())
+        # ties go to the newest: a dataset that changed for good has a new baseline after half the window
+        best = next(e["schema"] for e in reversed(recent) if counts[_schema_text(e["schema"])] == top)
+        return {"schema": best, "sha256": [e["sha256"] for e in recent if e.get("sha256")]}
+
+    def set(self, key: str, value: Any) -> None:
+        entry = dict(value) if isinstance(value, dict) else {"schema": value, "sha256": ""}
+        recent = self._recent(key)
+        if entry.get("sha256") and any(e.get("sha256") == entry["sha256"] for e in recent):
+            return  # the same file again: it is in the history already
+        self._state.set_meta(self._prefix + key, {"recent": [*recent, entry][-self.window:]})
+
+
+def _schema_text(schema: Any) -> str:
+    return "|".join(f"{n}:{t}" for n, t in schema)
