@@ -184,7 +184,7 @@ class DataMonitor:
         except BaseException:
             self.baselines.forget()
             raise
-        self.baselines.commit()
+        self.baselines.commit(force=False)
         for note in scored.notifications:
             send_all(self.notifiers, note.text or "datamonitor", note.message or "")
         if result.dropped:
@@ -486,6 +486,8 @@ class DataMonitor:
                 log.debug("closing the client failed", exc_info=True)
             self._client = None
         if self._store is not None:
+            if self._baselines is not None:
+                self._baselines.commit()
             self._store.close()
             self._store = None
 

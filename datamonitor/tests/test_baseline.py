@@ -11,8 +11,8 @@ import pytest
 from datamonitor import DataMonitor
 from datamonitor.baseline import (
     CONSTANT_SCORE,
-    BaselineSettings,
     Baselines,
+    BaselineSettings,
     SchemaHistory,
     dataset_name,
     robust_band,
@@ -236,3 +236,11 @@ def test_schema_history_reads_the_old_single_schema_format() -> None:
     history.set("k", {"schema": [["a", "string"]], "sha256": "f1"})
     history.set("k", {"schema": [["a", "string"]], "sha256": "f1"})
     assert history.get("k") == {"schema": [["a", "string"]], "sha256": ["f1"]}, "a tie goes to the newest"
+
+
+def test_histories_outlive_the_process_written_at_least_on_close(home: Path) -> None:
+    with DataMonitor() as dm:
+        for day in (1, 2, 3):
+            dm.record([_rows(day, 1000 + day)], ship=False)
+    with DataMonitor() as dm:
+        assert dm.baselines.history("/data/flights_#-#-#.csv", "file.rows||") == [1001, 1002, 1003]
