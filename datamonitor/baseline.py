@@ -193,7 +193,8 @@ def _what(record: KpiRecord, value: float) -> str:
     short = record.name.split(".", 1)[-1]
     subject = f"{record.subject} " if record.subject else ""
     if record.name.startswith("file.") and record.unit:
-        return human(value, record.unit)
+        shown = human(value, record.unit)
+        return shown if short == record.unit else f"{shown} ({short.replace('_', ' ')})"
     unit = record.unit if record.unit not in (None, "ratio") else None
     if record.name.startswith(("file.", "column.")):
         return f"{subject}{short} {human(value, unit)}"

@@ -169,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secret-env", default="DATAMONITOR_UDP_SECRET", metavar="VAR",
                    help="environment variable holding the HMAC secret; when set, unsigned datagrams are rejected")
     p.add_argument("--duration", type=duration, metavar="T", help="stop after T (seconds, or 30s, 5m, 1h)")
+    p = add("show", "one file or dataset at a glance: its columns, bad rows, recent rows per file, open anomalies",
+            _cmd_show)
+    p.add_argument("target", metavar="FILE|DATASET",
+                   help="a data file (measured now, not stored) or a dataset in the store, by name or key")
     p = add("status", "store size, pending and dead documents, last shipment, cluster reachability", _cmd_status)
     p.add_argument("--no-cluster", action="store_true", help="do not contact the cluster")
     p = add("test", "check without running: 'test config' (the config, every path, monitor and notifier) or "
@@ -694,6 +698,17 @@ def _cmd_udp(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         _print_json({"received": t.received, "accepted": t.accepted, "rejected": t.rejected}, out)
     else:
         _kv([("received", t.received), ("accepted", t.accepted), ("rejected", t.rejected)], out)
+    return EXIT_OK
+
+
+def _cmd_show(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    from . import show
+
+    summary = show.summarize(dm, args.target)
+    if args.json:
+        _print_json(summary, out)
+    else:
+        out.write(show.render(summary))
     return EXIT_OK
 
 
