@@ -28,8 +28,10 @@ A file whose SHA-256 the dataset has already seen is not observed again.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
+import math
 import re
 import threading
 import time
@@ -44,7 +46,7 @@ from .notify import Threshold, human
 from .records import KpiRecord
 
 __all__ = ["CONSTANT_SCORE", "Band", "BaselineSettings", "Baselines", "SchemaHistory", "Scored", "anomaly_line",
-           "dataset_name", "robust_band", "score"]
+           "dataset_name", "grouped", "robust_band", "score"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ DEFAULT_FILE_KPIS = ("file.rows", "file.bad_rows", "file.columns", "column.null_
                      "column.mean", "column.p50", "column.p95")
 #: KPIs never scored: datamonitor's own, and the records this module makes
 _NEVER = ("notification", "anomaly", "datamonitor.*", "udp.*")
+#: units of KPIs that are never negative: their band starts at 0 at the lowest
+_COUNTS = frozenset({"rows", "columns", "values", "ratio", "bytes", "documents", "datagrams", "chars"})
 _DASH = "\u2013"  # an en dash, between the ends of a band
 _DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
@@ -201,11 +205,11 @@ def _what(record: KpiRecord, value: float) -> str:
     return f"{record.name} {subject}{human(value, unit)}".replace("  ", " ")
 
 
-def _bound(value: float, record: KpiRecord, integral: bool) -> str:
+def _bound(value: float, record: KpiRecord, integral: bool, up: bool = False) -> str:
     if record.name == "column.null_ratio":
         return f"{value * 100:,.3g}%"
     if integral:
-        value = float(round(value))
+        value = float(math.floor(value + 1e-9) if up else math.ceil(value - 1e-9))
     return human(value, None if record.unit == "ratio" else record.unit, like=value).removesuffix(
         f" {record.unit}" if record.unit else "")
 
@@ -214,9 +218,11 @@ def anomaly_line(dataset: str, record: KpiRecord, band: Band, *, integral: bool 
     """One line for people: ``flights: 197,000 rows on 2013-06-14, expected 320,000-345,000`` (an en dash)."""
     assert record.value is not None and band.lower is not None and band.upper is not None
     lo, hi = band.lower, band.upper
-    if integral:
-        lo, hi = float(round(lo)), float(round(hi))
-    low_text, high_text = _bound(lo, record, integral), _bound(hi, record, integral)
+    if integral and math.ceil(lo - 1e-9) > math.floor(hi + 1e-9):
+        integral = False  # no whole number inside the band: show its ends as they are
+    if integral:  # the whole numbers inside the band
+        lo, hi = float(math.ceil(lo - 1e-9)), float(math.floor(hi + 1e-9))
+    low_text, high_text = _bound(lo, record, integral), _bound(hi, record, integral, up=True)
     expected = low_text if low_text == high_text else f"{low_text}{_DASH}{high_text}"
     return f"{dataset}: {_what(record, float(record.value))} on {_day(record)}, expected {expected}"
 
@@ -326,6 +332,8 @@ class Baselines:
                 history: list[float] = state["series"].get(key, [])
                 x = float(r.value)  # type: ignore[arg-type]  # scored() checked it
                 band = robust_band(history, s.k, s.min_history)
+                if band.lower is not None and band.lower < 0 and r.unit in _COUNTS:
+                    band = dataclasses.replace(band, lower=0.0)  # a count or a ratio is never negative
                 z = score(x, band)
                 if z is not None:
                     r = _with_band(r, band, z)
@@ -363,7 +371,7 @@ class Baselines:
             title = f"OK: {name} {subject} is back to normal"
             assert band.lower is not None and band.upper is not None and r.value is not None
             message = (f"{name}: {_what(r, float(r.value))} on {_day(r)}, back within "
-                       f"{_bound(band.lower, r, integral)}{_DASH}{_bound(band.upper, r, integral)}")
+                       f"{_bound(band.lower, r, integral)}{_DASH}{_bound(band.upper, r, integral, up=True)}")
         notes.append(KpiRecord(
             name="notification", value=r.value, unit=r.unit, subject=f"{name} {subject}", text=title,
             message=message, dataset="datamonitor.notify", timestamp=when, host=r.host,
@@ -390,6 +398,27 @@ class Baselines:
             for dataset in self._dirty:
                 self._cache.pop(dataset, None)
             self._dirty = set()
+
+
+def grouped(notifications: Sequence[KpiRecord]) -> list[tuple[str, str]]:
+    """The (title, message) pairs to hand to notifiers: one per dataset and direction, not one per KPI.
+
+    A file with 40 % of its rows missing moves its row count and a dozen column
+    KPIs at once; people get one message with a line for each.
+    """
+    groups: dict[tuple[str, str], list[KpiRecord]] = {}
+    for note in notifications:
+        groups.setdefault((note.labels.get("dataset_key", ""), note.labels.get("state", "")), []).append(note)
+    out = []
+    for (key, state), notes in groups.items():
+        if len(notes) == 1:
+            out.append((notes[0].text or "datamonitor", notes[0].message or ""))
+            continue
+        name = dataset_name(key)
+        title = (f"ANOMALY: {name}: {len(notes)} KPIs out of their band" if state == "alert"
+                 else f"OK: {name}: {len(notes)} KPIs back to normal")
+        out.append((title, "\n".join(n.message or "" for n in notes)))
+    return out
 
 
 def _with_band(record: KpiRecord, band: Band, z: float) -> KpiRecord:

@@ -37,6 +37,7 @@ from .errors import (
     exit_code,
 )
 from .monitor import DataMonitor
+from .notify import LogNotifier
 from .records import parse_timestamp
 
 __all__ = ["main"]
@@ -840,6 +841,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, home=args.home, es_url=args.es, store_path=args.store)
         dm = DataMonitor(config)
+        dm.notifiers = [LogNotifier()]  # anomalies found as records are stored: one WARNING line each
         code = int(args.func(dm, args, sys.stdout))
         if args.func not in (_cmd_send, _cmd_ship) and dm.last_ship is not None:
             # every command that ships says so the same way: one line, and 3 while documents wait

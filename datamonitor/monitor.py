@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import records, shipping, templates
-from .baseline import Baselines, SchemaHistory
+from .baseline import Baselines, SchemaHistory, grouped
 from .config import Config, EsSettings, hosts_fields, load_config
 from .connection import CLIENT_ERRORS, build_client, describe_hosts, response_body, translate_error
 from .errors import BacklogFull, ConfigError, NotConfigured, PayloadError
@@ -185,8 +185,8 @@ class DataMonitor:
             self.baselines.forget()
             raise
         self.baselines.commit(force=False)
-        for note in scored.notifications:
-            send_all(self.notifiers, note.text or "datamonitor", note.message or "")
+        for title, message in grouped(scored.notifications):
+            send_all(self.notifiers, title, message)
         if result.dropped:
             self._report_dropped(result.dropped)
         return keys[:len(batch)], result

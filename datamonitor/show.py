@@ -10,6 +10,7 @@ line numbers, the dataset's recent rows per file, and its open anomalies.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -161,6 +162,14 @@ def _num(value: Any) -> str:
     return human(value, None)
 
 
+def _band(ends: Sequence[float], rows: Any) -> str:
+    """A band of row counts as its whole numbers (88.14 to 111.86 is 89-111)."""
+    lo, hi = ends
+    if isinstance(rows, (int, float)) and float(rows).is_integer() and math.ceil(lo - 1e-9) <= math.floor(hi + 1e-9):
+        lo, hi = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
+    return f"{_num(lo)}\u2013{_num(hi)}"
+
+
 def _table(rows: Sequence[Sequence[str]], head: Sequence[str]) -> list[str]:
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     numeric = [i > 1 for i in range(len(head))]
@@ -187,7 +196,7 @@ def render(summary: Mapping[str, Any]) -> str:
     if summary["trend"]:
         out.append(f"rows per file (last {len(summary['trend'])}):")
         for t in summary["trend"]:
-            band = f"  expected {_num(t['expected'][0])}\u2013{_num(t['expected'][1])}" if t["expected"] else ""
+            band = f"  expected {_band(t['expected'], t['rows'])}" if t["expected"] else ""
             out.append(f"  {t['measured'][:10]}  {t['file']}  {_num(t['rows'])}{band}")
     else:
         out.append("rows per file: nothing stored yet for this dataset")

@@ -15,6 +15,7 @@ from datamonitor.baseline import (
     BaselineSettings,
     SchemaHistory,
     dataset_name,
+    grouped,
     robust_band,
     score,
 )
@@ -102,11 +103,11 @@ def test_a_known_outlier_alerts_once_with_its_line_and_clears(home: Path) -> Non
         assert dm.search(name="anomaly") == []
         dm.record([_rows(14, 197_000)], ship=False)
         dm.record([_rows(15, 333_000)], ship=False)
-        line = "flights: 197,000 rows on 2013-06-14, expected 320,639\u2013344,361"
+        line = "flights: 197,000 rows on 2013-06-14, expected 320,640\u2013344,360"
         assert notifier.sent == [
             ("ANOMALY: flights file.rows", line),
             ("OK: flights file.rows is back to normal",
-             "flights: 333,000 rows on 2013-06-15, back within 320,639\u2013344,361"),
+             "flights: 333,000 rows on 2013-06-15, back within 320,640\u2013344,360"),
         ]
         [anomaly] = [h["_source"] for h in dm.search(name="anomaly")]
         assert anomaly["message"] == line and anomaly["labels"]["kpi"] == "file.rows"
@@ -144,6 +145,42 @@ def test_hysteresis_keeps_one_alert_while_the_anomaly_lasts() -> None:
     # day 16 scores (323,000 - median) / scale: beyond k - hysteresis = 3 but within k = 4, so it stays open
     assert [n.labels["state"] for n in notes] == ["alert"]
     assert len(Meta().get_meta("baseline:/data/flights_#-#-#.csv")["open"]) == 1  # type: ignore[index]
+
+
+def _meta() -> object:
+    state: dict[str, object] = {}
+
+    class Meta:
+        def get_meta(self, key: str) -> object:
+            return state.get(key)
+
+        def set_meta(self, key: str, value: object) -> None:
+            state[key] = value
+
+    return Meta()
+
+
+def test_a_ratio_band_starts_at_zero_and_many_alerts_of_one_file_are_one_message() -> None:
+    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    history = [0.01, 0.02, 0.01, 0.03, 0.02, 0.01, 0.02]  # median 0.02, MAD 0.01: m - 4s is below 0
+    for day, ratio in enumerate([*history, 0.2], start=1):
+        scored = baselines.observe([
+            _rows(day, 1000 + day if day < 8 else 10),
+            KpiRecord(name="column.null_ratio", value=ratio, unit="ratio", subject="dep_delay", host="h",
+                      dataset="datamonitor.file", file_path=f"/data/flights_2013-06-{day:02d}.csv",
+                      timestamp=datetime(2026, 11, day, tzinfo=timezone.utc)),
+        ])
+    # rows 1001..1007: median 1004, |x - 1004| sorted 0 1 1 [2] 2 3 3, so 1004 ± 4 * 2.9652 = 992.14..1015.86
+    nulls = scored.records[1]
+    assert nulls.lower == 0 and nulls.upper == pytest.approx(0.02 + 4 * 1.4826 * 0.01)
+    assert [a.message for a in scored.anomalies] == [
+        "flights: 10 rows on 2013-06-08, expected 993\u20131,015",
+        "flights: dep_delay nulls 20% on 2013-06-08, expected 0%\u20137.93%",
+    ]
+    assert grouped(scored.notifications) == [(
+        "ANOMALY: flights: 2 KPIs out of their band",
+        "flights: 10 rows on 2013-06-08, expected 993\u20131,015\n"
+        "flights: dep_delay nulls 20% on 2013-06-08, expected 0%\u20137.93%")]
 
 
 def test_series_are_kept_apart_by_subject_labels_and_dataset() -> None:
@@ -191,8 +228,9 @@ def test_files_are_scored_as_they_are_collected_and_a_file_measured_again_is_not
         assert {a["kpi"]["subject"] for a in anomalies} >= {"file.rows", "column.mean on id", "column.distinct on id"}
         assert {a["file"]["name"] for a in anomalies} == {"sales_2026-11-10.csv"}
         [rows] = [a for a in anomalies if a["kpi"]["subject"] == "file.rows"]
-        # the first 9 days: median 100, |x - 100| sorted 0 1 1 2 [2] 3 3 4 4: MAD 2, the band 100 ± 4 * 2.9652
-        assert rows["message"] == "sales: 40 rows on 2026-11-10, expected 88\u2013112"
+        # the first 9 days: median 100, |x - 100| sorted 0 1 1 2 [2] 3 3 4 4: MAD 2, the band 100 ± 4 * 2.9652,
+        # 88.14 to 111.86, whose whole numbers are 89 to 111
+        assert rows["message"] == "sales: 40 rows on 2026-11-10, expected 89\u2013111"
         key = str(tmp_path / "sales_#-#-#.csv")
         before = dm.baselines.history(key, "file.rows||")
         assert before == sizes

@@ -65,13 +65,13 @@ def test_show_a_dataset_from_the_store_with_its_trend_and_open_anomalies(capsys:
     assert lines[3].split()[2] == f"{amount.isna().mean() * 100:.1f}%" and lines[3].split()[3] == "36"
     trend = lines[lines.index("rows per file (last 10):") + 1:][:10]
     assert [int(t.split()[2]) for t in trend] == sizes
-    assert trend[-1].endswith("40  expected 88.1392\u2013111.861")
-    assert "  sales: 40 rows on 2026-11-10, expected 88\u2013112" in lines
+    assert trend[-1].endswith("40  expected 89\u2013111")
+    assert "  sales: 40 rows on 2026-11-10, expected 89\u2013111" in lines
     code, out, _ = run(capsys, "show", str(tmp_path / "sales_#-#-#.csv"), "--json")
     summary = json.loads(out)
     assert summary["dataset"] == str(tmp_path / "sales_#-#-#.csv") and summary["name"] == "sales"
     assert [t["rows"] for t in summary["trend"]] == sizes and summary["trend"][0]["expected"] is None
-    assert "sales: 40 rows on 2026-11-10, expected 88\u2013112" in summary["anomalies"]
+    assert "sales: 40 rows on 2026-11-10, expected 89\u2013111" in summary["anomalies"]
 
 
 def test_show_something_unknown_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path) -> None:
