@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import itertools
 import logging
 import math
 import re
@@ -38,6 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -133,6 +135,10 @@ class Band:
     @property
     def state(self) -> str:
         return "baseline" if self.enough else "not enough history yet"
+
+
+def _date(text: str) -> date:
+    return date.fromisoformat(text)
 
 
 def _median(sorted_values: Sequence[float]) -> float:
@@ -286,7 +292,8 @@ class Baselines:
             state = raw if isinstance(raw, dict) else {}
             state.setdefault("series", {})
             state.setdefault("open", {})
-            state.setdefault("sha", [])
+            state.setdefault("files", {})  # SHA-256 -> file name, the last 200 files
+            state.setdefault("days", [])  # the dates in the last 30 files' names
             self._cache[dataset] = state
         return state
 
@@ -317,11 +324,7 @@ class Baselines:
             seen_files: dict[str, bool] = {}
             for r in records:
                 if r.name == "file.sha256" and r.file_path is not None and r.text:
-                    state = self._load(self._dataset(r))
-                    seen_files[r.file_path] = r.text in state["sha"]
-                    if not seen_files[r.file_path]:
-                        state["sha"] = [*state["sha"], r.text][-200:]
-                        self._dirty.add(self._dataset(r))
+                    seen_files[r.file_path] = self._arrival(r, anomalies, notes)
             for r in records:
                 if not s.scored(r) or (r.file_path is not None and seen_files.get(r.file_path)):
                     out.append(r)
@@ -343,6 +346,63 @@ class Baselines:
                 self._dirty.add(dataset)
         return Scored(out, anomalies, notes)
 
+    def _arrival(self, r: KpiRecord, anomalies: list[KpiRecord], notes: list[KpiRecord]) -> bool:
+        """Note a file's arrival; True when its bytes were measured before (it is then not observed again).
+
+        The same bytes under another name are a file delivered twice; a gap in the dates of the files'
+        names larger than 1.5 times their usual step is a file that did not come. Both are anomalies.
+        """
+        dataset = self._dataset(r)
+        state = self._load(dataset)
+        assert r.file_path is not None and r.text is not None
+        name = r.file_path.replace("\\", "/").rsplit("/", 1)[-1]
+        files: dict[str, str] = state["files"]
+        before = files.get(r.text)
+        if before == name:
+            return True  # measured again: nothing new
+        label = dataset_name(dataset)
+        if before is not None:
+            self._event(r, dataset, "duplicate", f"{label}: {name} has the same bytes as {before}, "
+                        "delivered before", anomalies, notes)
+            return True
+        files[r.text] = name
+        while len(files) > 200:
+            del files[next(iter(files))]
+        self._dirty.add(dataset)
+        day = _day(r) if _DATE.search(name) else None
+        if day is None:
+            return False
+        days: list[str] = state["days"]
+        if day in days:
+            return False
+        known = sorted(days)
+        if len(known) >= self.settings.min_history and day > known[-1]:
+            steps = [(_date(b) - _date(a)).days for a, b in itertools.pairwise(known)]
+            step = int(_median(sorted(steps)))
+            last = _date(known[-1])
+            if step >= 1 and (_date(day) - last).days > 1.5 * step:
+                missing = last + timedelta(days=step)
+                while missing < _date(day):
+                    every = "a day" if step == 1 else f"every {step} days"
+                    self._event(r, dataset, "missing", f"{label}: no file for {missing.isoformat()} (one comes "
+                                f"{every}; the next came for {day})", anomalies, notes, day=missing.isoformat())
+                    missing += timedelta(days=step)
+        state["days"] = sorted([*days, day])[-30:]
+        return False
+
+    def _event(self, r: KpiRecord, dataset: str, kind: str, line: str, anomalies: list[KpiRecord],
+               notes: list[KpiRecord], day: str | None = None) -> None:
+        """An anomaly that is an event, not a value out of its band: an anomaly document and an alert."""
+        name = dataset_name(dataset)
+        labels = {"kpi": f"file.{kind}", "kind": kind, "dataset_key": dataset, "day": day or _day(r)}
+        anomalies.append(KpiRecord(name="anomaly", subject=f"file.{kind}", dataset=DATASET, timestamp=r.timestamp,
+                                   host=r.host, file_path=r.file_path, file_size=r.file_size, message=line,
+                                   text=name, labels=labels))
+        notes.append(KpiRecord(name="notification", subject=f"{name} file.{kind}", text=f"ANOMALY: {name} file.{kind}",
+                               message=line, dataset="datamonitor.notify", timestamp=r.timestamp, host=r.host,
+                               labels={"kpi": f"file.{kind}", "state": "alert", "kind": kind,
+                                       "dataset_key": dataset}))
+
     def _judge(self, dataset: str, state: dict[str, Any], key: str, r: KpiRecord, band: Band, z: float,
                history: list[float], anomalies: list[KpiRecord], notes: list[KpiRecord]) -> None:
         was_open = key in state["open"]
@@ -352,7 +412,8 @@ class Baselines:
         integral = all(float(v).is_integer() for v in history) and float(r.value).is_integer()  # type: ignore[arg-type]
         name = dataset_name(dataset)
         line = anomaly_line(name, r, band, integral=integral)
-        labels = {"kpi": r.name, "dataset_key": dataset, **{k: v for k, v in r.labels.items() if k not in _NOT_SERIES}}
+        labels = {"kpi": r.name, "kind": "value", "dataset_key": dataset, "day": _day(r),
+                  **{k: v for k, v in r.labels.items() if k not in _NOT_SERIES}}
         subject = f"{r.name} on {r.subject}" if r.subject else r.name
         when = r.timestamp
         if abs(z) > self.settings.k:

@@ -282,3 +282,26 @@ def test_histories_outlive_the_process_written_at_least_on_close(home: Path) -> 
             dm.record([_rows(day, 1000 + day)], ship=False)
     with DataMonitor() as dm:
         assert dm.baselines.history("/data/flights_#-#-#.csv", "file.rows||") == [1001, 1002, 1003]
+
+
+def _sha(day: int, sha: str) -> KpiRecord:
+    return KpiRecord(name="file.sha256", text=sha, dataset="datamonitor.file", host="h",
+                     file_path=f"/data/flights_2013-06-{day:02d}.csv",
+                     timestamp=datetime(2026, 11, day, tzinfo=timezone.utc))
+
+
+def test_a_day_without_a_file_and_a_file_delivered_twice_are_anomalies() -> None:
+    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    for day in range(1, 9):
+        assert baselines.observe([_sha(day, f"s{day}")]).anomalies == []
+    gap = baselines.observe([_sha(10, "s10")])
+    assert [a.message for a in gap.anomalies] == [
+        "flights: no file for 2013-06-09 (one comes a day; the next came for 2013-06-10)"]
+    assert gap.anomalies[0].labels["day"] == "2013-06-09" and gap.anomalies[0].labels["kind"] == "missing"
+    twice = baselines.observe([_sha(11, "s3"), _rows(11, 5)])
+    assert [a.message for a in twice.anomalies] == [
+        "flights: flights_2013-06-11.csv has the same bytes as flights_2013-06-03.csv, delivered before"]
+    assert [n.labels["state"] for n in twice.notifications] == ["alert"]
+    assert baselines.history("/data/flights_#-#-#.csv", "file.rows||") == [], "a copy is not observed again"
+    again = baselines.observe([_sha(3, "s3")])  # the same file measured again: nothing at all
+    assert again.anomalies == [] and again.notifications == []
