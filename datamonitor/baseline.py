@@ -64,7 +64,9 @@ _META_PREFIX = "baseline:"
 _NOT_SERIES = frozenset({"fingerprint", "approximate", "dataset_key"})
 #: KPIs of files scored by default (the rest of a file's KPIs are times, checksums, texts)
 DEFAULT_FILE_KPIS = ("file.rows", "file.bad_rows", "file.columns", "column.null_ratio", "column.distinct",
-                     "column.mean", "column.p50", "column.p95")
+                     "column.mean")
+#: KPIs that say where a column's values lie, not scored for a column with one value in the file
+_LOCATION = frozenset({"column.mean", "column.p50", "column.p95", "column.p99", "column.min", "column.max"})
 #: KPIs never scored: datamonitor's own, and the records this module makes
 _NEVER = ("notification", "anomaly", "datamonitor.*", "udp.*")
 #: units of KPIs that are never negative: their band starts at 0 at the lowest
@@ -84,6 +86,8 @@ class BaselineSettings:
     """How baselines are learned and when an observation is an anomaly.
 
     :param k: the band's half-width in scaled MADs; ``|score| > k`` is an anomaly.
+    :param column_k: the same for the per-column KPIs: a file has many columns, so more tests, and each
+        needs a wider band for the file to raise as few false alarms.
     :param min_history: observations a series needs before it is scored.
     :param window: the most recent observations the baseline is computed from.
     :param hysteresis: an open anomaly closes only when ``|score|`` is back under ``k - hysteresis``.
@@ -92,6 +96,7 @@ class BaselineSettings:
     """
 
     k: float = 4.0
+    column_k: float = 8.0
     min_history: int = 7
     window: int = 30
     hysteresis: float = 1.0
@@ -101,12 +106,18 @@ class BaselineSettings:
     def __post_init__(self) -> None:
         if not self.k > 0:
             raise ConfigError(f"baseline: k must be positive, not {self.k}")
-        if not 0 <= self.hysteresis < self.k:
-            raise ConfigError(f"baseline: hysteresis must be in [0, k), not {self.hysteresis}")
+        if not self.column_k > 0:
+            raise ConfigError(f"baseline: column_k must be positive, not {self.column_k}")
+        if not 0 <= self.hysteresis < min(self.k, self.column_k):
+            raise ConfigError(f"baseline: hysteresis must be in [0, min(k, column_k)), not {self.hysteresis}")
         if self.min_history < 3:
             raise ConfigError(f"baseline: min_history must be at least 3, not {self.min_history}")
         if self.window < self.min_history:
             raise ConfigError(f"baseline: window ({self.window}) must be at least min_history ({self.min_history})")
+
+    def k_for(self, name: str) -> float:
+        """The band's half-width for a KPI: ``column_k`` for the per-column KPIs, ``k`` for the rest."""
+        return self.column_k if name.startswith("column.") else self.k
 
     def scored(self, record: KpiRecord) -> bool:
         """Whether a record's KPI has a baseline: numeric, and a file KPI of the list or another source's."""
@@ -147,19 +158,65 @@ def _median(sorted_values: Sequence[float]) -> float:
     return float(sorted_values[mid]) if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2.0
 
 
-def robust_band(history: Sequence[float], k: float = 4.0, min_history: int = 7) -> Band:
-    """The median, MAD and band ``median ± k·scale`` of a history; see the module's docstring for the scale."""
+def _scale(deviations: Sequence[float], m: float, values: Sequence[float]) -> tuple[float, float]:
+    """(MAD, scale) of sorted absolute deviations; see the module's docstring for the fallbacks and the step."""
+    mad = _median(deviations)
+    scale = MAD_SCALE * mad
+    if scale <= _tiny(m):
+        mean_ad = sum(deviations) / len(deviations)
+        scale = MEANAD_SCALE * mean_ad if MEANAD_SCALE * mean_ad > _tiny(m) else 0.0
+    if scale > 0.0:  # values that come in steps (whole numbers): the scale is at least one step
+        distinct = sorted(set(values))
+        step = min((b - a for a, b in itertools.pairwise(distinct)), default=0.0)
+        scale = max(scale, float(step))
+    return mad, scale
+
+
+def robust_band(history: Sequence[float], k: float = 4.0, min_history: int = 7, *,
+                weekdays: Sequence[int] | None = None, weekday: int | None = None) -> Band:
+    """The median, MAD and band ``median ± k·scale`` of a history; see the module's docstring.
+
+    With ``weekdays`` (one per value, -1 for unknown) and the new value's ``weekday``, the band is the
+    weekday's when the week has a rhythm: see :func:`_weekly`.
+    """
     n = len(history)
     if n < min_history:
         return Band(n)
     m = _median(sorted(history))
-    deviations = sorted(abs(x - m) for x in history)
-    mad = _median(deviations)
-    scale = MAD_SCALE * mad
-    if scale <= _tiny(m):
-        mean_ad = sum(deviations) / n
-        scale = MEANAD_SCALE * mean_ad if MEANAD_SCALE * mean_ad > _tiny(m) else 0.0
+    mad, scale = _scale(sorted(abs(x - m) for x in history), m, history)
+    if weekdays is not None and weekday is not None and weekday >= 0:
+        weekly = _weekly(history, weekdays, weekday, scale)
+        if weekly is not None:
+            m, mad, scale = weekly
     return Band(n, m, mad, scale, m - k * scale, m + k * scale)
+
+
+def _weekly(history: Sequence[float], weekdays: Sequence[int], weekday: int,
+            plain_scale: float) -> tuple[float, float, float] | None:
+    """(median, MAD, scale) of the same weekday, when the history has a weekly rhythm; else None.
+
+    The expected value is the median of the history's values of the same weekday (at least 3 of them, and 21
+    values in all); the scale is that of the residuals (each value less its weekday's median), and at least
+    half the plain scale. It is used only when the rhythm is real: the residuals' scale is under 0.7 times
+    the plain scale.
+    """
+    if len(history) < 21 or len(weekdays) != len(history):
+        return None
+    by_day: dict[int, list[float]] = {}
+    for x, wd in zip(history, weekdays, strict=True):
+        if wd >= 0:
+            by_day.setdefault(wd, []).append(x)
+    same = by_day.get(weekday, [])
+    if len(same) < 3:
+        return None
+    medians = {wd: _median(sorted(v)) for wd, v in by_day.items() if len(v) >= 2}
+    residuals = [x - medians[wd] for x, wd in zip(history, weekdays, strict=True) if wd in medians]
+    m = medians[weekday]
+    mad, scale = _scale(sorted(abs(r) for r in residuals), m, history)
+    if plain_scale > 0.0 and scale < 0.7 * plain_scale:
+        # residuals from medians of 4 or 5 values are too small: the scale is at least half the plain one
+        return m, mad, max(scale, 0.5 * plain_scale)
+    return None
 
 
 def _tiny(m: float) -> float:
@@ -194,6 +251,19 @@ def _day(record: KpiRecord) -> str:
             if 1 <= mo <= 12 and 1 <= d <= 31:
                 return f"{y:04d}-{mo:02d}-{d:02d}"
     return record.timestamp.strftime("%Y-%m-%d")
+
+
+def _weekday(record: KpiRecord) -> int:
+    """The weekday (Monday 0) of the date in a file's name; -1 without one."""
+    if record.file_path is None:
+        return -1
+    match = _DATE.search(record.file_path.replace("\\", "/").rsplit("/", 1)[-1])
+    if not match:
+        return -1
+    try:
+        return date(*(int(g) for g in match.groups())).weekday()
+    except ValueError:
+        return -1
 
 
 def _what(record: KpiRecord, value: float) -> str:
@@ -257,7 +327,7 @@ class Baselines:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._state = state
         self.settings = settings or BaselineSettings()
-        self._threshold = Threshold("anomaly.score", above=self.settings.k, hysteresis=self.settings.hysteresis)
+        self._thresholds: dict[tuple[float, float], Threshold] = {}
         self._cache: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
         self._lock = threading.Lock()
@@ -292,6 +362,7 @@ class Baselines:
             state = raw if isinstance(raw, dict) else {}
             state.setdefault("series", {})
             state.setdefault("open", {})
+            state.setdefault("weekdays", {})  # series -> the weekday of each value (-1: not known)
             state.setdefault("files", {})  # SHA-256 -> file name, the last 200 files
             state.setdefault("days", [])  # the dates in the last 30 files' names
             self._cache[dataset] = state
@@ -305,7 +376,7 @@ class Baselines:
     def band(self, dataset: str, series: str) -> Band:
         """The current baseline of one series."""
         s = self.settings
-        return robust_band(self.history(dataset, series), s.k, s.min_history)
+        return robust_band(self.history(dataset, series), s.k_for(series.split("|", 1)[0]), s.min_history)
 
     def open_anomalies(self, dataset: str) -> dict[str, str]:
         """The dataset's open anomalies: series -> the line that opened it."""
@@ -325,16 +396,22 @@ class Baselines:
             for r in records:
                 if r.name == "file.sha256" and r.file_path is not None and r.text:
                     seen_files[r.file_path] = self._arrival(r, anomalies, notes)
+            # a column with one value in a file (a partition key such as month) labels the file: its mean is no
+            # measurement, and the next month is no anomaly
+            constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
             for r in records:
-                if not s.scored(r) or (r.file_path is not None and seen_files.get(r.file_path)):
+                if not s.scored(r) or (r.file_path is not None and seen_files.get(r.file_path)) or (
+                        constant and r.name in _LOCATION and (r.file_path, r.subject) in constant):
                     out.append(r)
                     continue
                 dataset = self._dataset(r)
                 state = self._load(dataset)
                 key = self.series(r)
                 history: list[float] = state["series"].get(key, [])
+                weekdays: list[int] = state["weekdays"].get(key, [])
+                weekday = _weekday(r)
                 x = float(r.value)  # type: ignore[arg-type]  # scored() checked it
-                band = robust_band(history, s.k, s.min_history)
+                band = robust_band(history, s.k_for(r.name), s.min_history, weekdays=weekdays, weekday=weekday)
                 if band.lower is not None and band.lower < 0 and r.unit in _COUNTS:
                     band = dataclasses.replace(band, lower=0.0)  # a count or a ratio is never negative
                 z = score(x, band)
@@ -343,6 +420,7 @@ class Baselines:
                     self._judge(dataset, state, key, r, band, z, history, anomalies, notes)
                 out.append(r)
                 state["series"][key] = [*history[-(s.window - 1):], x]
+                state["weekdays"][key] = [*weekdays[-(s.window - 1):], weekday]
                 self._dirty.add(dataset)
         return Scored(out, anomalies, notes)
 
@@ -406,8 +484,13 @@ class Baselines:
     def _judge(self, dataset: str, state: dict[str, Any], key: str, r: KpiRecord, band: Band, z: float,
                history: list[float], anomalies: list[KpiRecord], notes: list[KpiRecord]) -> None:
         was_open = key in state["open"]
-        now_open = self._threshold.breached(abs(z), was_open)
-        if abs(z) <= self.settings.k and not now_open and not was_open:
+        k = self.settings.k_for(r.name)
+        threshold = self._thresholds.get((k, self.settings.hysteresis))
+        if threshold is None:  # the thresholds' own hysteresis, on |score|
+            threshold = Threshold("anomaly.score", above=k, hysteresis=self.settings.hysteresis)
+            self._thresholds[(k, self.settings.hysteresis)] = threshold
+        now_open = threshold.breached(abs(z), was_open)
+        if abs(z) <= k and not now_open and not was_open:
             return
         integral = all(float(v).is_integer() for v in history) and float(r.value).is_integer()  # type: ignore[arg-type]
         name = dataset_name(dataset)
@@ -416,7 +499,7 @@ class Baselines:
                   **{k: v for k, v in r.labels.items() if k not in _NOT_SERIES}}
         subject = f"{r.name} on {r.subject}" if r.subject else r.name
         when = r.timestamp
-        if abs(z) > self.settings.k:
+        if abs(z) > k:
             anomalies.append(KpiRecord(
                 name="anomaly", value=r.value, unit=r.unit, subject=subject, dataset=DATASET, timestamp=when,
                 host=r.host, file_path=r.file_path, file_size=r.file_size, message=line, text=name,

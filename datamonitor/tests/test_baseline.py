@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import math
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +67,11 @@ def test_an_even_history_and_an_outlier_by_hand() -> None:
     assert score(20, band) == pytest.approx(8 / 1.4826)
 
 
-def test_a_mad_of_zero_falls_back_to_the_mean_deviation_then_to_the_constant_rule() -> None:
-    band = robust_band([5, 5, 5, 5, 5, 6, 7])  # MAD 0: mean |x - 5| is 3/7
-    assert band.mad == 0 and band.scale == pytest.approx(1.2533 * 3 / 7)
+def test_a_mad_of_zero_falls_back_to_the_mean_deviation_a_step_then_to_the_constant_rule() -> None:
+    band = robust_band([0.5, 0.5, 0.5, 0.5, 0.5, 0.501, 0.7])  # MAD 0: mean |x - 0.5| is 0.201/7
+    assert band.mad == 0 and band.scale == pytest.approx(1.2533 * 0.201 / 7)
+    # whole numbers come in steps of 1: 1.2533 * 3/7 = 0.54 is raised to one step
+    assert robust_band([5, 5, 5, 5, 5, 6, 7]).scale == 1.0
     constant = robust_band([5] * 7)
     assert constant.scale == 0 and (constant.lower, constant.upper) == (5, 5)
     assert score(5, constant) == 0 and score(6, constant) == CONSTANT_SCORE and score(4, constant) == -CONSTANT_SCORE
@@ -172,15 +175,16 @@ def test_a_ratio_band_starts_at_zero_and_many_alerts_of_one_file_are_one_message
         ])
     # rows 1001..1007: median 1004, |x - 1004| sorted 0 1 1 [2] 2 3 3, so 1004 ± 4 * 2.9652 = 992.14..1015.86
     nulls = scored.records[1]
-    assert nulls.lower == 0 and nulls.upper == pytest.approx(0.02 + 4 * 1.4826 * 0.01)
+    # a column KPI's band is column_k = 8 scaled MADs wide on each side
+    assert nulls.lower == 0 and nulls.upper == pytest.approx(0.02 + 8 * 1.4826 * 0.01)
     assert [a.message for a in scored.anomalies] == [
         "flights: 10 rows on 2013-06-08, expected 993\u20131,015",
-        "flights: dep_delay nulls 20% on 2013-06-08, expected 0%\u20137.93%",
+        "flights: dep_delay nulls 20% on 2013-06-08, expected 0%\u201313.9%",
     ]
     assert grouped(scored.notifications) == [(
         "ANOMALY: flights: 2 KPIs out of their band",
         "flights: 10 rows on 2013-06-08, expected 993\u20131,015\n"
-        "flights: dep_delay nulls 20% on 2013-06-08, expected 0%\u20137.93%")]
+        "flights: dep_delay nulls 20% on 2013-06-08, expected 0%\u201313.9%")]
 
 
 def test_series_are_kept_apart_by_subject_labels_and_dataset() -> None:
@@ -305,3 +309,46 @@ def test_a_day_without_a_file_and_a_file_delivered_twice_are_anomalies() -> None
     assert baselines.history("/data/flights_#-#-#.csv", "file.rows||") == [], "a copy is not observed again"
     again = baselines.observe([_sha(3, "s3")])  # the same file measured again: nothing at all
     assert again.anomalies == [] and again.notifications == []
+
+
+def _on(day: date, name: str, value: float, subject: str | None = None, unit: str | None = "rows") -> KpiRecord:
+    return KpiRecord(name=name, value=value, unit=unit, subject=subject, dataset="datamonitor.file", host="h",
+                     file_path=f"/data/flights_{day.isoformat()}.csv",
+                     timestamp=datetime(2026, 11, 1, tzinfo=timezone.utc) + timedelta(days=day.toordinal() % 1000))
+
+
+def test_a_weekly_rhythm_gets_the_weekday_band() -> None:
+    week = [1000, 1004, 996, 1002, 998, 750, 900]  # Monday to Sunday: Saturdays are quiet
+    start = date(2013, 6, 3)  # a Monday
+    history = [float(week[i % 7]) for i in range(28)]
+    plain = robust_band(history)
+    assert score(750, plain) < -4, "against all days, every Saturday would be an anomaly"
+    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    flagged = [i for i in range(28)
+               if baselines.observe([_on(start + timedelta(days=i), "file.rows", week[i % 7])]).anomalies]
+    # the weekday band needs 21 values and 3 of the weekday: until then Saturdays and Sundays stand out
+    assert flagged and max(flagged) < 21
+    saturday = start + timedelta(days=33)
+    assert saturday.weekday() == 5
+    quiet = baselines.observe([_on(saturday, "file.rows", 760)]).records[0]
+    # the Saturdays' median; the residuals from each weekday's median are all 0, so half the plain scale
+    assert quiet.expected == 750 and quiet.score == pytest.approx(10 / (0.5 * plain.scale), abs=1e-6)
+    cut = baselines.observe([_on(saturday + timedelta(days=7), "file.rows", 450)])
+    lower, upper = 750 - 4 * 0.5 * plain.scale, 750 + 4 * 0.5 * plain.scale
+    assert [a.message for a in cut.anomalies] == [
+        f"flights: 450 rows on 2013-07-13, expected {math.ceil(lower)}\u2013{math.floor(upper)}"]
+
+
+def test_a_column_with_one_value_in_a_file_labels_it_and_is_not_scored() -> None:
+    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    start = date(2013, 6, 20)
+    for i in range(14):
+        day = start + timedelta(days=i)
+        scored = baselines.observe([
+            _on(day, "column.distinct", 1, "month", "values"),
+            _on(day, "column.mean", day.month, "month", None),
+            _on(day, "column.distinct", 2, "carrier", "values"),
+        ])
+        assert scored.anomalies == [], f"July is not an anomaly of the month column ({day})"
+    assert baselines.history("/data/flights_#-#-#.csv", "column.mean|month|") == []
+    assert len(baselines.history("/data/flights_#-#-#.csv", "column.distinct|carrier|")) == 14
