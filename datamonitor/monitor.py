@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 _watch_log = logging.getLogger("datamonitor.sources.watch")  # one line per file the watcher measured
 
 KpiLike = KpiRecord | Mapping[str, Any]
+_baselines_lock = threading.Lock()
 
 
 class DataMonitor:
@@ -72,7 +74,9 @@ class DataMonitor:
     def baselines(self) -> Baselines:
         """Each series' learned baseline, kept in the store; see :mod:`datamonitor.baseline`."""
         if self._baselines is None:
-            self._baselines = Baselines(self.store)
+            with _baselines_lock:  # the watcher's workers store files from two threads
+                if self._baselines is None:
+                    self._baselines = Baselines(self.store)
         return self._baselines
 
     @property
