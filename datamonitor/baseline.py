@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 MAD_SCALE = 1.4826
 #: scales the mean absolute deviation likewise; used when the MAD is 0
 MEANAD_SCALE = 1.2533
+#: the least scale, as a share of the median: a series that barely varied is not news for a 1 % change
+RELATIVE_FLOOR = 0.01
 #: the score of a value that differs from a history that never varied
 CONSTANT_SCORE = 1e6
 DATASET = "datamonitor.anomaly"
@@ -158,18 +160,23 @@ def _median(sorted_values: Sequence[float]) -> float:
     return float(sorted_values[mid]) if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2.0
 
 
-def _scale(deviations: Sequence[float], m: float, values: Sequence[float]) -> tuple[float, float]:
-    """(MAD, scale) of sorted absolute deviations; see the module's docstring for the fallbacks and the step."""
+def _scale(deviations: Sequence[float], m: float) -> tuple[float, float]:
+    """(MAD, scale) of sorted absolute deviations, with the mean-deviation fallback; floors apart (:func:`_floor`)."""
     mad = _median(deviations)
     scale = MAD_SCALE * mad
     if scale <= _tiny(m):
         mean_ad = sum(deviations) / len(deviations)
         scale = MEANAD_SCALE * mean_ad if MEANAD_SCALE * mean_ad > _tiny(m) else 0.0
-    if scale > 0.0:  # values that come in steps (whole numbers): the scale is at least one step
-        distinct = sorted(set(values))
-        step = min((b - a for a, b in itertools.pairwise(distinct)), default=0.0)
-        scale = max(scale, float(step))
     return mad, scale
+
+
+def _floor(scale: float, m: float, values: Sequence[float]) -> float:
+    """At least one step (values that come in steps, such as whole numbers) and 1 % of the median; 0 stays 0."""
+    if scale <= 0.0:
+        return scale
+    distinct = sorted(set(values))
+    step = min((b - a for a, b in itertools.pairwise(distinct)), default=0.0)
+    return max(scale, float(step), RELATIVE_FLOOR * abs(m))
 
 
 def robust_band(history: Sequence[float], k: float = 4.0, min_history: int = 7, *,
@@ -183,11 +190,13 @@ def robust_band(history: Sequence[float], k: float = 4.0, min_history: int = 7, 
     if n < min_history:
         return Band(n)
     m = _median(sorted(history))
-    mad, scale = _scale(sorted(abs(x - m) for x in history), m, history)
+    mad, raw = _scale(sorted(abs(x - m) for x in history), m)
+    scale = _floor(raw, m, history)
     if weekdays is not None and weekday is not None and weekday >= 0:
-        weekly = _weekly(history, weekdays, weekday, scale)
+        weekly = _weekly(history, weekdays, weekday, raw)
         if weekly is not None:
-            m, mad, scale = weekly
+            m, mad, weekly_raw = weekly
+            scale = _floor(max(weekly_raw, 0.5 * raw), m, history)
     return Band(n, m, mad, scale, m - k * scale, m + k * scale)
 
 
@@ -212,10 +221,10 @@ def _weekly(history: Sequence[float], weekdays: Sequence[int], weekday: int,
     medians = {wd: _median(sorted(v)) for wd, v in by_day.items() if len(v) >= 2}
     residuals = [x - medians[wd] for x, wd in zip(history, weekdays, strict=True) if wd in medians]
     m = medians[weekday]
-    mad, scale = _scale(sorted(abs(r) for r in residuals), m, history)
+    mad, scale = _scale(sorted(abs(r) for r in residuals), m)
     if plain_scale > 0.0 and scale < 0.7 * plain_scale:
-        # residuals from medians of 4 or 5 values are too small: the scale is at least half the plain one
-        return m, mad, max(scale, 0.5 * plain_scale)
+        # residuals from medians of 4 or 5 values are too small: the caller keeps half the plain scale at least
+        return m, mad, scale
     return None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,9 +22,9 @@ from datamonitor.baseline import (
 from datamonitor.errors import ConfigError
 from datamonitor.records import KpiRecord
 
-# 13 days whose median is 332,500 and whose MAD is 2,000 (worked out in test_the_known_history_by_hand)
-JUNE = [332_500, 330_500, 334_500, 330_500, 334_500, 332_500, 331_000, 334_000, 329_000, 336_000, 332_500,
-        328_000, 337_000]
+# 13 days whose median is 332,500 and whose MAD is 2,500 (worked out in test_the_known_history_by_hand)
+JUNE = [332_500, 332_500, 332_500, 331_000, 334_500, 330_000, 335_000, 330_000, 335_500, 329_000, 336_500,
+        328_000, 337_500]
 
 
 def _rows(day: int, value: int, *, folder: str = "/data") -> KpiRecord:
@@ -44,16 +43,21 @@ class Recording:
 
 
 def test_the_known_history_by_hand() -> None:
-    # sorted: 328000 329000 330500 330500 331000 332500 [332500] 332500 334000 334500 334500 336000 337000
-    # |x - 332500| sorted: 0 0 0 1500 1500 2000 [2000] 2000 2000 3500 3500 4500 4500
+    # sorted: 328000 329000 330000 330000 331000 332500 [332500] 332500 334500 335000 335500 336500 337500
+    # |x - 332500| sorted: 0 0 0 1500 2000 2500 [2500] 2500 3000 3500 4000 4500 5000
     band = robust_band(JUNE)
-    assert band.median == 332_500 and band.mad == 2_000
-    assert band.scale == pytest.approx(1.4826 * 2_000)
-    assert (band.lower, band.upper) == pytest.approx((332_500 - 4 * 2_965.2, 332_500 + 4 * 2_965.2))
+    assert band.median == 332_500 and band.mad == 2_500
+    assert band.scale == pytest.approx(1.4826 * 2_500)  # 3,706.5: above the floor of 1 % of the median
+    assert (band.lower, band.upper) == pytest.approx((332_500 - 4 * 3_706.5, 332_500 + 4 * 3_706.5))
     # numpy as the oracle
     h = np.array(JUNE, dtype=float)
     assert band.median == np.median(h) and band.mad == np.median(np.abs(h - np.median(h)))
-    assert score(197_000, band) == pytest.approx((197_000 - 332_500) / 2_965.2)
+    assert score(197_000, band) == pytest.approx((197_000 - 332_500) / 3_706.5)
+
+
+def test_a_series_that_barely_varies_has_a_scale_of_one_percent_of_its_median() -> None:
+    band = robust_band([1000, 1001, 1000, 999, 1000, 1002, 1000])  # MAD 0, mean deviation 4/7: under 1 % of 1000
+    assert band.mad == 0 and band.scale == 10.0 and score(1030, band) == 3.0
 
 
 def test_an_even_history_and_an_outlier_by_hand() -> None:
@@ -106,20 +110,20 @@ def test_a_known_outlier_alerts_once_with_its_line_and_clears(home: Path) -> Non
         assert dm.search(name="anomaly") == []
         dm.record([_rows(14, 197_000)], ship=False)
         dm.record([_rows(15, 333_000)], ship=False)
-        line = "flights: 197,000 rows on 2013-06-14, expected 320,640\u2013344,360"
+        line = "flights: 197,000 rows on 2013-06-14, expected 317,674\u2013347,326"
         assert notifier.sent == [
             ("ANOMALY: flights file.rows", line),
             ("OK: flights file.rows is back to normal",
-             "flights: 333,000 rows on 2013-06-15, back within 320,640\u2013344,360"),
+             "flights: 333,000 rows on 2013-06-15, back within 317,674\u2013347,326"),
         ]
         [anomaly] = [h["_source"] for h in dm.search(name="anomaly")]
         assert anomaly["message"] == line and anomaly["labels"]["kpi"] == "file.rows"
         assert anomaly["kpi"]["expected"] == 332_500
-        assert anomaly["kpi"]["score"] == pytest.approx((197_000 - 332_500) / 2_965.2, abs=1e-6)
+        assert anomaly["kpi"]["score"] == pytest.approx((197_000 - 332_500) / 3_706.5, abs=1e-6)
         # the observation itself carries its band, in the same four fields for every KPI
         day14 = next(h["_source"] for h in dm.search(name="file.rows", limit=50)
                      if h["_source"]["file"]["name"] == "flights_2013-06-14.csv")
-        assert day14["kpi"]["lower"] == pytest.approx(332_500 - 4 * 2_965.2)
+        assert day14["kpi"]["lower"] == pytest.approx(332_500 - 4 * 3_706.5)
         first = next(h["_source"] for h in dm.search(name="file.rows", limit=50)
                      if h["_source"]["file"]["name"] == "flights_2013-06-01.csv")
         assert "expected" not in first["kpi"], "no baseline before 7 observations"
@@ -139,13 +143,14 @@ def test_hysteresis_keeps_one_alert_while_the_anomaly_lasts() -> None:
 
     baselines = Baselines(Meta())
     notes, anomalies = [], []
-    for day, value in enumerate([*JUNE, 100_000, 120_000, 323_000], start=1):
+    for day, value in enumerate([*JUNE, 100_000, 120_000, 319_500], start=1):
         scored = baselines.observe([_rows(day, value)])
         baselines.commit()
         notes += scored.notifications
         anomalies += scored.anomalies
     assert len(anomalies) == 2, "two days out of their band"
-    # day 16 scores (323,000 - median) / scale: beyond k - hysteresis = 3 but within k = 4, so it stays open
+    # day 16 scores (319,500 - 332,500) / 3,706.5 = -3.5 (the MAD is still 2,500): beyond k - hysteresis = 3 but
+    # within k = 4, so the anomaly stays open
     assert [n.labels["state"] for n in notes] == ["alert"]
     assert len(Meta().get_meta("baseline:/data/flights_#-#-#.csv")["open"]) == 1  # type: ignore[index]
 
@@ -173,17 +178,18 @@ def test_a_ratio_band_starts_at_zero_and_many_alerts_of_one_file_are_one_message
                       dataset="datamonitor.file", file_path=f"/data/flights_2013-06-{day:02d}.csv",
                       timestamp=datetime(2026, 11, day, tzinfo=timezone.utc)),
         ])
-    # rows 1001..1007: median 1004, |x - 1004| sorted 0 1 1 [2] 2 3 3, so 1004 ± 4 * 2.9652 = 992.14..1015.86
+    # rows 1001..1007: median 1004, |x - 1004| sorted 0 1 1 [2] 2 3 3: 1.4826 * 2 is under 1 % of 1004, so the
+    # band is 1004 ± 4 * 10.04 = 963.84..1044.16
     nulls = scored.records[1]
     # a column KPI's band is column_k = 8 scaled MADs wide on each side
     assert nulls.lower == 0 and nulls.upper == pytest.approx(0.02 + 8 * 1.4826 * 0.01)
     assert [a.message for a in scored.anomalies] == [
-        "flights: 10 rows on 2013-06-08, expected 993\u20131,015",
+        "flights: 10 rows on 2013-06-08, expected 964\u20131,044",
         "flights: dep_delay nulls 20% on 2013-06-08, expected 0%\u201313.9%",
     ]
     assert grouped(scored.notifications) == [(
         "ANOMALY: flights: 2 KPIs out of their band",
-        "flights: 10 rows on 2013-06-08, expected 993\u20131,015\n"
+        "flights: 10 rows on 2013-06-08, expected 964\u20131,044\n"
         "flights: dep_delay nulls 20% on 2013-06-08, expected 0%\u201313.9%")]
 
 
@@ -331,12 +337,11 @@ def test_a_weekly_rhythm_gets_the_weekday_band() -> None:
     saturday = start + timedelta(days=33)
     assert saturday.weekday() == 5
     quiet = baselines.observe([_on(saturday, "file.rows", 760)]).records[0]
-    # the Saturdays' median; the residuals from each weekday's median are all 0, so half the plain scale
-    assert quiet.expected == 750 and quiet.score == pytest.approx(10 / (0.5 * plain.scale), abs=1e-6)
+    # the Saturdays' median; the residuals from each weekday's median are all 0, half the plain scale is
+    # 0.5 * 1.4826 * 4 (the MAD of the 28 values about their median 998), and 1 % of 750 is more: 7.5
+    assert quiet.expected == 750 and quiet.score == pytest.approx(10 / 7.5, abs=1e-6)
     cut = baselines.observe([_on(saturday + timedelta(days=7), "file.rows", 450)])
-    lower, upper = 750 - 4 * 0.5 * plain.scale, 750 + 4 * 0.5 * plain.scale
-    assert [a.message for a in cut.anomalies] == [
-        f"flights: 450 rows on 2013-07-13, expected {math.ceil(lower)}\u2013{math.floor(upper)}"]
+    assert [a.message for a in cut.anomalies] == ["flights: 450 rows on 2013-07-13, expected 720\u2013780"]
 
 
 def test_a_column_with_one_value_in_a_file_labels_it_and_is_not_scored() -> None:
