@@ -9,27 +9,33 @@ The baseline of a series is robust statistics over its last ``window``
 observations (30 by default): the median ``m`` and the median absolute
 deviation ``MAD``, scaled by 1.4826 so that it estimates the standard
 deviation of normal data. A new value ``x`` scores ``(x - m) / (1.4826 MAD)``;
-the expected band is ``m ± k·1.4826·MAD`` (``k`` = 4 by default), so a score
-beyond ±k is an anomaly. When MAD is 0 (more than half the history is one
-value) the scale is ``1.2533 * mean absolute deviation`` instead (the same
-normal-consistency for the mean deviation); when that is 0 too (the history
-never varied) the band is the one value, a value equal to it scores 0 and any
-other scores ±:data:`CONSTANT_SCORE`. With fewer than ``min_history``
-observations (7) a series has no baseline yet: its state is "not enough
-history yet" and nothing is scored.
+the expected band is ``m ± k·1.4826·MAD`` (``k`` = 4, and ``column_k`` = 8 for
+the many per-column KPIs), so a score beyond ±k is an anomaly. When MAD is 0
+(more than half the history is one value) the scale is ``1.2533 * mean absolute
+deviation`` instead (the same normal-consistency for the mean deviation); when
+that is 0 too (the history never varied) the band is the one value, a value
+equal to it scores 0 and any other scores ±:data:`CONSTANT_SCORE`. Otherwise
+the scale is at least 1 % of the median and, for a history of whole numbers,
+the smallest gap between its distinct values. When the files' names carry dates and the week has a rhythm,
+the band is the weekday's (:func:`_weekly`). With fewer than ``min_history``
+observations (7) a series has no baseline yet: its state is "not enough history
+yet" and nothing is scored.
 
 Scoring happens in flow: :meth:`Baselines.observe` runs as a batch is stored,
 adds ``kpi.expected``, ``kpi.lower``, ``kpi.upper`` and ``kpi.score`` to each
 scored record, and returns ``anomaly`` records and ``notification`` records
-(alert on entering, ok on leaving, with hysteresis) for the batch. The history
-and the open anomalies live in the store's meta table, one key per dataset.
-A file whose SHA-256 the dataset has already seen is not observed again.
+(alert on entering, ok on leaving, with hysteresis) for the batch. A file whose
+SHA-256 the dataset has already seen is not observed again; under another name
+it is a file delivered twice, and a gap in the dates of the files' names is a
+file that did not come: both are anomalies too. The history and the open
+anomalies live in the store's meta table, one key per dataset.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import itertools
 import logging
 import math
@@ -125,9 +131,14 @@ class BaselineSettings:
         """Whether a record's KPI has a baseline: numeric, and a file KPI of the list or another source's."""
         if record.value is None:
             return False
-        if record.name.startswith(("file.", "column.")):
-            return any(fnmatch.fnmatchcase(record.name, p) for p in self.file_kpis)
-        return not any(fnmatch.fnmatchcase(record.name, p) for p in _NEVER)
+        return _scored_name(record.name, self.file_kpis)
+
+
+@functools.lru_cache(maxsize=4096)
+def _scored_name(name: str, file_kpis: tuple[str, ...]) -> bool:
+    if name.startswith(("file.", "column.")):
+        return any(fnmatch.fnmatchcase(name, p) for p in file_kpis)
+    return not any(fnmatch.fnmatchcase(name, p) for p in _NEVER)
 
 
 @dataclass(frozen=True)
@@ -174,9 +185,12 @@ def _floor(scale: float, m: float, values: Sequence[float]) -> float:
     """At least one step (values that come in steps, such as whole numbers) and 1 % of the median; 0 stays 0."""
     if scale <= 0.0:
         return scale
+    scale = max(scale, RELATIVE_FLOOR * abs(m))
+    if not all(float(v).is_integer() for v in values):  # the step is that of whole numbers
+        return scale
     distinct = sorted(set(values))
     step = min((b - a for a, b in itertools.pairwise(distinct)), default=0.0)
-    return max(scale, float(step), RELATIVE_FLOOR * abs(m))
+    return max(scale, float(step))
 
 
 def robust_band(history: Sequence[float], k: float = 4.0, min_history: int = 7, *,
@@ -211,16 +225,17 @@ def _weekly(history: Sequence[float], weekdays: Sequence[int], weekday: int,
     """
     if len(history) < 21 or len(weekdays) != len(history):
         return None
-    by_day: dict[int, list[float]] = {}
+    by_day: list[list[float]] = [[], [], [], [], [], [], []]
     for x, wd in zip(history, weekdays, strict=True):
         if wd >= 0:
-            by_day.setdefault(wd, []).append(x)
-    same = by_day.get(weekday, [])
-    if len(same) < 3:
+            by_day[wd].append(x)
+    if len(by_day[weekday]) < 3:
         return None
-    medians = {wd: _median(sorted(v)) for wd, v in by_day.items() if len(v) >= 2}
-    residuals = [x - medians[wd] for x, wd in zip(history, weekdays, strict=True) if wd in medians]
+    medians = [_median(sorted(v)) if len(v) >= 2 else None for v in by_day]
+    residuals = [x - medians[wd] for x, wd in zip(history, weekdays, strict=True)  # type: ignore[operator]
+                 if wd >= 0 and medians[wd] is not None]
     m = medians[weekday]
+    assert m is not None
     mad, scale = _scale(sorted(abs(r) for r in residuals), m)
     if plain_scale > 0.0 and scale < 0.7 * plain_scale:
         # residuals from medians of 4 or 5 values are too small: the caller keeps half the plain scale at least
