@@ -115,9 +115,10 @@ class KpiRecord:
         value = self.value
         if value is not None and type(value) is not int:  # the common case needs no check
             object.__setattr__(self, "value", _check_value(value))
-        for key in _BASELINE_FIELDS:
-            if getattr(self, key) is not None:
-                object.__setattr__(self, key, _check_value(getattr(self, key), key))
+        if self.expected is not None or self.lower is not None or self.upper is not None or self.score is not None:
+            for key in _BASELINE_FIELDS:
+                if getattr(self, key) is not None:
+                    object.__setattr__(self, key, _check_value(getattr(self, key), key))
         if self.text is not None and len(self.text) > _MAX_TEXT:
             raise PayloadError(f"field 'text': longer than {_MAX_TEXT} characters")
         ts = self.timestamp
@@ -313,13 +314,26 @@ class Encoder:
         self.legacy_ids_until = legacy_ids_until
         # one tuple, replaced whole: the watcher's workers share an encoder
         self._last: tuple[datetime | None, tuple[str, str, str, str]] = (None, ("", "", "", ""))
+        #: the last second formatted: (its instant, its ISO text to the second, its id prefix, its index)
+        self._second: tuple[datetime, str, str, str] | None = None
         self._heads: dict[tuple[str, str, str | None, int | None], tuple[str, str]] = {}
         self._labels: dict[tuple[tuple[str, str], ...], str] = {}
 
     def _times(self, ts: datetime) -> tuple[str, str, str, str]:
-        """(identity time, @timestamp, index, id prefix), computed once per distinct timestamp."""
+        """(identity time, @timestamp, index, id prefix), computed once per distinct timestamp.
+
+        Records made one after another differ in their microseconds only: the parts of their second are
+        kept, and only the microseconds are written for each.
+        """
         last_ts, parts = self._last
         if ts == last_ts:  # records hold UTC times, so an equal instant formats alike
+            return parts
+        second = self._second
+        if second is not None and ts.tzinfo is timezone.utc and ts.replace(microsecond=0) == second[0]:
+            _s, head, id_head, index = second
+            us = f"{ts.microsecond:06d}"
+            parts = (head + "." + us + "+00:00", head + "." + us[:3] + "Z", index, id_head + us)
+            self._last = (ts, parts)
             return parts
         iso = ts.isoformat(timespec="microseconds")
         if ts.year < 1000:  # strftime does not pad such years: keep the forms older versions stored
@@ -335,6 +349,8 @@ class Encoder:
                 index = index_name(self.index_prefix, period, ts)
         parts = (iso, stamp, index, _id_prefix(iso))
         self._last = (ts, parts)
+        if ts.year >= 1000 and ts.tzinfo is timezone.utc:
+            self._second = (ts.replace(microsecond=0), iso[:19], parts[3][:14], index)
         return parts
 
     def _head(self, record: KpiRecord) -> tuple[str, str]:
