@@ -192,11 +192,16 @@ class IsolatedEngine:
                     yield path, tag, None, str(exc)
 
     def _send(self, path: Path, options: ProfileOptions | None, progress: bool) -> None:
-        conn = self._conn if self._proc is not None and self._proc.poll() is None else None
+        """Queue a file for the worker. A worker is started only where none is running: one that died with
+        files in flight is not replaced here (the next file would go to the new worker and the answers
+        would no longer match the files); its crash is found when the answer for its file is read."""
+        conn = self._conn if self._proc is not None else None
         if conn is None:
-            self._reset()
             conn = self._start()
-        conn.send((Path(path), options, None, progress))
+        try:
+            conn.send((Path(path), options, None, progress))
+        except OSError:  # it died meanwhile: reported, and the queued files sent again, by profile_many
+            pass
 
     def _answer(self, path: Path, progress: Callable[[Path, float], None] | None) -> TableProfile:
         """The worker's answer for ``path``; a crash is that file's SourceError, and leaves no worker."""

@@ -72,3 +72,29 @@ def test_the_kpis_do_not_depend_on_the_chunk_size(flights_csv: Path) -> None:
         for x, y in ((a.mean, b.mean), (a.std, b.std)):
             assert x == y or abs(x - y) <= 1e-9 * max(1.0, abs(x)), a.name
         assert a.quantiles == b.quantiles, a.name
+
+
+def test_a_worker_that_dies_with_files_in_flight_is_replaced_without_mixing_up_the_answers(tmp_path: Path) -> None:
+    """The worker crashes on the second file before the third is queued: the third still gets its own answer."""
+    import time
+
+    paths = _files(tmp_path, ["a.csv", "crash.csv", "b.csv", "c.csv"])
+    engine = IsolatedEngine(CRASHING)
+
+    def jobs():
+        for i, path in enumerate(paths):
+            if i == 2:  # wait for the crash on the file in flight (a condition, with a deadline)
+                deadline = time.monotonic() + 60
+                while engine._proc is not None and engine._proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert engine._proc is None or engine._proc.poll() is not None, "the worker should have died"
+            yield path, None, path.name
+
+    try:
+        answers = [(tag, profile.rows if profile else None, error) for _p, tag, profile, error
+                   in engine.profile_many(jobs())]
+    finally:
+        engine.close()
+    assert [(tag, rows) for tag, rows, _e in answers] == [("a.csv", 1), ("crash.csv", None), ("b.csv", 3),
+                                                          ("c.csv", 4)]
+    assert "crashed" in (answers[1][2] or "")
