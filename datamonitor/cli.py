@@ -108,12 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("file", "measure data files (CSV, TSV, JSON lines, Parquet; compressed too) and store their KPIs", _cmd_file)
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders (their data files) or glob patterns")
     p.add_argument("-r", "--recursive", action="store_true", help="walk folders recursively")
-    p.add_argument("--format", choices=["csv", "tsv", "jsonl", "parquet"], help="do not detect the format")
+    p.add_argument("--format", choices=["csv", "tsv", "jsonl", "json", "parquet"], help="do not detect the format")
     p.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
-    p.add_argument("--encoding", help="text encoding (default: sniffed; UTF-8, else Latin-1)")
+    p.add_argument("--encoding", help="any codec Python knows (default: sniffed: UTF-8, UTF-16, Windows-1252, "
+                                      "else Latin-1)")
+    p.add_argument("--decimal", choices=[".", ","], help="decimal mark of numbers (default: ',' where unambiguous)")
+    p.add_argument("--comment", metavar="TEXT", help="lines starting with TEXT are comments (default: none)")
     p.add_argument("--no-header", action="store_true", help="the first line is data, not column names")
     p.add_argument("--exact-distinct-mb", type=float, metavar="MB", default=64,
-                   help="exact distinct counts up to this input size, HyperLogLog above (default 64)")
+                   help="exact distinct counts while their hashes fit MB, a sketch (0.8%% error) above (default 64)")
     p = add("disk", "measure disk usage (bytes, used %% as df computes it, inodes) and store the KPIs", _cmd_disk)
     p.add_argument("paths", nargs="*", metavar="PATH", help="paths to measure (default: every real mounted filesystem)")
     p.add_argument("--max-used-pct", type=float, metavar="P", help="notify when a filesystem is more than P%% used")
@@ -367,8 +370,8 @@ def _cmd_ship(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_file(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
-    options: dict[str, Any] = {"exact_distinct_bytes": int(args.exact_distinct_mb * (1 << 20))}
-    for key in ("format", "delimiter", "encoding"):
+    options: dict[str, Any] = {"exact_distinct_values": int(args.exact_distinct_mb * (1 << 20)) // 8}
+    for key in ("format", "delimiter", "encoding", "decimal", "comment"):
         if getattr(args, key):
             options[key] = getattr(args, key)
     if args.delimiter:

@@ -1,21 +1,19 @@
 """KPIs from data files and DataFrames: per file, per column, and schema drift between files.
 
-Content KPIs (rows, nulls, distinct counts...) are stamped with the file's
-modification time, so measuring the same unchanged file twice gives the same
-document ids and adds nothing. Freshness (``file.age``) is stamped with the
-time of the measurement, since it is a new observation every time.
+Every KPI of a file is stamped with when it was measured, as Metricbeat,
+Telegraf and whylogs do: a file last changed in 2025 and measured today has
+today's rows. The file's modification time is a KPI of its own
+(``file.mtime``). A document's id is fixed when it is first stored, so
+shipping it again never duplicates it.
 """
 
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import logging
 import os
 import re
-import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -68,52 +66,6 @@ def expand_paths(items: Iterable[str | Path], *, recursive: bool = False) -> lis
 
 def _is_data(path: Path) -> bool:
     return any(s.lower() in _DATA_SUFFIXES for s in path.suffixes[-2:])
-
-
-class _Checksum(threading.Thread):
-    """SHA-256 of a file, read in 1 MiB blocks in a thread beside the profiling pass.
-
-    For gzip it also inflates the stream and checks it ends where gzip says it
-    does: a truncated download is an error, whatever the engine's version noticed.
-    """
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(name="datamonitor-checksum", daemon=True)
-        self.path, self.digest, self.error = path, "", ""
-
-    def run(self) -> None:
-        try:
-            digest = hashlib.sha256()
-            with self.path.open("rb") as fh:
-                first = fh.read(1 << 20)
-                inflater = zlib.decompressobj(31) if first[:2] == b"\x1f\x8b" else None
-                block = first
-                while block:
-                    digest.update(block)
-                    if inflater is not None:
-                        inflater = _inflate(inflater, block)
-                    block = fh.read(1 << 20)
-            self.digest = digest.hexdigest()
-            if inflater is not None and not inflater.eof:
-                self.error = "truncated gzip: the stream ends before its end marker"
-        except OSError as exc:
-            self.error = exc.strerror or str(exc)
-        except zlib.error as exc:
-            self.error = f"corrupt gzip: {exc}"
-
-
-def _inflate(inflater: Any, data: bytes) -> Any:
-    """Feed gzip data, discarding the output; start a new member where one ends."""
-    while data:
-        inflater.decompress(data, 1 << 16)
-        while inflater.unconsumed_tail:
-            inflater.decompress(inflater.unconsumed_tail, 1 << 16)
-        if not inflater.eof:
-            return inflater
-        data = inflater.unused_data
-        if data:
-            inflater = zlib.decompressobj(31)
-    return inflater
 
 
 def _value(v: Any) -> tuple[float | int | None, str | None]:
@@ -222,34 +174,26 @@ def file_kpis(
         st = stat(p)
     except OSError as exc:
         raise SourceError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    checksum = _Checksum(p)
-    checksum.start()
-    try:
-        profile = profile_file(p, options, progress)
-    finally:
-        checksum.join()
-    if checksum.error:
-        if "gzip" in checksum.error:
-            raise SourceError(f"{p}: {checksum.error}")
-        raise SourceError(f"{p}: vanished or unreadable while measured: {checksum.error}")
+    profile = profile_file(p, options, progress, sha256=sha256)
     mtime = datetime.fromtimestamp(st.st_mtime, tz=timezone.utc)
     resolved = str(p.resolve())
-
-    def rec(name: str, when: datetime, **kw: Any) -> KpiRecord:
-        return KpiRecord(name=name, dataset=DATASET, timestamp=when, file_path=resolved, file_size=st.st_size, **kw)
-
-    records = profile_kpis(profile, when=mtime, file_path=resolved, file_size=st.st_size)
-    records.append(rec("file.sha256", mtime, text=checksum.digest))
-    records.append(rec("file.mtime", mtime, value=st.st_mtime, text=_value(mtime)[1], unit="s"))
     measured = now()
-    records.append(rec("file.age", measured, value=max(0.0, (measured - mtime).total_seconds()), unit="s"))
+
+    def rec(name: str, **kw: Any) -> KpiRecord:
+        return KpiRecord(name=name, dataset=DATASET, timestamp=measured, file_path=resolved, file_size=st.st_size,
+                         **kw)
+
+    records = profile_kpis(profile, when=measured, file_path=resolved, file_size=st.st_size)
+    records.append(rec("file.sha256", text=profile.sha256))
+    records.append(rec("file.mtime", value=st.st_mtime, text=_value(mtime)[1], unit="s"))
+    records.append(rec("file.age", value=max(0.0, (measured - mtime).total_seconds()), unit="s"))
     change = drift(previous_schema, profile.schema) if profile.columns else None
     if change is not None:
         text = "; ".join(f"{k}: {', '.join(v)}" for k, v in change.items() if v)
-        records.append(rec("file.schema_drift", mtime, value=sum(len(v) for v in change.values()), text=text[:1024],
+        records.append(rec("file.schema_drift", value=sum(len(v) for v in change.values()), text=text[:1024],
                            unit="columns", labels={"dataset_key": dataset_key(p)},
                            message=f"schema of {p.name} changed: {text}"))
-    return FileResult(path=p, records=tuple(records), profile=profile, drift=change, sha256=checksum.digest)
+    return FileResult(path=p, records=tuple(records), profile=profile, drift=change, sha256=profile.sha256)
 
 
 def dataframe_kpis(df: Any, name: str, options: ProfileOptions | None = None,

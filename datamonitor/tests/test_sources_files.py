@@ -13,14 +13,7 @@ import pandas as pd
 import pytest
 
 from datamonitor import DataMonitor, SourceError
-from datamonitor.profiling import (
-    HLL_ERROR,
-    ProfileOptions,
-    _parquet_footer,
-    hll_available,
-    profile_dataframe,
-    profile_file,
-)
+from datamonitor.profiling import DISTINCT_ERROR, ProfileOptions, profile_dataframe, profile_file
 from datamonitor.sources.files import dataset_key, drift, expand_paths, file_kpis
 
 
@@ -68,11 +61,26 @@ def test_exact_distinct_counts_equal_pandas(flights_profile, flights_df: pd.Data
 
 
 def test_approximate_distinct_counts_lie_within_the_documented_error(flights_csv: Path, flights_df) -> None:
-    prof = profile_file(flights_csv, ProfileOptions(exact_distinct_bytes=0))
+    prof = profile_file(flights_csv, ProfileOptions(exact_distinct_values=0))
     unique = flights_df.nunique()
     for col in prof.columns:
-        assert col.distinct_exact is (not hll_available() or col.distinct == 0)
-        assert abs(col.distinct - unique[col.name]) <= HLL_ERROR * unique[col.name] + 1, col.name
+        # under the sketch's k distinct values the count is still exact; above, within four standard errors
+        assert col.distinct_exact is bool(unique[col.name] < 16384), col.name
+        assert abs(col.distinct - unique[col.name]) <= 4 * DISTINCT_ERROR * unique[col.name], col.name
+
+
+def test_a_sketched_distinct_count_of_many_values_lies_within_four_standard_errors(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({"id": rng.integers(0, 10**12, 300_000), "word": [f"w{i % 90_000}" for i in range(300_000)]})
+    path = tmp_path / "many.csv"
+    df.to_csv(path, index=False)
+    prof = profile_file(path, ProfileOptions(exact_distinct_values=1000, chunk_bytes=1 << 20))
+    for col in prof.columns:
+        truth = df[col.name].nunique()
+        assert not col.distinct_exact
+        assert abs(col.distinct - truth) <= 4 * DISTINCT_ERROR * truth, (col.name, col.distinct, truth)
 
 
 def assert_quantiles_within_one_rank(prof, df: pd.DataFrame) -> int:
@@ -101,32 +109,22 @@ def test_quantiles_lie_within_one_percentile_rank(flights_profile, flights_df: p
 
 
 def test_sampled_quantiles_on_big_inputs_stay_within_one_percentile_rank(flights_csv: Path, flights_df) -> None:
-    """A quarter of the rows feed the digest; the estimates keep the same bound."""
-    prof = profile_file(flights_csv, ProfileOptions(quantile_sample_bytes=flights_csv.stat().st_size // 4))
+    """Over the budget, quantiles come from a uniform sample of rows; the estimates keep the same bound."""
+    prof = profile_file(flights_csv, ProfileOptions(quantile_values=400_000, chunk_bytes=4 << 20))
     assert assert_quantiles_within_one_rank(prof, flights_df) >= 14 * 3
     for col in prof.columns:
         if col.type in ("integer", "float"):
             assert math.isclose(col.mean, flights_df[col.name].mean(), rel_tol=1e-9), "only quantiles are sampled"
 
 
-def test_quantiles_from_random_slices_of_a_big_plain_file_stay_within_one_rank(
-        flights_csv: Path, flights_df, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Over 4x the sample budget, a plain CSV's quantiles come from random slices, not the full pass."""
-    import datamonitor.profiling as profiling
-
-    calls: list[int] = []
-    real = profiling._slice_sample
-
-    def spy(*args, **kwargs):
-        sample = real(*args, **kwargs)
-        calls.append(0 if sample is None else sample.count(b"\n"))
-        return sample
-
-    monkeypatch.setattr(profiling, "_slice_sample", spy)
-    prof = profile_file(flights_csv, ProfileOptions(quantile_sample_bytes=2 << 20))
-    assert calls and calls[0] > 10_000, "the slices were read and used"
-    assert assert_quantiles_within_one_rank(prof, flights_df) >= 14 * 3
-    assert prof.rows == len(flights_df), "everything else still comes from the full pass"
+def test_exact_quantiles_equal_pandas(flights_profile, flights_df: pd.DataFrame) -> None:
+    checked = 0
+    for col in flights_profile.columns:
+        if col.type in ("integer", "float"):
+            for q, est in col.quantiles.items():
+                assert math.isclose(est, flights_df[col.name].quantile(q), rel_tol=1e-12), (col.name, q)
+                checked += 1
+    assert checked == 14 * 3
 
 
 def _same_table(prof, df: pd.DataFrame) -> None:
@@ -171,15 +169,6 @@ def test_every_format_and_compression_gives_the_same_kpis(tmp_path: Path, small:
         assert prof.delimiter == ";"
 
 
-def test_parquet_footer_knows_rows_nulls_min_max_without_a_scan(tmp_path: Path, small: pd.DataFrame) -> None:
-    path = tmp_path / "d.parquet"
-    small.to_parquet(path, index=False, row_group_size=1000)
-    rows, known = _parquet_footer(path)
-    assert rows == len(small)
-    assert known["dep_time"]["footer_nulls"] == small["dep_time"].isna().sum()
-    assert known["distance"]["min"] == small["distance"].min() and known["distance"]["max"] == small["distance"].max()
-
-
 def test_dataframe_kpis_match_the_file_kpis(flights_profile, flights_df: pd.DataFrame) -> None:
     prof = profile_dataframe(flights_df)
     assert prof.rows == flights_profile.rows
@@ -218,7 +207,8 @@ def test_latin1_file_falls_back_and_decodes(tmp_path: Path) -> None:
     path = tmp_path / "l.csv"
     path.write_bytes("a,b\n1,caf\u00e9\n2,na\u00efve\n".encode("latin-1"))
     prof = profile_file(path)
-    assert prof.encoding == "latin-1" and prof.rows == 2 and prof.bad_rows == 0
+    # Windows-1252 decodes every printable Latin-1 byte the same way, and adds the euro sign and curly quotes
+    assert prof.encoding == "cp1252" and prof.rows == 2 and prof.bad_rows == 0
     assert prof.columns[1].max == "na\u00efve"
 
 
@@ -309,13 +299,23 @@ def test_drift_between_files_of_one_dataset(tmp_path: Path, home: Path) -> None:
         assert hit["kpi"]["value"] == 3 and "country" in hit["kpi"]["text"]
 
 
-def test_measuring_an_unchanged_file_again_adds_only_freshness(tmp_path: Path, small, home: Path) -> None:
+def test_kpis_carry_the_measurement_time_and_storing_them_again_adds_nothing(tmp_path: Path, small,
+                                                                           home: Path) -> None:
+    import os
+
     small.to_csv(tmp_path / "a.csv", index=False)
+    os.utime(tmp_path / "a.csv", (1_700_000_000, 1_700_000_000))  # last changed in 2023
     with DataMonitor() as dm:
-        dm.collect_file(tmp_path / "a.csv")
+        result = dm.collect_file(tmp_path / "a.csv")[0]
         before = dm.store.count()
-        dm.collect_file(tmp_path / "a.csv")
-        assert dm.store.count() == before + 1  # the new file.age observation
+        stamps = {r.timestamp for r in result.records}
+        assert len(stamps) == 1 and stamps.pop().year >= 2026, "measured now, not when the file last changed"
+        mtime = next(r for r in result.records if r.name == "file.mtime")
+        assert mtime.value == 1_700_000_000
+        dm.record(list(result.records), ship=False)  # a re-send of the same observation
+        assert dm.store.count() == before
+        dm.collect_file(tmp_path / "a.csv")  # a new measurement is a new observation
+        assert dm.store.count() == 2 * before
 
 
 def test_expand_paths_takes_files_folders_and_globs(tmp_path: Path) -> None:

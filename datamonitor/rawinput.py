@@ -1,0 +1,197 @@
+"""A file's bytes, read once: hashed as they come and decompressed as a stream.
+
+The SHA-256 is computed from the same blocks the readers parse, so a file is
+read from disk once. gzip (multi-member), zstd and bz2 are decompressed
+incrementally in bounded memory; a stream that ends before its end marker is
+an error, not a shorter file. A zip archive must hold one data file.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import os
+import queue
+import stat
+import threading
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import SourceError
+
+__all__ = ["RawInput", "check_regular", "prefetch"]
+
+BLOCK = 8 << 20
+
+
+def check_regular(path: Path) -> os.stat_result:
+    """The file's stat, or a one-line SourceError for what cannot be measured (never opens a FIFO)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP
+            raise SourceError(f"{path}: a symbolic link loop") from None
+        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # an embedded NUL
+        raise SourceError(f"{path!r}: not a valid path: {exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                or stat.S_ISBLK(st.st_mode) else "special")
+        raise SourceError(f"{path}: not a regular file ({kind})")
+    return st
+
+
+class RawInput:
+    """Iterate a file's decompressed bytes in blocks; ``digest`` holds its SHA-256 once iterated to the end.
+
+    :param known_digest: the caller already hashed this file; it is not hashed again.
+    """
+
+    def __init__(self, path: Path, compression: str | None, *, known_digest: str | None = None,
+                 progress: Callable[[int], None] | None = None, block: int = BLOCK) -> None:
+        self.path, self.compression, self.block = path, compression, block
+        self.known_digest = known_digest
+        self.digest = known_digest or ""
+        self.progress = progress
+
+    def _raw(self) -> Iterator[bytes]:
+        sha = None if self.known_digest else hashlib.sha256()
+        done = 0
+        try:
+            with self.path.open("rb") as fh:
+                while True:
+                    data = fh.read(self.block)
+                    if not data:
+                        break
+                    if sha is not None:
+                        sha.update(data)
+                    done += len(data)
+                    if self.progress:
+                        self.progress(done)
+                    yield data
+        except OSError as exc:
+            raise SourceError(f"{self.path}: vanished or unreadable while measured: {exc.strerror or exc}") from None
+        if sha is not None:
+            self.digest = sha.hexdigest()
+
+    def blocks(self) -> Iterator[bytes]:
+        """The decompressed bytes, block by block."""
+        kind = self.compression
+        if kind is None:
+            yield from self._raw()
+        elif kind == "gzip":
+            yield from self._inflate()
+        elif kind == "zstd":
+            yield from self._zstd()
+        elif kind == "bz2":
+            yield from self._bz2()
+        elif kind == "zip":
+            yield from self._zip()
+        else:
+            raise SourceError(f"{self.path}: unknown compression {kind}")
+
+    def _inflate(self) -> Iterator[bytes]:
+        yield from self._members(lambda: zlib.decompressobj(31), zlib.error, "gzip")
+
+    def _members(self, new: Callable[[], Any], error: type[BaseException] | tuple[type[BaseException], ...],
+                 name: str) -> Iterator[bytes]:
+        """Decompress member after member (gzip and bz2 allow several); a member cut short is an error."""
+        d, fed = new(), False
+        try:
+            for data in self._raw():
+                while data:
+                    fed = True
+                    out = d.decompress(data)
+                    if out:
+                        yield out
+                    if d.eof:
+                        data = d.unused_data
+                        d, fed = new(), False
+                        if not data.strip(b"\x00"):  # padding after the last member
+                            data = b""
+                    else:
+                        data = b""
+        except error as exc:
+            raise SourceError(f"{self.path}: corrupt {name}: {exc}") from None
+        if fed and not d.eof:
+            raise SourceError(f"{self.path}: truncated {name}: the stream ends before its end marker")
+
+    def _zstd(self) -> Iterator[bytes]:
+        import zstandard
+
+        d = zstandard.ZstdDecompressor().decompressobj()
+        try:
+            for data in self._raw():
+                out = d.decompress(data)
+                if out:
+                    yield out
+        except zstandard.ZstdError as exc:
+            raise SourceError(f"{self.path}: corrupt zstd: {exc}") from None
+        if not getattr(d, "eof", True):
+            raise SourceError(f"{self.path}: truncated zstd: the stream ends before its end marker")
+
+    def _bz2(self) -> Iterator[bytes]:
+        yield from self._members(bz2.BZ2Decompressor, (OSError, EOFError, ValueError), "bz2")
+
+    def _zip(self) -> Iterator[bytes]:
+        if not self.known_digest:  # the archive is read by member, so its hash is a read of its own
+            sha = hashlib.sha256()
+            with self.path.open("rb") as fh:
+                for data in iter(lambda: fh.read(self.block), b""):
+                    sha.update(data)
+            self.digest = sha.hexdigest()
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                members = [m for m in zf.infolist() if not m.is_dir()]
+                if len(members) != 1:
+                    names = ", ".join(m.filename for m in members[:5])
+                    raise SourceError(f"{self.path}: a zip archive must hold exactly one data file; it holds "
+                                      f"{len(members)} ({names})")
+                with zf.open(members[0]) as fh:
+                    for data in iter(lambda: fh.read(self.block), b""):
+                        yield data
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise SourceError(f"{self.path}: cannot read the zip archive: {exc}") from None
+
+
+def prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Run ``items`` in a helper thread, ``depth`` ahead, so that reading overlaps with parsing."""
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            q.put(("error", exc))
+
+    thread = threading.Thread(target=run, name="datamonitor-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)

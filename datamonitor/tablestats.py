@@ -1,0 +1,316 @@
+"""Column statistics that merge across chunks, computed with Polars: one ``select`` per chunk.
+
+Every chunk of a table (a block of a CSV, a row group of a Parquet file, a
+DataFrame) goes through :meth:`TableStats.add`. Each column keeps a small,
+mergeable state: counts, min and max, a mean and a sum of squared deviations
+(Chan's parallel formula, so the standard deviation does not lose precision),
+the set of distinct value hashes, and a uniform sample of its numeric values.
+While the values seen fit the budgets the distinct counts and quantiles are
+exact; past them the distinct set becomes a k-minimum-values sketch and the
+sample is thinned uniformly (docs/files.rst states the errors).
+
+Cost is linear in rows and in columns: the expressions of one chunk are
+evaluated in one Polars call, in groups of columns, never as one query whose
+planning grows with the square of its width.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+__all__ = ["CATEGORIES", "ColumnState", "TableStats", "category", "flatten_structs"]
+
+#: the type names a column can have in the KPIs
+CATEGORIES = ("integer", "float", "decimal", "string", "boolean", "date", "datetime", "time", "duration", "binary",
+              "list", "struct", "other")
+_SEED = 0x5EED
+#: distinct counts stay exact while every column's hash set together holds at most this many hashes
+EXACT_DISTINCT_BUDGET = 8 << 20
+#: the k of the k-minimum-values sketch used past the budget: relative standard error 1/sqrt(k-2), 0.8%
+KMV_K = 16384
+#: quantiles stay exact while the numeric values kept hold at most this many values, sampled above
+QUANTILE_BUDGET = 8 << 20
+_HASH_SPACE = float(1 << 64)
+
+
+def category(dtype: pl.DataType) -> str:
+    """The KPI type name of a Polars dtype."""
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_float():
+        return "float"
+    if isinstance(dtype, pl.Decimal):
+        return "decimal"
+    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return "string"
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype == pl.Date:
+        return "date"
+    if isinstance(dtype, pl.Datetime):
+        return "datetime"
+    if dtype == pl.Time:
+        return "time"
+    if isinstance(dtype, pl.Duration):
+        return "duration"
+    if dtype == pl.Binary:
+        return "binary"
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return "list"
+    if isinstance(dtype, pl.Struct):
+        return "struct"
+    if dtype == pl.Null:
+        return "string"
+    return "other"
+
+
+def flatten_structs(df: pl.DataFrame) -> pl.DataFrame:
+    """Struct columns kept, with each leaf beside them as ``parent.child`` (recursively)."""
+    if not any(isinstance(dt, pl.Struct) for dt in df.dtypes):
+        return df
+    cols: list[pl.Series] = []
+
+    def walk(s: pl.Series, name: str) -> None:
+        cols.append(s.alias(name))
+        if isinstance(s.dtype, pl.Struct):
+            for f in s.dtype.fields:
+                walk(s.struct.field(f.name), f"{name}.{f.name}")
+
+    for s in df.get_columns():
+        walk(s, s.name)
+    seen: set[str] = set()
+    unique = []
+    for s in cols:  # a leaf named like an existing column keeps the first
+        if s.name not in seen:
+            seen.add(s.name)
+            unique.append(s)
+    return pl.DataFrame(unique)
+
+
+@dataclass
+class ColumnState:
+    """What the chunks so far taught about one column."""
+
+    name: str
+    cat: str
+    count: int = 0
+    nulls: int = 0
+    min: Any = None
+    max: Any = None
+    mean: float = 0.0
+    m2: float = 0.0
+    min_length: int | None = None
+    max_length: int | None = None
+    hashes: pl.Series | None = None
+    #: past the exact budget: the sketch keeps hashes under this threshold
+    threshold: int | None = None
+    values: list[pl.Series] = field(default_factory=list)
+
+    @property
+    def numeric(self) -> bool:
+        return self.cat in ("integer", "float", "decimal")
+
+
+def _lt(a: Any, b: Any) -> bool:
+    try:
+        return bool(a < b)
+    except TypeError:
+        return str(a) < str(b)
+
+
+class TableStats:
+    """Mergeable statistics of a table's columns, fed one Polars DataFrame chunk at a time."""
+
+    def __init__(self, quantiles: tuple[float, ...] = (0.5, 0.95, 0.99), *,
+                 distinct_budget: int = EXACT_DISTINCT_BUDGET, quantile_budget: int = QUANTILE_BUDGET,
+                 seed: int = 0) -> None:
+        self.quantiles = quantiles
+        self.distinct_budget, self.quantile_budget = distinct_budget, quantile_budget
+        self.columns: dict[str, ColumnState] = {}
+        self.rows = 0
+        self._rng = random.Random(seed)
+        self._keep = 1.0  # the sampling probability of a row's numeric values
+        self._kept_values = 0
+        self._kept_hashes = 0
+        self.sketched = False
+
+    # ------------------------------------------------------------- feeding
+
+    def add(self, df: pl.DataFrame) -> None:
+        """Merge one chunk; its column names and types must be the ones of the first chunk."""
+        df = flatten_structs(df)
+        for s in df.get_columns():
+            if s.name not in self.columns:
+                self.columns[s.name] = ColumnState(s.name, category(s.dtype))
+        if df.height == 0:
+            return
+        self.rows += df.height
+        names = df.columns
+        step = 256
+        for start in range(0, len(names), step):
+            part = names[start:start + step]
+            exprs: list[pl.Expr] = []
+            for name in part:
+                exprs.extend(self._exprs(name, self.columns[name]))
+            out = df.select(exprs).row(0, named=True)
+            for name in part:
+                self._merge(self.columns[name], out)
+        if self.quantiles:
+            self._sample(df)
+        if not self.sketched and self._kept_hashes > self.distinct_budget:
+            self._to_sketch()
+
+    def _exprs(self, name: str, st: ColumnState) -> list[pl.Expr]:
+        c = pl.col(name)
+        cat = st.cat
+        if cat == "float":
+            c = c.fill_nan(None)
+        elif cat == "decimal":
+            c = c.cast(pl.Float64)
+        elif cat == "duration":
+            c = c.dt.total_microseconds().cast(pl.Float64) / 1e6
+        key = name + "\x00"
+        exprs = [c.null_count().alias(key + "nulls")]
+        if cat == "other":
+            return exprs
+        if cat in ("integer", "float", "decimal", "duration"):
+            exprs += [c.min().alias(key + "min"), c.max().alias(key + "max"),
+                      c.cast(pl.Float64).mean().alias(key + "mean"),
+                      c.cast(pl.Float64).var(ddof=0).alias(key + "var")]
+        elif cat in ("string", "boolean", "date", "datetime", "time"):
+            exprs += [c.min().alias(key + "min"), c.max().alias(key + "max")]
+        if cat == "string":
+            exprs += [c.str.len_chars().min().alias(key + "minlen"), c.str.len_chars().max().alias(key + "maxlen")]
+        elif cat == "binary":
+            exprs += [c.bin.size().min().alias(key + "minlen"), c.bin.size().max().alias(key + "maxlen")]
+        elif cat == "list":
+            exprs += [c.list.len().min().alias(key + "minlen"), c.list.len().max().alias(key + "maxlen")]
+        if cat != "struct":
+            h = c.drop_nulls().hash(_SEED)
+            if st.threshold is not None:
+                h = h.filter(h < st.threshold)
+            exprs.append(h.unique().implode().alias(key + "hashes"))
+        return exprs
+
+    def _merge(self, st: ColumnState, out: dict[str, Any]) -> None:
+        key = st.name + "\x00"
+        nulls = int(out[key + "nulls"])
+        rows = self.rows - st.count - st.nulls  # rows of this chunk
+        n = rows - nulls
+        st.nulls += nulls
+        for kind in ("min", "max"):
+            v = out.get(key + kind)
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                continue
+            cur = getattr(st, kind)
+            if cur is None or (_lt(v, cur) if kind == "min" else _lt(cur, v)):
+                setattr(st, kind, v)
+        mean = out.get(key + "mean")
+        if mean is not None and n > 0:
+            var = out.get(key + "var") or 0.0
+            total = st.count + n
+            delta = mean - st.mean
+            st.m2 += var * n + delta * delta * st.count * n / total
+            st.mean += delta * n / total
+        st.count += n
+        lo, hi = out.get(key + "minlen"), out.get(key + "maxlen")
+        if lo is not None:
+            st.min_length = lo if st.min_length is None else min(st.min_length, lo)
+            st.max_length = hi if st.max_length is None else max(st.max_length, hi)
+        hashes = out.get(key + "hashes")
+        if hashes is not None:
+            if not isinstance(hashes, pl.Series):
+                hashes = pl.Series(hashes, dtype=pl.UInt64)
+            before = 0 if st.hashes is None else len(st.hashes)
+            st.hashes = hashes if st.hashes is None else pl.concat([st.hashes, hashes]).unique()
+            if st.threshold is not None and len(st.hashes) > KMV_K:
+                st.hashes = st.hashes.bottom_k(KMV_K)
+                st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
+            self._kept_hashes += len(st.hashes) - before
+
+    def _to_sketch(self) -> None:
+        """Past the exact budget: every distinct set becomes a k-minimum-values sketch."""
+        self.sketched = True
+        for st in self.columns.values():
+            if st.hashes is not None and len(st.hashes) > KMV_K:
+                st.hashes = st.hashes.bottom_k(KMV_K)
+                st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
+            elif st.hashes is not None:
+                st.threshold = (1 << 64) - 1
+
+    def _sample(self, df: pl.DataFrame) -> None:
+        """Keep each row's numeric values with probability ``_keep``, halving it (and the kept) when over budget."""
+        numeric = [n for n in df.columns if self.columns[n].numeric or self.columns[n].cat == "duration"]
+        if not numeric:
+            return
+        part = df.select(numeric)
+        if self._keep < 1.0:
+            mask = pl.Series([self._rng.random() < self._keep for _ in range(part.height)]) \
+                if part.height < 4096 else self._mask(part.height, self._keep)
+            part = part.filter(mask)
+        for name in numeric:
+            st = self.columns[name]
+            col = self._exprs_value(part, name, st)
+            if len(col):
+                st.values.append(col)
+                self._kept_values += len(col)
+        while self._kept_values > self.quantile_budget:
+            self._keep /= 2
+            self._kept_values = 0
+            for name in numeric:
+                st = self.columns[name]
+                merged = pl.concat(st.values) if st.values else pl.Series([], dtype=pl.Float64)
+                thinned = merged.filter(self._mask(len(merged), 0.5)) if len(merged) else merged
+                st.values = [thinned]
+                self._kept_values += len(thinned)
+
+    def _mask(self, n: int, p: float) -> pl.Series:
+        import numpy as np
+
+        gen = np.random.default_rng(self._rng.getrandbits(64))
+        return pl.Series(gen.random(n) < p)
+
+    @staticmethod
+    def _exprs_value(part: pl.DataFrame, name: str, st: ColumnState) -> pl.Series:
+        s = part.get_column(name)
+        if st.cat == "duration":
+            s = s.dt.total_microseconds().cast(pl.Float64) / 1e6
+        s = s.cast(pl.Float64)
+        return s.fill_nan(None).drop_nulls()
+
+    # ------------------------------------------------------------- results
+
+    def distinct(self, st: ColumnState) -> tuple[int | None, bool]:
+        """The distinct count, and whether it is exact."""
+        if st.cat in ("struct", "other") or st.hashes is None:
+            return (0, True) if st.cat not in ("struct", "other") else (None, False)
+        if st.threshold is None or len(st.hashes) < KMV_K:
+            return len(st.hashes), True
+        kth = float(st.hashes.max())  # type: ignore[arg-type]
+        return round((KMV_K - 1) / ((kth + 1) / _HASH_SPACE)), False
+
+    def quantile_values(self, st: ColumnState) -> dict[float, float]:
+        if not self.quantiles or not st.values:
+            return {}
+        s = pl.concat(st.values) if len(st.values) > 1 else st.values[0]
+        if not len(s):
+            return {}
+        st.values = [s]
+        import numpy as np
+
+        found = np.quantile(s.to_numpy(), list(self.quantiles), method="linear")
+        return {q: float(v) for q, v in zip(self.quantiles, found, strict=True)}
+
+    @property
+    def quantiles_exact(self) -> bool:
+        return self._keep == 1.0
+
+    def std(self, st: ColumnState) -> float | None:
+        if st.count < 2 or not (st.numeric or st.cat == "duration"):
+            return None
+        return math.sqrt(max(st.m2, 0.0) / (st.count - 1))
