@@ -128,8 +128,8 @@ def bad_lines(prof: TableProfile) -> list[int]:
     return [line for line, _ in prof.bad_row_examples]
 
 
-def write_lines(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
-    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+def write_lines(path: Path, lines: list[str], encoding: str = "utf-8", newline: str = "\n") -> Path:
+    path.write_bytes((newline.join(lines) + newline).encode(encoding))
     return path
 
 
@@ -209,6 +209,8 @@ def test_ragged_rows_are_bad_rows_with_physical_line_numbers(tmp_path: Path) -> 
             bad.append(line_no)
         elif i == 3:
             lines.append(f'{i},"Smith, J",{i},"two\nlines"')  # a quoted delimiter and a quoted newline: one row
+        elif i == 4:
+            lines.append(f'{i},"He said ""hi""",{i},""')  # escaped quotes; an empty quoted field is a null
         else:
             lines.append(f"{i},{rng.choice(WORDS_1252)},{rng.randint(0, 10**6) / 100},n{i % 13}")
     path = write_lines(tmp_path / "ragged.csv", lines)
@@ -392,12 +394,13 @@ def _text_table(n: int, words: list[str], seed: int = 1) -> list[list[str]]:
     return [[str(i), rng.choice(words), f"{rng.randint(-10**5, 10**5) / 100}"] for i in range(n)]
 
 
-@pytest.mark.parametrize("encoding,words", [("utf-8", WORDS_UNICODE), ("utf-8-sig", WORDS_UNICODE),
-                                            ("utf-16", WORDS_UNICODE), ("cp1252", WORDS_1252)])
-def test_encodings_are_detected(tmp_path: Path, encoding: str, words: list[str]) -> None:
-    """UTF-8 with and without BOM, UTF-16 with BOM and Windows-1252, with no option: the text is read exactly."""
+@pytest.mark.parametrize("encoding,words,newline", [("utf-8", WORDS_UNICODE, "\n"), ("utf-8-sig", WORDS_UNICODE, "\r\n"),
+                                                    ("utf-16", WORDS_UNICODE, "\r\n"), ("cp1252", WORDS_1252, "\r\n")])
+def test_encodings_are_detected(tmp_path: Path, encoding: str, words: list[str], newline: str) -> None:
+    """UTF-8 with and without BOM, UTF-16 with BOM and Windows-1252 (with Windows line ends): the text is read exactly."""
     rows = _text_table(5000, words)
-    path = write_lines(tmp_path / f"{encoding}.csv", ["id,name,amount", *(",".join(r) for r in rows)], encoding)
+    path = write_lines(tmp_path / f"{encoding}.csv", ["id,name,amount", *(",".join(r) for r in rows)], encoding,
+                       newline)
     prof = profile_file(path, ProfileOptions())
     df = read_oracle(path, encoding=encoding)
     assert list(df.columns) == ["id", "name", "amount"]  # no BOM in the first name
@@ -438,6 +441,20 @@ def test_decimal_comma_with_semicolons(tmp_path: Path) -> None:
     assert prof.delimiter == ";"
     check_table(prof, read_oracle(path, sep=";", decimal=","),
                 types={"id": "integer", "price": "float", "qty": "integer", "label": "string"})
+
+
+@pytest.mark.parametrize("name,sep,fmt", [("export.tsv", "\t", "tsv"), ("pipes.txt", "|", "csv"),
+                                          ("semicolons.csv", ";", "csv")])
+def test_delimiters_are_sniffed(tmp_path: Path, name: str, sep: str, fmt: str) -> None:
+    """Tab, pipe and semicolon files, with commas inside values: the right delimiter, no option needed."""
+    rng = random.Random(9)
+    lines = [sep.join(["id", "city, country", "temp"])]
+    lines += [sep.join([str(i), f"{rng.choice(WORDS_UNICODE)}, {rng.choice(['FR', 'DE'])}", f"{rng.gauss(12, 8):.1f}"])
+              for i in range(3000)]
+    path = write_lines(tmp_path / name, lines)
+    prof = profile_file(path, ProfileOptions())
+    assert (prof.delimiter, prof.format) == (sep, fmt)
+    check_table(prof, read_oracle(path, sep=sep), types={"id": "integer", "city, country": "string", "temp": "float"})
 
 
 def test_comment_lines_are_skipped_only_when_asked(tmp_path: Path) -> None:
