@@ -685,3 +685,43 @@ def test_unreadable_file_is_a_one_line_source_error(tmp_path: Path) -> None:
         with pytest.raises(SourceError) as info:
             profile_file(p, ProfileOptions()) if p.exists() else file_kpis(p)
         assert str(p) in str(info.value) and "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------- 2. crash isolation
+
+CRASHING_CLI = """
+import os, signal, sys
+import datamonitor.profiling as profiling
+import datamonitor.sources.files as files
+
+real = profiling.profile_file
+
+
+def crashing(path, *args, **kwargs):
+    if "crash" in os.path.basename(str(path)):
+        os.kill(os.getpid(), signal.SIGSEGV)  # what a native engine's fault does to its process
+    return real(path, *args, **kwargs)
+
+
+profiling.profile_file = files.profile_file = crashing
+from datamonitor.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_native_crash_on_one_file_does_not_stop_the_run(tmp_path: Path) -> None:
+    """The engine dies with SIGSEGV on the middle file: the files before and after are measured and stored."""
+    first = write_lines(tmp_path / "a_first.csv", ["x,y", "1,2", "3,4"])
+    crash = write_lines(tmp_path / "b_crash.csv", ["x,y", "5,6"])
+    last = write_lines(tmp_path / "c_last.csv", ["x,y", "7,8", "9,10", "11,12"])
+    home = tmp_path / "home"
+    env = {**os.environ, "DATAMONITOR_HOME": str(home)}
+    out = subprocess.run([sys.executable, "-c", CRASHING_CLI, "--store", str(home / "store.db"), "--json", "file",
+                          str(first), str(crash), str(last)], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode not in (0, -11), (out.returncode, out.stderr)  # reported as failed, not killed with it
+    assert "Traceback" not in out.stderr, out.stderr
+    line = assert_one_line_error(out.stderr, "b_crash.csv")
+    assert "crash" in line.lower().replace("b_crash", "") or "signal" in line.lower(), line
+    docs = [json.loads(x) for x in out.stdout.splitlines() if x.strip()]
+    rows = {d["file"]["name"]: d["kpi"]["value"] for d in docs if d.get("kpi", {}).get("name") == "file.rows"}
+    assert rows == {"a_first.csv": 2, "c_last.csv": 3}, rows
