@@ -45,7 +45,17 @@ column = st.fixed_dictionaries({
     "span": st.integers(0, 10**6),
 })
 
+
+
+def _options(chunk_bytes: int | None) -> ProfileOptions:
+    """Default options, or small parse chunks so that a change of type falls in a later chunk of a small file."""
+    if chunk_bytes is None or "chunk_bytes" not in getattr(ProfileOptions, "__dataclass_fields__", {}):
+        return ProfileOptions()
+    return ProfileOptions(chunk_bytes=chunk_bytes)  # type: ignore[call-arg]
+
+
 example = st.fixed_dictionaries({
+    "chunk_bytes": st.sampled_from([None, 4096, 65_536]),
     "rows": st.one_of(st.integers(1, 50), st.integers(2_000, 30_000), st.just(90_000)),
     "columns": st.lists(column, min_size=1, max_size=4),
     "seed": st.integers(0, 2**32 - 1),
@@ -104,7 +114,7 @@ def test_csv_late_change_widens_like_pandas(tmp_path_factory, ex: dict) -> None:
         lines.append(",".join(f'"{c}"' if "," in c else c for c in cells))  # type: ignore[operator]
     path = tmp_path_factory.mktemp("hyp") / "late.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    prof = profile_file(path, ProfileOptions())
+    prof = profile_file(path, _options(ex["chunk_bytes"]))
     # pandas reads the same file; dtype=str keeps each raw text, turned into numbers in _check
     df = pd.read_csv(path, keep_default_na=False, na_values=list(NULLS), low_memory=False, dtype=str)
     _check(prof, df, specs)
@@ -140,7 +150,7 @@ def test_jsonl_late_change_widens_like_pandas(tmp_path_factory, ex: dict, key_fr
         lines.append(json.dumps(rec))
     path = tmp_path_factory.mktemp("hyp") / "late.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    prof = profile_file(path, ProfileOptions())
+    prof = profile_file(path, _options(ex["chunk_bytes"]))
     if not first_seen:
         # a key never seen is no column at all: compare the others
         specs, data, names = specs[1:], data[1:], names[1:]

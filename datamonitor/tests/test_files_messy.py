@@ -47,6 +47,17 @@ WORDS_UNICODE = [*WORDS_1252, "Москва", "東京", "😀 emoji", "Dvořák"
 
 # ---------------------------------------------------------------- the oracle
 
+def options(chunks: str, **kw: Any) -> ProfileOptions:
+    """ProfileOptions; ``chunks="small"`` parses 64 KiB at a time, so a change of type, a bad row or a comment
+    falls in a later chunk of a small file (where the engine has that knob)."""
+    if chunks == "small" and "chunk_bytes" in getattr(ProfileOptions, "__dataclass_fields__", {}):
+        kw["chunk_bytes"] = 64 << 10
+    return ProfileOptions(**kw)
+
+
+CHUNKS = pytest.mark.parametrize("chunks", ["default", "small"])
+
+
 def read_oracle(source: Any, **kw: Any) -> pd.DataFrame:
     """pandas on the whole file, with the engine's null markers compared on the raw text."""
     kw.setdefault("keep_default_na", False)
@@ -153,7 +164,8 @@ def assert_one_line_error(stderr: str, needle: str, *, contains: str = "") -> st
 
 # ---------------------------------------------------------------- 1. truth: types account for every row
 
-def test_late_float_word_and_null_widen_the_whole_column(tmp_path: Path) -> None:
+@CHUNKS
+def test_late_float_word_and_null_widen_the_whole_column(tmp_path: Path, chunks: str) -> None:
     """150,000 integer rows; the only float is the last row, a word likewise, a float mid-file; nothing altered."""
     rng = random.Random(10)
     n = 150_000
@@ -169,7 +181,7 @@ def test_late_float_word_and_null_widen_the_whole_column(tmp_path: Path) -> None
             str(rng.randint(-5, 5)),
         ]))
     path = write_lines(tmp_path / "late.csv", lines)
-    prof = profile_file(path, ProfileOptions())
+    prof = profile_file(path, options(chunks))
     df = read_oracle(path)
     assert prof.bad_rows == 0
     check_table(prof, df, types={"id": "integer", "late_float": "float", "late_word": "string", "mid_float": "float",
@@ -197,7 +209,8 @@ def test_null_markers_are_compared_on_the_raw_text(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- bad rows: counted, with physical line numbers
 
-def test_ragged_rows_are_bad_rows_with_physical_line_numbers(tmp_path: Path) -> None:
+@CHUNKS
+def test_ragged_rows_are_bad_rows_with_physical_line_numbers(tmp_path: Path, chunks: str) -> None:
     """Rows with too many or too few fields are left out of every KPI and named by line; quoting is not ragged."""
     rng = random.Random(3)
     lines = ["id,city,amount,note"]
@@ -216,7 +229,7 @@ def test_ragged_rows_are_bad_rows_with_physical_line_numbers(tmp_path: Path) -> 
     path = write_lines(tmp_path / "ragged.csv", lines)
     text = path.read_text(encoding="utf-8").split("\n")
     assert [text[n - 1].count(",") != 3 for n in bad] == [True] * 4  # the oracle's own line numbering is right
-    prof = profile_file(path, ProfileOptions())
+    prof = profile_file(path, options(chunks))
     assert prof.bad_rows == 4
     assert bad_lines(prof)[:4] == bad, prof.bad_row_examples
     assert all(isinstance(msg, str) and msg for _, msg in prof.bad_row_examples)
@@ -457,26 +470,28 @@ def test_delimiters_are_sniffed(tmp_path: Path, name: str, sep: str, fmt: str) -
     check_table(prof, read_oracle(path, sep=sep), types={"id": "integer", "city, country": "string", "temp": "float"})
 
 
-def test_comment_lines_are_skipped_only_when_asked(tmp_path: Path) -> None:
+@CHUNKS
+def test_comment_lines_are_skipped_only_when_asked(tmp_path: Path, chunks: str) -> None:
     """``comment='#'`` skips whole lines starting with '#'; a '#' inside a value stays; line numbers stay physical."""
     lines = ["# exported 2026-11-23 by the billing system", "# columns: id, room, n", "id,room,n"]
-    for i in range(1, 800):
+    for i in range(1, 6000):
         lines.append(f"{i},room #{i % 17},{i * 3}")
-        if i == 400:
-            lines.append("# page 2")
-    lines.insert(600, "600,a,b,c")  # a ragged row at physical line 601
+        if i in (400, 5000):
+            lines.append("# page break")
+    lines.insert(5200, "5200,a,b,c")  # a ragged row at physical line 5201, past the first 64 KiB
     path = write_lines(tmp_path / "comments.csv", lines)
-    prof = profile_file(path, ProfileOptions(comment="#"))
-    kept = [line for k, line in enumerate(lines, start=1) if not line.startswith("#") and k != 601]
+    prof = profile_file(path, options(chunks, comment="#"))
+    kept = [line for k, line in enumerate(lines, start=1) if not line.startswith("#") and k != 5201]
     check_table(prof, read_oracle(io.StringIO("\n".join(kept))), types={"id": "integer", "room": "string",
                                                                         "n": "integer"})
-    assert prof.bad_rows == 1 and bad_lines(prof) == [601]
+    assert prof.bad_rows == 1 and bad_lines(prof) == [5201], prof.bad_row_examples
     assert cols(prof)["room"].max_length == len("room #16")
 
 
 # ---------------------------------------------------------------- 5. JSON: lines and documents, told apart by content
 
-def test_jsonl_late_key_and_late_type_changes(tmp_path: Path) -> None:
+@CHUNKS
+def test_jsonl_late_key_and_late_type_changes(tmp_path: Path, chunks: str) -> None:
     """A key first seen at row 140,000, an int that becomes a float, one that becomes a string: no error, true KPIs."""
     rng = random.Random(6)
     n = 150_000
@@ -489,7 +504,7 @@ def test_jsonl_late_key_and_late_type_changes(tmp_path: Path) -> None:
             rec["f"], rec["s"] = 0.5, "word"
         records.append(rec)
     path = write_lines(tmp_path / "late.jsonl", [json.dumps(r) for r in records])
-    prof = profile_file(path, ProfileOptions())
+    prof = profile_file(path, options(chunks))
     assert prof.format == "jsonl" and prof.rows == n and prof.bad_rows == 0
     df = pd.DataFrame.from_records(records)
     c = cols(prof)
@@ -500,15 +515,16 @@ def test_jsonl_late_key_and_late_type_changes(tmp_path: Path) -> None:
     assert s.type == "string" and s.nulls == 0 and s.distinct == df["s"].astype(str).nunique()
 
 
-def test_malformed_json_lines_are_bad_rows_with_line_numbers(tmp_path: Path) -> None:
-    lines = [json.dumps({"id": i, "v": i * 2, "w": f"x{i % 5}"}) for i in range(1000)]
+@CHUNKS
+def test_malformed_json_lines_are_bad_rows_with_line_numbers(tmp_path: Path, chunks: str) -> None:
+    lines = [json.dumps({"id": i, "v": i * 2, "w": f"x{i % 5}"}) for i in range(4000)]
     lines[2] = '{"id": 2, "v": 4, "w": "x2"'  # line 3: truncated
     lines[6] = "not json at all"  # line 7
-    lines[900] = '{"id": 900, "v": }'  # line 901
+    lines[3900] = '{"id": 3900, "v": }'  # line 3901, past the first 64 KiB
     path = write_lines(tmp_path / "broken.jsonl", lines)
-    prof = profile_file(path, ProfileOptions())
-    assert prof.bad_rows == 3 and bad_lines(prof)[:3] == [3, 7, 901], prof.bad_row_examples
-    good = pd.DataFrame.from_records([json.loads(line) for k, line in enumerate(lines, 1) if k not in (3, 7, 901)])
+    prof = profile_file(path, options(chunks))
+    assert prof.bad_rows == 3 and bad_lines(prof)[:3] == [3, 7, 3901], prof.bad_row_examples
+    good = pd.DataFrame.from_records([json.loads(line) for k, line in enumerate(lines, 1) if k not in (3, 7, 3901)])
     check_table(prof, good, types={"id": "integer", "v": "integer", "w": "string"})
 
 
