@@ -21,13 +21,15 @@ setup(
     python_requires=">=3.10",
     install_requires=[
         # 8.x: talks to both 8.x and 9.x clusters (the 9.x client talks to 9.x only).
-        # 8.18 is the first with elasticsearch.dsl merged in and retry_on_status in streaming_bulk.
+        # 8.18 is the first with elasticsearch.dsl merged in.
         "elasticsearch>=8.18,<9",
         "elasticsearch-dsl>=8.18,<9",
         "tqdm>=4.60",
+        # shell completion (bash, zsh) written from the argparse parser itself
+        "shtab>=1.7",
         # the file-KPI engine, chosen by measurement (README, Performance): chunked, typed by every row
         "polars>=1.30",
-        # DataFrames in (dataframe_kpis) and Parquet footers read without scanning the data
+        # DataFrames in (dataframe_kpis); Parquet read by row group
         "pandas>=2.0",
         "pyarrow>=14",
         # zstd-compressed input: DuckDB reads it, this sniffs its first bytes
@@ -58,11 +60,17 @@ setup(
             # a throwaway CA and certificates: real TLS handshakes with CA bundles and client certificates
             "trustme>=1.0",
         ],
+        # datamonitor.testing and its pytest plugin: a fake cluster for users' own tests
+        "testing": ["ElasticMockNew>=1.9", "mock>=4"],
         "docs": ["sphinx>=7"],
         # the HTML report's plots (datamonitor report); everything else works without it
         "report": ["matplotlib>=3.5"],
     },
-    entry_points={"console_scripts": ["datamonitor = datamonitor.cli:main"]},
+    entry_points={
+        "console_scripts": ["datamonitor = datamonitor.cli:main"],
+        # the fake_clusters fixture (datamonitor.testing), for users' tests of code that ships KPIs
+        "pytest11": ["datamonitor = datamonitor.pytest_plugin"],
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Programming Language :: Python :: 3 :: Only",

@@ -4,7 +4,7 @@
 
 It measures datamonitor's side only: building documents, committing them to the
 SQLite outbox (WAL, synchronous=FULL, batches of 1,000), then shipping them in
-bulk (the client's streaming_bulk, chunk 500) to the in-process ElasticMock
+bulk (the client's bulk call, chunk 500) to the in-process ElasticMock
 fake and marking the store. The fake answers instantly, so the shipping figure
 is an upper bound set by our own code, not by a cluster. Prints docs/s and peak RSS.
 """

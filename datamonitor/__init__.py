@@ -20,6 +20,7 @@ from .errors import (
     NotConfigured,
     PayloadError,
     RequestRejected,
+    ResourceUnavailable,
     SourceError,
     StoreError,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "NotConfigured",
     "PayloadError",
     "RequestRejected",
+    "ResourceUnavailable",
     "ShipResult",
     "SourceError",
     "StoreError",

@@ -1,40 +1,55 @@
 """The command line: parse, call the library, print. Nothing else lives here.
 
-Exit codes: 0 success; 1 an operation failed; 2 bad usage, input or config;
-3 the cluster is unreachable (documents wait in the store); 4 some documents
-were rejected for good (dead letters); 130 interrupted.
+Exit codes (the table is in :mod:`datamonitor.errors` and docs/cli.rst): 0 success;
+1 an operation failed; 2 bad usage, input or config; 3 documents were not
+delivered and wait in the store (the same for every command that ships);
+4 some documents were rejected for good (dead letters); 5 a runtime failure
+of this machine (a port in use, a permission); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from . import __version__
-from .config import load_config
+from .cliutil import completion_script, duration, suggest_in_error, truncate
+from .config import load_config, parse_duration
 from .errors import (
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_UNDELIVERED,
+    EXIT_USAGE,
     ClusterUnreachable,
     ConfigError,
     DataMonitorError,
-    ElasticsearchError,
     NotConfigured,
     PayloadError,
+    ResourceUnavailable,
+    exit_code,
 )
 from .monitor import DataMonitor
 from .records import parse_timestamp
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_UNREACHABLE = EXIT_UNDELIVERED  # the name this module used before the table moved to errors.py
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # one line and exit 2, as argparse does, with our prefix
-        self.exit(EXIT_USAGE, f"datamonitor: error: {message}\n")
+    def error(self, message: str) -> Any:  # one line and exit 2, as argparse does, with our prefix and a hint
+        self.exit(EXIT_USAGE, f"datamonitor: error: {suggest_in_error(self, message)}\n")
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _common() -> argparse.ArgumentParser:
@@ -45,9 +60,14 @@ def _common() -> argparse.ArgumentParser:
     g.add_argument("--es", metavar="URL", default=sup, help="Elasticsearch URL(s), comma-separated (env DATAMONITOR_ES_URL)")
     g.add_argument("--home", metavar="DIR", default=sup, help="where the store and run files live (env DATAMONITOR_HOME)")
     g.add_argument("--store", metavar="FILE", default=sup, help="the SQLite store file (default <home>/datamonitor.db)")
-    g.add_argument("--config", metavar="FILE", default=sup, help="TOML config file (env DATAMONITOR_CONFIG)")
+    g.add_argument("--config", metavar="FILE", default=sup,
+                   help="config file: TOML, or YAML when named .yaml/.yml (env DATAMONITOR_CONFIG)")
     g.add_argument("--json", action="store_true", default=sup, help="machine-readable output: JSON, NDJSON for documents")
     g.add_argument("-v", "--verbose", action="count", default=sup, help="more logging on stderr (-vv for debug)")
+    g.add_argument("-q", "--quiet", action="store_true", default=sup, help="errors only on stderr: no warnings, "
+                                                                             "progress or per-step lines")
+    g.add_argument("--log-level", type=str.upper, choices=_LEVELS, default=sup, metavar="LEVEL",
+                   help="logging level on stderr: debug, info, warning (default), error")
     return p
 
 
@@ -69,11 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         epilog="Without --es (or DATAMONITOR_ES_URL), documents stay in the embedded SQLite store.",
     )
-    parser.add_argument("--version", action="version", version=f"datamonitor {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"datamonitor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser)
 
     def add(name: str, help_: str, fn: Callable[[DataMonitor, argparse.Namespace, TextIO], int]) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, parents=[common])
+        p = sub.add_parser(name, help=help_, description=help_.replace("%%", "%"), parents=[common])
         p.error = parser.error  # type: ignore[method-assign]  # one prefix and exit code for every usage error
         p.set_defaults(func=fn)
         return p
@@ -83,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
             _cmd_setup)
     p.add_argument("--print", action="store_true", dest="print_only", help="print the objects instead of installing them")
     p.add_argument("--kibana", metavar="URL", help="also import the data view, Lens charts and dashboard into Kibana")
-    p.add_argument("--space", metavar="NAME", help="the Kibana space to import into (default: the default space)")
+    p.add_argument("--space", metavar="ID", help="the Kibana space to import into, by its id (the ID in Kibana's "
+                   "/s/ID/ URLs, not its display name; default: the default space)")
     p = add("export", "write the Kibana saved objects as NDJSON, for importing by hand", _cmd_export)
     p.add_argument("what", choices=["kibana"], help="what to export")
     p = add("report", "write one self-contained HTML report of the KPIs (plots and latest values)", _cmd_report)
@@ -99,7 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("docid")
     p.add_argument("--index", help="the index to read (default: the configured prefix)")
     p = add("search", "list recent documents, newest first", _cmd_search)
-    p.add_argument("--name", help="only this KPI name (kpi.name)")
+    p.add_argument("--name", help="only this KPI (kpi.name); wildcards: 'column.*' (see 'datamonitor kpis')")
+    p.add_argument("--file", metavar="PATH", help="only this file: its path or name; wildcards: '*.csv'")
+    p.add_argument("--dataset", help="only this source (event.dataset), e.g. datamonitor.disk; wildcards too")
+    p.add_argument("--subject", help="only this subject (kpi.subject: a column, a mount); wildcards too")
     p.add_argument("--since", help="only after this time: ISO-8601, or an age such as 30m, 6h, 7d")
     p.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
     p.add_argument("--local", action="store_true", help="search the local store even when a cluster is configured")
@@ -121,31 +145,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH", help="paths to measure (default: every real mounted filesystem)")
     p.add_argument("--max-used-pct", type=float, metavar="P", help="notify when a filesystem is more than P%% used")
     p.add_argument("--min-free-gb", type=float, metavar="N", help="notify when less than N GiB are free")
-    p.add_argument("--interval", type=float, metavar="S", help="measure every S seconds until stopped (SIGINT/SIGTERM)")
-    p.add_argument("--duration", type=float, metavar="S", help="with --interval: stop after S seconds")
+    p.add_argument("--interval", type=duration, metavar="T",
+                   help="measure every T (seconds, or 30s, 5m, 1h) until stopped (SIGINT/SIGTERM)")
+    p.add_argument("--duration", type=duration, metavar="T", help="with --interval: stop after T")
     p = add("run", "run every monitor of the config file (disk, watch, udp, files) until SIGINT/SIGTERM", _cmd_run)
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--duration", type=duration, metavar="T", help="stop after T (seconds, or 30s, 5m, 1h)")
     p = add("watch", "watch folders: each finished data file becomes KPIs, until SIGINT/SIGTERM "
                      "(or in the background: watch start|stop|status)", _cmd_watch)
     p.add_argument("dirs", nargs="+", metavar="DIR",
                    help="folders to watch; 'start DIR...', 'stop' and 'status' run it in the background")
     p.add_argument("--run-dir", metavar="DIR", help="pid and log files of 'watch start' (default <home>/run)")
     p.add_argument("-r", "--recursive", action="store_true", help="watch sub-folders too")
-    p.add_argument("--settle", type=float, default=0.5, metavar="S",
-                   help="a file must keep its size and time this long before it is measured (default 0.5)")
+    p.add_argument("--settle", type=duration, default=0.5, metavar="T",
+                   help="a file must keep its size and time this long before it is measured (default 0.5s)")
     p.add_argument("--ignore", action="append", metavar="PATTERN",
                    help="names to skip (repeatable; default *.tmp*, *.part, *.crdownload and dotfiles)")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--duration", type=duration, metavar="T", help="stop after T (seconds, or 30s, 5m, 1h)")
     p = add("udp", "listen for KPI datagrams (JSON or StatsD) and store them, until SIGINT/SIGTERM", _cmd_udp)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_port, default=8200, help="UDP port (default 8200)")
-    p.add_argument("--flush", type=float, default=10.0, metavar="S", help="aggregate and store every S seconds (default 10)")
+    p.add_argument("--flush", type=duration, default=10.0, metavar="T", help="aggregate and store every T (default 10s)")
     p.add_argument("--max-size", type=int, default=8192, metavar="BYTES", help="reject bigger datagrams (default 8192)")
     p.add_argument("--secret-env", default="DATAMONITOR_UDP_SECRET", metavar="VAR",
                    help="environment variable holding the HMAC secret; when set, unsigned datagrams are rejected")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--duration", type=duration, metavar="T", help="stop after T (seconds, or 30s, 5m, 1h)")
     p = add("status", "store size, pending and dead documents, last shipment, cluster reachability", _cmd_status)
     p.add_argument("--no-cluster", action="store_true", help="do not contact the cluster")
+    p = add("test", "check without running: 'test config' (the config, every path, monitor and notifier) or "
+                    "'test output' (reach the cluster and Kibana, say what setup would change)", _cmd_test)
+    p.add_argument("what", choices=["config", "output"], help="what to check")
+    p.add_argument("--kibana", metavar="URL", help="with 'output': check Kibana too (reachable, version)")
+    p = add("kpis", "list every KPI datamonitor measures: name, unit, source and meaning", _cmd_kpis)
+    p.add_argument("--rst", action="store_true", help="as a reStructuredText table (what docs/kpis.rst holds)")
+    p = add("completion", "print the shell completion script: eval \"$(datamonitor completion bash)\"", _cmd_completion)
+    p.add_argument("shell", choices=["bash", "zsh"], help="the shell")
     return parser
 
 
@@ -170,13 +203,17 @@ def _kv(pairs: Sequence[tuple[str, Any]], out: TextIO) -> None:
 
 
 def _doc_rows(hits: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """One table row per document; long values (schemas, checksums) are cut, ``--json`` has them whole."""
     rows = []
     for h in hits:
         s = h["_source"]
         kpi = s.get("kpi", {})
         value = kpi.get("value", kpi.get("text"))
-        rows.append([s.get("@timestamp"), kpi.get("name"), kpi.get("subject"), value, kpi.get("unit"),
-                     s.get("event", {}).get("dataset"), h["_id"]])
+        labels = ",".join(f"{k}={v}" for k, v in sorted((s.get("labels") or {}).items()))
+        rows.append([s.get("@timestamp"), kpi.get("name"), truncate(str(kpi.get("subject") or ""), 30),
+                     truncate(f"{value:.6g}" if isinstance(value, float) else str(value if value is not None else "")),
+                     kpi.get("unit"), truncate(str((s.get("file") or {}).get("name") or ""), 30),
+                     s.get("event", {}).get("dataset"), truncate(labels, 30), h["_id"]])
     return rows
 
 
@@ -245,7 +282,11 @@ def _cmd_report(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
             raise PayloadError(f"--threshold {item!r}: expected KPI=NUMBER, e.g. disk.used_pct=90") from None
         if not sep or not name.strip():
             raise PayloadError(f"--threshold {item!r}: expected KPI=NUMBER, e.g. disk.used_pct=90")
-    text = dm.report(since=_parse_since(args.since), thresholds=thresholds, local=True if args.local else None)
+    try:
+        text = dm.report(since=_parse_since(args.since), thresholds=thresholds, local=True if args.local else None)
+    except ClusterUnreachable as exc:
+        reason = str(exc).split(": ", 1)[-1] if str(exc).startswith("search: ") else str(exc)
+        raise ClusterUnreachable(f"report: {reason}; add --local to report from the local store") from None
     if args.out == "-":
         out.write(text)
     else:
@@ -274,8 +315,25 @@ def _read_payloads(args: argparse.Namespace, stdin: TextIO) -> list[Any]:
     return payloads
 
 
+def _check_keys(payloads: Sequence[Any]) -> None:
+    """A payload key that is a near miss of a known one is a typo, not a label: say which key was meant."""
+    from .records import _ALIASES  # the field table: the only place that spells the payload keys
+
+    known = {k for k in _ALIASES if "." not in k} | {"labels"}
+    for position, payload in enumerate(payloads):
+        if not isinstance(payload, dict):
+            continue
+        for key in payload:
+            if isinstance(key, str) and key not in _ALIASES and key != "labels" and "." not in key:
+                close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+                if close:
+                    raise PayloadError(f"document {position}: unknown key {key!r}: did you mean {close[0]!r}? "
+                                       f"(a label goes under \"labels\")")
+
+
 def _cmd_send(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     payloads = _read_payloads(args, sys.stdin)
+    _check_keys(payloads)
     ids = dm.record(payloads, index=args.index, ship=False)
     result = _ship(dm, args) if dm.connected else None
     for doc_id in ids:
@@ -303,12 +361,16 @@ def _cmd_get(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _parse_since(raw: str) -> str:
+    """ISO-8601, or an age with a unit (30m, 1.5h, 7d) counted back from now."""
     from datetime import datetime, timedelta, timezone
 
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     text = raw.strip()
-    if text[:-1].isdigit() and text[-1:] in units:
-        return (datetime.now(timezone.utc) - timedelta(seconds=int(text[:-1]) * units[text[-1]])).isoformat()
+    if re.fullmatch(r"[0-9.]+\s*[a-zA-Z]+", text):
+        try:
+            age = parse_duration(text, "--since")
+        except ConfigError as exc:
+            raise PayloadError(str(exc)) from None
+        return (datetime.now(timezone.utc) - timedelta(seconds=age)).isoformat()
     return parse_timestamp(text, "--since").isoformat()
 
 
@@ -316,18 +378,25 @@ def _cmd_search(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     if args.limit < 1:
         raise PayloadError("--limit must be at least 1")
     since = _parse_since(args.since) if args.since else None
-    hits = dm.search(name=args.name, since=since, limit=args.limit, local=True if args.local else None)
+    try:
+        hits = dm.search(name=args.name, since=since, limit=args.limit, local=True if args.local else None,
+                         file=args.file, dataset=args.dataset, subject=args.subject)
+    except ClusterUnreachable as exc:
+        raise ClusterUnreachable(f"{exc}; add --local to search the local store") from None
     if args.json:
         for h in hits:
             _print_json({"_index": h["_index"], "_id": h["_id"], **h["_source"]}, out)
+    elif hits:
+        _table(_doc_rows(hits), ["@timestamp", "kpi", "subject", "value", "unit", "file", "dataset", "labels", "id"],
+               out)
     else:
-        _table(_doc_rows(hits), ["@timestamp", "kpi", "subject", "value", "unit", "dataset", "id"], out)
+        sys.stderr.write("datamonitor: no documents match\n")
     return EXIT_OK
 
 
 def _ship(dm: DataMonitor, args: argparse.Namespace, retry_dead: bool = False) -> Any:
     bar = None
-    if sys.stderr.isatty() and not args.json:
+    if sys.stderr.isatty() and not args.json and not args.quiet:
         from tqdm import tqdm  # type: ignore[import-untyped]
 
         pending = dm.store.count(0) + (dm.store.count(2) if retry_dead else 0)
@@ -346,6 +415,7 @@ def _ship(dm: DataMonitor, args: argparse.Namespace, retry_dead: bool = False) -
 
 
 def _ship_exit(result: Any) -> int:
+    """One line and the exit code for a shipping run that did not deliver everything."""
     if result.error:
         sys.stderr.write(f"datamonitor: {result.error}; {result.pending} document(s) wait in the store\n")
         return EXIT_UNREACHABLE
@@ -369,7 +439,14 @@ def _cmd_ship(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     return _ship_exit(result)
 
 
+def printable_text(text: str) -> str:
+    """Text with undecodable bytes (surrogates from file names) shown as escapes, so printing never fails."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _cmd_file(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    from .sources.files import printable
+
     options: dict[str, Any] = {"exact_distinct_values": int(args.exact_distinct_mb * (1 << 20)) // 8}
     for key in ("format", "delimiter", "encoding", "decimal", "comment"):
         if getattr(args, key):
@@ -402,7 +479,7 @@ def _cmd_file(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     for r in results:
         if args.json:
             if r.error:
-                _print_json({"path": str(r.path), "error": r.error}, out)
+                _print_json({"path": printable(r.path), "error": printable_text(r.error)}, out)
             for rec in r.records:
                 from .records import document_id, to_document
 
@@ -413,15 +490,22 @@ def _cmd_file(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         prof = r.profile
         assert prof is not None
         size = r.path.stat().st_size if r.path.exists() else 0
-        rows.append([str(r.path), prof.format + (f"+{prof.compression}" if prof.compression else ""), f"{prof.rows:,}",
+        rows.append([printable(r.path), prof.format + (f"+{prof.compression}" if prof.compression else ""), f"{prof.rows:,}",
                      len(prof.columns), prof.bad_rows, f"{prof.seconds:.2f}",
                      f"{size / prof.seconds / 1e6:.0f}" if prof.seconds > 0 else "-",
                      ("drift: " + ", ".join(f"{k} {', '.join(v)}" for k, v in r.drift.items() if v)) if r.drift else ""])
     if not args.json and rows:
         _table(rows, ["file", "format", "rows", "columns", "bad rows", "seconds", "MB/s", ""], out)
+        for r in results:
+            if r.profile is not None and r.profile.bad_rows:
+                from .sources.files import bad_rows_text
+
+                more = r.profile.bad_rows - len(r.profile.bad_row_examples)
+                out.write(f"{printable(r.path)}: bad rows: {bad_rows_text(r.profile)}"
+                          + (f" (and {more:,} more)" if more > 0 else "") + "\n")
     failed = [r for r in results if r.error]
     for r in failed:
-        sys.stderr.write(f"datamonitor: {r.error}\n")
+        sys.stderr.write(f"datamonitor: {printable_text(r.error or '')}\n")
     if failed:
         return EXIT_FAIL
     return EXIT_OK
@@ -438,16 +522,19 @@ def _cmd_disk(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         thresholds.append(Threshold("disk.free_bytes", below=args.min_free_gb * (1 << 30), hysteresis=float(1 << 30)))
     if args.duration is not None and args.interval is None:
         raise PayloadError("--duration goes with --interval")
-    monitor = dm.monitor(DiskSource(args.paths or None), interval=args.interval or 60.0, thresholds=thresholds,
-                         notifiers=[LogNotifier()])
+    source = DiskSource(args.paths or None)
+    monitor = dm.monitor(source, interval=args.interval or 60.0, thresholds=thresholds, notifiers=[LogNotifier()])
     if args.interval is None:
         shown = monitor.step()
     else:
         captured: list[Any] = []
         store = monitor.sink
+        live = sys.stdout.isatty() and not args.json and not args.quiet
 
         def keep(records: list[Any]) -> None:
             captured.extend(records)
+            if live:
+                _disk_line(records, out)
             if store is not None:
                 store(records)
 
@@ -469,16 +556,41 @@ def _cmd_disk(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
              f"{v.get('disk.free_bytes', 0) / gib:,.1f}", f"{v.get('disk.used_pct', 0):.1f}",
              f"{v['disk.inodes_used_pct']:.1f}" if "disk.inodes_used_pct" in v else "-"]
             for mount, v in latest.items()]
-    _table(rows, ["mount", "size GiB", "used GiB", "free GiB", "used %", "inodes used %"], out)
-    return EXIT_OK
+    if rows:
+        _table(rows, ["mount", "size GiB", "used GiB", "free GiB", "used %", "inodes used %"], out)
+    return EXIT_FAIL if source.errors else EXIT_OK
+
+
+def _disk_line(records: Sequence[Any], out: TextIO) -> None:
+    """One line per measured mount, as a loop on a terminal prints it after each measurement."""
+    from .notify import human
+
+    latest: dict[str, dict[str, Any]] = {}
+    when = None
+    for rec in records:
+        if rec.subject is not None and rec.name.startswith("disk."):
+            latest.setdefault(rec.subject, {})[rec.name] = rec.value
+            when = rec.timestamp
+    for mount, v in latest.items():
+        out.write(f"{when:%Y-%m-%d %H:%M:%S}  {mount}  {v.get('disk.used_pct', 0):.1f}% used, "
+                  f"{human(v.get('disk.free_bytes', 0), 'bytes')} free\n")
+    out.flush()
 
 
 def _cmd_run(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
-    from .service import load_service, run_service
+    from .service import load_service, run_service, service_problems
 
     if dm.config.source is None:
         raise ConfigError("run needs a config file with [[monitors]]: --config FILE (examples/ has some)")
+    from .checks import check_config
+
+    problems = service_problems(dm.config.source)  # every problem at once, before anything starts
+    problems += [c.detail for c in check_config(dm.config, monitors=False) if c.status == "error"]
+    if problems:
+        raise ConfigError("\n".join(problems))
     spec = load_service(dm.config.source)
+    if any(m.type == "watch" for m in spec.monitors):
+        _log_each_file(args)
     summary = run_service(dm, spec, duration=args.duration)
     if args.json:
         _print_json(summary, out)
@@ -530,6 +642,7 @@ def _cmd_watch(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         watcher = dm.watcher(*args.dirs, recursive=args.recursive, settle=args.settle, ignore=args.ignore)
     except NotADirectoryError as exc:
         raise PayloadError(str(exc)) from None
+    _log_each_file(args)
     done = threading.Event()
     previous = {sig: signal.signal(sig, lambda _s, _f: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     watcher.start()
@@ -542,10 +655,17 @@ def _cmd_watch(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if args.json:
-        _print_json({"processed": watcher.processed}, out)
+        _print_json({"processed": watcher.processed, "failed": watcher.failed}, out)
     else:
-        out.write(f"measured {watcher.processed} file(s)\n")
+        out.write(f"measured {watcher.processed} file(s)" + (f", {watcher.failed} failed" if watcher.failed else "")
+                  + "\n")
     return EXIT_OK
+
+
+def _log_each_file(args: argparse.Namespace) -> None:
+    """The watcher's line per measured file is INFO; show it at the default level too (not with -q)."""
+    if not args.quiet and args.log_level is None and args.verbose == 0:
+        logging.getLogger("datamonitor.sources.watch").setLevel(logging.INFO)
 
 
 def _cmd_udp(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
@@ -568,7 +688,7 @@ def _cmd_udp(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     try:
         asyncio.run(run())
     except OSError as exc:
-        raise PayloadError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        raise ResourceUnavailable(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     t = listener.totals
     if args.json:
         _print_json({"received": t.received, "accepted": t.accepted, "rejected": t.rejected}, out)
@@ -599,48 +719,136 @@ def _cmd_status(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_test(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    from . import checks
+
+    if args.what == "config":
+        if args.kibana:
+            raise PayloadError("--kibana goes with 'test output'")
+        results = checks.check_config(dm.config)
+    else:
+        results = checks.check_output(dm, kibana=args.kibana)
+    failed = any(c.status == "error" for c in results)
+    if args.json:
+        _print_json({"ok": not failed, "checks": [c.__dict__ for c in results]}, out)
+    else:
+        width = max(len(c.what) for c in results)
+        for c in results:
+            out.write(f"{c.what.ljust(width)}  {c.status.upper():5}  {c.detail}".rstrip() + "\n")
+        out.write(f"{args.what.capitalize()} {'FAILED' if failed else 'OK'}\n")
+    if not failed:
+        return EXIT_OK
+    return EXIT_USAGE if args.what == "config" or not dm.config.es.configured else EXIT_UNREACHABLE
+
+
+def _cmd_kpis(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    from .kpis import KPIS, to_rst
+
+    if args.rst:
+        out.write(to_rst())
+    elif args.json:
+        for k in KPIS:
+            _print_json(k.__dict__, out)
+    else:
+        _table([[k.name, k.unit or "-", k.source, k.meaning] for k in KPIS], ["kpi", "unit", "source", "meaning"], out)
+    return EXIT_OK
+
+
+def _cmd_completion(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    out.write(completion_script(build_parser(), args.shell))
+    return EXIT_OK
+
+
 # -------------------------------------------------------------------- main
 
-def _setup_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+def _setup_logging(args: argparse.Namespace) -> None:
+    if args.log_level is not None:
+        level = getattr(logging, args.log_level)
+    elif args.quiet:
+        level = logging.ERROR
+    else:
+        level = logging.WARNING if args.verbose <= 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("datamonitor: %(levelname)s: %(message)s"))
     root = logging.getLogger("datamonitor")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # the client's own warnings ("node failed, putting on timeout") repeat what our one line says: only with -v
+    transport = logging.getLogger("elastic_transport")
+    transport.handlers[:] = [handler] if level <= logging.INFO else [logging.NullHandler()]
+    transport.setLevel(level)
+    transport.propagate = False
+
+
+def _saved_logging() -> Callable[[], None]:
+    """Undo what _setup_logging does, for main(argv) called in a process that goes on (tests, scripts)."""
+    names = ("datamonitor", "datamonitor.sources.watch")
+    saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in map(logging.getLogger, names)]
+
+    def restore() -> None:
+        for lg, handlers, level, propagate in saved:
+            lg.handlers[:], lg.propagate = handlers, propagate
+            lg.setLevel(level)
+
+    return restore
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C as a library re-raises it: an error caused by a KeyboardInterrupt."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name, default in (("json", False), ("verbose", 0), ("es", None), ("home", None), ("store", None), ("config", None)):
+    for name, default in (("json", False), ("verbose", 0), ("es", None), ("home", None), ("store", None), ("config", None),
+                          ("quiet", False), ("log_level", None)):
         if not hasattr(args, name):
             setattr(args, name, default)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return EXIT_USAGE
-    _setup_logging(args.verbose)
+    if args.quiet and (args.verbose or args.log_level):
+        parser.error("-q goes with neither -v nor --log-level")
+    restore_logging = _saved_logging()
+    _setup_logging(args)
     dm = None
     try:
         config = load_config(args.config, home=args.home, es_url=args.es, store_path=args.store)
         dm = DataMonitor(config)
-        return int(args.func(dm, args, sys.stdout))
+        code = int(args.func(dm, args, sys.stdout))
+        if args.func not in (_cmd_send, _cmd_ship) and dm.last_ship is not None:
+            # every command that ships says so the same way: one line, and 3 while documents wait
+            shipped = _ship_exit(dm.last_ship)
+            code = shipped if shipped != EXIT_OK else code
+        return code
     except KeyboardInterrupt:
         sys.stderr.write("datamonitor: interrupted\n")
         return EXIT_INTERRUPTED
-    except (ConfigError, PayloadError, NotConfigured) as exc:
-        sys.stderr.write(f"datamonitor: {exc}\n")
-        return EXIT_USAGE
-    except ClusterUnreachable as exc:
-        sys.stderr.write(f"datamonitor: {exc}\n")
-        return EXIT_UNREACHABLE
-    except (ElasticsearchError, DataMonitorError) as exc:
-        sys.stderr.write(f"datamonitor: {exc}\n")
-        return EXIT_FAIL
     except BrokenPipeError:
         return EXIT_OK
+    except DataMonitorError as exc:  # a config error may name several problems, one a line
+        sys.stderr.write("".join(f"datamonitor: {line}\n" for line in str(exc).splitlines()))
+        return exit_code(exc)
+    except OSError as exc:  # a file to write, a directory to create: the system said no
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"datamonitor: {where}{exc.strerror or exc}\n")
+        return exit_code(exc)
+    except Exception as exc:
+        if not _interrupted(exc):
+            raise
+        sys.stderr.write("datamonitor: interrupted\n")
+        return EXIT_INTERRUPTED
     finally:
         if dm is not None:
             dm.close()
+        restore_logging()

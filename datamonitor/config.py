@@ -1,6 +1,6 @@
 """Loading and validating configuration: defaults < config file < environment < explicit options.
 
-The config file is TOML. Secrets may come from the environment
+The config file is TOML, or YAML when it is named ``.yaml`` or ``.yml``. Secrets may come from the environment
 (``DATAMONITOR_ES_PASSWORD``, ``DATAMONITOR_ES_API_KEY``) so the file need not
 hold them; they are kept out of every ``repr``.
 """
@@ -25,7 +25,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["Config", "EsSettings", "default_home", "hosts_fields", "load_config", "normalize_hosts", "parse_size"]
+__all__ = ["Config", "EsSettings", "default_home", "hosts_fields", "load_config", "normalize_hosts", "parse_duration",
+           "parse_size"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ class EsSettings:
     initial_backoff: float = 1.0
     max_backoff: float = 60.0
     retention: str = "400d"
+    #: replicas of each KPI index: a range for ``auto_expand_replicas`` ("0-1": none on a single node, so it
+    #: stays green, one where there are two nodes), or a number for ``number_of_replicas``
+    replicas: str | int = "0-1"
 
     @property
     def configured(self) -> bool:
@@ -189,7 +193,7 @@ _ES_TYPES: dict[str, tuple[type, ...]] = {
     "client_cert": (str,), "client_key": (str,), "verify_certs": (bool,),
     "request_timeout": (int, float), "index_prefix": (str,), "index_period": (str,),
     "chunk_size": (int,), "max_retries": (int,), "initial_backoff": (int, float),
-    "max_backoff": (int, float), "retention": (str,),
+    "max_backoff": (int, float), "retention": (str,), "replicas": (str, int),
 }
 _ENV_ES = {
     "DATAMONITOR_ES_USERNAME": "username", "DATAMONITOR_ES_PASSWORD": "password",
@@ -300,6 +304,17 @@ def _check_es(es: EsSettings, where: str) -> EsSettings:
     prefix = es.index_prefix
     if not prefix or prefix != prefix.lower() or any(c in prefix for c in ' "*\\<|,>/?#:') or prefix[0] in "-_+.":
         raise ConfigError(f"{where}: key 'elasticsearch.index_prefix' {prefix!r} is not a valid index name")
+    from .templates import check_prefix  # here: templates imports this module
+
+    try:
+        check_prefix(prefix)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    replicas = str(es.replicas)
+    low, dash, high = replicas.partition("-")
+    if not (replicas.isdigit() or (dash and low.isdigit() and (high.isdigit() or high == "all"))):
+        raise ConfigError(f"{where}: key 'elasticsearch.replicas' must be a number or a range such as '0-1' or "
+                          f"'0-all', not {replicas!r}")
     for key in ("chunk_size",):
         if getattr(es, key) < 1:
             raise ConfigError(f"{where}: key 'elasticsearch.{key}' must be at least 1")
@@ -415,3 +430,33 @@ def parse_size(raw: object, where: str) -> int:
     if size < 1:
         raise ConfigError(f"{where}: must be positive")
     return size
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(raw: object, where: str, *, allow_zero: bool = False) -> float:
+    """Seconds from a number or a text such as ``"30s"``, ``"5m"``, ``"1.5h"``, ``"7d"`` (a bare number is seconds).
+
+    The units are Metricbeat's and Telegraf's (``ms``, ``s``, ``m``, ``h``) plus ``d`` and ``w``.
+    Zero is refused unless ``allow_zero``: an interval of 0 would spin.
+    """
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise ConfigError(f"{where}: must be seconds or a text such as '30s', '5m', '1h', not {type(raw).__name__}")
+    if isinstance(raw, str):
+        text = raw.strip().lower()
+        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
+        unit = text[len(digits):].strip() or "s"
+        if unit not in _DURATION_UNITS:
+            raise ConfigError(f"{where}: unknown unit {unit!r} in {raw!r} (use ms, s, m, h, d or w)")
+        try:
+            seconds = float(digits) * _DURATION_UNITS[unit]
+        except ValueError:
+            raise ConfigError(f"{where}: {raw!r} is not a duration such as '30s', '5m' or '1h'") from None
+    else:
+        seconds = float(raw)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ConfigError(f"{where}: {raw!r} is not a finite duration")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ConfigError(f"{where}: must be positive, not {raw!r}")
+    return seconds

@@ -25,7 +25,7 @@ from .errors import (
     RequestRejected,
 )
 
-__all__ = ["response_body", "build_client", "describe_hosts", "translate_error"]
+__all__ = ["build_client", "describe_hosts", "is_refused", "response_body", "translate_error"]
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,20 @@ def describe_hosts(settings: EsSettings) -> str:
 
 
 def build_client(settings: EsSettings) -> Any:
-    """An ``Elasticsearch`` client for the settings; nothing is sent until it is used."""
+    """An ``Elasticsearch`` client for the settings; nothing is sent until it is used.
+
+    The client does not retry on its own: the shipper's loop owns the retries
+    (:mod:`datamonitor.shipping`), so ``max_retries`` means what it says. The
+    client only moves on to another host when one cannot be reached, at most
+    once per other host.
+    """
     if not settings.configured:
         raise NotConfigured("no Elasticsearch configured: give --es URL, DATAMONITOR_ES_URL or [elasticsearch] url")
     kwargs: dict[str, Any] = {
         "request_timeout": settings.request_timeout,
-        "retry_on_timeout": True,
-        "max_retries": 2,
+        "retry_on_timeout": False,
+        "retry_on_status": (),
+        "max_retries": max(0, len(settings.hosts) - 1),
     }
     if settings.api_key:
         kwargs["api_key"] = settings.api_key
@@ -81,6 +88,21 @@ def _reason(exc: elasticsearch.ApiError) -> str:
     return str(exc.message)
 
 
+def is_refused(exc: BaseException) -> bool:
+    """True when no connection could be made at all (refused, no route, unknown host): known at once, not retried."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, ConnectionRefusedError) or type(node).__name__ in ("NewConnectionError",
+                                                                               "NameResolutionError"):
+            return True
+        if isinstance(node, TransportConnectionError) and "Connection refused" in str(node.message):
+            return True
+        node = node.__cause__ or node.__context__
+    return False
+
+
 def translate_error(exc: BaseException, settings: EsSettings, action: str) -> ElasticsearchError:
     """Our error for a client exception, with the action and the hosts, and no secret."""
     hosts = describe_hosts(settings)
@@ -96,6 +118,8 @@ def translate_error(exc: BaseException, settings: EsSettings, action: str) -> El
         return ClusterUnreachable(f"{action}: TLS handshake with {hosts} failed: {type(exc).__name__}")
     if isinstance(exc, ConnectionTimeout):
         return ClusterUnreachable(f"{action}: Elasticsearch at {hosts} timed out")
+    if is_refused(exc):
+        return ClusterUnreachable(f"{action}: cannot reach Elasticsearch at {hosts}: connection refused")
     if isinstance(exc, (TransportConnectionError, ConnectionError, OSError)):
         return ClusterUnreachable(f"{action}: cannot reach Elasticsearch at {hosts}")
     if isinstance(exc, SerializationError):

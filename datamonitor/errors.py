@@ -12,17 +12,39 @@ document id) and never a secret.
     ├── StoreError             the local SQLite store cannot be opened or written
     │   └── BacklogFull        a bounded store is full and pauses collection
     ├── SourceError            a data file or input cannot be read (names the path, and line)
+    ├── ResourceUnavailable    the system refused a resource: a port in use, a permission, a full disk
     └── ElasticsearchError     anything between us and the cluster
         ├── NotConfigured      an Elasticsearch call with no cluster configured
         ├── ClusterUnreachable connection refused, DNS, TLS or timeout
         ├── AuthenticationFailed   401: bad credentials
         ├── AuthorizationFailed    403: the user lacks a privilege
-        └── RequestRejected    any other error answer from the cluster
+        └── RequestRejected    any other error answer from the cluster, or one that cannot be used
+
+The command line turns them into exit codes with :func:`exit_code`; the table
+is in ``docs/cli.rst``:
+
+====  ==========================================================================
+0     success
+1     an operation failed (a file could not be measured, the cluster refused a request)
+2     bad usage, input or config (argparse, ConfigError, PayloadError, NotConfigured)
+3     documents were not delivered and wait in the store: the cluster is unreachable,
+      refused the connection or the credentials, or gave an answer that cannot be used
+4     some documents were rejected for good (dead letters)
+5     a runtime failure of this machine: a port in use, a permission, a full disk
+130   interrupted (Ctrl-C)
+====  ==========================================================================
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_FAIL",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_REJECTED",
+    "EXIT_RUNTIME",
+    "EXIT_UNDELIVERED",
+    "EXIT_USAGE",
     "AuthenticationFailed",
     "AuthorizationFailed",
     "BacklogFull",
@@ -33,9 +55,13 @@ __all__ = [
     "NotConfigured",
     "PayloadError",
     "RequestRejected",
+    "ResourceUnavailable",
     "SourceError",
     "StoreError",
+    "exit_code",
 ]
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNDELIVERED, EXIT_REJECTED, EXIT_RUNTIME, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
 
 class DataMonitorError(Exception):
@@ -62,6 +88,10 @@ class SourceError(DataMonitorError):
     """A data file or other input cannot be read; the message names the path (and the line)."""
 
 
+class ResourceUnavailable(DataMonitorError):
+    """The operating system refused something a command needs: a port in use, a permission, a full disk."""
+
+
 class ElasticsearchError(DataMonitorError):
     """Base of the errors that come from talking to Elasticsearch."""
 
@@ -84,3 +114,16 @@ class AuthorizationFailed(ElasticsearchError):
 
 class RequestRejected(ElasticsearchError):
     """The cluster answered a request with an error other than 401/403."""
+
+
+def exit_code(exc: BaseException) -> int:
+    """The command line's exit code for an error (the table in this module's docstring)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, (ConfigError, PayloadError, NotConfigured)):
+        return EXIT_USAGE
+    if isinstance(exc, ClusterUnreachable):
+        return EXIT_UNDELIVERED
+    if isinstance(exc, (ResourceUnavailable, OSError)):
+        return EXIT_RUNTIME
+    return EXIT_FAIL

@@ -5,6 +5,15 @@ change; ``resources/kibana-objects.ndjson`` is the rendering for the default
 prefix, shipped for people who import by hand (a test keeps the two equal).
 Import goes through Kibana's saved-objects API with ``overwrite=true`` and
 fixed ids, so running it again replaces rather than duplicates.
+
+Kibana refuses a document that declares a migration version newer than its own
+last migration for the type ("Document ... belongs to a more recent version of
+Kibana [8.9.0] when the last known version is [...]", Kibana's
+``core-saved-objects-migration-server-internal`` document migrator). The Lens and
+dashboard objects here are written in the 8.9.0 form (and Lens' ``formBased``
+layers exist only from 8.6), so :func:`import_objects` reads Kibana's version
+from ``GET /api/status`` first and refuses anything before :data:`MIN_KIBANA`
+with one clear line.
 """
 
 from __future__ import annotations
@@ -20,8 +29,10 @@ from urllib.parse import quote, urlsplit
 
 from .config import EsSettings
 from .errors import ClusterUnreachable, ConfigError, RequestRejected
+from .templates import search_pattern
 
-__all__ = ["CHARTS", "KibanaTarget", "import_objects", "objects", "to_ndjson"]
+__all__ = ["CHARTS", "MIN_KIBANA", "KibanaTarget", "auth_headers", "import_objects", "kibana_version", "objects",
+           "to_ndjson"]
 
 _NS = uuid.UUID("5d3c8f0e-6a56-4b57-9f5e-0d6b2c1f4a10")
 
@@ -30,6 +41,8 @@ _NS = uuid.UUID("5d3c8f0e-6a56-4b57-9f5e-0d6b2c1f4a10")
 #: runs only the migrations after these on import (8.x and 9.x), never the ones that predate formBased Lens.
 _VERSIONS = {"index-pattern": "8.0.0", "lens": "8.9.0", "dashboard": "8.9.0"}
 _CORE_VERSION = "8.8.0"
+#: The oldest Kibana that accepts these objects: the newest migration version they declare.
+MIN_KIBANA = (8, 9, 0)
 
 
 def _stamp(obj: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +79,8 @@ CHARTS: tuple[Chart, ...] = (
           threshold=90.0, threshold_label="threshold 90%"),
     Chart("rows-per-file", "Rows per file over time", 'kpi.name : "file.rows"', "sum", "file.name",
           series="bar_stacked"),
-    Chart("null-ratio", "Null ratio by column (latest window)", 'kpi.name : "column.null_ratio"', "max", "kpi.subject",
+    Chart("null-ratio", "Null ratio by column (highest in the time range)", 'kpi.name : "column.null_ratio"', "max",
+          "kpi.subject",
           series="bar_horizontal", x_field=None, size=20),
     Chart("udp-rates", "UDP datagrams per second: accepted and rejected",
           'kpi.name : ("udp.accepted_per_second" or "udp.rejected_per_second")', "average", "kpi.name"),
@@ -148,22 +162,26 @@ def _lens(chart: Chart, data_view: str, prefix: str) -> dict[str, Any]:
 
 def objects(settings: EsSettings | None = None) -> list[dict[str, Any]]:
     """Every saved object, in an order Kibana can import: the data view, the charts, the dashboard."""
-    prefix = (settings or EsSettings()).index_prefix
+    settings = settings or EsSettings()
+    prefix = settings.index_prefix
     data_view = _id(prefix, "data-view")
+    pattern = search_pattern(settings)  # not prefix*: that would read dm-kpi-staging-* too
     out: list[dict[str, Any]] = [{
         "id": data_view, "type": "index-pattern", "managed": False,
-        "attributes": {"title": f"{prefix}*", "name": f"datamonitor KPIs ({prefix}*)", "timeFieldName": "@timestamp"},
+        "attributes": {"title": pattern, "name": f"datamonitor KPIs ({prefix})", "timeFieldName": "@timestamp"},
         "references": [],
     }]
     lenses = [_lens(chart, data_view, prefix) for chart in CHARTS]
     out.extend(lenses)
     panels, refs = [], []
     for i, lens in enumerate(lenses):
+        # Kibana's own form: panelRefName "panel_<panelIndex>", reference "<panelIndex>:panel_<panelIndex>"
+        # (its dashboard server's extractPanelSavedObjectId)
         name = f"panel_{i}"
         panels.append({"version": "8.11.0", "type": "lens", "panelIndex": str(i), "panelRefName": name,
                        "gridData": {"x": (i % 2) * 24, "y": (i // 2) * 15, "w": 24, "h": 15, "i": str(i)},
                        "embeddableConfig": {"enhancements": {}}})
-        refs.append({"type": "lens", "id": lens["id"], "name": name})
+        refs.append({"type": "lens", "id": lens["id"], "name": f"{i}:{name}"})
     out.append({
         "id": _id(prefix, "dashboard"), "type": "dashboard", "managed": False,
         "attributes": {
@@ -193,15 +211,19 @@ class KibanaTarget:
     """Where Kibana is and how to log in; the credentials are the Elasticsearch ones."""
 
     url: str
+    #: the space's id, as in Kibana's ``/s/<id>/`` URLs (not its display name); None: the default space
     space: str | None = None
 
-    def endpoint(self) -> str:
+    def base(self) -> str:
+        """Kibana's base URL, without credentials."""
         parts = urlsplit(self.url if "://" in self.url else "http://" + self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"--kibana {self.url!r} is not an http(s) URL")
-        base = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path.rstrip('/')}"
+        return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path.rstrip('/')}"
+
+    def endpoint(self) -> str:
         space = f"/s/{quote(self.space, safe='')}" if self.space and self.space != "default" else ""
-        return f"{base}{space}/api/saved_objects/_import?overwrite=true"
+        return f"{self.base()}{space}/api/saved_objects/_import?overwrite=true"
 
 
 def _multipart(ndjson: str) -> tuple[bytes, str]:
@@ -221,35 +243,87 @@ def _ssl_context(settings: EsSettings) -> ssl.SSLContext:
     return ctx
 
 
-def import_objects(target: KibanaTarget, settings: EsSettings, objs: list[dict[str, Any]] | None = None,
-                   timeout: float = 30.0) -> dict[str, Any]:
-    """POST the objects to Kibana's import API; returns its answer. Every rejected object is named in the error."""
-    objs = objs if objs is not None else objects(settings)
-    url = target.endpoint()
-    body, content_type = _multipart(to_ndjson(objs))
-    headers = {"kbn-xsrf": "datamonitor", "Content-Type": content_type}
+def auth_headers(settings: EsSettings) -> dict[str, str]:
+    """The Authorization header for Kibana, from the Elasticsearch credentials (none without them)."""
     if settings.api_key:
-        headers["Authorization"] = f"ApiKey {settings.api_key}"
-    elif settings.username:
+        return {"Authorization": f"ApiKey {settings.api_key}"}
+    if settings.username:
         token = base64.b64encode(f"{settings.username}:{settings.password or ''}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    req = request.Request(url, data=body, headers=headers, method="POST")
-    shown = url.split("/api/")[0]
+        return {"Authorization": f"Basic {token}"}
+    return {}
+
+
+def _headers(settings: EsSettings) -> dict[str, str]:
+    return {"kbn-xsrf": "datamonitor", **auth_headers(settings)}
+
+
+def _call(req: request.Request, settings: EsSettings, shown: str, timeout: float) -> Any:
+    """Send one request to Kibana; its JSON answer, or our error with one clear line."""
     try:
-        ctx = _ssl_context(settings) if url.startswith("https:") else None
+        ctx = _ssl_context(settings) if req.full_url.startswith("https:") else None
         with request.urlopen(req, timeout=timeout, context=ctx) as resp:
-            answer: dict[str, Any] = json.loads(resp.read().decode("utf-8") or "{}")
+            text = resp.read().decode("utf-8")
     except error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", "replace")[:300]
+        detail = " ".join(exc.read().decode("utf-8", "replace").split())[:300]  # one line
         if exc.code == 401:
             raise RequestRejected(f"Kibana at {shown} rejected the credentials (401)") from None
         raise RequestRejected(f"Kibana at {shown} answered {exc.code}: {detail}") from None
     except (error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ClusterUnreachable(f"cannot reach Kibana at {shown}: {reason}") from None
+    try:
+        return json.loads(text or "{}")
+    except json.JSONDecodeError:
+        raise RequestRejected(f"Kibana at {shown} answered something that is not JSON: {text[:80]!r}") from None
+
+
+def kibana_version(target: KibanaTarget, settings: EsSettings, timeout: float = 30.0) -> tuple[int, ...]:
+    """Kibana's version, from ``GET /api/status`` (``version.number``), as a tuple such as ``(8, 19, 0)``."""
+    shown = target.base()
+    req = request.Request(f"{shown}/api/status", headers=_headers(settings), method="GET")
+    answer = _call(req, settings, shown, timeout)
+    number = (answer.get("version") or {}).get("number") if isinstance(answer, dict) else None
+    try:
+        return tuple(int(part) for part in str(number).split("-")[0].split("."))
+    except ValueError:
+        raise RequestRejected(f"Kibana at {shown}: /api/status names no version (is it Kibana, and may this user "
+                              "read its status?)") from None
+
+
+def _describe_failure(err: dict[str, Any], titles: dict[str, str]) -> str:
+    """One rejected object: its type and title, Kibana's error type, its message, the references it misses."""
+    detail = err.get("error") or {}
+    text = f"{err.get('type')} {titles.get(err.get('id', ''), err.get('id'))!r}: {detail.get('type', 'error')}"
+    if detail.get("message"):
+        text += f" ({detail['message']})"
+    missing = detail.get("references") or []
+    if missing:
+        text += " missing " + ", ".join(f"{r.get('type')} {r.get('id')}" for r in missing)
+    return text
+
+
+def import_objects(target: KibanaTarget, settings: EsSettings, objs: list[dict[str, Any]] | None = None,
+                   timeout: float = 30.0) -> dict[str, Any]:
+    """POST the objects to Kibana's import API; returns its answer. Every rejected object is named in the error.
+
+    Kibana before :data:`MIN_KIBANA` is refused before anything is sent.
+    """
+    objs = objs if objs is not None else objects(settings)
+    shown = target.base()
+    version = kibana_version(target, settings, timeout)
+    if version < MIN_KIBANA:
+        need = ".".join(map(str, MIN_KIBANA))
+        raise RequestRejected(f"Kibana at {shown} is {'.'.join(map(str, version))}; the dashboard needs Kibana {need} "
+                              "or later (its Lens and dashboard objects are in the 8.9 form)")
+    body, content_type = _multipart(to_ndjson(objs))
+    req = request.Request(target.endpoint(), data=body, headers={**_headers(settings), "Content-Type": content_type},
+                          method="POST")
+    answer = _call(req, settings, shown, timeout)
+    if not isinstance(answer, dict):
+        raise RequestRejected(f"Kibana at {shown} answered the import with {type(answer).__name__}, not an object")
     if not answer.get("success", False):
         titles = {o["id"]: o["attributes"].get("title", o["id"]) for o in objs}
-        failed = [f"{e.get('type')} {titles.get(e.get('id'), e.get('id'))!r}: "
-                  f"{(e.get('error') or {}).get('type', 'error')}" for e in answer.get("errors", [])]
+        failed = [_describe_failure(e, titles) for e in answer.get("errors", [])]
         raise RequestRejected(f"Kibana at {shown} rejected {len(failed)} object(s): {'; '.join(failed) or answer}")
-    return answer
+    result: dict[str, Any] = answer
+    return result

@@ -29,15 +29,16 @@ class Monitor:
     """A source measured on a schedule, with thresholds and notifiers.
 
     :param sink: receives every step's records (and notifications), e.g. ``DataMonitor.record``.
+    :param state: keeps the thresholds' state between runs (``get``/``set``); see :class:`~datamonitor.notify.ThresholdSet`.
     """
 
     def __init__(self, source: Source, *, interval: float = 60.0, thresholds: Iterable[Threshold] = (),
                  notifiers: Sequence[Notifier] = (), sink: Callable[[list[KpiRecord]], Any] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, state: Any = None) -> None:
         if interval <= 0:
             raise DataMonitorError(f"interval must be positive, not {interval}")
         self.source, self.interval = source, interval
-        self.thresholds = ThresholdSet(thresholds)
+        self.thresholds = ThresholdSet(thresholds, state=state)
         self.notifiers = list(notifiers)
         self.sink, self._clock = sink, clock
         self._stop = threading.Event()

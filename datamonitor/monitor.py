@@ -27,6 +27,7 @@ from .store import PutResult, Store, StoreStats
 __all__ = ["DataMonitor"]
 
 log = logging.getLogger(__name__)
+_watch_log = logging.getLogger("datamonitor.sources.watch")  # one line per file the watcher measured
 
 KpiLike = KpiRecord | Mapping[str, Any]
 
@@ -46,6 +47,7 @@ class DataMonitor:
             self._config = load_config(config)
         self._store = store
         self._client: Any = None
+        self._last_ship: shipping.ShipResult | None = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -65,6 +67,11 @@ class DataMonitor:
     def client(self) -> Any:
         """The Elasticsearch client, or None when no cluster is connected."""
         return self._client
+
+    @property
+    def last_ship(self) -> shipping.ShipResult | None:
+        """The result of the last shipping run (by any method that ships), or None before the first."""
+        return self._last_ship
 
     @property
     def connected(self) -> bool:
@@ -220,7 +227,9 @@ class DataMonitor:
         """
         if not self.connected:
             raise NotConfigured("no Elasticsearch configured: give --es URL, DATAMONITOR_ES_URL or [elasticsearch] url")
-        return shipping.ship(self.store, self._es(), self._config.es, retry_dead=retry_dead, progress=progress)
+        self._last_ship = shipping.ship(self.store, self._es(), self._config.es, retry_dead=retry_dead,
+                                        progress=progress)
+        return self._last_ship
 
     # ----------------------------------------------------------------- files
     def file_kpis(self, path: str | Path, **options: Any) -> list[KpiRecord]:
@@ -301,24 +310,41 @@ class DataMonitor:
         since: datetime | str | None = None,
         limit: int = 20,
         local: bool | None = None,
+        file: str | None = None,
+        dataset: str | None = None,
+        subject: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The newest documents, optionally of one KPI and after a time; each with ``_id`` and ``_index``.
+        """The newest documents, optionally of one KPI, file, dataset or subject and after a time.
 
+        ``name``, ``file`` (its path or name), ``dataset`` and ``subject`` take shell
+        wildcards (``column.*``). Each hit has ``_id``, ``_index`` and ``_source``.
         Asks the cluster when one is configured (``local=False``), else the store.
         """
         since_text = records.format_timestamp(records.parse_timestamp(since)) if since is not None else None
         use_local = (not self.connected) if local is None else local
         if use_local:
-            docs = self.store.search(name=name, since=since_text, limit=limit)
+            docs = self.store.search(name=name, since=since_text, limit=limit,
+                                     fields={"file": file, "dataset": dataset, "subject": subject})
             return [{"_index": d.index, "_id": d.doc_id, "_source": d.source} for d in docs]
-        return self._search_cluster(name=name, since=since_text, limit=limit)
+        return self._search_cluster(name=name, since=since_text, limit=limit, file=file, dataset=dataset,
+                                    subject=subject)
 
-    def _search_cluster(self, *, name: str | None, since: str | None, limit: int) -> list[dict[str, Any]]:
-        from elasticsearch.dsl import Search
+    def _search_cluster(self, *, name: str | None, since: str | None, limit: int, file: str | None = None,
+                        dataset: str | None = None, subject: str | None = None) -> list[dict[str, Any]]:
+        from elasticsearch.dsl import Q, Search
 
-        search = Search(index=f"{self._config.es.index_prefix}*").sort("-@timestamp")[:limit]
-        if name is not None:
-            search = search.filter("term", **{"kpi.name": name})
+        def match(field: str, pattern: str) -> Any:
+            return Q("wildcard", **{field: {"value": pattern}}) if any(c in pattern for c in "*?") \
+                else Q("term", **{field: pattern})
+
+        # this prefix's indices only: "dm-kpi*" would read dm-kpi-staging-* as well
+        search = Search(index=templates.search_pattern(self._config.es)).sort("-@timestamp")[:limit]
+        for field, pattern in (("kpi.name", name), ("event.dataset", dataset), ("kpi.subject", subject)):
+            if pattern is not None:
+                search = search.filter(match(field, pattern))
+        if file is not None:
+            # a bool of should clauses alone needs one of them to match (minimum_should_match defaults to 1)
+            search = search.filter(Q("bool", should=[match("file.path", file), match("file.name", file)]))
         if since is not None:
             search = search.filter("range", **{"@timestamp": {"gte": since}})
         body = search.to_dict()
@@ -334,7 +360,7 @@ class DataMonitor:
         from .loop import Monitor
 
         return Monitor(source, interval=interval, thresholds=thresholds, notifiers=list(notifiers),
-                       sink=lambda records: self.record(records))
+                       sink=lambda records: self.record(records), state=_StoreSchemas(self.store, prefix="threshold:"))
 
     def watcher(self, *dirs: str | Path, recursive: bool = False, settle: float = 0.5,
                 ignore: Iterable[str] | None = None, workers: int = 2, **options: Any) -> Any:
@@ -343,9 +369,17 @@ class DataMonitor:
         What it has measured (path and SHA-256) is kept in the store, so a restart
         catches up on files that arrived meanwhile and never measures one twice.
         """
+        from .errors import SourceError
         from .sources.watch import DEFAULT_IGNORE, DirectoryWatcher
 
-        return DirectoryWatcher(dirs, lambda path: self.collect_file(path, **options), recursive=recursive,
+        def measure(path: Path) -> None:
+            results = self.collect_file(path, **options)
+            errors = [r.error.removeprefix(f"{path}: ") for r in results if r.error]
+            if errors:
+                raise SourceError("; ".join(errors))  # the watcher logs it at ERROR, and counts the file failed
+            _watch_log.info("%s: measured, %d KPIs", path, sum(len(r.records) for r in results))
+
+        return DirectoryWatcher(dirs, measure, recursive=recursive,
                                 settle=settle, ignore=DEFAULT_IGNORE if ignore is None else ignore,
                                 state=_StoreSchemas(self.store, prefix="state:"), workers=workers)
 

@@ -15,7 +15,7 @@ import logging
 import os
 import smtplib
 import ssl
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -26,7 +26,7 @@ from .errors import ConfigError
 from .records import KpiRecord
 
 __all__ = ["EmailNotifier", "LogNotifier", "Notifier", "Threshold", "ThresholdSet", "WebhookNotifier",
-           "make_notifier", "send_all"]
+           "check_notifier", "human", "make_notifier", "send_all"]
 
 log = logging.getLogger(__name__)
 DATASET = "datamonitor.notify"
@@ -136,6 +136,26 @@ def make_notifier(kind: str, **options: Any) -> Notifier:
     return notifier
 
 
+def check_notifier(notifier: Notifier, env: Mapping[str, str] | None = None) -> list[str]:
+    """What would keep a notifier from delivering, found without sending anything: one line each."""
+    from urllib.parse import urlsplit
+
+    env = os.environ if env is None else env
+    problems = []
+    if isinstance(notifier, EmailNotifier):
+        if not notifier.host:
+            problems.append("email: host is empty")
+        if not notifier.to:
+            problems.append("email: 'to' names nobody")
+        if notifier.username and not env.get(notifier.password_env):
+            problems.append(f"email: username {notifier.username!r} is set but ${notifier.password_env} is empty")
+    elif isinstance(notifier, WebhookNotifier):
+        parts = urlsplit(notifier.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(f"webhook: url {parts.scheme}://{parts.hostname or ''}/... is not an http(s) URL")
+    return problems
+
+
 def send_all(notifiers: Iterable[Notifier], title: str, message: str) -> int:
     """Hand a notification to every notifier; returns how many delivered it. Failures are logged, never raised."""
     delivered = 0
@@ -175,16 +195,77 @@ class Threshold:
         assert self.below is not None
         return value < self.below + (self.hysteresis if active else 0.0)
 
-    def describe(self) -> str:
-        return f"above {self.above:g}" if self.above is not None else f"below {self.below:g}"
+    @property
+    def limit(self) -> float:
+        return self.above if self.above is not None else self.below  # type: ignore[return-value]
+
+    def describe(self, unit: str | None = None) -> str:
+        """``above 90%``, ``below 100,000 GiB``: the limit in the KPI's unit, for people."""
+        return f"{'above' if self.above is not None else 'below'} {human(self.limit, unit, like=self.limit)}"
+
+    def key(self, subject: str | None) -> str:
+        """What identifies this line and one subject across runs (the threshold state kept in the store)."""
+        side = f">{self.above!r}" if self.above is not None else f"<{self.below!r}"
+        return f"{self.kpi}{side}|{self.subject or '*'}|{subject or ''}"
+
+
+_BINARY = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
+
+
+def _byte_unit(like: float) -> tuple[str, int]:
+    """The unit to show a byte count in: the largest that divides ``like`` exactly, else the largest below it."""
+    if like and float(like).is_integer():
+        for name, size in _BINARY:
+            if abs(like) >= size and int(like) % size == 0:
+                return name, size
+    for name, size in _BINARY:
+        if abs(like) >= size:
+            return name, size
+    return "bytes", 1
+
+
+def human(value: float, unit: str | None, *, like: float | None = None) -> str:
+    """A value as people read it: ``71.8 GiB``, ``93.4%``, ``12,345 rows``.
+
+    Bytes are shown in the binary unit that suits ``like`` (the threshold), so a
+    value and its limit share one unit; other units follow the number.
+    """
+    if unit == "bytes":
+        name, size = _byte_unit(value if like is None else like)
+        shown = value / size
+        return f"{shown:,.0f} {name}" if shown.is_integer() or size == 1 else f"{shown:,.1f} {name}"
+    if unit == "percent":
+        return f"{value:,.4g}%"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    number = f"{value:,}" if isinstance(value, int) else f"{value:,.6g}"
+    return f"{number} {unit}" if unit else number
+
+
+class _State(Protocol):
+    def get(self, key: str) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None: ...
 
 
 class ThresholdSet:
-    """Thresholds with their state, turning measurements into notification records."""
+    """Thresholds with their state, turning measurements into notification records.
 
-    def __init__(self, thresholds: Iterable[Threshold] = ()) -> None:
+    :param state: where the state lives between runs (``get``/``set``, e.g. the
+        store's meta table), so a one-shot run from cron keeps the hysteresis of
+        the last one and does not alert again on a line it already reported.
+    """
+
+    def __init__(self, thresholds: Iterable[Threshold] = (), *, state: _State | None = None) -> None:
         self.thresholds = list(thresholds)
-        self._active: set[tuple[int, str | None]] = set()
+        self._state = state
+        self._active: dict[tuple[int, str | None], bool] = {}
+
+    def _was_active(self, i: int, th: Threshold, subject: str | None) -> bool:
+        key = (i, subject)
+        if key not in self._active:
+            self._active[key] = bool(self._state.get(th.key(subject))) if self._state is not None else False
+        return self._active[key]
 
     def check(self, records: Iterable[KpiRecord]) -> list[KpiRecord]:
         """The notifications the records cause: one per crossing, in either direction."""
@@ -193,20 +274,20 @@ class ThresholdSet:
             for i, th in enumerate(self.thresholds):
                 if not th.matches(record):
                     continue
-                key = (i, record.subject)
-                active = key in self._active
+                active = self._was_active(i, th, record.subject)
                 value = float(record.value)  # type: ignore[arg-type]  # matches() checked it
                 now = th.breached(value, active)
                 if now == active:
                     continue
-                if now:
-                    self._active.add(key)
-                else:
-                    self._active.discard(key)
+                self._active[(i, record.subject)] = now
+                if self._state is not None:
+                    self._state.set(th.key(record.subject), now)
                 state = "alert" if now else "ok"
                 where = f" on {record.subject}" if record.subject else ""
-                title = f"{'ALERT' if now else 'OK'}: {th.kpi}{where} {'is ' + th.describe() if now else 'is back'}"
-                detail = f"{th.kpi}{where} is {value:g} {record.unit or ''}".rstrip() + f" (threshold: {th.describe()})"
+                limit = th.describe(record.unit)
+                title = f"{'ALERT' if now else 'OK'}: {th.kpi}{where} {'is ' + limit if now else 'is back'}"
+                shown = human(record.value, record.unit, like=th.limit)  # type: ignore[arg-type]
+                detail = f"{th.kpi}{where} is {shown}, {limit if now else 'back past ' + limit}"
                 out.append(KpiRecord(
                     name="notification", value=value, unit=record.unit, subject=f"{th.kpi}{where}",
                     text=title, message=detail, dataset=DATASET,

@@ -32,6 +32,7 @@ from .tablestats import category
 __all__ = ["BadRows", "CsvReader", "JsonReader", "Reencode", "Widened", "wider"]
 
 CHUNK = 32 << 20
+_MAX_FIELD = (1 << 31) - 1
 _EXAMPLES = 5
 
 
@@ -319,11 +320,11 @@ class CsvReader:
             raise ValueError("width")
         schema = dict(df.schema)
         for name, dtype in df.schema.items():
-            if dtype == pl.String:
-                found = date_format(df.get_column(name))
-                if found is not None:
-                    schema[name] = found[1]
-                    self.formats[name] = found[0]
+            if dtype == pl.String:  # times, decimal commas with thousands marks, True/TRUE: Polars keeps text
+                own, fmt = _infer(df.get_column(name), self.decimal)
+                schema[name] = own
+                if fmt is not None:
+                    self.formats[name] = fmt
             elif dtype == pl.Null:
                 schema[name] = pl.String
         self.schema = schema
@@ -395,6 +396,8 @@ class CsvReader:
             text = chunk.decode("utf-8", "surrogateescape")  # UTF-8 with a few bad bytes: those rows are bad
         lines = _Lines(text, first_line, self.comment)
         width, nulls = len(self.names), set(self.null_values)
+        if csv.field_size_limit() < _MAX_FIELD:  # a field may be as long as a chunk; the default is 128 KiB
+            csv.field_size_limit(_MAX_FIELD)
         columns: list[list[str | None]] = [[] for _ in range(width)]
         start = first_line
         for row in csv.reader(lines, delimiter=self.delimiter):

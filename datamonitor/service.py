@@ -12,29 +12,31 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import read_config_file
+from .config import parse_duration, read_config_file
 from .errors import ConfigError
-from .notify import Notifier, Threshold, make_notifier
+from .notify import Notifier, Threshold, check_notifier, make_notifier
 
-__all__ = ["MonitorSpec", "ServiceSpec", "load_service", "run_service"]
+__all__ = ["MonitorSpec", "ServiceSpec", "check_service", "load_service", "run_service", "service_problems"]
 
 log = logging.getLogger(__name__)
 
+_DURATION = (int, float, str)  # seconds, or a text with a unit: "30s", "5m", "1h" (config.parse_duration)
 # each monitor type: its keys, with (types, default); a default of ... means required
 _MONITORS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
-    "disk": {"paths": ((list,), None), "interval": ((int, float), 60.0),
+    "disk": {"paths": ((list,), None), "interval": (_DURATION, 60.0),
              "max_used_pct": ((int, float), None), "min_free_gb": ((int, float), None)},
-    "watch": {"dirs": ((list,), ...), "recursive": ((bool,), False), "settle": ((int, float), 0.5),
+    "watch": {"dirs": ((list,), ...), "recursive": ((bool,), False), "settle": (_DURATION, 0.5),
               "ignore": ((list,), None), "workers": ((int,), 2)},
-    "udp": {"host": ((str,), "127.0.0.1"), "port": ((int,), 8200), "flush": ((int, float), 10.0),
+    "udp": {"host": ((str,), "127.0.0.1"), "port": ((int,), 8200), "flush": (_DURATION, 10.0),
             "max_size": ((int,), 8192), "secret_env": ((str,), "DATAMONITOR_UDP_SECRET")},
-    "files": {"paths": ((list,), ...), "interval": ((int, float), 3600.0), "recursive": ((bool,), False)},
+    "files": {"paths": ((list,), ...), "interval": (_DURATION, 3600.0), "recursive": ((bool,), False)},
 }
+_DURATION_KEYS = ("interval", "flush", "settle")
 _THRESHOLD_KEYS: dict[str, tuple[type, ...]] = {"kpi": (str,), "above": (int, float), "below": (int, float),
                                                 "hysteresis": (int, float), "subject": (str,)}
 
@@ -57,6 +59,15 @@ class ServiceSpec:
     source: Path | None = None
 
 
+def _unknown_key(where: str, key: str, known: Iterable[str]) -> ConfigError:
+    import difflib
+
+    known = sorted(known)
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return ConfigError(f"{where}.{key}: unknown key ({hint}known: {', '.join(known)})")
+
+
 def _check(entry: Any, where: str, schema: Mapping[str, tuple[tuple[type, ...], Any]]) -> dict[str, Any]:
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where}: must be a table")
@@ -65,7 +76,7 @@ def _check(entry: Any, where: str, schema: Mapping[str, tuple[tuple[type, ...], 
         if key == "type":
             continue
         if key not in schema:
-            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(schema))})")
+            raise _unknown_key(where, key, schema)
         types = schema[key][0]
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             names = " or ".join(t.__name__ for t in types)
@@ -76,49 +87,132 @@ def _check(entry: Any, where: str, schema: Mapping[str, tuple[tuple[type, ...], 
             if default is ...:
                 raise ConfigError(f"{where}.{key}: required")
             out[key] = default
-    for key in ("interval", "flush", "settle"):
-        if key in out and out[key] <= 0:
-            raise ConfigError(f"{where}.{key}: must be positive")
+    for key in _DURATION_KEYS:
+        if key in out:
+            out[key] = parse_duration(out[key], f"{where}.{key}")
+    for key in ("paths", "dirs", "ignore"):
+        if isinstance(out.get(key), list) and not all(isinstance(v, str) for v in out[key]):
+            raise ConfigError(f"{where}.{key}: must be a list of str")
     return out
 
 
 def load_service(path: str | Path) -> ServiceSpec:
-    """The monitors, thresholds and notifiers of a config file, checked; ConfigError names the bad entry."""
-    p = Path(path)
+    """The monitors, thresholds and notifiers of a config file, checked.
+
+    Every bad entry is found, not only the first: the ConfigError holds one line
+    per problem, each naming its place in the file (``monitors[2].interval``).
+    """
+    spec, problems = _load(Path(path))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return spec
+
+
+def service_problems(path: str | Path, *, env: Mapping[str, str] | None = None) -> list[str]:
+    """Everything wrong with the service's part of a config file, in one list: the entries that do not
+    parse, and the paths, addresses and notifier settings of those that do (:func:`check_service`)."""
+    spec, problems = _load(Path(path))
+    return problems + check_service(spec, env=env)
+
+
+def _load(p: Path) -> tuple[ServiceSpec, list[str]]:
+    """The entries that parse, and one line per entry that does not."""
     data = read_config_file(p)
     where = str(p)
+    problems: list[str] = []
     for section in ("monitors", "thresholds", "notifiers"):
         if not isinstance(data.get(section) or [], list):
-            raise ConfigError(f"{where}: {section}: must be a list of tables ([[{section}]])")
+            problems.append(f"{where}: {section}: must be a list of tables ([[{section}]])")
+    if problems:
+        return ServiceSpec((), (), (), p), problems
     monitors = []
     for i, entry in enumerate(data.get("monitors") or []):
         at = f"{where}: monitors[{i}]"
         kind = entry.get("type") if isinstance(entry, Mapping) else None
         if not isinstance(kind, str) or kind not in _MONITORS:
-            raise ConfigError(f"{at}.type: {kind!r} is not one of {', '.join(_MONITORS)}")
-        monitors.append(MonitorSpec(kind, _check(entry, at, _MONITORS[kind])))
-    if not monitors:
-        raise ConfigError(f"{where}: no [[monitors]]: nothing to run")
+            problems.append(f"{at}.type: {kind!r} is not one of {', '.join(_MONITORS)}")
+            continue
+        try:
+            monitors.append(MonitorSpec(kind, _check(entry, at, _MONITORS[kind])))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if not monitors and not problems:
+        problems.append(f"{where}: no [[monitors]]: nothing to run")
     thresholds = []
     for i, entry in enumerate(data.get("thresholds") or []):
         at = f"{where}: thresholds[{i}]"
-        fields = _check(entry, at, {k: (t, None) for k, t in _THRESHOLD_KEYS.items()})
-        if not fields["kpi"]:
-            raise ConfigError(f"{at}.kpi: required")
         try:
-            thresholds.append(Threshold(**{k: v for k, v in fields.items() if v is not None}))
+            fields = _check(entry, at, {k: (t, None) for k, t in _THRESHOLD_KEYS.items()})
+            if not fields["kpi"]:
+                raise ConfigError(f"{at}.kpi: required")
+            try:
+                thresholds.append(Threshold(**{k: v for k, v in fields.items() if v is not None}))
+            except ConfigError as exc:
+                raise ConfigError(f"{at}: {exc}") from None
         except ConfigError as exc:
-            raise ConfigError(f"{at}: {exc}") from None
+            problems.append(str(exc))
     notifiers = []
     for i, entry in enumerate(data.get("notifiers") or []):
         at = f"{where}: notifiers[{i}]"
         if not isinstance(entry, Mapping) or "type" not in entry:
-            raise ConfigError(f"{at}.type: required (log, email or webhook)")
+            problems.append(f"{at}.type: required (log, email or webhook)")
+            continue
         try:
             notifiers.append(make_notifier(entry["type"], **{k: v for k, v in entry.items() if k != "type"}))
         except ConfigError as exc:
-            raise ConfigError(f"{at}: {exc}") from None
-    return ServiceSpec(tuple(monitors), tuple(thresholds), tuple(notifiers), p)
+            problems.append(f"{at}: {exc}")
+    return ServiceSpec(tuple(monitors), tuple(thresholds), tuple(notifiers), p), problems
+
+
+def check_service(spec: ServiceSpec, *, env: Mapping[str, str] | None = None) -> list[str]:
+    """What would stop the service or one of its monitors, found before anything starts: one line each.
+
+    Every path exists (a folder to watch is a folder; a glob's folder exists),
+    every UDP address resolves, and every notifier has what it needs to deliver.
+    """
+    import glob
+    import os
+    import socket
+
+    env = os.environ if env is None else env
+    where = str(spec.source) if spec.source else "configuration"
+    problems: list[str] = []
+    for i, m in enumerate(spec.monitors):
+        at = f"{where}: monitors[{i}]"
+        o = m.options
+        if m.type == "disk":
+            for j, raw in enumerate(o["paths"] or []):
+                if not os.path.exists(os.path.expanduser(raw)):
+                    problems.append(f"{at}.paths[{j}]: {raw}: no such file or directory")
+        elif m.type == "watch":
+            for j, raw in enumerate(o["dirs"]):
+                d = Path(raw).expanduser()
+                if not d.exists():
+                    problems.append(f"{at}.dirs[{j}]: {raw}: no such directory")
+                elif not d.is_dir():
+                    problems.append(f"{at}.dirs[{j}]: {raw}: not a directory")
+        elif m.type == "files":
+            for j, raw in enumerate(o["paths"]):
+                text = os.path.expanduser(raw)
+                if glob.has_magic(text):
+                    parts = Path(text).parts
+                    fixed = Path(*parts[:next(k for k, part in enumerate(parts) if glob.has_magic(part))] or ["."])
+                    if not fixed.is_dir():
+                        problems.append(f"{at}.paths[{j}]: {raw}: no such directory {fixed}")
+                elif not os.path.exists(text):
+                    problems.append(f"{at}.paths[{j}]: {raw}: no such file or directory")
+        elif m.type == "udp":
+            if not 0 <= o["port"] <= 65535:
+                problems.append(f"{at}.port: {o['port']} is not in 0-65535")
+            else:
+                try:
+                    socket.getaddrinfo(o["host"], o["port"], type=socket.SOCK_DGRAM)
+                except OSError as exc:
+                    problems.append(f"{at}.host: {o['host']}: cannot resolve it: {exc.strerror or exc}")
+    for i, notifier in enumerate(spec.notifiers):
+        at = f"{where}: notifiers[{i}]"
+        problems += [f"{at}: {p}" for p in check_notifier(notifier, env)]
+    return problems
 
 
 def run_service(dm: Any, spec: ServiceSpec, *, duration: float | None = None,
@@ -214,7 +308,7 @@ def _summary(report: Mapping[str, Any], shipped: Any) -> dict[str, Any]:
             out[label] = {"received": obj.totals.received, "accepted": obj.totals.accepted,
                           "rejected": obj.totals.rejected}
         elif hasattr(obj, "processed"):
-            out[label] = {"files": obj.processed}
+            out[label] = {"files": obj.processed, "failed": getattr(obj, "failed", 0)}
         else:
             out[label] = {"steps": obj.steps}
     if shipped is not None:

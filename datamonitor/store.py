@@ -21,7 +21,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,8 @@ STATE_NAMES = {PENDING: "pending", SHIPPED: "shipped", DEAD: "dead"}
 _SCHEMA_VERSION = 2
 #: what a bounded store does when a batch does not fit
 WHEN_FULL = ("pause", "drop_oldest")
+# where search(fields=...) looks in a document's JSON
+_FIELD_PATHS = {"file": ("$.file.path", "$.file.name"), "dataset": ("$.event.dataset",), "subject": ("$.kpi.subject",)}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -366,12 +368,21 @@ class Store:
         since: str | None = None,
         index: str | None = None,
         limit: int = 20,
+        fields: Mapping[str, str | None] | None = None,
     ) -> list[StoredDocument]:
-        """The newest documents first, optionally for one KPI name, after a time, or in one index (or prefix)."""
+        """The newest documents first, optionally for one KPI name, after a time, or in one index (or prefix).
+
+        ``name`` and ``fields`` (``file``: path or name, ``dataset``, ``subject``) take shell wildcards.
+        """
         where, params = [], []
-        if name is not None:
-            where.append("name = ?")
-            params.append(name)
+        if name is not None:  # * and ? are wildcards, as in Elasticsearch's wildcard query; [ is literal
+            where.append("name GLOB ?" if any(c in name for c in "*?") else "name = ?")
+            params.append(name.replace("[", "[[]"))
+        for key, pattern in (fields or {}).items():
+            if pattern is not None:
+                paths = _FIELD_PATHS[key]
+                where.append("(" + " OR ".join(f"json_extract(body, '{p}') GLOB ?" for p in paths) + ")")
+                params.extend([pattern.replace("[", "[[]")] * len(paths))
         if since is not None:
             where.append("ts >= ?")
             params.append(since)

@@ -21,13 +21,14 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 __all__ = ["CATEGORIES", "ColumnState", "TableStats", "category", "flatten_structs"]
 
 #: the type names a column can have in the KPIs
 CATEGORIES = ("integer", "float", "decimal", "string", "boolean", "date", "datetime", "time", "duration", "binary",
-              "list", "struct", "other")
+              "list", "struct", "map", "other")
 _SEED = 0x5EED
 #: distinct counts stay exact while every column's hash set together holds at most this many hashes
 EXACT_DISTINCT_BUDGET = 8 << 20
@@ -64,9 +65,15 @@ def category(dtype: pl.DataType) -> str:
         return "list"
     if isinstance(dtype, pl.Struct):
         return "struct"
+    if type(dtype).__name__ == "Map":  # Polars 2's map type: its entries are not comparable
+        return "map"
     if dtype == pl.Null:
         return "string"
     return "other"
+
+
+def cat_has_no_distinct(cat: str) -> bool:
+    return cat in ("struct", "map", "other")
 
 
 def flatten_structs(df: pl.DataFrame) -> pl.DataFrame:
@@ -109,7 +116,7 @@ class ColumnState:
     hashes: pl.Series | None = None
     #: past the exact budget: the sketch keeps hashes under this threshold
     threshold: int | None = None
-    values: list[pl.Series] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
 
     @property
     def numeric(self) -> bool:
@@ -144,6 +151,10 @@ class TableStats:
     def add(self, df: pl.DataFrame) -> None:
         """Merge one chunk; its column names and types must be the ones of the first chunk."""
         df = flatten_structs(df)
+        if any(dt == pl.Null or dt == pl.Object for dt in df.dtypes):  # no value yet, or Python objects: as text
+            df = df.with_columns(pl.col(n).cast(pl.String) if dt == pl.Null else
+                                 pl.col(n).map_elements(str, return_dtype=pl.String)
+                                 for n, dt in df.schema.items() if dt in (pl.Null, pl.Object))
         for s in df.get_columns():
             if s.name not in self.columns:
                 self.columns[s.name] = ColumnState(s.name, category(s.dtype))
@@ -176,7 +187,7 @@ class TableStats:
             c = c.dt.total_microseconds().cast(pl.Float64) / 1e6
         key = name + "\x00"
         exprs = [c.null_count().alias(key + "nulls")]
-        if cat == "other":
+        if cat in ("other", "map"):
             return exprs
         if cat in ("integer", "float", "decimal", "duration"):
             exprs += [c.min().alias(key + "min"), c.max().alias(key + "max"),
@@ -190,7 +201,7 @@ class TableStats:
             exprs += [c.bin.size().min().alias(key + "minlen"), c.bin.size().max().alias(key + "maxlen")]
         elif cat == "list":
             exprs += [c.list.len().min().alias(key + "minlen"), c.list.len().max().alias(key + "maxlen")]
-        if cat != "struct":
+        if not cat_has_no_distinct(cat):
             h = c.drop_nulls().hash(_SEED)
             if st.threshold is not None:
                 h = h.filter(h < st.threshold)
@@ -248,40 +259,35 @@ class TableStats:
         numeric = [n for n in df.columns if self.columns[n].numeric or self.columns[n].cat == "duration"]
         if not numeric:
             return
-        part = df.select(numeric)
+        part = df.select(self._as_float(n, self.columns[n].cat) for n in numeric)
         if self._keep < 1.0:
-            mask = pl.Series([self._rng.random() < self._keep for _ in range(part.height)]) \
-                if part.height < 4096 else self._mask(part.height, self._keep)
-            part = part.filter(mask)
+            part = part.filter(pl.Series(self._mask(part.height, self._keep)))
         for name in numeric:
-            st = self.columns[name]
-            col = self._exprs_value(part, name, st)
-            if len(col):
-                st.values.append(col)
-                self._kept_values += len(col)
+            arr = part.get_column(name).to_numpy()
+            arr = arr[~np.isnan(arr)]
+            if len(arr):
+                self.columns[name].values.append(arr)
+                self._kept_values += len(arr)
         while self._kept_values > self.quantile_budget:
             self._keep /= 2
             self._kept_values = 0
             for name in numeric:
                 st = self.columns[name]
-                merged = pl.concat(st.values) if st.values else pl.Series([], dtype=pl.Float64)
-                thinned = merged.filter(self._mask(len(merged), 0.5)) if len(merged) else merged
+                merged = np.concatenate(st.values) if st.values else np.empty(0)
+                thinned = merged[self._mask(len(merged), 0.5)]
                 st.values = [thinned]
                 self._kept_values += len(thinned)
 
-    def _mask(self, n: int, p: float) -> pl.Series:
-        import numpy as np
-
+    def _mask(self, n: int, p: float) -> Any:
         gen = np.random.default_rng(self._rng.getrandbits(64))
-        return pl.Series(gen.random(n) < p)
+        return gen.random(n) < p
 
     @staticmethod
-    def _exprs_value(part: pl.DataFrame, name: str, st: ColumnState) -> pl.Series:
-        s = part.get_column(name)
-        if st.cat == "duration":
-            s = s.dt.total_microseconds().cast(pl.Float64) / 1e6
-        s = s.cast(pl.Float64)
-        return s.fill_nan(None).drop_nulls()
+    def _as_float(name: str, cat: str) -> pl.Expr:
+        c = pl.col(name)
+        if cat == "duration":
+            c = c.dt.total_microseconds()
+        return c.cast(pl.Float64).fill_nan(None).fill_null(float("nan")).alias(name)
 
     # ------------------------------------------------------------- results
 
@@ -295,15 +301,16 @@ class TableStats:
         return round((KMV_K - 1) / ((kth + 1) / _HASH_SPACE)), False
 
     def quantile_values(self, st: ColumnState) -> dict[float, float]:
+        """Quantiles with linear interpolation between the closest ranks, as pandas and numpy compute them."""
         if not self.quantiles or not st.values:
             return {}
-        s = pl.concat(st.values) if len(st.values) > 1 else st.values[0]
-        if not len(s):
+        values = np.sort(np.concatenate(st.values) if len(st.values) > 1 else st.values[0])
+        if not len(values):
             return {}
-        st.values = [s]
-        import numpy as np
-
-        found = np.quantile(s.to_numpy(), list(self.quantiles), method="linear")
+        pos = np.asarray(self.quantiles) * (len(values) - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, len(values) - 1)
+        found = values[lo] + (values[hi] - values[lo]) * (pos - lo)
         return {q: float(v) for q, v in zip(self.quantiles, found, strict=True)}
 
     @property

@@ -8,6 +8,7 @@ monkeypatching.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,8 @@ from ..errors import SourceError
 from ..records import KpiRecord
 
 __all__ = ["DiskSource", "real_mounts", "used_percent"]
+
+log = logging.getLogger(__name__)
 
 DATASET = "datamonitor.disk"
 _PSEUDO = {"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs", "pstore", "debugfs",
@@ -55,17 +58,30 @@ class DiskSource:
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.paths = list(paths) if paths else None
         self._statvfs, self._partitions, self._clock = statvfs, partitions, clock
+        #: the paths the last ``collect()`` could not measure, each with the reason
+        self.errors: list[str] = []
 
     def targets(self) -> list[str]:
         return self.paths if self.paths is not None else real_mounts(self._partitions)
 
     def collect(self) -> Iterator[KpiRecord]:
+        """The KPIs of every path that can be measured; a path that cannot is logged and kept in ``errors``.
+
+        Raises :class:`~datamonitor.errors.SourceError` only when no path at all could be measured.
+        """
         now = self._clock()
-        for path in self.targets():
+        self.errors = []
+        targets = self.targets()
+        for path in targets:
             try:
                 st = self._statvfs(path)
             except OSError as exc:
-                raise SourceError(f"{path}: cannot measure the filesystem: {exc.strerror or exc}") from None
+                message = f"{path}: cannot measure the filesystem: {exc.strerror or exc}"
+                self.errors.append(message)
+                if len(self.errors) == len(targets):
+                    raise SourceError("; ".join(self.errors)) from None
+                log.warning("%s", message)
+                continue
             total = st.f_blocks * st.f_frsize
             used = (st.f_blocks - st.f_bfree) * st.f_frsize
             avail = st.f_bavail * st.f_frsize

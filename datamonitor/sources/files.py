@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SourceError
+from ..isolation import Engine, IsolatedEngine
 from ..profiling import ColumnProfile, ProfileOptions, TableProfile, profile_dataframe, profile_file
 from ..records import KpiRecord
 
@@ -46,7 +47,7 @@ def expand_paths(items: Iterable[str | Path], *, recursive: bool = False) -> lis
     seen: dict[Path, None] = {}
     for item in items:
         text = str(item)
-        if any(ch in text for ch in "*?["):
+        if any(ch in text for ch in "*?[") and not os.path.lexists(text):  # an existing name is taken literally
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 raise SourceError(f"{text}: no file matches")
@@ -62,6 +63,26 @@ def expand_paths(items: Iterable[str | Path], *, recursive: bool = False) -> lis
             else:
                 seen.setdefault(p, None)
     return list(seen)
+
+
+def _check_name(path: Path) -> None:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SourceError(f"{printable(path)}: the file name is not valid UTF-8; rename the file to measure it"
+                          ) from None
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop: Python 3.10-3.12 raise RuntimeError
+        return path.absolute()
+
+
+def printable(path: Path | str) -> str:
+    """A path as text that can always be printed: bytes that are not UTF-8 are shown as escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _is_data(path: Path) -> bool:
@@ -104,6 +125,11 @@ def _column_kpis(col: ColumnProfile, rows: int, make: Callable[..., KpiRecord]) 
         yield make("column.max_length", col.max_length, unit="chars", subject=col.name)
 
 
+def bad_rows_text(profile: TableProfile) -> str:
+    """The first bad rows, one per line number: ``line 3: expected 3 fields, found 2; line 9: ...``."""
+    return "; ".join(f"line {line}: {why}" for line, why in profile.bad_row_examples)[:1024]
+
+
 def profile_kpis(profile: TableProfile, *, when: datetime, file_path: str | None = None,
                  file_size: int | None = None, labels: dict[str, str] | None = None) -> list[KpiRecord]:
     """The KPI records for one profile, all stamped ``when``."""
@@ -118,7 +144,7 @@ def profile_kpis(profile: TableProfile, *, when: datetime, file_path: str | None
     out = [
         make("file.rows", profile.rows, unit="rows"),
         make("file.columns", len(profile.columns), unit="columns"),
-        make("file.bad_rows", profile.bad_rows, unit="rows"),
+        make("file.bad_rows", profile.bad_rows, unit="rows", text=bad_rows_text(profile) or None),
         make("file.parse_seconds", round(profile.seconds, 6), unit="s"),
         make("file.schema", text=json.dumps(profile.schema, separators=(",", ":"))[:1024],
              labels={"fingerprint": profile.fingerprint}),
@@ -163,20 +189,27 @@ def file_kpis(
     stat: Callable[[Path], os.stat_result] = os.stat,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     sha256: str | None = None,
+    engine: Engine | None = None,
 ) -> FileResult:
     """Measure one file: file KPIs, column KPIs and, given the dataset's previous schema, drift.
 
     Raises :class:`~datamonitor.errors.SourceError` naming the file when it cannot be read.
     ``sha256``, when the caller already hashed the file, is used instead of hashing it again.
+    ``engine`` measures the file (an :class:`~datamonitor.isolation.IsolatedEngine` keeps a crash to one
+    file); by default it is measured in this process.
     """
     p = Path(path)
+    _check_name(p)
     try:
         st = stat(p)
     except OSError as exc:
         raise SourceError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    profile = profile_file(p, options, progress, sha256=sha256)
+    if engine is None:
+        profile = profile_file(p, options, progress, sha256=sha256)
+    else:
+        profile = engine.profile(p, options, progress, sha256)
     mtime = datetime.fromtimestamp(st.st_mtime, tz=timezone.utc)
-    resolved = str(p.resolve())
+    resolved = str(_resolved(p))
     measured = now()
 
     def rec(name: str, **kw: Any) -> KpiRecord:
@@ -214,21 +247,34 @@ class FileSource:
 
     def __init__(self, paths: Iterable[str | Path], options: ProfileOptions | None = None, *,
                  recursive: bool = False, schemas: Any = None,
-                 progress: Callable[[Path, float], None] | None = None) -> None:
+                 progress: Callable[[Path, float], None] | None = None, isolate: bool | None = None) -> None:
         self.paths, self.options, self.recursive = list(paths), options, recursive
         self.schemas, self.progress = schemas, progress
+        #: measure in a worker process, so that an engine crash fails one file; None: when there are several
+        self.isolate = isolate
 
     def results_iter(self) -> Iterator[FileResult]:
         """Measure each file in turn, yielding its result (records or error)."""
-        for path in expand_paths(self.paths, recursive=self.recursive):
-            key = dataset_key(path.resolve())
+        paths = expand_paths(self.paths, recursive=self.recursive)
+        isolate = self.isolate if self.isolate is not None else len(paths) > 1
+        engine: Engine | None = IsolatedEngine() if isolate else None
+        try:
+            yield from self._results(paths, engine)
+        finally:
+            if engine is not None:
+                engine.close()
+
+    def _results(self, paths: list[Path], engine: Engine | None) -> Iterator[FileResult]:
+        for path in paths:
             try:
+                _check_name(path)
+                key = dataset_key(_resolved(path))
                 previous = self.schemas.get(key) if self.schemas is not None else None
                 cb = (lambda f, p=path: self.progress(p, f)) if self.progress else None  # type: ignore[misc]
-                result = file_kpis(path, self.options, previous_schema=previous, progress=cb)
+                result = file_kpis(path, self.options, previous_schema=previous, progress=cb, engine=engine)
                 if self.schemas is not None and result.profile is not None and result.profile.columns:
                     self.schemas.set(key, [list(c) for c in result.profile.schema])
-            except SourceError as exc:
+            except SourceError as exc:  # the caller reports it (the command line prints it once)
                 log.info("%s", exc)
                 result = FileResult(path=path, error=str(exc))
             yield result

@@ -89,6 +89,7 @@ class DirectoryWatcher:
         self._busy = 0
         self._count_lock = threading.Lock()
         self.processed = 0
+        self.failed = 0  # files that could not be measured (logged at ERROR, not counted in processed)
         #: times a file was put back because the store could not take it (full, or its disk full)
         self.deferred = 0
         #: seconds before a file refused by a full store is tried again
@@ -176,6 +177,10 @@ class DirectoryWatcher:
             return
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the watcher
             log.error("%s: %s", path, exc)
+            self._state.set(key, digest)
+            with self._count_lock:
+                self.failed += 1
+            return
         self._state.set(key, digest)
         with self._count_lock:
             self.processed += 1

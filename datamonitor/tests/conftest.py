@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from datamonitor import DataMonitor, load_config
-from datamonitor.tests.fakes import FakeCluster, fake_elasticsearch
+from datamonitor.testing import FakeCluster, fake_elasticsearch
 
 FAKE_URL = "http://fake-es:9200"
 
@@ -40,6 +40,20 @@ def _no_leaked_threads() -> Iterator[None]:
             break
         time.sleep(0.05)
     assert not leaked, f"threads left running: {leaked}"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """``main()`` sets up the CLI's log handlers; put the library's loggers back so caplog sees them in later tests."""
+    import logging
+
+    saved = {name: (lg.handlers[:], lg.propagate, lg.level)
+             for name in ("datamonitor", "elastic_transport") for lg in [logging.getLogger(name)]}
+    yield
+    for name, (handlers, propagate, level) in saved.items():
+        lg = logging.getLogger(name)
+        lg.handlers[:], lg.propagate = handlers, propagate
+        lg.setLevel(level)
 
 
 @pytest.fixture

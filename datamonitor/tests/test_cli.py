@@ -170,7 +170,7 @@ def test_dead_letters_exit_4_and_show_in_status(capsys: pytest.CaptureFixture[st
 def test_setup_print_needs_no_cluster(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "setup", "--print")
     objs = json.loads(out)
-    assert code == 0 and objs["index_template"]["name"] == "dm-kpi"
+    assert code == 0 and objs["index_template"]["name"] == "datamonitor-dm-kpi"
 
 
 def test_module_and_console_script_run(tmp_path: Path) -> None:

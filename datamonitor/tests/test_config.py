@@ -128,3 +128,26 @@ def test_store_bounds_from_file_and_environment(tmp_path: Path) -> None:
     assert (config.store_max_size, config.store_when_full) == (1572864, "drop_oldest")
     assert load_config(conf, env={"DATAMONITOR_STORE_MAX_SIZE": "10GB"}).store_max_size == 10**10
     assert load_config(env={}).store_max_size is None
+
+
+@pytest.mark.parametrize("raw, seconds", [
+    (5, 5.0), (0.25, 0.25), ("30", 30.0), ("30s", 30.0), ("500ms", 0.5), ("5m", 300.0), ("1.5h", 5400.0),
+    ("7d", 604800.0), ("2w", 1209600.0), (" 10 S ", 10.0),
+])
+def test_durations_take_units(raw: object, seconds: float) -> None:
+    from datamonitor.config import parse_duration
+
+    assert parse_duration(raw, "x") == seconds
+
+
+@pytest.mark.parametrize("raw, message", [
+    (0, "x: must be positive, not 0"), ("0s", "x: must be positive, not '0s'"), (-1, "x: must be positive"),
+    ("5 parsecs", "x: unknown unit 'parsecs'"), ("fast", "x: unknown unit 'fast'"), ("s", "x: 's' is not a duration"),
+    (True, "x: must be seconds"), ("nan", "x: unknown unit 'nan'"), (float("inf"), "x: inf is not a finite duration"),
+])
+def test_bad_durations_are_refused(raw: object, message: str) -> None:
+    from datamonitor.config import parse_duration
+
+    with pytest.raises(ConfigError) as exc:
+        parse_duration(raw, "x")
+    assert str(exc.value).startswith(message)

@@ -69,3 +69,31 @@ def test_every_test_the_reliability_page_names_exists() -> None:
     tests = Path(__file__).parent
     for module, name in named:
         assert f"def {name}(" in (tests / module).read_text(), f"docs/reliability.rst names {module}::{name}"
+
+
+def test_the_kpis_page_holds_the_kpi_table() -> None:
+    from datamonitor.kpis import to_rst
+
+    text = (DOCS / "kpis.rst").read_text()
+    table = text.split(".. kpi-table-start\n", 1)[1].split(".. kpi-table-end", 1)[0].strip("\n") + "\n"
+    assert table == to_rst(), "docs/kpis.rst is stale: paste the output of 'datamonitor kpis --rst'"
+    assert "kpis" in (DOCS / "index.rst").read_text()
+
+
+def test_every_kpi_the_docs_name_is_in_the_table() -> None:
+    import re
+
+    from datamonitor.kpis import find
+
+    for page in DOCS.glob("*.rst"):
+        for name in re.findall(r"``((?:file|column|disk|udp)\.[a-z0-9_]+)", page.read_text()):
+            if name in ("file.path", "file.name", "file.size", "file.extension"):  # document fields, not KPIs
+                continue
+            assert find(name) is not None, f"docs/{page.name} names {name}, which is not in datamonitor/kpis.py"
+
+
+def test_the_config_page_and_the_help_say_toml_or_yaml() -> None:
+    text = " ".join((DOCS / "configuration.rst").read_text().split())
+    assert "YAML" in text and "TOML" in text
+    help_text = " ".join(build_parser().format_help().split())
+    assert "TOML, or YAML" in help_text

@@ -59,7 +59,11 @@ def test_every_reference_resolves() -> None:
         if obj["type"] == "dashboard":
             panels = json.loads(obj["attributes"]["panelsJSON"])
             refs = {r["name"] for r in obj["references"]}
-            assert len(panels) == 6 and all(p["panelRefName"] in refs for p in panels)
+            # Kibana names a panel's reference "<panelIndex>:<panelRefName>" (dashboard server,
+            # extractPanelSavedObjectId), with panelRefName "panel_<panelIndex>"
+            assert len(panels) == 6
+            assert refs == {f"{p['panelIndex']}:{p['panelRefName']}" for p in panels}
+            assert all(p["panelRefName"] == f"panel_{p['panelIndex']}" for p in panels)
 
 
 def test_objects_use_only_fields_the_index_template_maps() -> None:
@@ -80,17 +84,34 @@ def test_objects_use_only_fields_the_index_template_maps() -> None:
 
 def test_the_data_view_follows_the_index_prefix() -> None:
     objs = objects(EsSettings(index_prefix="kpis"))
-    assert objs[0]["attributes"]["title"] == "kpis*"
+    assert objs[0]["attributes"]["title"] == "kpis,kpis-2*"
     assert {o["id"] for o in objs}.isdisjoint({o["id"] for o in objects()}), "prefixes do not overwrite each other"
 
 
 # ------------------------------------------------------------- the import API
 
 class _Kibana(BaseHTTPRequestHandler):
-    """Answers the saved-objects import API the way Kibana documents it, and records each request."""
+    """Answers the saved-objects import API and /api/status the way Kibana documents them; records each request."""
 
     requests: list[dict[str, Any]] = []
     answer: tuple[int, dict[str, Any]] = (200, {})
+    version = "8.19.0"
+    status_calls: list[dict[str, str]] = []
+
+    def do_GET(self) -> None:
+        type(self).status_calls.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+        status, payload = type(self).answer
+        if self.path != "/api/status":
+            status, payload = 404, {"statusCode": 404}
+        elif status == 200:
+            payload = {"name": "kibana", "version": {"number": type(self).version, "build_flavor": "traditional"},
+                       "status": {"overall": {"level": "available"}}}
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -118,7 +139,9 @@ class _Kibana(BaseHTTPRequestHandler):
 @pytest.fixture
 def kibana() -> Iterator[str]:
     _Kibana.requests = []
+    _Kibana.status_calls = []
     _Kibana.answer = (200, {})
+    _Kibana.version = "8.19.0"
     with loopback_http(_Kibana) as url:
         yield url
 
@@ -156,6 +179,48 @@ def test_a_rejected_object_is_named(kibana: str) -> None:
         import_objects(KibanaTarget(kibana), EsSettings())
 
 
+def test_a_rejected_import_keeps_kibanas_message_and_missing_references(kibana: str) -> None:
+    """Only error.type was shown: the migration rejection's message and the missing references were dropped."""
+    lens, dashboard = objects()[1], objects()[-1]
+    # the failures as Kibana's import route reports them (SavedObjectsImportFailure: unknown, missing_references)
+    message = (f'Document "{lens["id"]}" belongs to a more recent version of Kibana [8.9.0] when the last known '
+               "version is [8.5.0].")
+    _Kibana.answer = (200, {"success": False, "successCount": 6, "errors": [
+        {"id": lens["id"], "type": "lens", "meta": {"title": lens["attributes"]["title"]},
+         "error": {"type": "unknown", "message": message, "statusCode": 400}},
+        {"id": dashboard["id"], "type": "dashboard",
+         "error": {"type": "missing_references", "references": [{"type": "lens", "id": "gone-1"}]}}]})
+    with pytest.raises(RequestRejected) as exc:
+        import_objects(KibanaTarget(kibana), EsSettings())
+    text = str(exc.value)
+    assert message in text and "missing_references" in text and "missing lens gone-1" in text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize("version", ["8.8.2", "8.5.0", "7.17.25"])
+def test_a_kibana_older_than_the_objects_is_refused_before_importing(kibana: str, version: str) -> None:
+    """Kibana before 8.9 rejects the import: Lens and dashboard declare typeMigrationVersion 8.9.0."""
+    _Kibana.version = version
+    with pytest.raises(RequestRejected, match=rf"Kibana at {kibana} is {version}; the dashboard needs Kibana 8\.9\.0"):
+        import_objects(KibanaTarget(kibana, space="ops"), EsSettings(api_key="a2V5"))
+    assert _Kibana.requests == [], "nothing was imported"
+    assert _Kibana.status_calls[0]["path"] == "/api/status", "the status is global, not per space"
+    assert _Kibana.status_calls[0]["authorization"] == "ApiKey a2V5"
+
+
+@pytest.mark.parametrize("version", ["8.9.0", "8.19.7", "9.2.0", "9.0.0-SNAPSHOT"])
+def test_kibana_from_8_9_on_is_accepted(kibana: str, version: str) -> None:
+    _Kibana.version = version
+    assert import_objects(KibanaTarget(kibana), EsSettings())["success"] is True
+
+
+def test_the_minimum_kibana_matches_the_newest_declared_migration() -> None:
+    from datamonitor.kibana import MIN_KIBANA
+
+    newest = max(tuple(map(int, o["typeMigrationVersion"].split("."))) for o in shipped())
+    assert newest == MIN_KIBANA
+
+
 def test_bad_credentials_and_unreachable_kibana_are_clear(kibana: str) -> None:
     _Kibana.answer = (401, {"statusCode": 401, "error": "Unauthorized"})
     with pytest.raises(RequestRejected, match="rejected the credentials"):
@@ -176,3 +241,10 @@ def test_every_object_declares_the_version_it_is_written_in() -> None:
     for obj in shipped():
         assert obj["coreMigrationVersion"] == "8.8.0"
         assert obj["typeMigrationVersion"] in ("8.0.0", "8.9.0")
+
+
+def test_no_chart_claims_a_window_it_does_not_show() -> None:
+    """'Null ratio by column (latest window)' showed the maximum over the whole time range."""
+    titles = {o["attributes"]["title"] for o in shipped() if o["type"] == "lens"}
+    assert "[datamonitor] Null ratio by column (highest in the time range)" in titles
+    assert not any("latest" in t for t in titles)

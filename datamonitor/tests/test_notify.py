@@ -46,8 +46,8 @@ def test_below_thresholds_and_subjects_are_tracked_apart() -> None:
 def test_a_notification_is_a_kpi_document() -> None:
     note = ThresholdSet([Threshold("disk.used_pct", above=90)]).check([kpi(93.5)])[0]
     assert (note.name, note.dataset, note.value) == ("notification", "datamonitor.notify", 93.5)
-    assert note.text == "ALERT: disk.used_pct on / is above 90"
-    assert note.message == "disk.used_pct on / is 93.5 percent (threshold: above 90)"
+    assert note.text == "ALERT: disk.used_pct on / is above 90%"
+    assert note.message == "disk.used_pct on / is 93.5%, above 90%"
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"above": 1, "below": 2}, {"above": 1, "hysteresis": -1}])
@@ -142,3 +142,34 @@ def test_a_failing_notifier_is_logged_and_the_others_still_deliver(hook: str, ca
                          "ALERT: x", "x is 3")
     assert count == 1 and delivered == ["ALERT: x"]
     assert "webhook answered 500" in caplog.text and "EmailNotifier" in caplog.text
+
+
+@pytest.mark.parametrize("value, unit, like, shown", [
+    (77_091_900_000, "bytes", 100_000 * (1 << 30), "71.8 GiB"),
+    (100_000 * (1 << 30), "bytes", 100_000 * (1 << 30), "100,000 GiB"),
+    (3 * (1 << 40), "bytes", None, "3 TiB"),
+    (1_500_000_000, "bytes", 1_500_000_000, "1.4 GiB"),
+    (512, "bytes", None, "512 bytes"),
+    (93.45, "percent", None, "93.45%"),
+    (12345, "rows", None, "12,345 rows"),
+    (12345.0, "rows", None, "12,345 rows"),
+    (0.0523, "ratio", None, "0.0523 ratio"),
+])
+def test_values_read_in_human_units(value: float, unit: str, like: float | None, shown: str) -> None:
+    from datamonitor.notify import human
+
+    assert human(value, unit, like=like) == shown
+
+
+def test_threshold_state_is_kept_between_sets() -> None:
+    class Meta(dict):  # type: ignore[type-arg]
+        def set(self, key: str, value: object) -> None:
+            self[key] = value
+
+    state = Meta()
+    th = Threshold("disk.used_pct", above=90, hysteresis=2)
+    assert [n.labels["state"] for n in ThresholdSet([th], state=state).check([kpi(95)])] == ["alert"]
+    assert ThresholdSet([th], state=state).check([kpi(95)]) == [], "a new run remembers the crossing"
+    assert ThresholdSet([th], state=state).check([kpi(89)]) == [], "inside the margin"
+    assert [n.labels["state"] for n in ThresholdSet([th], state=state).check([kpi(87)])] == ["ok"]
+    assert state == {"disk.used_pct>90|*|/": False}

@@ -30,7 +30,8 @@ def test_the_shipped_examples_load(name: str) -> None:
 @pytest.mark.parametrize("text, message", [
     ('[[monitors]]\ntype = "dsk"\n', "monitors[0].type: 'dsk' is not one of disk, watch, udp, files"),
     ('[[monitors]]\ntype = "disk"\nintervall = 5\n', "monitors[0].intervall: unknown key"),
-    ('[[monitors]]\ntype = "disk"\ninterval = "5"\n', "monitors[0].interval: must be int or float, not str"),
+    ('[[monitors]]\ntype = "disk"\ninterval = "5 parsecs"\n', "monitors[0].interval: unknown unit 'parsecs'"),
+    ('[[monitors]]\ntype = "disk"\ninterval = [5]\n', "monitors[0].interval: must be int or float or str, not list"),
     ('[[monitors]]\ntype = "disk"\ninterval = 0\n', "monitors[0].interval: must be positive"),
     ('[[monitors]]\ntype = "watch"\n', "monitors[0].dirs: required"),
     ('[[monitors]]\ntype = "udp"\nport = true\n', "monitors[0].port: must be int, not bool"),

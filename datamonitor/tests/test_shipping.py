@@ -11,7 +11,7 @@ from elastic_transport import ConnectionTimeout
 
 from datamonitor import DataMonitor, KpiRecord
 from datamonitor.store import DEAD, PENDING, SHIPPED
-from datamonitor.tests.fakes import FakeCluster, PartialReset
+from datamonitor.testing import FakeCluster, PartialReset
 
 
 def kpis(n: int, name: str = "rows") -> list[KpiRecord]:
@@ -118,7 +118,7 @@ def test_unreachable_cluster_keeps_documents_until_it_returns(es_dm: DataMonitor
 
 
 def test_bad_credentials_stop_shipping_and_keep_documents(es_dm: DataMonitor, fake: FakeCluster) -> None:
-    from datamonitor.tests.fakes import api_error
+    from datamonitor.testing import api_error
 
     stage(es_dm, 3)
     fake.bulk_faults = [api_error(401, "security_exception", "unable to authenticate")]
@@ -226,3 +226,107 @@ def test_seeded_chaos_every_good_document_once_and_no_chunk_resent_for_one_failu
         if not (i < len(whole_request_failed) and whole_request_failed[i]):
             answered.update(d for d in request if d not in dead and d not in fake.reject_once)
     assert len(fake.requests) > 40 and sum(whole_request_failed[:len(fake.requests)]) > 20, "the faults were met"
+
+
+# ------------------------------------------------- one retry loop, matching by position
+
+def test_answers_naming_a_backing_index_are_matched_by_position(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    """Through an alias or a data stream, ``_index`` names the backing index (elasticsearch-specification,
+    specification/_global/bulk/BulkResponseItemBase.ts): matching on it resent the same chunk without end."""
+    fake.answer_index = lambda index: f".ds-{index}-2026.11.23-000001"
+    fake.bulk_limit = 5
+    ids = stage(es_dm, 12)
+    result = es_dm.ship()
+    assert (result.created, result.pending, result.error) == (12, 0, None)
+    assert fake.bulk_requests == 1
+    assert es_dm.store.count(SHIPPED) == 12
+    assert_once(fake, ids)
+
+
+def test_a_refused_connection_is_not_retried(es_dm: DataMonitor, fake: FakeCluster) -> None:
+    from datamonitor import shipping
+
+    stage(es_dm, 3)
+    fake.bulk_faults = [TransportConnectionError("Connection refused")] * 5
+    slept: list[float] = []
+    result = shipping.ship(es_dm.store, fake, es_dm.config.es, sleep=slept.append)
+    assert fake.bulk_requests == 1 and slept == [], "refused is known at once: no backoff, no second try"
+    assert result.pending == 3 and "connection refused" in (result.error or "")
+
+
+def test_an_answer_without_items_stops_with_one_line_and_keeps_the_documents(
+        es_dm: DataMonitor, fake: FakeCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    stage(es_dm, 4)
+    monkeypatch.setattr(fake, "bulk", lambda **_kw: {"took": 1, "errors": False})
+    result = es_dm.ship()
+    assert result.error == ("bulk: the answer of http://fake-es:9200 cannot be used (no 'items' in the bulk answer); "
+                            "the documents stay pending")
+    assert result.pending == 4 and es_dm.store.count(PENDING) == 4
+
+
+def test_an_answer_with_too_few_items_is_not_trusted(
+        es_dm: DataMonitor, fake: FakeCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = stage(es_dm, 3)
+    monkeypatch.setattr(fake, "bulk", lambda **_kw: {"items": [{"create": {"_id": ids[0], "status": 201}}]})
+    result = es_dm.ship()
+    assert "1 items for 3 documents" in (result.error or "") and result.pending == 3
+
+
+def test_one_shipper_at_a_time_across_threads_and_store_handles(home, clusters: dict[str, FakeCluster]) -> None:
+    """Two watcher workers shipping the same store sent documents twice (409s hid it): count the ids received."""
+    import threading
+
+    from datamonitor import load_config
+    from datamonitor.tests.conftest import FAKE_URL
+
+    config = load_config(home=home, es_url=FAKE_URL)
+    monitors = [DataMonitor(config) for _ in range(2)]  # two store handles: the file lock is what holds them apart
+    try:
+        for m in monitors:
+            m.es_connect(chunk_size=10, initial_backoff=0.001, max_backoff=0.01)
+        ids = monitors[0].record(kpis(120), ship=False)
+        fake = clusters[FAKE_URL]
+        fake.bulk_delay = 0.01  # widen the window between one shipper's send and its mark
+        start = threading.Barrier(4)
+
+        def ship(m: DataMonitor) -> None:
+            start.wait()
+            m.ship()
+
+        threads = [threading.Thread(target=ship, args=(m,)) for m in monitors * 2]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        sent = [doc_id for request in fake.requests for doc_id in request]
+        assert sorted(sent) == sorted(ids), f"{len(sent)} ids sent for {len(ids)} documents"
+        assert_once(fake, ids)
+    finally:
+        for m in monitors:
+            m.close()
+
+
+def test_the_shipping_lock_holds_across_processes(dm: DataMonitor) -> None:
+    """Another process (a second 'datamonitor ship', the service) sees the store's shipping lock as taken."""
+    import subprocess
+    import sys
+
+    from datamonitor.shipping import ship_lock
+
+    lock_file = f"{dm.store.path}.ship-lock"
+    probe = ("import fcntl, sys\n"
+             "with open(sys.argv[1], 'a+b') as fh:\n"
+             "    try:\n"
+             "        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+             "    except BlockingIOError:\n"
+             "        print('busy')\n"
+             "    else:\n"
+             "        print('free')\n")
+
+    def other_process() -> str:
+        return subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True, text=True,
+                              check=True, timeout=60).stdout.strip()
+
+    with ship_lock(dm.store):
+        assert other_process() == "busy"
+    assert other_process() == "free"

@@ -133,7 +133,7 @@ def test_a_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         code = main(["udp", "--port", str(taken.getsockname()[1]), "--duration", "0.1"])
-    assert code == 2 and "cannot listen on 127.0.0.1" in capsys.readouterr().err
+    assert code == 5 and "cannot listen on 127.0.0.1" in capsys.readouterr().err
 
 
 def test_a_port_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

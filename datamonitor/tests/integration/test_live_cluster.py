@@ -20,6 +20,16 @@ URL = os.environ.get("DATAMONITOR_TEST_ES_URL")
 pytestmark = [pytest.mark.live, pytest.mark.skipif(not URL, reason="set DATAMONITOR_TEST_ES_URL to run")]
 
 
+def _cleanup(es: object, prefix: str) -> None:
+    """Delete what setup and shipping made for a prefix."""
+    opts = es.options(ignore_status=404)  # type: ignore[attr-defined]
+    opts.indices.delete(index=f"{prefix},{prefix}-*", expand_wildcards="all")
+    opts.indices.delete_index_template(name=f"datamonitor-{prefix}")
+    for suffix in ("mappings", "settings"):
+        opts.cluster.delete_component_template(name=f"datamonitor-{prefix}-{suffix}")
+    opts.ilm.delete_lifecycle(name=f"datamonitor-{prefix}-policy")
+
+
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[DataMonitor]:
     prefix = f"dm-test-{uuid.uuid4().hex[:8]}"
@@ -27,12 +37,8 @@ def live(tmp_path: Path) -> Iterator[DataMonitor]:
     with DataMonitor(config) as dm:
         dm.es_connect(index_prefix=prefix, initial_backoff=0.2)
         yield dm
-        es = dm.client
-        es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
-        es.options(ignore_status=404).indices.delete_index_template(name=prefix)
-        for suffix in ("mappings", "settings"):
-            es.options(ignore_status=404).cluster.delete_component_template(name=f"{prefix}-{suffix}")
-        es.options(ignore_status=404).ilm.delete_lifecycle(name=f"{prefix}-policy")
+        for extra in ("", "-staging"):
+            _cleanup(dm.client, prefix + extra)
 
 
 def test_info_names_a_version(live: DataMonitor) -> None:
@@ -77,3 +83,50 @@ def test_a_rejected_document_is_a_dead_letter(live: DataMonitor) -> None:
     result = live.ship()
     assert result.dead == 1 and "bad1" in {f.doc_id for f in result.failures}
     assert live.dead_letters()[0]["reason"].startswith("400")
+
+
+def test_two_prefixes_where_one_extends_the_other(live: DataMonitor) -> None:
+    """Elasticsearch refuses overlapping index patterns at one priority; the longer prefix must win."""
+    prefix = live.config.es.index_prefix
+    live.es_setup()
+    live.es_connect(index_prefix=f"{prefix}-staging")
+    assert set(live.es_setup().values()) == {"created"}
+    docid = live.es_send(payload={"name": "rows", "value": 1})
+    index = live.store.get(docid).index
+    settings = live.client.indices.get_settings(index=index).body[index]["settings"]["index"]
+    assert settings["lifecycle"]["name"] == f"datamonitor-{prefix}-staging-policy"
+
+
+def test_a_single_node_cluster_stays_green(live: DataMonitor) -> None:
+    """auto_expand_replicas 0-1 by default: one replica on a single node kept every KPI index yellow."""
+    live.es_setup()
+    docid = live.es_send(payload={"name": "rows", "value": 1})
+    index = live.store.get(docid).index
+    nodes = int(live.client.cluster.health().body["number_of_nodes"])
+    health = live.client.cluster.health(index=index, wait_for_status="green" if nodes == 1 else "yellow",
+                                        timeout="30s").body
+    assert not health["timed_out"], health
+
+
+def test_setup_twice_after_a_real_cluster_normalised_the_objects(live: DataMonitor) -> None:
+    """What the cluster returns for templates and policies (strings, defaults, dates) still compares unchanged."""
+    live.es_setup()
+    assert set(live.es_setup().values()) == {"unchanged"}
+    name = f"datamonitor-{live.config.es.index_prefix}-settings"
+    current = live.client.cluster.get_component_template(name=name).body["component_templates"][0]
+    current["component_template"]["template"]["settings"]["index"]["refresh_interval"] = "5s"
+    body = current["component_template"]
+    live.client.cluster.put_component_template(name=name, template=body["template"], meta=body.get("_meta"))
+    assert live.es_setup()[name] == "updated", "a setting a person added is put back"
+
+
+KIBANA = os.environ.get("DATAMONITOR_TEST_KIBANA_URL")
+
+
+@pytest.mark.skipif(not KIBANA, reason="set DATAMONITOR_TEST_KIBANA_URL to run")
+def test_kibana_imports_every_object_and_names_its_version(live: DataMonitor) -> None:
+    from datamonitor.kibana import MIN_KIBANA, KibanaTarget, kibana_version
+
+    assert kibana_version(KibanaTarget(str(KIBANA)), live.config.es) >= MIN_KIBANA
+    answer = live.kibana_setup(str(KIBANA))
+    assert answer["success"] is True and answer["successCount"] == 8

@@ -1,0 +1,192 @@
+"""Measuring files in a worker process, so that a native engine's crash costs one file, not the run.
+
+Polars (like any native engine) can die on a hostile file with a signal
+Python cannot catch. :class:`IsolatedEngine` keeps one worker process and
+sends it one file at a time; if the worker dies, the file is reported as
+failed with the signal that killed it, a new worker is started for the next
+file, and the run goes on. The worker is started once (importing the engine
+costs a fraction of a second), so the per-file cost is one round trip.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import SourceError
+from .profiling import ProfileOptions, TableProfile
+
+__all__ = ["Engine", "InProcessEngine", "IsolatedEngine"]
+
+log = logging.getLogger(__name__)
+DEFAULT_TARGET = "datamonitor.profiling:profile_file"
+
+
+def _load(target: str) -> Callable[..., TableProfile]:
+    module, _, name = target.partition(":")
+    fn: Callable[..., TableProfile] = getattr(importlib.import_module(module), name)
+    return fn
+
+
+class _Channel:
+    """Length-prefixed pickles over a pair of binary pipes."""
+
+    def __init__(self, reader: Any, writer: Any) -> None:
+        self.reader, self.writer = reader, writer
+
+    def send(self, obj: Any) -> None:
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        self.writer.write(struct.pack("<Q", len(data)) + data)
+        self.writer.flush()
+
+    def recv(self) -> Any:
+        head = self.reader.read(8)
+        if len(head) < 8:
+            raise EOFError("the other end closed")
+        (size,) = struct.unpack("<Q", head)
+        data = self.reader.read(size)
+        if len(data) < size:
+            raise EOFError("the other end closed")
+        return pickle.loads(data)
+
+
+def serve(target: str = DEFAULT_TARGET) -> None:
+    """The worker's loop: measure each (path, options, sha256) it is sent; answer progress, a profile or an error.
+
+    Its standard output carries the answers, so anything the engine prints goes to standard error.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    conn = _Channel(sys.stdin.buffer, out)
+    profile = _load(target)
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        path, options, sha256, want_progress = request
+        report = (lambda f: conn.send(("progress", f))) if want_progress else None
+        try:
+            conn.send(("ok", profile(path, options, report, sha256=sha256)))
+        except SourceError as exc:
+            conn.send(("error", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - anything else is one line naming the file
+            conn.send(("error", f"{path}: {type(exc).__name__}: {exc}"))
+
+
+class Engine(Protocol):
+    """What measures a file: this process or a worker."""
+
+    def profile(self, path: Path, options: ProfileOptions | None, progress: Callable[[float], None] | None,
+                sha256: str | None = None) -> TableProfile: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessEngine:
+    """Measure in this process: what a single file, a DataFrame or a test needs."""
+
+    def profile(self, path: Path, options: ProfileOptions | None, progress: Callable[[float], None] | None,
+                sha256: str | None = None) -> TableProfile:
+        from .profiling import profile_file
+
+        return profile_file(path, options, progress, sha256=sha256)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class IsolatedEngine:
+    """Measure each file in a worker process; a crash of the worker fails that file only.
+
+    :param target: ``module:function`` with :func:`~datamonitor.profiling.profile_file`'s signature,
+        imported in the worker (tests name one that crashes on purpose).
+    """
+
+    def __init__(self, target: str = DEFAULT_TARGET) -> None:
+        self.target = target
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._conn: _Channel | None = None
+        self._lock = threading.Lock()
+        self.crashes = 0
+
+    def _start(self) -> _Channel:
+        # a fresh interpreter, not multiprocessing: a user's script is never imported again as __main__
+        code = f"from datamonitor.isolation import serve; serve({self.target!r})"
+        self._proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._conn = _Channel(self._proc.stdout, self._proc.stdin)
+        return self._conn
+
+    def profile(self, path: Path, options: ProfileOptions | None, progress: Callable[[float], None] | None,
+                sha256: str | None = None) -> TableProfile:
+        with self._lock:
+            conn = self._conn if self._proc is not None and self._proc.poll() is None else None
+            if conn is None:
+                self._reset()
+                conn = self._start()
+            try:
+                conn.send((Path(path), options, sha256, progress is not None))
+                while True:
+                    kind, value = conn.recv()
+                    if kind == "progress":
+                        if progress is not None:
+                            progress(value)
+                        continue
+                    if kind == "ok":
+                        result: TableProfile = value
+                        return result
+                    raise SourceError(value)
+            except (EOFError, OSError):
+                code = self._proc.wait(10) if self._proc is not None else None
+                self._reset()
+                self.crashes += 1
+                why = (f"signal {signal.Signals(-code).name}" if code is not None and code < 0
+                       else f"exit code {code}")
+                log.warning("%s: the file engine crashed (%s); a new one is started", path, why)
+                raise SourceError(f"{path}: the file engine crashed while measuring it ({why}); "
+                                  "the file was skipped and the run goes on") from None
+            except BaseException:
+                self._reset(kill=True)
+                raise
+
+    def _reset(self, kill: bool = False) -> None:
+        proc, self._proc, self._conn = self._proc, None, None
+        if proc is None:
+            return
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        if kill and proc.poll() is None:
+            proc.kill()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def close(self) -> None:
+        """Stop the worker: closing its input ends its loop."""
+        with self._lock:
+            self._reset()
+
+    def __enter__(self) -> IsolatedEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
