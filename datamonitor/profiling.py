@@ -17,6 +17,7 @@ import math
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from datetime import time as dtime
@@ -237,11 +238,13 @@ def _stats(opts: ProfileOptions) -> TableStats:
 
 
 def _text_pass(p: Path, det: Detected, opts: ProfileOptions, schema: Any, digest: str | None,
-               progress: Callable[[int], None] | None) -> tuple[TableStats, Any, RawInput]:
+               progress: Callable[[int], None] | None, size: int = 0) -> tuple[TableStats, Any, RawInput]:
     from . import readers
 
     raw = RawInput(p, det.compression, known_digest=digest, progress=progress)
-    blocks = readers.decode_blocks(prefetch(raw.blocks()), det.encoding or "utf-8")
+    big = size > opts.chunk_bytes or det.compression is not None
+    # a second thread reads (and hashes) ahead only where there is more than a chunk to read
+    blocks = readers.decode_blocks(prefetch(raw.blocks()) if big else raw.blocks(), det.encoding or "utf-8")
     stats = _stats(opts)
     reader: readers.CsvReader | readers.JsonReader
     if det.format in ("json", "jsonl"):
@@ -250,13 +253,31 @@ def _text_pass(p: Path, det: Detected, opts: ProfileOptions, schema: Any, digest
         reader = readers.CsvReader(blocks, delimiter=det.delimiter or ",", header=opts.header, decimal=det.decimal,
                                    comment=opts.comment, null_values=opts.null_values, schema=schema,
                                    chunk_size=opts.chunk_bytes)
-    for df in reader.chunks():
-        stats.add(df)
-    if not stats.columns and isinstance(reader, readers.CsvReader) and reader.names:
+    if not big:
+        for df in reader.chunks():
+            stats.add(df)
+        return _finish(stats, reader), reader, raw
+    # the statistics of one chunk are computed while the next is parsed: both release the GIL
+    with ThreadPoolExecutor(1, thread_name_prefix="datamonitor-stats") as pool:
+        pending: Future[None] | None = None
+        for df in reader.chunks():
+            if pending is None and size and reader.bytes_read:
+                stats.expect_rows(df, df.height * size / reader.bytes_read)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(stats.add, df)
+        if pending is not None:
+            pending.result()
+    return _finish(stats, reader), reader, raw
+
+
+def _finish(stats: TableStats, reader: Any) -> TableStats:
+    """A header-only file still has its columns."""
+    if not stats.columns and getattr(reader, "names", None):
         import polars as pl
 
         stats.add(pl.DataFrame({n: pl.Series(n, [], dtype=pl.String) for n in reader.names}))
-    return stats, reader, raw
+    return stats
 
 
 def _parquet(p: Path, opts: ProfileOptions, digest: str | None) -> tuple[TableStats, str]:
@@ -311,7 +332,7 @@ def profile_file(path: str | Path, options: ProfileOptions | None = None,
     try:
         for _attempt in range(6):
             try:
-                stats, reader, raw = _text_pass(p, det, opts, schema, digest, report)
+                stats, reader, raw = _text_pass(p, det, opts, schema, digest, report, size)
                 break
             except Widened as w:  # measured under a type too narrow: again, with the final one
                 schema = w.schema

@@ -232,36 +232,49 @@ class CsvReader:
         self.formats: dict[str, str] = {}
         #: a chunk so far held UTF-8 beyond ASCII, so bad bytes later are bad rows, not another encoding
         self.non_ascii = False
+        #: bytes of text handed out so far
+        self.bytes_read = 0
 
     # ----------------------------------------------------------- chunking
 
     def _chunks(self) -> Iterator[bytes]:
-        """Runs of whole records: cut at a newline outside quotes."""
-        buf = bytearray()
+        """Runs of whole records, cut at a newline outside quotes, with one copy of the bytes."""
+        pending: list[bytes] = []
+        size = quotes = 0  # bytes and quote characters in the pending blocks
         for block in self.blocks:
-            buf += block
-            if len(buf) < self.chunk_size:
+            if size + len(block) < self.chunk_size:
+                pending.append(block)
+                size += len(block)
+                quotes += block.count(b'"')
                 continue
-            cut = self._cut(buf)
-            if cut:
-                yield bytes(buf[:cut])
-                del buf[:cut]
-        if buf:
-            if not buf.endswith(b"\n"):
-                buf += b"\n"
-            yield bytes(buf)
+            cut = self._cut(block, quotes)
+            if cut < 0:  # no record ends in this block (a very long one): keep reading
+                pending.append(block)
+                size += len(block)
+                quotes += block.count(b'"')
+                continue
+            pending.append(block[:cut])
+            yield b"".join(pending)
+            rest = block[cut:]
+            pending, size, quotes = [rest], len(rest), rest.count(b'"')
+        data = b"".join(pending)
+        if data:
+            yield data if data.endswith(b"\n") else data + b"\n"
 
     @staticmethod
-    def _cut(buf: bytearray) -> int:
-        end = buf.rfind(b"\n")
-        quotes = buf.count(b'"', 0, end)
-        while end > 0 and quotes % 2:
-            prev = buf.rfind(b"\n", 0, end)
+    def _cut(block: bytes, quotes_before: int) -> int:
+        """Where to cut ``block``: after its last newline outside quotes, or -1."""
+        end = block.rfind(b"\n")
+        if end < 0:
+            return -1
+        inside = (quotes_before + block.count(b'"', 0, end)) % 2
+        while inside:
+            prev = block.rfind(b"\n", 0, end)
             if prev < 0:
-                break
-            quotes -= buf.count(b'"', prev, end)
+                return -1
+            inside = (inside + block.count(b'"', prev, end)) % 2
             end = prev
-        return end + 1 if end > 0 and not quotes % 2 else buf.rfind(b"\n") + 1
+        return end + 1
 
     # ------------------------------------------------------------ parsing
 
@@ -300,8 +313,11 @@ class CsvReader:
                 "null_values": list(self.null_values), "comment_prefix": self.comment,
                 "decimal_comma": self.decimal == ",", "raise_if_empty": False, "encoding": "utf8"}
 
-    def _learn(self, chunk: bytes) -> None:
-        """The schema, from the first rows of the first chunk: numbers and booleans by Polars, times by layout."""
+    def _learn(self, chunk: bytes) -> pl.DataFrame | None:
+        """The schema, from the first rows of the first chunk: numbers and booleans by Polars, times by layout.
+
+        When those rows are the whole chunk, the frame read to learn is returned, so it is not read twice.
+        """
         head = chunk[: 1 << 20]
         head = head[: head.rfind(b"\n") + 1] or head
         opts = self._options()
@@ -315,23 +331,34 @@ class CsvReader:
                 self.bad = counted
             df, schema = _type_columns(df, None, self.formats, self.decimal)
             self.schema = schema
-            return
+            return None
         if df.width != len(self.names):
             raise ValueError("width")
         schema = dict(df.schema)
         for name, dtype in df.schema.items():
             if dtype == pl.String:  # times, decimal commas with thousands marks, True/TRUE: Polars keeps text
-                own, fmt = _infer(df.get_column(name), self.decimal)
+                col = df.get_column(name)
+                first = next((v for v in col.head(100) if v is not None), None)
+                if first is None or not (_DATE_LIKE.match(first) or first.strip().lower() in ("true", "false")
+                                         or (self.decimal == "," and first.strip()[:1].isdigit())):
+                    continue  # text that no other type could take: no cast is tried
+                own, fmt = _infer(col, self.decimal)
                 schema[name] = own
                 if fmt is not None:
                     self.formats[name] = fmt
             elif dtype == pl.Null:
                 schema[name] = pl.String
         self.schema = schema
+        return df if len(head) == len(chunk) else None
 
     def _fast(self, chunk: bytes) -> pl.DataFrame:
         if self.schema is None:
-            self._learn(chunk)
+            learned = self._learn(chunk)
+            if learned is not None:
+                changed = [n for n, t in self.schema.items() if learned.schema[n] != t]  # type: ignore[union-attr]
+                return learned.with_columns(
+                    _cast(learned.get_column(n).cast(pl.String), self.schema[n], self.decimal,  # type: ignore[index]
+                          self.formats.get(n)) for n in changed) if changed else learned
         assert self.schema is not None
         parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime)) else t for n, t in self.schema.items()}
         df = pl.read_csv(chunk, schema=parse, **self._options())
@@ -443,6 +470,7 @@ class CsvReader:
                 chunk = rest
                 if not self.names:
                     return
+            self.bytes_read += len(chunk)
             if chunk:
                 df, widened = self._typed(chunk, line)
                 self.non_ascii = self.non_ascii or not chunk.isascii()
@@ -507,6 +535,7 @@ class JsonReader:
         self.final = schema is not None
         self.bad = BadRows()
         self.loads = loads
+        self.bytes_read = 0
 
     def _records_chunks(self) -> Iterator[tuple[bytes, int]]:
         buf, line = bytearray(), 1
@@ -567,6 +596,7 @@ class JsonReader:
             return
         widened, first = False, True
         for chunk, line in self._records_chunks():
+            self.bytes_read += len(chunk)
             try:
                 if self.schema is not None and self.final:
                     df = pl.read_ndjson(chunk, schema=self.schema)

@@ -278,6 +278,17 @@ class TableStats:
                 st.values = [thinned]
                 self._kept_values += len(thinned)
 
+    def expect_rows(self, first: pl.DataFrame, rows: float) -> None:
+        """A hint of the table's size, given its first chunk: when its numeric values will not fit the
+        budget, sample from the start. The probability stays a power of one half, so that later halvings
+        keep the sample uniform.
+        """
+        numeric = sum(1 for dt in first.dtypes if category(dt) in ("integer", "float", "decimal", "duration"))
+        if not numeric or self._kept_values:
+            return
+        while self._keep * rows * numeric > self.quantile_budget:
+            self._keep /= 2
+
     def _mask(self, n: int, p: float) -> Any:
         gen = np.random.default_rng(self._rng.getrandbits(64))
         return gen.random(n) < p
