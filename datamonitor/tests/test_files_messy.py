@@ -192,7 +192,7 @@ def test_late_float_word_and_null_widen_the_whole_column(tmp_path: Path, chunks:
 
 
 def test_null_markers_are_compared_on_the_raw_text(tmp_path: Path) -> None:
-    """Each default marker is a null; ' NA', 'n/a' and '-' are values; ``null_values`` replaces the list."""
+    """Each default marker is a null; ' NA', 'n/a' and '-' are values, not nulls."""
     rows = []
     for i, marker in enumerate(NULLS * 50):
         rows.append(f"{i},{marker},{i % 7},{'-' if i % 9 == 0 else i}")
@@ -244,6 +244,7 @@ def test_ragged_rows_are_bad_rows_with_physical_line_numbers(tmp_path: Path, chu
 
 
 def test_bad_row_line_numbers_in_cli_verbose_and_json(tmp_path: Path) -> None:
+    """The first bad rows' line numbers reach the user: in ``file -v``'s output and in the ``--json`` documents."""
     lines = ["a,b,c"] + [f"{i % 50},{i % 7},w{i % 3}" for i in range(3000)]
     lines[1008] = "1,2"  # physical line 1009
     lines[2310] = "1,2,3,4"  # physical line 2311
