@@ -10,6 +10,7 @@ error naming it, within seconds.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import io
 import json
 import math
@@ -211,6 +212,30 @@ def test_null_values_option_replaces_the_list(tmp_path: Path) -> None:
     df = read_oracle(path, na_values=["-"])
     check_table(custom, df, types={"id": "integer", "num": "string", "word": "string", "dash": "integer"})
     assert cols(custom)["dash"].nulls == sum(1 for i in range(len(NULLS) * 50) if i % 9 == 0)
+
+
+def test_duplicate_and_empty_header_names(tmp_path: Path) -> None:
+    """A header with a repeated and an empty name (common in spreadsheet exports): every column measured, named as
+    pandas names them."""
+    lines = ["id,amount,amount,,note"] + [f"{i},{i * 1.5},{i % 7},{i % 3},w{i % 11}" for i in range(2000)]
+    path = write_lines(tmp_path / "dup_names.csv", lines)
+    prof = profile_file(path, ProfileOptions())
+    df = read_oracle(path)
+    assert list(df.columns) == ["id", "amount", "amount.1", "Unnamed: 3", "note"]
+    check_table(prof, df)
+
+
+def test_spaces_after_the_delimiter(tmp_path: Path) -> None:
+    """'1, 2.5, Paris' (a space after each comma): numbers stay numbers, as pandas reads them; text keeps its space."""
+    rng = random.Random(12)
+    lines = ["id, price, qty, city"]
+    lines += [f"{i}, {rng.randint(0, 10**5) / 100}, {rng.randint(-9, 9)}, {rng.choice(WORDS_UNICODE)}" for i in range(3000)]
+    path = write_lines(tmp_path / "spaced.csv", lines)
+    prof = profile_file(path, ProfileOptions())
+    df = read_oracle(path)
+    df.columns = [str(c).strip() for c in df.columns]  # whether a name keeps its space is not the point here
+    prof = dataclasses.replace(prof, columns=tuple(dataclasses.replace(c, name=c.name.strip()) for c in prof.columns))
+    check_table(prof, df, types={"id": "integer", "price": "float", "qty": "integer", "city": "string"})
 
 
 # ---------------------------------------------------------------- bad rows: counted, with physical line numbers
