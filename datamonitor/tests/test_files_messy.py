@@ -9,8 +9,10 @@ error naming it, within seconds.
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import dataclasses
+import gzip
 import io
 import json
 import math
@@ -31,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+import zstandard
 
 from datamonitor.errors import SourceError
 from datamonitor.profiling import ColumnProfile, ProfileOptions, TableProfile, profile_dataframe, profile_file
@@ -592,18 +595,23 @@ def test_flights_every_kpi_equals_pandas_exactly(flights_csv: Path, flights_df: 
                                                        "air_time": "integer", "time_hour": "datetime"})
 
 
-def test_same_kpis_from_csv_gzip_and_parquet(tmp_path: Path, flights_csv: Path) -> None:
-    """The same 100,000 flights as CSV, gzip CSV and Parquet: whichever reader or engine runs, the KPIs are equal."""
+def test_same_kpis_from_csv_compressed_csv_and_parquet(tmp_path: Path, flights_csv: Path) -> None:
+    """The same 100,000 flights as CSV, gzip, bz2, zstd and zip CSV, and Parquet: whichever reader or engine runs,
+    the KPIs are equal."""
     convert = pacsv.ConvertOptions(strings_can_be_null=True)  # "NA" in tailnum is a null, as the engine reads it
     table = pacsv.read_csv(flights_csv, convert_options=convert).slice(0, 100_000).drop_columns(["time_hour"])
     csv_path, parquet_path = tmp_path / "f.csv", tmp_path / "f.parquet"
     pacsv.write_csv(table, csv_path, pacsv.WriteOptions(quoting_style="none"))
     pq.write_table(table, parquet_path)
-    gz_path = tmp_path / "f.csv.gz"
-    import gzip
-
-    gz_path.write_bytes(gzip.compress(csv_path.read_bytes()))
-    profiles = [profile_file(p, ProfileOptions()) for p in (csv_path, gz_path, parquet_path)]
+    raw = csv_path.read_bytes()
+    packed = {"f.csv.gz": gzip.compress(raw), "f.csv.bz2": bz2.compress(raw),
+              "f.csv.zst": zstandard.ZstdCompressor().compress(raw)}
+    for name, data in packed.items():
+        (tmp_path / name).write_bytes(data)
+    with zipfile.ZipFile(tmp_path / "f.csv.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("f.csv", raw)
+    paths = [csv_path, *(tmp_path / n for n in packed), tmp_path / "f.csv.zip", parquet_path]
+    profiles = [profile_file(p, ProfileOptions()) for p in paths]
     first = profiles[0]
     keys = ("name", "type", "nulls", "distinct", "min", "max", "min_length", "max_length")
     for other in profiles[1:]:
