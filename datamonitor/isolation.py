@@ -19,7 +19,8 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -120,7 +121,7 @@ class IsolatedEngine:
         self.target = target
         self._proc: subprocess.Popen[bytes] | None = None
         self._conn: _Channel | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.crashes = 0
 
     def _start(self) -> _Channel:
@@ -139,28 +140,86 @@ class IsolatedEngine:
                 conn = self._start()
             try:
                 conn.send((Path(path), options, sha256, progress is not None))
-                while True:
-                    kind, value = conn.recv()
-                    if kind == "progress":
-                        if progress is not None:
-                            progress(value)
-                        continue
-                    if kind == "ok":
-                        result: TableProfile = value
-                        return result
-                    raise SourceError(value)
-            except (EOFError, OSError):
-                code = self._proc.wait(10) if self._proc is not None else None
-                self._reset()
-                self.crashes += 1
-                why = (f"signal {signal.Signals(-code).name}" if code is not None and code < 0
-                       else f"exit code {code}")
-                log.warning("%s: the file engine crashed (%s); a new one is started", path, why)
-                raise SourceError(f"{path}: the file engine crashed while measuring it ({why}); "
-                                  "the file was skipped and the run goes on") from None
-            except BaseException:
-                self._reset(kill=True)
-                raise
+            except OSError:
+                raise self._crashed(path) from None
+            return self._answer(path, (lambda _p, f: progress(f)) if progress else None)
+
+    def profile_many(self, jobs: Iterable[tuple[Path, ProfileOptions | None, Any]],
+                     progress: Callable[[Path, float], None] | None = None, ahead: int = 1
+                     ) -> Iterator[tuple[Path, Any, TableProfile | None, str | None]]:
+        """Measure files in order, ``ahead`` files queued beyond the one being measured, so that the worker
+        measures the next file while the caller stores the last.
+
+        Each job is ``(path, options, tag)``; each answer is ``(path, tag, profile, error)``. A job whose
+        tag is a :class:`SourceError` is not sent: its error comes back in its turn.
+        """
+        pending: deque[tuple[Path, ProfileOptions | None, Any, bool]] = deque()  # (path, options, tag, sent)
+        source = iter(jobs)
+        exhausted = False
+        with self._lock:
+            while True:
+                while not exhausted and sum(1 for e in pending if e[3]) <= ahead:
+                    try:
+                        path, options, tag = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    send = not isinstance(tag, SourceError)
+                    pending.append((path, options, tag, send))
+                    if send:
+                        self._send(path, options, progress is not None)
+                if not pending:
+                    return
+                path, options, tag, sent = pending.popleft()
+                if not sent:
+                    yield path, tag, None, str(tag)
+                    continue
+                try:
+                    yield path, tag, self._answer(path, progress), None
+                except SourceError as exc:
+                    if self._proc is None:  # the worker crashed on this file: the queued ones go to a new one
+                        for queued, opts, _tag, was_sent in pending:
+                            if was_sent:
+                                self._send(queued, opts, progress is not None)
+                    yield path, tag, None, str(exc)
+
+    def _send(self, path: Path, options: ProfileOptions | None, progress: bool) -> None:
+        conn = self._conn if self._proc is not None and self._proc.poll() is None else None
+        if conn is None:
+            self._reset()
+            conn = self._start()
+        conn.send((Path(path), options, None, progress))
+
+    def _answer(self, path: Path, progress: Callable[[Path, float], None] | None) -> TableProfile:
+        """The worker's answer for ``path``; a crash is that file's SourceError, and leaves no worker."""
+        assert self._conn is not None
+        try:
+            while True:
+                kind, value = self._conn.recv()
+                if kind == "progress":
+                    if progress is not None:
+                        progress(path, value)
+                    continue
+                if kind == "ok":
+                    result: TableProfile = value
+                    return result
+                raise SourceError(value)
+        except (EOFError, OSError):
+            raise self._crashed(path) from None
+        except SourceError:
+            raise
+        except BaseException:
+            self._reset(kill=True)
+            raise
+
+    def _crashed(self, path: Path) -> SourceError:
+        code = self._proc.wait(10) if self._proc is not None else None
+        self._reset()
+        self.crashes += 1
+        why = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        log.warning("%s: the file engine crashed (%s); a new one is started", path, why)
+        return SourceError(f"{path}: the file engine crashed while measuring it ({why}); "
+                           "the file was skipped and the run goes on")
 
     def _reset(self, kill: bool = False) -> None:
         proc, self._proc, self._conn = self._proc, None, None

@@ -322,11 +322,11 @@ def profile_file(path: str | Path, options: ProfileOptions | None = None,
     det = detect(p, opts)
     report = (lambda done: progress(min(1.0, done / size))) if progress else None
     if det.format == "parquet":
-        stats, digest = _parquet(p, opts, sha256)
+        stats, parquet_digest = _parquet(p, opts, sha256)
         if progress:
             progress(1.0)
         return TableProfile(rows=stats.rows, columns=_profiles(stats), seconds=time.perf_counter() - started,
-                            format="parquet", compression=det.compression, sha256=digest)
+                            format="parquet", compression=det.compression, sha256=parquet_digest)
     schema: Any = None
     digest = sha256
     try:
@@ -384,7 +384,7 @@ def profile_dataframe(df: Any, options: ProfileOptions | None = None) -> TablePr
     if isinstance(df, pl.DataFrame):
         frame = df
     elif type(df).__module__.startswith("pyarrow"):
-        frame = pl.from_arrow(df)
+        frame = pl.DataFrame(pl.from_arrow(df))
     else:
         frame = _frame_from_pandas(df)
     stats = _stats(opts)

@@ -36,6 +36,9 @@ _MAX_FIELD = (1 << 31) - 1
 _EXAMPLES = 5
 
 
+#: a Polars type, as an instance (``Datetime("us")``) or a class (``Int64``)
+DType = Any
+
 #: what makes a chunk leave the fast path: Polars' parse errors, and a width or a line count that does not fit
 _NOT_FAST = (pl.exceptions.PolarsError, ValueError)
 
@@ -43,7 +46,7 @@ _NOT_FAST = (pl.exceptions.PolarsError, ValueError)
 class Widened(Exception):
     """A column's type widened after chunks were measured: measure again with ``schema``."""
 
-    def __init__(self, schema: dict[str, pl.DataType]) -> None:
+    def __init__(self, schema: dict[str, DType]) -> None:
         super().__init__("schema widened")
         self.schema = schema
 
@@ -67,7 +70,7 @@ class BadRows:
             self.examples.append((line, message[:200]))
 
 
-def wider(a: pl.DataType, b: pl.DataType) -> pl.DataType:
+def wider(a: DType, b: DType) -> DType:
     """The narrowest type both fit: integer → float → string, date → datetime → string."""
     if a == b:
         return a
@@ -89,7 +92,7 @@ _SURROGATE = re.compile("[\udc80-\udcff]")
 _DATE_LIKE = re.compile(r"^\s*\d{4}[-/]\d{2}[-/]\d{2}")
 _UTC = pl.Datetime("us", "UTC")
 #: the layouts a column of times may have; an ambiguous day/month order is left as text
-_DATE_FORMATS: tuple[tuple[str, pl.DataType], ...] = (
+_DATE_FORMATS: tuple[tuple[str, DType], ...] = (
     ("%Y-%m-%d", pl.Date), ("%Y/%m/%d", pl.Date),
     ("%Y-%m-%dT%H:%M:%SZ", _UTC), ("%Y-%m-%dT%H:%M:%S%.fZ", _UTC),
     ("%Y-%m-%dT%H:%M:%S%#z", _UTC), ("%Y-%m-%dT%H:%M:%S%.f%#z", _UTC),
@@ -100,7 +103,7 @@ _DATE_FORMATS: tuple[tuple[str, pl.DataType], ...] = (
 )
 
 
-def _to_time(s: pl.Series, fmt: str, dtype: pl.DataType) -> pl.Series:
+def _to_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
     if dtype == pl.Date:
         return s.str.strip_chars().str.to_date(format=fmt, strict=True)
     out = s.str.strip_chars().str.to_datetime(format=fmt, time_unit="us", strict=True)
@@ -109,7 +112,7 @@ def _to_time(s: pl.Series, fmt: str, dtype: pl.DataType) -> pl.Series:
     return out
 
 
-def date_format(values: pl.Series) -> tuple[str, pl.DataType] | None:
+def date_format(values: pl.Series) -> tuple[str, DType] | None:
     """The layout every value of a text column has, when they are all dates or times in one layout."""
     values = values.drop_nulls()
     if not len(values) or not _DATE_LIKE.match(values[0]):
@@ -123,7 +126,7 @@ def date_format(values: pl.Series) -> tuple[str, pl.DataType] | None:
     return None
 
 
-def _infer(s: pl.Series, decimal: str) -> tuple[pl.DataType, str | None]:
+def _infer(s: pl.Series, decimal: str) -> tuple[DType, str | None]:
     """The narrowest type every value of a text column fits, and the layout of a time column."""
     values = s.drop_nulls()
     if not len(values):
@@ -140,7 +143,7 @@ def _infer(s: pl.Series, decimal: str) -> tuple[pl.DataType, str | None]:
     return pl.String, None
 
 
-def _cast(s: pl.Series, dtype: pl.DataType, decimal: str, fmt: str | None) -> pl.Series:
+def _cast(s: pl.Series, dtype: DType, decimal: str, fmt: str | None) -> Any:
     """A text column as ``dtype``; raises when one value does not fit."""
     if dtype == pl.String:
         return s
@@ -163,8 +166,8 @@ def _cast(s: pl.Series, dtype: pl.DataType, decimal: str, fmt: str | None) -> pl
     return s.cast(dtype, strict=True)
 
 
-def _type_columns(strings: pl.DataFrame, schema: dict[str, pl.DataType] | None, formats: dict[str, str],
-                  decimal: str) -> tuple[pl.DataFrame, dict[str, pl.DataType]]:
+def _type_columns(strings: pl.DataFrame, schema: dict[str, DType] | None, formats: dict[str, str],
+                  decimal: str) -> tuple[pl.DataFrame, dict[str, DType]]:
     """Text columns cast to the schema, widening it where a column does not fit (``formats`` is updated)."""
     out, new_schema = [], {}
     for s in strings.get_columns():
@@ -218,7 +221,7 @@ class CsvReader:
     """
 
     def __init__(self, blocks: Iterator[bytes], *, delimiter: str, header: bool | None, decimal: str,
-                 comment: str | None, null_values: tuple[str, ...], schema: dict[str, pl.DataType] | None = None,
+                 comment: str | None, null_values: tuple[str, ...], schema: dict[str, DType] | None = None,
                  chunk_size: int = CHUNK, encoding: str = "utf-8") -> None:
         self.blocks, self.delimiter, self.header = blocks, delimiter, header is not False
         self.decimal, self.comment, self.null_values = decimal, comment, null_values
@@ -354,11 +357,12 @@ class CsvReader:
     def _fast(self, chunk: bytes) -> pl.DataFrame:
         if self.schema is None:
             learned = self._learn(chunk)
+            schema: dict[str, DType] = self.schema or {}
             if learned is not None:
-                changed = [n for n, t in self.schema.items() if learned.schema[n] != t]  # type: ignore[union-attr]
+                changed = [n for n, t in schema.items() if learned.schema[n] != t]
                 return learned.with_columns(
-                    _cast(learned.get_column(n).cast(pl.String), self.schema[n], self.decimal,  # type: ignore[index]
-                          self.formats.get(n)) for n in changed) if changed else learned
+                    _cast(learned.get_column(n).cast(pl.String), schema[n], self.decimal, self.formats.get(n))
+                    for n in changed) if changed else learned
         assert self.schema is not None
         parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime)) else t for n, t in self.schema.items()}
         df = pl.read_csv(chunk, schema=parse, **self._options())
@@ -528,7 +532,7 @@ def decode_blocks(blocks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
 class JsonReader:
     """JSON Lines (or a JSON document holding records) as Polars chunks; malformed lines are bad rows."""
 
-    def __init__(self, blocks: Iterator[bytes], *, document: bool, schema: dict[str, pl.DataType] | None = None,
+    def __init__(self, blocks: Iterator[bytes], *, document: bool, schema: dict[str, DType] | None = None,
                  chunk_size: int = CHUNK, loads: Callable[[bytes], Any] = json.loads) -> None:
         self.blocks, self.document, self.chunk_size = blocks, document, chunk_size
         self.schema = dict(schema) if schema else None
@@ -633,7 +637,7 @@ class JsonReader:
             yield df if not self.final or not self.schema else _conform(df, self.schema)
 
 
-def _json_wider(a: pl.DataType, b: pl.DataType) -> pl.DataType:
+def _json_wider(a: DType, b: DType) -> DType:
     if a == b:
         return a
     if category(a) in ("list", "struct") or category(b) in ("list", "struct"):
@@ -641,7 +645,7 @@ def _json_wider(a: pl.DataType, b: pl.DataType) -> pl.DataType:
     return wider(a, b)
 
 
-def _conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _conform(df: pl.DataFrame, schema: dict[str, DType]) -> pl.DataFrame:
     cols = []
     for name, dtype in schema.items():
         if name in df.columns:

@@ -232,7 +232,7 @@ class TableStats:
         lo, hi = out.get(key + "minlen"), out.get(key + "maxlen")
         if lo is not None:
             st.min_length = lo if st.min_length is None else min(st.min_length, lo)
-            st.max_length = hi if st.max_length is None else max(st.max_length, hi)
+            st.max_length = hi if st.max_length is None else max(st.max_length, hi or 0)
         hashes = out.get(key + "hashes")
         if hashes is not None:
             if not isinstance(hashes, pl.Series):

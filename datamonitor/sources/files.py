@@ -208,9 +208,14 @@ def file_kpis(
         profile = profile_file(p, options, progress, sha256=sha256)
     else:
         profile = engine.profile(p, options, progress, sha256)
+    return file_result(p, st, profile, previous_schema, now())
+
+
+def file_result(p: Path, st: os.stat_result, profile: TableProfile, previous_schema: list[list[str]] | None,
+                measured: datetime) -> FileResult:
+    """The records of a measured file: its profile's KPIs, checksum, modification time, age and drift."""
     mtime = datetime.fromtimestamp(st.st_mtime, tz=timezone.utc)
     resolved = str(_resolved(p))
-    measured = now()
 
     def rec(name: str, **kw: Any) -> KpiRecord:
         return KpiRecord(name=name, dataset=DATASET, timestamp=measured, file_path=resolved, file_size=st.st_size,
@@ -252,12 +257,14 @@ class FileSource:
         self.schemas, self.progress = schemas, progress
         #: measure in a worker process, so that an engine crash fails one file; None: when there are several
         self.isolate = isolate
+        #: what makes the worker (tests name a worker that crashes on purpose)
+        self.engine_factory: Callable[[], Engine] = IsolatedEngine
 
     def results_iter(self) -> Iterator[FileResult]:
         """Measure each file in turn, yielding its result (records or error)."""
         paths = expand_paths(self.paths, recursive=self.recursive)
         isolate = self.isolate if self.isolate is not None else len(paths) > 1
-        engine: Engine | None = IsolatedEngine() if isolate else None
+        engine: Engine | None = self.engine_factory() if isolate else None
         try:
             yield from self._results(paths, engine)
         finally:
@@ -265,6 +272,9 @@ class FileSource:
                 engine.close()
 
     def _results(self, paths: list[Path], engine: Engine | None) -> Iterator[FileResult]:
+        if hasattr(engine, "profile_many"):  # a worker process: measure ahead
+            yield from self._pipelined(paths, engine)  # type: ignore[arg-type]
+            return
         for path in paths:
             try:
                 _check_name(path)
@@ -272,12 +282,38 @@ class FileSource:
                 previous = self.schemas.get(key) if self.schemas is not None else None
                 cb = (lambda f, p=path: self.progress(p, f)) if self.progress else None  # type: ignore[misc]
                 result = file_kpis(path, self.options, previous_schema=previous, progress=cb, engine=engine)
-                if self.schemas is not None and result.profile is not None and result.profile.columns:
-                    self.schemas.set(key, [list(c) for c in result.profile.schema])
+                self._remember(key, result)
             except SourceError as exc:  # the caller reports it (the command line prints it once)
                 log.info("%s", exc)
                 result = FileResult(path=path, error=str(exc))
             yield result
+
+    def _pipelined(self, paths: list[Path], engine: IsolatedEngine) -> Iterator[FileResult]:
+        """The worker measures the next file while this process stores the last one's records."""
+        def jobs() -> Iterator[tuple[Path, ProfileOptions | None, Any]]:
+            for path in paths:
+                try:
+                    _check_name(path)
+                    yield path, self.options, os.stat(path)
+                except SourceError as exc:
+                    yield path, self.options, exc
+                except OSError as exc:
+                    yield path, self.options, SourceError(f"{path}: cannot read: {exc.strerror or exc}")
+
+        for path, st, profile, error in engine.profile_many(jobs(), self.progress):
+            if error is not None or profile is None:
+                log.info("%s", error)
+                yield FileResult(path=path, error=error)
+                continue
+            key = dataset_key(_resolved(path))
+            previous = self.schemas.get(key) if self.schemas is not None else None
+            result = file_result(path, st, profile, previous, datetime.now(timezone.utc))
+            self._remember(key, result)
+            yield result
+
+    def _remember(self, key: str, result: FileResult) -> None:
+        if self.schemas is not None and result.profile is not None and result.profile.columns:
+            self.schemas.set(key, [list(c) for c in result.profile.schema])
 
     def collect(self) -> Iterator[KpiRecord]:
         for result in self.results_iter():
