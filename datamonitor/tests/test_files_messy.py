@@ -781,6 +781,7 @@ def _crash_corpus(tmp_path: Path) -> tuple[Path, Path, Path, dict[str, str]]:
     first = write_lines(tmp_path / "a_first.csv", ["x,y", "1,2", "3,4"])
     crash = write_lines(tmp_path / "b_crash.csv", ["x,y", "5,6"])
     last = write_lines(tmp_path / "c_last.csv", ["x,y", "7,8", "9,10", "11,12"])
+    write_lines(tmp_path / "d_after.csv", ["x,y", "1,1", "2,2", "3,3", "4,4"])  # each file its own row count
     path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
     return first, crash, last, {"PYTHONPATH": path}
 
@@ -801,16 +802,21 @@ def test_a_native_crash_in_the_worker_fails_one_file(tmp_path: Path, monkeypatch
 
 
 def test_a_native_crash_on_one_file_does_not_stop_the_run(tmp_path: Path) -> None:
-    """``datamonitor file`` on three files, the engine dying on the middle one: the others are measured and stored."""
+    """``datamonitor file`` on four files, the engine dying on the second: each other file is measured, stored and
+    given its own KPIs (a run whose worker died must not hang, nor hand one file's profile to another)."""
     first, crash, last, extra = _crash_corpus(tmp_path)
     home = tmp_path / "home"
     env = {**os.environ, "DATAMONITOR_HOME": str(home), **extra}
-    out = subprocess.run([sys.executable, "-c", CRASHING_CLI, "--store", str(home / "store.db"), "--json", "file",
-                          str(first), str(crash), str(last)], capture_output=True, text=True, timeout=120, env=env)
+    try:
+        out = subprocess.run([sys.executable, "-c", CRASHING_CLI, "--store", str(home / "store.db"), "--json", "file",
+                              str(first), str(crash), str(last), str(tmp_path / "d_after.csv")],
+                             capture_output=True, text=True, timeout=60, env=env)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the run hung after the engine crashed (60 s); stderr: {exc.stderr!r}")
     assert "Traceback" not in out.stderr, out.stderr
     line = assert_one_line_error(out.stderr, "b_crash.csv", contains="crashed")
     assert "SIGSEGV" in line, line
     docs = [json.loads(x) for x in out.stdout.splitlines() if x.strip()]
     rows = {d["file"]["name"]: d["kpi"]["value"] for d in docs if d.get("kpi", {}).get("name") == "file.rows"}
-    assert rows == {"a_first.csv": 2, "c_last.csv": 3}, rows
+    assert rows == {"a_first.csv": 2, "c_last.csv": 3, "d_after.csv": 4}, rows
     assert out.returncode == 1, (out.returncode, out.stderr)  # a failed file, as docs/cli.rst says; not killed
