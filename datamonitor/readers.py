@@ -237,6 +237,8 @@ class CsvReader:
         self.non_ascii = False
         #: bytes of text handed out so far
         self.bytes_read = 0
+        #: the lines of the chunk just parsed, when known without counting them
+        self.chunk_lines: int | None = None
 
     # ----------------------------------------------------------- chunking
 
@@ -248,18 +250,18 @@ class CsvReader:
             if size + len(block) < self.chunk_size:
                 pending.append(block)
                 size += len(block)
-                quotes += block.count(b'"')
+                quotes += _quotes(block)
                 continue
             cut = self._cut(block, quotes)
             if cut < 0:  # no record ends in this block (a very long one): keep reading
                 pending.append(block)
                 size += len(block)
-                quotes += block.count(b'"')
+                quotes += _quotes(block)
                 continue
             pending.append(block[:cut])
             yield b"".join(pending)
             rest = block[cut:]
-            pending, size, quotes = [rest], len(rest), rest.count(b'"')
+            pending, size, quotes = [rest], len(rest), _quotes(rest)
         data = b"".join(pending)
         if data:
             yield data if data.endswith(b"\n") else data + b"\n"
@@ -270,7 +272,7 @@ class CsvReader:
         end = block.rfind(b"\n")
         if end < 0:
             return -1
-        inside = (quotes_before + block.count(b'"', 0, end)) % 2
+        inside = (quotes_before + (block.count(b'"', 0, end) if b'"' in block else 0)) % 2
         while inside:
             prev = block.rfind(b"\n", 0, end)
             if prev < 0:
@@ -448,7 +450,10 @@ class CsvReader:
     def _typed(self, chunk: bytes, first_line: int) -> tuple[pl.DataFrame, bool]:
         """One chunk, typed; True when the schema widened."""
         try:
-            return self._drop_short(self._fast(chunk), chunk, first_line), False
+            raw = self._fast(chunk)
+            if not self.comment and b'"' not in chunk:  # every line is a row (a blank one a row of nulls)
+                self.chunk_lines = raw.height
+            return self._drop_short(raw, chunk, first_line), False
         except _NOT_FAST:  # a value, a width or a byte the fast path cannot take: go slower
             pass
         before = len(self.bad.examples), self.bad.count
@@ -475,18 +480,24 @@ class CsvReader:
                 if not self.names:
                     return
             self.bytes_read += len(chunk)
+            self.chunk_lines = None
             if chunk:
                 df, widened = self._typed(chunk, line)
                 self.non_ascii = self.non_ascii or not chunk.isascii()
                 if widened and not first:
                     widened_after_first = True
                 yield df
-            line += chunk.count(b"\n")
+            line += self.chunk_lines if self.chunk_lines is not None else chunk.count(b"\n")
             first = False
         if first and not self.names:
             return
         if widened_after_first and not self.final and self.schema is not None:
             raise Widened(self.schema)
+
+
+def _quotes(data: bytes) -> int:
+    """How many quote characters: most files have none, and a search for one is much cheaper than a count."""
+    return data.count(b'"') if b'"' in data else 0
 
 
 def _decodes(data: bytes, encoding: str) -> bool:

@@ -202,10 +202,12 @@ class TableStats:
         elif cat == "list":
             exprs += [c.list.len().min().alias(key + "minlen"), c.list.len().max().alias(key + "maxlen")]
         if not cat_has_no_distinct(cat):
-            h = c.drop_nulls().hash(_SEED)
-            if st.threshold is not None:
-                h = h.filter(h < st.threshold)
-            exprs.append(h.unique().implode().alias(key + "hashes"))
+            if st.threshold is None:  # exact: the distinct values' hashes (unique first: fewer to hash)
+                h = c.drop_nulls().unique().hash(_SEED)
+            else:  # the sketch: only hashes under the threshold can enter it
+                h = c.drop_nulls().hash(_SEED)
+                h = h.filter(h < st.threshold).unique()
+            exprs.append(h.implode().alias(key + "hashes"))
         return exprs
 
     def _merge(self, st: ColumnState, out: dict[str, Any]) -> None:
