@@ -240,7 +240,8 @@ def run(name: str, path: Path) -> dict[str, Any]:
                           capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def _alternate(names: list[str], repeat: int, once: Any) -> dict[str, list[dict[str, Any]]]:
