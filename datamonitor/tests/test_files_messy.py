@@ -569,7 +569,8 @@ def test_malformed_json_lines_are_bad_rows_with_line_numbers(tmp_path: Path, chu
     check_table(prof, good, types={"id": "integer", "v": "integer", "w": "string"})
 
 
-@pytest.mark.parametrize("layout", ["pretty.json", "one_line.json", "pretty.jsonl", "lines.json", "one_line.txt"])
+@pytest.mark.parametrize("layout", ["pretty.json", "one_line.json", "pretty.jsonl", "lines.json", "one_line.txt",
+                                    "pretty.txt", "lines.txt"])
 def test_json_documents_and_lines_told_apart_by_content(tmp_path: Path, vega_dir: Path, layout: str) -> None:
     """vega's cars.json (406 cars, real nulls) as a pretty array, a one-line array, and JSON Lines, under any name."""
     cars = json.loads((vega_dir / "cars.json").read_text(encoding="utf-8"))
