@@ -38,6 +38,10 @@ setup(
         "psutil>=5.9",
         # file events for the directory watcher (inotify on Linux)
         "watchdog>=4",
+        # the UDP listener's timer quantiles in bounded memory: Apache DataSketches' KLL sketch (and HLL for big
+        # sets), mergeable, with a stated rank error; numpy feeds it samples in batches
+        "datasketches>=5.0",
+        "numpy>=1.23",
         # YAML config files for the service (TOML needs nothing)
         "PyYAML>=6",
         "tomli>=1.1; python_version < '3.11'",

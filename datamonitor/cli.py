@@ -679,11 +679,17 @@ def _cmd_udp(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     listener = UdpListener(args.host, args.port, flush_interval=args.flush, max_size=args.max_size,
                            secret=secret.encode() if secret else None, sink=lambda records: dm.record(records))
 
+    def ready(lst: UdpListener) -> None:
+        host, port = lst.bound or (args.host, args.port)
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        sys.stderr.write(f"datamonitor: listening on {where} (udp); receive buffer {lst.rcvbuf or 0:,} bytes\n")
+        sys.stderr.flush()
+
     async def run() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, listener.stop)
-        await listener.serve(duration=args.duration)
+        await listener.serve(duration=args.duration, ready=ready)
 
     try:
         asyncio.run(run())
@@ -691,9 +697,11 @@ def _cmd_udp(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         raise ResourceUnavailable(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     t = listener.totals
     if args.json:
-        _print_json({"received": t.received, "accepted": t.accepted, "rejected": t.rejected}, out)
+        _print_json({"received": t.received, "accepted": t.accepted, "rejected": t.rejected,
+                     "unsupported": t.unsupported, "kernel_drops": listener.kernel_drops}, out)
     else:
-        _kv([("received", t.received), ("accepted", t.accepted), ("rejected", t.rejected)], out)
+        _kv([("received", t.received), ("accepted", t.accepted), ("rejected", t.rejected),
+             ("unsupported lines", t.unsupported), ("dropped by the kernel", listener.kernel_drops)], out)
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ costs a fraction of a second), so the per-file cost is one round trip.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 from .errors import SourceError
 from .profiling import ProfileOptions, TableProfile
 
-__all__ = ["Engine", "InProcessEngine", "IsolatedEngine"]
+__all__ = ["Engine", "EnginePool", "InProcessEngine", "IsolatedEngine"]
 
 log = logging.getLogger(__name__)
 DEFAULT_TARGET = "datamonitor.profiling:profile_file"
@@ -249,3 +250,33 @@ class IsolatedEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class EnginePool:
+    """Isolated engines for threads that measure at once (the watcher's workers): one worker process each."""
+
+    def __init__(self, target: str = DEFAULT_TARGET) -> None:
+        self.target = target
+        self._free: list[IsolatedEngine] = []
+        self._all: list[IsolatedEngine] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def engine(self) -> Iterator[IsolatedEngine]:
+        """An engine no other thread uses meanwhile."""
+        with self._lock:
+            engine = self._free.pop() if self._free else None
+            if engine is None:
+                engine = IsolatedEngine(self.target)
+                self._all.append(engine)
+        try:
+            yield engine
+        finally:
+            with self._lock:
+                self._free.append(engine)
+
+    def close(self) -> None:
+        """Stop every worker process."""
+        with self._lock:
+            for engine in self._all:
+                engine.close()

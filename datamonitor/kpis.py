@@ -61,6 +61,8 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("udp.accepted_per_second", "datagrams/s", _UDP, "accepted datagrams per second over the interval"),
     Kpi("udp.rejected_per_second", "datagrams/s", _UDP, "rejected datagrams per second over the interval"),
     Kpi("udp.dropped", "records", _UDP, "records dropped because the store could not keep up"),
+    Kpi("udp.unsupported", "lines", _UDP, "StatsD event (_e{) and service-check (_sc|) lines skipped in the interval"),
+    Kpi("udp.kernel_drops", "datagrams", _UDP, "datagrams the kernel dropped in the interval (receive buffer full)"),
     Kpi("notification", None, _OWN, "a threshold crossed (labels.state alert) or cleared (ok); value is the KPI's"),
     Kpi("datamonitor.store.dropped", "documents", _OWN, "undelivered documents a full store dropped, in all"),
 )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 from . import records, shipping, templates
 from .config import Config, EsSettings, hosts_fields, load_config
 from .connection import CLIENT_ERRORS, build_client, describe_hosts, response_body, translate_error
-from .errors import BacklogFull, ConfigError, NotConfigured, PayloadError
+from .errors import BacklogFull, ConfigError, DataMonitorError, NotConfigured, PayloadError, SourceError
 from .profiling import ProfileOptions
 from .records import KpiRecord
 from .sources import files
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 _watch_log = logging.getLogger("datamonitor.sources.watch")  # one line per file the watcher measured
 
 KpiLike = KpiRecord | Mapping[str, Any]
+# A file run commits its files' records together, up to this many or this long after the last commit.
+_BATCH_RECORDS = 20_000
+_BATCH_SECONDS = 1.0
 
 
 class DataMonitor:
@@ -48,6 +53,7 @@ class DataMonitor:
         self._store = store
         self._client: Any = None
         self._last_ship: shipping.ShipResult | None = None
+        self._encoder: records.Encoder | None = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -140,33 +146,39 @@ class DataMonitor:
         return dict(self._call("setup", lambda es: templates.install(es, self._config.es)))
 
     # --------------------------------------------------------------- writing
-    def _index_for(self, record: KpiRecord, index: str | None) -> str:
-        if index is not None:
-            return index
-        es = self._config.es
-        return records.index_name(es.index_prefix, es.index_period, record.timestamp)
+    def _rows(self) -> records.Encoder:
+        """The encoder of the store's rows, for the configured index and this store's id history."""
+        es, enc, store = self._config.es, self._encoder, self.store
+        if (enc is None or enc.index_prefix != es.index_prefix or enc.index_period != es.index_period
+                or enc.legacy_ids_until != store.legacy_ids_until):
+            enc = self._encoder = records.Encoder(es.index_prefix, es.index_period,
+                                                  legacy_ids_until=store.legacy_ids_until)
+        return enc
 
-    def _put(self, items: Iterable[KpiLike], index: str | None) -> tuple[list[tuple[str, str]], PutResult]:
-        keys: list[tuple[str, str]] = []
+    def _put(self, items: Iterable[KpiLike], index: str | None, *,
+             meta: Mapping[str, Any] | None = None) -> tuple[list[str], PutResult]:
+        """Store records (or payloads) and ``meta`` state in one transaction; returns the ids."""
+        row = self._rows().row
         rows: list[tuple[str, str, str, str, str]] = []
         for position, item in enumerate(items):
+            if isinstance(item, KpiRecord):
+                rows.append(row(item, index))
+                continue
             try:
-                record = item if isinstance(item, KpiRecord) else KpiRecord.from_payload(item)
+                record = KpiRecord.from_payload(item)
             except PayloadError as exc:
                 raise PayloadError(f"document {position}: {exc}") from None
-            row = self._row(record, index)
-            keys.append((row[1], row[0]))
-            rows.append(row)
+            rows.append(row(record, index))
         try:
-            result = self.store.put(rows, count_refused=not self.connected)
+            result = self.store.put(rows, count_refused=not self.connected, meta=meta)
         except BacklogFull:
             if not self.connected:
                 raise
             self.ship()  # pause means: make room by delivering, then try once more
-            result = self.store.put(rows)
+            result = self.store.put(rows, meta=meta)
         if result.dropped:
             self._report_dropped(result.dropped)
-        return keys, result
+        return [r[0] for r in rows], result
 
     def _report_dropped(self, dropped: int) -> None:
         """A full store dropped undelivered documents: say so, and record the running total as a KPI."""
@@ -176,12 +188,7 @@ class DataMonitor:
         # storing this KPI may itself drop a document or two: the next report counts those
         record = KpiRecord(name="datamonitor.store.dropped", value=total, unit="documents",
                            subject=str(self.store.path), dataset="datamonitor.internal")
-        self.store.put([self._row(record, None)])
-
-    def _row(self, record: KpiRecord, index: str | None) -> tuple[str, str, str, str, str]:
-        """The store's row for a record: (id, index, timestamp, KPI name, JSON document)."""
-        return (records.document_id(record), self._index_for(record, index), records.format_timestamp(record.timestamp),
-                record.name, records.dumps(records.to_document(record)))
+        self.store.put([self._rows().row(record)])
 
     def record(self, kpis: Iterable[KpiLike], *, index: str | None = None, ship: bool = True) -> list[str]:
         """Store KPI records (or payloads) and, with a cluster, ship them; returns their ids.
@@ -189,10 +196,10 @@ class DataMonitor:
         All of them are validated before any is stored: one bad payload stores
         nothing and raises :class:`~datamonitor.errors.PayloadError` naming it.
         """
-        keys, _put = self._put(list(kpis), index)
+        ids, _put = self._put(kpis, index)
         if ship and self.connected:
             self.ship()
-        return [doc_id for _index, doc_id in keys]
+        return ids
 
     def es_send(self, index: str | None = None, payload: KpiLike | None = None) -> str:
         """Store one KPI, ship it when a cluster is connected, and return its document id.
@@ -246,18 +253,31 @@ class DataMonitor:
     def collect_file(self, *paths: str | Path, recursive: bool = False,
                      progress: Callable[[Path, float], None] | None = None,
                      **options: Any) -> list[files.FileResult]:
-        """Measure files, folders and globs; store (and ship) each file's KPIs as it is done.
+        """Measure files, folders and globs; store (and ship) their KPIs as they are done.
 
         A file that cannot be read gives a result with ``error`` set, naming it;
-        the other files go on.
+        the other files go on. Several files' KPIs are committed together (at
+        most a second apart), each with its dataset's new schema in the same
+        transaction: a batch the store refuses keeps neither, so the drift is
+        measured again next time.
         """
+        schemas = _PendingState(self.store, "schema:")
         source = files.FileSource(paths, ProfileOptions(**options), recursive=recursive,
-                                  schemas=_StoreSchemas(self.store), progress=progress)
-        results = []
+                                  schemas=schemas, progress=progress)
+        results: list[files.FileResult] = []
+        batch: list[KpiRecord] = []
+        meta: dict[str, Any] = {}
+        flushed = time.monotonic()
         for result in source.results_iter():
-            if result.records:
-                self.record(result.records, ship=False)
             results.append(result)
+            batch.extend(result.records)
+            meta.update(schemas.take())  # FileSource saved this file's schema: it goes with its records
+            if len(batch) >= _BATCH_RECORDS or time.monotonic() - flushed >= _BATCH_SECONDS:
+                self._put(batch, None, meta=meta)
+                schemas.forget(meta)
+                batch, meta, flushed = [], {}, time.monotonic()
+        if batch or meta:
+            self._put(batch, None, meta=meta)
         if self.connected and any(r.records for r in results):
             self.ship()
         return results
@@ -369,17 +389,51 @@ class DataMonitor:
         What it has measured (path and SHA-256) is kept in the store, so a restart
         catches up on files that arrived meanwhile and never measures one twice.
         """
-        from .errors import SourceError
-        from .sources.watch import DEFAULT_IGNORE, DirectoryWatcher
+        from .isolation import EnginePool
+        from .sources.watch import DEFAULT_IGNORE, DirectoryWatcher, Measured
 
-        def measure(path: Path) -> None:
-            results = self.collect_file(path, **options)
-            errors = [r.error.removeprefix(f"{path}: ") for r in results if r.error]
-            if errors:
-                raise SourceError("; ".join(errors))  # the watcher logs it at ERROR, and counts the file failed
-            _watch_log.info("%s: measured, %d KPIs", path, sum(len(r.records) for r in results))
+        profile = ProfileOptions(**options)
+        schemas = _PendingState(self.store, "schema:")
+        engines = EnginePool()  # each file in a worker process: an engine crash fails one file, not the watcher
 
-        return DirectoryWatcher(dirs, measure, recursive=recursive,
+        def measure(path: Path, digest: str) -> tuple[files.FileResult, dict[str, Any]]:
+            """One file's records and its dataset's new schema, not stored yet; hashed once, by the watcher."""
+            key = files.dataset_key(path.resolve())
+            try:
+                with engines.engine() as engine:
+                    result = files.file_kpis(path, profile, previous_schema=schemas.get(key), sha256=digest,
+                                             engine=engine)
+            except SourceError as exc:
+                raise SourceError(str(exc).removeprefix(f"{path}: ")) from None  # the watcher names the file
+            state: dict[str, Any] = {}
+            if result.profile is not None and result.profile.columns:
+                state = schemas.lay(key, [list(c) for c in result.profile.schema])
+            return result, state
+
+        def commit(done: list[Measured]) -> None:
+            """The records of several files, their schemas and the watcher's memory of them: one transaction."""
+            batch: list[KpiRecord] = []
+            meta: dict[str, Any] = {}
+            for m in done:
+                if m.value is not None:
+                    result, state = m.value
+                    batch.extend(result.records)
+                    meta.update(state)
+                meta[f"state:{m.key}"] = m.sha256
+            try:
+                self._put(batch, None, meta=meta)
+            finally:
+                schemas.forget(meta)  # committed, or refused: then these files are measured again
+            for m in done:
+                if m.value is not None:
+                    _watch_log.info("%s: measured, %d KPIs", m.path, len(m.value[0].records))
+            if self.connected and batch:
+                try:
+                    self.ship()
+                except DataMonitorError as exc:  # stored: the next shipment takes them
+                    log.warning("the watcher's documents are stored but not shipped yet: %s", exc)
+
+        return DirectoryWatcher(dirs, measure=measure, commit=commit, recursive=recursive, on_stop=engines.close,
                                 settle=settle, ignore=DEFAULT_IGNORE if ignore is None else ignore,
                                 state=_StoreSchemas(self.store, prefix="state:"), workers=workers)
 
@@ -465,6 +519,7 @@ class DataMonitor:
         if self._store is not None:
             self._store.close()
             self._store = None
+            self._encoder = None
 
     def __enter__(self) -> DataMonitor:
         return self
@@ -474,6 +529,50 @@ class DataMonitor:
 
     def __repr__(self) -> str:
         return f"DataMonitor(store={str(self._config.store_file)!r}, es={self._config.es!r})"
+
+
+class _PendingState:
+    """State in the store's meta table, with the changes not yet committed laid over it.
+
+    ``set`` only remembers; :meth:`take` hands the changes to the commit that
+    stores the records they belong to, so state and records are saved together.
+    Until :meth:`forget` (after that commit, or its failure) they still answer ``get``.
+    """
+
+    def __init__(self, store: Store, prefix: str) -> None:
+        self._store, self._prefix = store, prefix
+        self._overlay: dict[str, Any] = {}
+        self._new: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            if self._prefix + key in self._overlay:
+                return self._overlay[self._prefix + key]
+        return self._store.get_meta(self._prefix + key)
+
+    def set(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._overlay[self._prefix + key] = self._new[self._prefix + key] = value
+
+    def lay(self, key: str, value: Any) -> dict[str, Any]:
+        """Lay one change over the store and return it as meta, for the caller's own commit."""
+        with self._lock:
+            self._overlay[self._prefix + key] = value
+        return {self._prefix + key: value}
+
+    def take(self) -> dict[str, Any]:
+        """The changes since the last take, as meta keys."""
+        with self._lock:
+            taken, self._new = self._new, {}
+        return taken
+
+    def forget(self, taken: dict[str, Any]) -> None:
+        """Stop laying these changes over the store: committed, or refused (and to be measured again)."""
+        with self._lock:
+            for key, value in taken.items():
+                if self._overlay.get(key) is value:
+                    del self._overlay[key]
 
 
 class _StoreSchemas:

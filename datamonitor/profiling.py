@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from datetime import time as dtime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SourceError
 from .rawinput import RawInput, check_regular, prefetch
@@ -37,13 +37,17 @@ from .sniff import (
     sniff_encoding,
     sniff_json,
 )
-from .tablestats import KMV_K, TableStats
+
+if TYPE_CHECKING:  # Polars is imported when a table is measured, not when datamonitor is
+    from .tablestats import TableStats
 
 __all__ = ["ColumnProfile", "ProfileOptions", "TableProfile", "detect", "profile_dataframe", "profile_file"]
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
 _SAMPLE = 1 << 20
-#: relative standard error of a distinct count past the exact budget (a k-minimum-values sketch)
+#: the k of the k-minimum-values sketch behind distinct counts past the exact budget (tablestats.KMV_K)
+KMV_K = 16384
+#: relative standard error of a distinct count past the exact budget
 DISTINCT_ERROR = 1 / math.sqrt(KMV_K - 2)
 
 
@@ -68,7 +72,7 @@ class ProfileOptions:
     #: text that means "no value": the markers pandas' read_csv treats as NaN that real exports use
     null_values: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "None")
     #: bytes of text parsed at a time
-    chunk_bytes: int = 32 << 20
+    chunk_bytes: int = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,8 @@ def _profiles(stats: TableStats) -> tuple[ColumnProfile, ...]:
 
 
 def _stats(opts: ProfileOptions) -> TableStats:
+    from .tablestats import TableStats
+
     return TableStats(opts.quantiles, distinct_budget=opts.exact_distinct_values, quantile_budget=opts.quantile_values)
 
 

@@ -1,6 +1,6 @@
 """Readers: a text table or a JSON file as a stream of typed Polars chunks, with its bad rows counted.
 
-Each reader parses a chunk (about 32 MiB of text) with Polars, typed by the
+Each reader parses a chunk (about 16 MiB of text) with Polars, typed by the
 schema learned so far. A chunk that does not fit that schema is read again
 as text and every column is cast on its own: a value that does not fit
 widens its column (integer → float → string; date → datetime → string),
@@ -31,7 +31,7 @@ from .tablestats import category
 
 __all__ = ["BadRows", "CsvReader", "JsonReader", "Reencode", "Widened", "wider"]
 
-CHUNK = 32 << 20
+CHUNK = 16 << 20
 _MAX_FIELD = (1 << 31) - 1
 _EXAMPLES = 5
 

@@ -24,7 +24,9 @@ from .errors import PayloadError
 
 __all__ = [
     "ECS_VERSION",
+    "ID_VERSION",
     "SCHEMA_VERSION",
+    "Encoder",
     "KpiRecord",
     "document_id",
     "dumps",
@@ -38,11 +40,14 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: The ECS version whose field names the documents follow.
 ECS_VERSION = "8.11.0"
+#: Version of the ``_id`` formula (see :func:`document_id`); 1 was the bare hash, 2 puts the time first.
+ID_VERSION = 2
 #: ``event.dataset`` of a KPI that came in through the API or ``send``.
 DEFAULT_DATASET = "datamonitor.kpi"
 _MAX_NAME = 256
 _MAX_TEXT = 32_766  # Lucene's limit for one keyword term, in bytes; checked on characters
 _PERIOD_FORMATS = {"month": "%Y.%m", "day": "%Y.%m.%d"}
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,20 +100,32 @@ class KpiRecord:
     message: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
+        name = self.name
+        if not isinstance(name, str) or not name.strip():
             raise PayloadError("field 'name': a KPI needs a non-empty name")
-        if len(self.name) > _MAX_NAME:
+        if len(name) > _MAX_NAME:
             raise PayloadError(f"field 'name': longer than {_MAX_NAME} characters")
-        object.__setattr__(self, "value", _check_value(self.value))
+        value = self.value
+        if value is not None and type(value) is not int:  # the common case needs no check
+            object.__setattr__(self, "value", _check_value(value))
         if self.text is not None and len(self.text) > _MAX_TEXT:
             raise PayloadError(f"field 'text': longer than {_MAX_TEXT} characters")
-        object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
-        if self.file_size is not None and (
-            isinstance(self.file_size, bool) or not isinstance(self.file_size, int) or self.file_size < 0
-        ):
-            raise PayloadError(f"field 'file_size': {self.file_size!r} is not a byte count")
-        labels = {str(k): str(v) for k, v in sorted(dict(self.labels).items())}
-        object.__setattr__(self, "labels", MappingProxyType(labels))
+        ts = self.timestamp
+        if not isinstance(ts, datetime) or ts.tzinfo is not timezone.utc:
+            object.__setattr__(self, "timestamp", _as_utc(ts))
+        size = self.file_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise PayloadError(f"field 'file_size': {size!r} is not a byte count")
+        labels = self.labels
+        if not labels:
+            object.__setattr__(self, "labels", _NO_LABELS)
+        else:
+            items = dict(labels).items()
+            for k, v in items:
+                if type(k) is not str or type(v) is not str:
+                    items = {str(k): str(v) for k, v in items}.items()
+                    break
+            object.__setattr__(self, "labels", MappingProxyType(dict(sorted(items))))
 
     def __hash__(self) -> int:
         return hash(document_id(self))
@@ -207,14 +224,21 @@ def dumps(document: Mapping[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def document_id(record: KpiRecord) -> str:
-    """A stable ``_id``: the hash of what identifies the observation, never of its value.
+def document_id(record: KpiRecord, version: int = ID_VERSION) -> str:
+    """A stable ``_id``: the time, then the hash of what identifies the observation, never of its value.
 
     Two records for the same KPI, subject, source, host, file, labels and
     instant (to the microsecond) are the same observation and get the same id.
+    The identity is hashed as compact, sorted JSON (see :doc:`/schema`).
+    Version 2 ids are the instant's 20 digits (``YYYYMMDDhhmmssffffff``, UTC)
+    followed by 20 hex digits of that hash, so ids made in time order sort in
+    time order, which keeps the store's and Lucene's id index writes local.
+    Version 1 ids were the first 40 hex digits of the hash alone; a store made
+    before version 2 keeps them for the observations it may already hold.
     """
+    iso = record.timestamp.isoformat(timespec="microseconds")
     identity = {
-        "t": record.timestamp.isoformat(timespec="microseconds"),
+        "t": iso,
         "n": record.name,
         "s": record.subject,
         "d": record.dataset,
@@ -222,7 +246,15 @@ def document_id(record: KpiRecord) -> str:
         "f": record.file_path,
         "l": dict(record.labels),
     }
-    return hashlib.sha256(dumps(identity).encode("utf-8")).hexdigest()[:40]
+    digest = hashlib.sha256(dumps(identity).encode("utf-8")).hexdigest()
+    if version == 1:
+        return digest[:40]
+    return _id_prefix(iso) + digest[:20]
+
+
+def _id_prefix(iso_us: str) -> str:
+    """``2026-11-23T10:30:15.123456+00:00`` -> ``20261123103015123456``."""
+    return iso_us[0:4] + iso_us[5:7] + iso_us[8:10] + iso_us[11:13] + iso_us[14:16] + iso_us[17:19] + iso_us[20:26]
 
 
 def index_name(prefix: str, period: str, ts: datetime) -> str:
@@ -236,6 +268,127 @@ def index_name(prefix: str, period: str, ts: datetime) -> str:
     if fmt is None:
         return prefix
     return f"{prefix}-{_as_utc(ts).strftime(fmt)}"
+
+
+# ---------------------------------------------------------------- the store's rows
+
+_enc = json.encoder.encode_basestring  # json.dumps(str, ensure_ascii=False), in C
+
+
+def _num(value: float | int) -> str:
+    """A number as ``json.dumps`` writes it."""
+    return int.__repr__(value) if isinstance(value, int) else float.__repr__(value)
+
+
+def _labels_json(labels: Mapping[str, str]) -> str:
+    """Labels as ``dumps`` writes them: the record keeps them sorted, so no sort is needed here."""
+    return "{" + ",".join(_enc(k) + ":" + _enc(v) for k, v in labels.items()) + "}"
+
+
+class Encoder:
+    """Turns records into the store's rows: ``(id, index, @timestamp, KPI name, JSON document)``.
+
+    The JSON equals ``dumps(to_document(record))`` (a test holds it to that),
+    but is written from parts made once per distinct timestamp and per
+    (dataset, host, file): a store takes tens of thousands of documents a
+    second, and nested dicts plus ``json.dumps`` for each were most of its cost.
+
+    :param index_prefix: and ``index_period``: where documents go (:func:`index_name`).
+    :param legacy_ids_until: a ``@timestamp``; records at or before it get version 1
+        ids, as a store made before version 2 may already hold them.
+    """
+
+    def __init__(self, index_prefix: str, index_period: str, *, legacy_ids_until: str | None = None) -> None:
+        self.index_prefix, self.index_period = index_prefix, index_period
+        self.legacy_ids_until = legacy_ids_until
+        # one tuple, replaced whole: the watcher's workers share an encoder
+        self._last: tuple[datetime | None, tuple[str, str, str, str]] = (None, ("", "", "", ""))
+        self._heads: dict[tuple[str, str, str | None, int | None], tuple[str, str]] = {}
+        self._labels: dict[tuple[tuple[str, str], ...], str] = {}
+
+    def _times(self, ts: datetime) -> tuple[str, str, str, str]:
+        """(identity time, @timestamp, index, id prefix), computed once per distinct timestamp."""
+        last_ts, parts = self._last
+        if ts == last_ts:  # records hold UTC times, so an equal instant formats alike
+            return parts
+        iso = ts.isoformat(timespec="microseconds")
+        if ts.year < 1000:  # strftime does not pad such years: keep the forms older versions stored
+            stamp, index = format_timestamp(ts), index_name(self.index_prefix, self.index_period, ts)
+        else:
+            stamp = iso[:23] + "Z"
+            period = self.index_period
+            if period == "month":
+                index = f"{self.index_prefix}-{iso[0:4]}.{iso[5:7]}"
+            elif period == "day":
+                index = f"{self.index_prefix}-{iso[0:4]}.{iso[5:7]}.{iso[8:10]}"
+            else:
+                index = index_name(self.index_prefix, period, ts)
+        parts = (iso, stamp, index, _id_prefix(iso))
+        self._last = (ts, parts)
+        return parts
+
+    def _head(self, record: KpiRecord) -> tuple[str, str]:
+        """The document's fields between ``@timestamp`` and ``kpi``, and the identity's head."""
+        key = (record.dataset, record.host, record.file_path, record.file_size)
+        head = self._heads.get(key)
+        if head is None:
+            if len(self._heads) > 4096:
+                self._heads.clear()
+            doc = to_document(KpiRecord(name="x", dataset=record.dataset, host=record.host,
+                                        file_path=record.file_path, file_size=record.file_size))
+            parts = [f'"{k}":{dumps(doc[k])}' for k in ("datamonitor", "ecs", "event", "file", "host") if k in doc]
+            fpath = "null" if record.file_path is None else _enc(record.file_path)
+            head = (",".join(parts) + ",", '{"d":' + _enc(record.dataset) + ',"f":' + fpath + ',"h":'
+                    + _enc(record.host) + ',"l":')
+            self._heads[key] = head
+        return head
+
+    def _labels_text(self, labels: Mapping[str, str]) -> str:
+        if len(self._labels) > 4096:
+            self._labels.clear()
+        text = self._labels[tuple(labels.items())] = _labels_json(labels)
+        return text
+
+    def row(self, record: KpiRecord, index: str | None = None) -> tuple[str, str, str, str, str]:
+        """The store's row for one record; ``index`` overrides the dated index."""
+        try:
+            return self._row(record, index)
+        except TypeError:  # a field that is not a string where one is expected: the general builder copes
+            legacy = self.legacy_ids_until
+            stamp = format_timestamp(record.timestamp)
+            doc_id = document_id(record, 1 if legacy is not None and stamp <= legacy else ID_VERSION)
+            dated = index_name(self.index_prefix, self.index_period, record.timestamp)
+            return doc_id, dated if index is None else index, stamp, record.name, dumps(to_document(record))
+
+    def _row(self, record: KpiRecord, index: str | None) -> tuple[str, str, str, str, str]:
+        # the caches' hits inline: this runs for every document stored
+        ts = record.timestamp
+        last_ts, parts = self._last
+        iso, stamp, dated, prefix = parts if ts == last_ts else self._times(ts)
+        head_key = (record.dataset, record.host, record.file_path, record.file_size)
+        head, id_head = self._heads.get(head_key) or self._head(record)
+        labels = self._labels.get(tuple(record.labels.items())) or self._labels_text(record.labels)
+        subject = record.subject
+        identity = (id_head + labels + ',"n":' + _enc(record.name) + ',"s":'
+                    + ("null" if subject is None else _enc(subject)) + ',"t":"' + iso + '"}')
+        digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()
+        legacy = self.legacy_ids_until
+        doc_id = digest[:40] if legacy is not None and stamp <= legacy else prefix + digest[:20]
+        kpi = '{"name":' + _enc(record.name)
+        if subject is not None:
+            kpi += ',"subject":' + _enc(subject)
+        if record.text is not None:
+            kpi += ',"text":' + _enc(record.text)
+        if record.unit is not None:
+            kpi += ',"unit":' + _enc(record.unit)
+        if record.value is not None:
+            kpi += ',"value":' + _num(record.value)
+        body = '{"@timestamp":"' + stamp + '",' + head + '"kpi":' + kpi + "}"
+        if labels != "{}":
+            body += ',"labels":' + labels
+        if record.message is not None:
+            body += ',"message":' + _enc(record.message)
+        return doc_id, dated if index is None else index, stamp, record.name, body + "}"
 
 
 # ---------------------------------------------------------------- payloads

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 PENDING, SHIPPED, DEAD = 0, 1, 2
 STATE_NAMES = {PENDING: "pending", SHIPPED: "shipped", DEAD: "dead"}
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 #: what a bounded store does when a batch does not fit
 WHEN_FULL = ("pause", "drop_oldest")
 # where search(fields=...) looks in a document's JSON
@@ -62,10 +62,9 @@ CREATE INDEX IF NOT EXISTS documents_name_ts ON documents (name, ts);
 CREATE INDEX IF NOT EXISTS documents_ts ON documents (ts);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
--- the backlog's size, kept in the same transaction as every change to it
-CREATE TRIGGER IF NOT EXISTS backlog_insert AFTER INSERT ON documents WHEN NEW.state != 1 BEGIN
-    UPDATE counters SET value = value + NEW.size WHERE name = 'backlog_bytes';
-END;
+-- the backlog's size, kept in the same transaction as every change to it: by put() for new
+-- documents (one update per batch, not one per row), by these triggers for the rest
+DROP TRIGGER IF EXISTS backlog_insert;
 CREATE TRIGGER IF NOT EXISTS backlog_delete AFTER DELETE ON documents WHEN OLD.state != 1 BEGIN
     UPDATE counters SET value = value - OLD.size WHERE name = 'backlog_bytes';
 END;
@@ -87,6 +86,12 @@ UPDATE documents SET size = length(CAST(body AS BLOB));
 INSERT OR REPLACE INTO counters (name, value)
     SELECT 'backlog_bytes', COALESCE(SUM(size), 0) FROM documents WHERE state != 1;
 INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0), ('refused', 0);
+"""
+# run once, when a store made before version 2 ids (schema 1 or 2) is opened: the observations it may
+# already hold keep their version 1 ids, so a re-sent one is still recognised (see records.Encoder)
+_LEGACY_IDS = """
+INSERT OR IGNORE INTO meta (key, value)
+    SELECT 'legacy_ids_until', json_quote(MAX(ts)) FROM documents HAVING COUNT(*) > 0;
 """
 
 
@@ -202,9 +207,11 @@ class Store:
             # schema 1 had no size column and no counters: added and counted once, in one transaction
             upgrade = "ALTER TABLE documents ADD COLUMN size INTEGER NOT NULL DEFAULT 0;" if version == 1 else ""
             counters = _COUNTERS if version < 2 else ""
+            legacy = _LEGACY_IDS if version < 3 else ""  # an empty (new) store has no legacy ids
             key = _V1_TABLE_KEY if self._has_v1_key() else _NEW_KEY
-            self._db.executescript("BEGIN IMMEDIATE;" + upgrade + _SCHEMA + key + counters
+            self._db.executescript("BEGIN IMMEDIATE;" + upgrade + _SCHEMA + key + counters + legacy
                                    + f"PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
+        self.legacy_ids_until: str | None = self.get_meta("legacy_ids_until")
 
     def _has_v1_key(self) -> bool:
         """True for a store made by schema 1, whose table itself declares UNIQUE (idx, doc_id)."""
@@ -243,39 +250,59 @@ class Store:
         return StoredDocument(*row)
 
     # ---------------------------------------------------------------- writes
-    def put(self, items: Iterable[tuple[str, str, str, str, str]], *, count_refused: bool = True) -> PutResult:
+    def put(self, items: Iterable[tuple[str, str, str, str, str]], *, count_refused: bool = True,
+            meta: Mapping[str, Any] | None = None) -> PutResult:
         """Commit documents, each ``(doc_id, index, timestamp, kpi_name, json_body)``, in one transaction.
 
         A document whose (index, id) is already stored is left as it is: the
-        first copy of an observation wins, here as in Elasticsearch. A paused,
-        full store raises :class:`BacklogFull` and counts the batch as refused
-        (``count_refused=False`` when the caller will make room and try again).
+        first copy of an observation wins, here as in Elasticsearch. ``meta``
+        (key -> JSON value, see :meth:`set_meta`) is kept in the same
+        transaction, so state about the documents (a dataset's schema, the
+        files the watcher measured) is saved exactly when they are. A paused,
+        full store raises :class:`BacklogFull`, keeps neither, and counts the
+        batch as refused (``count_refused=False`` when the caller will make
+        room and try again).
         """
         now = self._clock()
         rows = [(doc_id, idx, ts, name, body, now, len(body.encode())) for doc_id, idx, ts, name, body in items]
-        if not rows:
+        meta_rows = [(key, json.dumps(value)) for key, value in (meta or {}).items()]
+        if not rows and not meta_rows:
             return PutResult(0, 0)
-        dropped = 0
+        dropped = added = 0
         refused: BacklogFull | None = None
         with self._write() as db:
-            if self.max_size is not None:
+            if self.max_size is not None and rows:
                 incoming = sum(r[6] for r in rows)
                 try:
                     dropped = self._make_room(db, incoming)
                 except BacklogFull as exc:
                     refused = exc
             if refused is None:
-                # rowcount, not total_changes: the backlog triggers' updates are not documents
-                added = db.executemany(
-                    "INSERT OR IGNORE INTO documents (doc_id, idx, ts, name, body, created, size) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                ).rowcount
+                if rows:
+                    added = self._insert(db, rows)
+                if meta_rows:
+                    db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta_rows)
             elif count_refused:  # counted in the same transaction, and nothing else is written
                 db.execute("UPDATE counters SET value = value + ? WHERE name = 'refused'", (len(rows),))
         if refused is not None:
             raise refused
         return PutResult(added, len(rows) - added, dropped)
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, rows: list[tuple[str, str, str, str, str, float, int]]) -> int:
+        """Within a write: insert new documents, count their bytes in the backlog; returns how many were new."""
+        last = db.execute("SELECT COALESCE(MAX(seq), 0) FROM documents").fetchone()[0]
+        # rowcount, not total_changes: the counter's update is not a document
+        added: int = db.executemany(
+            "INSERT OR IGNORE INTO documents (doc_id, idx, ts, name, body, created, size) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        ).rowcount
+        if added == len(rows):
+            grown = sum(r[6] for r in rows)
+        else:  # some were already stored: count the bytes of those that were not, which came after ``last``
+            grown = db.execute("SELECT COALESCE(SUM(size), 0) FROM documents WHERE seq > ?", (last,)).fetchone()[0]
+        db.execute("UPDATE counters SET value = value + ? WHERE name = 'backlog_bytes'", (grown,))
+        return added
 
     def _make_room(self, db: sqlite3.Connection, incoming: int) -> int:
         """Within a write: fit ``incoming`` bytes under ``max_size`` (dropping the oldest, if allowed)."""

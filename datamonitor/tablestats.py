@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from .profiling import KMV_K as PROFILING_KMV_K
+
 __all__ = ["CATEGORIES", "ColumnState", "TableStats", "category", "flatten_structs"]
 
 #: the type names a column can have in the KPIs
@@ -33,7 +35,7 @@ _SEED = 0x5EED
 #: distinct counts stay exact while every column's hash set together holds at most this many hashes
 EXACT_DISTINCT_BUDGET = 8 << 20
 #: the k of the k-minimum-values sketch used past the budget: relative standard error 1/sqrt(k-2), 0.8%
-KMV_K = 16384
+KMV_K = PROFILING_KMV_K
 #: quantiles stay exact while the numeric values kept hold at most this many values, sampled above
 QUANTILE_BUDGET = 8 << 20
 _HASH_SPACE = float(1 << 64)

@@ -3,28 +3,36 @@
 Accepted datagrams:
 
 * JSON: one KPI payload (as ``send`` takes it) or a list of them; each becomes a record as it is.
-* StatsD lines (several per datagram, one per line): ``name:value|g`` (gauge, the last value
-  wins), ``|c`` (counter, summed, divided by its ``@rate``), ``|ms`` or ``|h`` (timer: count,
-  mean, min, max, p50, p95, p99 per interval), DogStatsD tags ``|#tag:value,tag2``.
+* StatsD lines (several per datagram, one per line): counters, gauges, timers, histograms,
+  distributions and sets, sample rates and DogStatsD tags; see :mod:`datamonitor.sources.statsd`.
 
 With a shared secret, a datagram must start with a line ``hmac=<hex SHA-256 HMAC of
 the rest>``. Malformed, oversized, non-UTF-8 or unsigned datagrams are counted and
 logged at most once every 10 s; they never stop the listener. The listener's own
-counters are KPIs too: ``udp.received``, ``udp.accepted``, ``udp.rejected``,
-``udp.accepted_per_second``, ``udp.rejected_per_second`` and ``udp.dropped`` (records
-given up after a full store refused them for longer than ``max_unsent`` allows;
-until then they wait and are offered again at every flush).
+counters are KPIs too (see :meth:`UdpListener.flush`).
+
+How it keeps up (README, Performance): a thread of its own takes the waiting datagrams
+with ``recvmmsg`` (:mod:`datamonitor.sources.mmsg`; ``recv`` where there is none) and only
+counts each datagram's bytes in a dict (identical datagrams, such as the same counter
+increment, collapse into one entry). Every 2,048 datagrams, or when the socket is idle
+for 0.1 s, it parses each distinct datagram once, through a cache of parsed lines and
+line templates, and aggregates it as often as it came. Flushing swaps the aggregator
+out under a lock, so receiving never waits for the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import hmac
 import json
 import logging
-import math
+import os
 import socket
+import struct
+import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -34,24 +42,36 @@ from typing import Any
 
 from ..errors import ConfigError, DataMonitorError, PayloadError
 from ..records import KpiRecord
+from .mmsg import batch_receiver
+from .statsd import (
+    BLANK,
+    COUNTER,
+    DATASET,
+    EXACT_SAMPLES,
+    GAUGE,
+    TIMER,
+    UNSUPPORTED,
+    Aggregator,
+    Entry,
+    LineCache,
+    Metric,
+    parse_line,
+)
 
-__all__ = ["Aggregator", "UdpListener", "parse_datagram", "sign"]
+__all__ = ["Aggregator", "Metric", "UdpListener", "parse_datagram", "sign"]
 
 log = logging.getLogger(__name__)
-DATASET = "datamonitor.udp"
 DEFAULT_PORT = 8200
-_TYPES = {"g": "gauge", "c": "counter", "ms": "timer", "h": "timer", "d": "timer"}
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One StatsD sample."""
-
-    name: str
-    value: float
-    kind: str
-    rate: float = 1.0
-    tags: tuple[tuple[str, str], ...] = ()
+#: the receive buffer the listener asks for; Linux grants at most ``net.core.rmem_max``
+RCVBUF = 8 << 20
+#: datagrams received between two parses
+BATCH = 2048
+#: how long the receiving thread blocks on an idle socket before it parses what it has
+IDLE = 0.1
+#: self-metric documents are written when they change, and at least this often (seconds)
+SELF_EVERY = 60.0
+#: first bytes that send a datagram the slow way: JSON, blanks (and an empty datagram)
+_SLOW_START = frozenset((b"", b"[", b"{", b" ", b"\t", b"\r", b"\n", b"\x0b", b"\x0c"))
 
 
 def sign(payload: bytes, secret: bytes) -> bytes:
@@ -70,54 +90,22 @@ def _verify(data: bytes, secret: bytes) -> bytes:
     return payload
 
 
-def _statsd_line(line: str) -> Metric:
-    name, sep, rest = line.partition(":")
-    if not sep or not name or not rest:
-        raise PayloadError(f"not a StatsD line: {line[:60]!r}")
-    parts = rest.split("|")
-    if len(parts) < 2:
-        raise PayloadError(f"StatsD line without a type: {line[:60]!r}")
-    kind = _TYPES.get(parts[1])
-    if kind is None:
-        raise PayloadError(f"unknown StatsD type {parts[1]!r} in {line[:60]!r}")
-    try:
-        value = float(parts[0])
-    except ValueError:
-        raise PayloadError(f"StatsD value {parts[0][:20]!r} is not a number") from None
-    if not math.isfinite(value):
-        raise PayloadError(f"StatsD value {parts[0][:20]!r} is not finite")
-    rate: float = 1.0
-    tags: tuple[tuple[str, str], ...] = ()
-    for extra in parts[2:]:
-        if extra.startswith("@"):
-            try:
-                rate = float(extra[1:])
-            except ValueError:
-                raise PayloadError(f"bad sample rate {extra!r}") from None
-            if not 0 < rate <= 1:
-                raise PayloadError(f"sample rate {extra!r} is not in (0, 1]")
-        elif extra.startswith("#"):
-            tags = tuple(sorted((t.partition(":")[0], t.partition(":")[2]) for t in extra[1:].split(",") if t))
-    if len(name) > 200:
-        raise PayloadError("StatsD name longer than 200 characters")
-    return Metric(name, value, kind, rate, tags)
-
-
-def parse_datagram(data: bytes, *, secret: bytes | None = None, max_size: int = 8192) -> tuple[list[KpiRecord],
-                                                                                                list[Metric]]:
-    """JSON records and StatsD samples from one datagram; raises PayloadError naming what is wrong."""
+def _parse(data: bytes, secret: bytes | None, max_size: int,
+           cache: LineCache | None = None) -> tuple[list[KpiRecord], list[Entry]]:
+    """JSON records and parsed StatsD lines (blank and unsupported ones included) of one datagram."""
     if len(data) > max_size:
         raise PayloadError(f"datagram of {len(data)} bytes is over the {max_size}-byte limit")
     if secret is not None:
         data = _verify(data, secret)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PayloadError("datagram is not UTF-8") from None
-    stripped = text.strip()
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PayloadError("datagram is not UTF-8") from None
+    stripped = data.strip()
     if not stripped:
         raise PayloadError("empty datagram")
-    if stripped[0] in "[{":
+    if stripped[:1] in (b"[", b"{"):
         try:
             payload = json.loads(stripped)
         except (ValueError, RecursionError) as exc:  # ValueError: also an integer over 4,300 digits
@@ -126,51 +114,23 @@ def parse_datagram(data: bytes, *, secret: bytes | None = None, max_size: int = 
         if not items or len(items) > 1000:
             raise PayloadError("a JSON datagram holds 1 to 1000 KPIs")
         return [KpiRecord.from_payload(item, dataset=DATASET) for item in items], []
-    return [], [_statsd_line(line.strip()) for line in stripped.splitlines() if line.strip()]
+    if cache is None:
+        entries = [parse_line(line) for line in stripped.splitlines()]
+    else:
+        entries = [cache.lines.get(line) or cache.parse(line) for line in stripped.splitlines()]
+    if all(e[0] is BLANK for e in entries):
+        raise PayloadError("empty datagram")
+    return [], entries
 
 
-class Aggregator:
-    """StatsD aggregation over one flush interval."""
+def parse_datagram(data: bytes, *, secret: bytes | None = None, max_size: int = 8192) -> tuple[list[KpiRecord],
+                                                                                                list[Metric]]:
+    """JSON records and StatsD samples from one datagram; raises PayloadError naming what is wrong.
 
-    def __init__(self) -> None:
-        self.gauges: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-        self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
-        self.timers: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = defaultdict(list)
-
-    def add(self, metric: Metric) -> None:
-        key = (metric.name, metric.tags)
-        if metric.kind == "gauge":
-            self.gauges[key] = metric.value
-        elif metric.kind == "counter":
-            self.counters[key] += metric.value / metric.rate
-        else:
-            self.timers[key].append(metric.value)
-
-    def flush(self, when: datetime) -> list[KpiRecord]:
-        """The interval's records; the aggregator starts empty again."""
-        out = []
-
-        def rec(name: str, value: float, tags: tuple[tuple[str, str], ...], kind: str, unit: str | None = None) -> None:
-            out.append(KpiRecord(name=name, value=value, unit=unit, dataset=DATASET, timestamp=when,
-                                 labels={**dict(tags), "statsd_type": kind}))
-
-        for (name, tags), value in self.gauges.items():
-            rec(name, value, tags, "gauge")
-        for (name, tags), value in self.counters.items():
-            rec(name, value, tags, "counter", "count")
-        for (name, tags), values in self.timers.items():
-            values.sort()
-            n = len(values)
-            rec(f"{name}.count", n, tags, "timer", "count")
-            rec(f"{name}.mean", sum(values) / n, tags, "timer", "ms")
-            rec(f"{name}.min", values[0], tags, "timer", "ms")
-            rec(f"{name}.max", values[-1], tags, "timer", "ms")
-            for q in (50, 95, 99):
-                rec(f"{name}.p{q}", values[min(n - 1, math.ceil(q / 100 * n) - 1)], tags, "timer", "ms")
-        self.gauges.clear()
-        self.counters.clear()
-        self.timers.clear()
-        return out
+    Events and service checks are left out (the listener counts them as ``udp.unsupported``).
+    """
+    records, entries = _parse(data, secret, max_size)
+    return records, [Metric.from_entry(e) for e in entries if e[0] is not BLANK and e[0] is not UNSUPPORTED]
 
 
 @dataclass
@@ -178,15 +138,39 @@ class _Counts:
     received: int = 0
     accepted: int = 0
     rejected: int = 0
+    #: event and service-check lines in accepted datagrams, skipped
+    unsupported: int = 0
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, listener: UdpListener) -> None:
-        self.listener = listener
+def _rmem_max() -> int | None:
+    try:
+        with open("/proc/sys/net/core/rmem_max") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.listener.handle(data)
+
+def socket_drops(sock: socket.socket) -> int | None:
+    """Datagrams the kernel dropped for this socket since it was opened (its receive buffer was full).
+
+    The ``drops`` column of ``/proc/net/udp`` (or ``udp6``) for the socket's inode; None where there is none.
+    """
+    try:
+        inode = str(os.fstat(sock.fileno()).st_ino)
+    except OSError:
+        return None
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path) as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 12 and fields[9] == inode:
+                        return int(fields[12])
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 class UdpListener:
@@ -194,6 +178,8 @@ class UdpListener:
 
     :param sink: receives each interval's records (e.g. ``DataMonitor.record``); it runs in a worker
         thread so that the store never holds up receiving.
+    :param rcvbuf: the socket receive buffer to ask for (``SO_RCVBUF``); :attr:`rcvbuf` is what the
+        kernel granted, as ``getsockopt`` reports it (on Linux twice the size set, for its bookkeeping).
     """
 
     name = "udp"
@@ -201,45 +187,118 @@ class UdpListener:
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, flush_interval: float = 10.0,
                  secret: bytes | None = None, max_size: int = 8192,
                  sink: Callable[[list[KpiRecord]], Any] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, rcvbuf: int = RCVBUF) -> None:
         if not 0 <= port <= 65535:
             raise ConfigError(f"UDP port {port} is not in 0-65535")
         if flush_interval <= 0 or max_size < 1:
             raise ConfigError("the flush interval and the maximum datagram size must be positive")
         self.host, self.port, self.flush_interval = host, port, flush_interval
         self.secret, self.max_size, self.sink, self._clock = secret, max_size, sink, clock
+        self.requested_rcvbuf = rcvbuf
+        #: the receive buffer the kernel granted (``getsockopt(SO_RCVBUF)``), once listening
+        self.rcvbuf: int | None = None
         self.aggregator = Aggregator()
         self.direct: list[KpiRecord] = []
         self.counts = _Counts()
         self.totals = _Counts()
+        self._lock = threading.Lock()
+        self._cache = LineCache()
         self._last_flush = clock()
         self._last_log = 0.0
+        self._last_self: tuple[Any, ...] | None = None
+        self._last_self_at = -1e18
         #: records the sink refused (a full store), tried again at the next flush, at most ``max_unsent``
         self._unsent: list[KpiRecord] = []
         self.max_unsent = 100_000
         #: records given up because more than ``max_unsent`` waited; reported as ``udp.dropped``
         self.dropped = 0
-        self._transport: asyncio.DatagramTransport | None = None
+        #: datagrams the kernel dropped because the receive buffer was full (``udp.kernel_drops``)
+        self.kernel_drops = 0
+        self._drops_seen: int | None = None
+        self._sock: socket.socket | None = None
         self._stop: asyncio.Event | None = None
+        self._halt = threading.Event()
         self.bound: tuple[str, int] | None = None
 
+    # ------------------------------------------------------------ taking datagrams
+
     def handle(self, data: bytes) -> None:
-        """Take one datagram: counted, parsed, aggregated, never raising."""
-        self.counts.received += 1
+        """Take one datagram now: counted, parsed, aggregated, never raising."""
+        with self._lock:
+            self._take({data: 1})
+
+    def _take(self, batch: dict[bytes, int]) -> None:
+        """Count, parse and aggregate a batch: each distinct datagram and how often it came (lock held)."""
+        c = self.counts
+        cache = self._cache
+        cache.trim()
+        cached, parse = cache.lines.get, cache.parse
+        agg = self.aggregator
+        counters, gauges, timers, add = agg.counters, agg.gauges, agg.timers, agg.add_entries
+        secret, max_size = self.secret, self.max_size
+        received = accepted = 0
+        for data, times in batch.items():
+            received += times
+            if secret is not None or len(data) > max_size or data[:1] in _SLOW_START or not data.isascii():
+                self._take_slow(data, times)
+                continue
+            entries = []
+            try:
+                for line in data.splitlines():
+                    entry = cached(line)
+                    if entry is None:
+                        entry = parse(line)
+                    entries.append(entry)
+            except Exception as exc:  # noqa: BLE001 - a datagram never stops the listener: counted, logged
+                self._reject(exc, times)
+                continue
+            accepted += times
+            for entry in entries:
+                kind, key, value, rate = entry
+                if kind is COUNTER:
+                    counters[key] = counters.get(key, 0.0) + value / rate * times  # type: ignore[operator]
+                elif kind is GAUGE:
+                    gauges[key] = value  # type: ignore[assignment]
+                elif kind is TIMER and times == 1:
+                    values = timers.get(key)
+                    if values is not None and len(values) < EXACT_SAMPLES - 1:
+                        values.append(value)  # type: ignore[arg-type]
+                    else:
+                        add([entry], 1)
+                elif kind is UNSUPPORTED:
+                    c.unsupported += times
+                else:
+                    add([entry], times)
+        c.received += received
+        c.accepted += accepted
+
+    def _take_slow(self, data: bytes, times: int) -> None:
+        """A datagram off the fast path: signed, JSON, oversized, not ASCII or starting with blanks."""
+        c = self.counts
         try:
-            records, metrics = parse_datagram(data, secret=self.secret, max_size=self.max_size)
-        except Exception as exc:
-            if not isinstance(exc, PayloadError):
-                log.debug("datagram parser failed", exc_info=True)
-                exc = PayloadError(f"unparsable datagram: {type(exc).__name__}")
-            self.counts.rejected += 1
-            self.counts.reasons[str(exc).split(":")[0]] += 1
-            self._log_rejects(str(exc))
+            if len(data) > self.max_size:
+                raise PayloadError(f"datagram over the {self.max_size}-byte limit")
+            records, entries = _parse(data, self.secret, self.max_size, self._cache)
+            for _ in range(times - 1):  # each JSON datagram is a record of its own
+                records += _parse(data, self.secret, self.max_size, self._cache)[0]
+        except Exception as exc:  # noqa: BLE001 - a datagram never stops the listener: counted, logged
+            self._reject(exc, times)
             return
-        self.counts.accepted += 1
-        self.direct.extend(records)
-        for metric in metrics:
-            self.aggregator.add(metric)
+        c.accepted += times
+        if records:
+            self.direct.extend(records)
+            return
+        kinds = [e[0] for e in entries]
+        c.unsupported += kinds.count(UNSUPPORTED) * times
+        self.aggregator.add_entries(entries, times)
+
+    def _reject(self, exc: Exception, times: int) -> None:
+        if not isinstance(exc, PayloadError):
+            log.debug("datagram parser failed", exc_info=True)
+            exc = PayloadError(f"unparsable datagram: {type(exc).__name__}")
+        self.counts.rejected += times
+        self.counts.reasons[str(exc).split(":")[0]] += times
+        self._log_rejects(str(exc))
 
     def _log_rejects(self, last: str) -> None:
         now = self._clock()
@@ -247,47 +306,149 @@ class UdpListener:
             self._last_log = now
             log.warning("rejected %d datagram(s) in this interval; last: %s", self.counts.rejected, last)
 
+    def _receive(self, sock: socket.socket) -> None:
+        """The receiving thread: count datagrams by their bytes, and parse them every ``BATCH`` or when idle."""
+        size, take, lock, halted = self.max_size + 1, self._take, self._lock, self._halt.is_set
+        many = batch_receiver(sock, size)
+        receive: Callable[[], list[bytes]] = many.receive if many is not None else (lambda: [sock.recv(size)])
+        while not halted():
+            batch: dict[bytes, int] = {}
+            pop = batch.pop
+            count = 0
+            try:
+                while count < BATCH:
+                    datagrams = receive()
+                    for data in datagrams:
+                        batch[data] = pop(data, 0) + 1  # moved to the end: the dict's order is the last arrival's
+                    count += len(datagrams)
+            except (BlockingIOError, InterruptedError, TimeoutError):
+                pass  # idle for IDLE seconds
+            except OSError as exc:
+                if exc.errno == errno.EBADF:
+                    break
+                log.warning("receiving a datagram failed: %s", exc)
+            if batch:
+                with lock:
+                    take(batch)
+        self._drain(sock)
+
+    def _drain(self, sock: socket.socket, limit: float = 2.0) -> None:
+        """At stop: take what already waits in the socket's buffer (for at most ``limit`` seconds)."""
+        batch: dict[bytes, int] = {}
+        try:
+            sock.setblocking(False)
+            deadline = time.monotonic() + limit
+            while time.monotonic() < deadline:
+                for _ in range(BATCH):
+                    data = sock.recv(self.max_size + 1)
+                    batch[data] = batch.pop(data, 0) + 1
+                with self._lock:
+                    self._take(batch)
+                batch = {}
+        except OSError:
+            pass
+        if batch:
+            with self._lock:
+                self._take(batch)
+
+    # ------------------------------------------------------------ flushing
+
+    def _sample_drops(self) -> None:
+        if self._sock is None:
+            return
+        seen = socket_drops(self._sock)
+        if seen is not None:
+            if self._drops_seen is not None and seen > self._drops_seen:
+                self.kernel_drops += seen - self._drops_seen
+            self._drops_seen = seen
+
     def flush(self) -> list[KpiRecord]:
-        """This interval's records: JSON KPIs, aggregated StatsD, and the listener's own counters."""
+        """This interval's records: JSON KPIs, aggregated StatsD, and the listener's own counters.
+
+        The own counters, with the bound address as subject: ``udp.received``, ``udp.accepted``,
+        ``udp.rejected`` and ``udp.unsupported`` (event and service-check lines skipped) in the
+        interval, ``udp.accepted_per_second``, ``udp.rejected_per_second``, ``udp.kernel_drops``
+        (datagrams the kernel dropped in the interval because the receive buffer was full; where
+        ``/proc/net/udp`` tells) and ``udp.dropped`` (records given up since the start because a
+        full store refused them for longer than ``max_unsent`` allows). They are written when
+        they change, and once every ``SELF_EVERY`` seconds when they do not (an idle listener).
+        """
         now_mono = self._clock()
         elapsed = max(now_mono - self._last_flush, 1e-9)
         self._last_flush = now_mono
         when = datetime.now(timezone.utc)
-        out = self.direct + self.aggregator.flush(when)
-        self.direct = []
-        c = self.counts
-        for name, value, unit in (("udp.received", c.received, "datagrams"), ("udp.accepted", c.accepted, "datagrams"),
-                                  ("udp.rejected", c.rejected, "datagrams"),
-                                  ("udp.accepted_per_second", c.accepted / elapsed, "datagrams/s"),
-                                  ("udp.rejected_per_second", c.rejected / elapsed, "datagrams/s"),
-                                  ("udp.dropped", self.dropped, "records")):
-            out.append(KpiRecord(name=name, value=value, unit=unit, subject=f"{self.host}:{self.port}",
-                                 dataset=DATASET, timestamp=when))
-        for attr in ("received", "accepted", "rejected"):
+        drops_before = self.kernel_drops
+        self._sample_drops()
+        with self._lock:
+            agg, self.aggregator = self.aggregator, Aggregator()
+            direct, self.direct = self.direct, []
+            c, self.counts = self.counts, _Counts()
+        out = direct + agg.flush(when)
+        mine: list[tuple[str, float, str]] = [
+            ("udp.received", c.received, "datagrams"), ("udp.accepted", c.accepted, "datagrams"),
+            ("udp.rejected", c.rejected, "datagrams"), ("udp.unsupported", c.unsupported, "lines"),
+            ("udp.accepted_per_second", c.accepted / elapsed, "datagrams/s"),
+            ("udp.rejected_per_second", c.rejected / elapsed, "datagrams/s"),
+            ("udp.dropped", self.dropped, "records")]
+        if self._drops_seen is not None:
+            mine.append(("udp.kernel_drops", self.kernel_drops - drops_before, "datagrams"))
+        state = tuple(value for _, value, _ in mine)
+        if state != self._last_self or now_mono - self._last_self_at >= SELF_EVERY:
+            self._last_self, self._last_self_at = state, now_mono
+            for name, value, unit in mine:
+                out.append(KpiRecord(name=name, value=value, unit=unit, subject=f"{self.host}:{self.port}",
+                                     dataset=DATASET, timestamp=when))
+        for attr in ("received", "accepted", "rejected", "unsupported"):
             setattr(self.totals, attr, getattr(self.totals, attr) + getattr(c, attr))
-        self.counts = _Counts()
         return out
 
     def collect(self) -> Iterator[KpiRecord]:
         yield from self.flush()
 
-    async def serve(self, duration: float | None = None) -> None:
-        """Listen until ``stop()`` (or ``duration`` seconds), flushing every interval and once at the end."""
-        loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+    # ------------------------------------------------------------ serving
+
+    def _open(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.requested_rcvbuf)
             sock.bind((self.host, self.port))
+            try:  # block in the kernel for at most IDLE seconds: one system call per datagram
+                sec = int(IDLE)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", sec, int((IDLE - sec) * 1e6)))
+            except (OSError, struct.error):
+                sock.settimeout(IDLE)
         except OSError:
             sock.close()
             raise
+        self.rcvbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        granted = self.rcvbuf // 2 if sys.platform.startswith("linux") else self.rcvbuf
+        if granted < self.requested_rcvbuf:
+            limit = _rmem_max()
+            log.warning("the kernel capped the UDP receive buffer at %s bytes (asked for %s)%s; raise it with "
+                        "'sysctl -w net.core.rmem_max=%d' to absorb bigger bursts", f"{granted:,}",
+                        f"{self.requested_rcvbuf:,}", f": net.core.rmem_max is {limit:,}" if limit else "",
+                        self.requested_rcvbuf)
+        return sock
+
+    async def serve(self, duration: float | None = None, *,
+                    ready: Callable[[UdpListener], Any] | None = None) -> None:
+        """Listen until ``stop()`` (or ``duration`` seconds), flushing every interval and once at the end.
+
+        ``ready`` is called once the socket is bound (``bound`` and ``rcvbuf`` are set then).
+        """
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._halt.clear()
+        sock = self._sock = self._open()
         self.bound = sock.getsockname()[:2]
-        transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
-        self._transport = transport
-        log.info("listening for KPI datagrams on %s:%s", *self.bound)
+        self._drops_seen = socket_drops(sock)
+        receiver = threading.Thread(target=self._receive, args=(sock,), name="datamonitor-udp-receive", daemon=True)
+        receiver.start()
+        log.info("listening for KPI datagrams on %s:%s, receive buffer %s bytes", *self.bound, f"{self.rcvbuf:,}")
         deadline = None if duration is None else loop.time() + duration
         try:
+            if ready is not None:
+                ready(self)
             while True:
                 timeout = self.flush_interval
                 if deadline is not None:
@@ -300,7 +461,11 @@ class UdpListener:
                     break
                 await self._deliver(loop)
         finally:
-            transport.close()
+            self._halt.set()
+            await loop.run_in_executor(None, receiver.join)
+            self._sample_drops()
+            self._sock = None
+            sock.close()
         await self._deliver(loop)  # the last, partial interval
 
     async def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -320,5 +485,6 @@ class UdpListener:
 
     def stop(self) -> None:
         """Ask ``serve`` to flush and return."""
+        self._halt.set()
         if self._stop is not None:
             self._stop.set()

@@ -8,6 +8,12 @@ time have held still for ``settle`` seconds, so a growing file waits. Each
 measured file is remembered in the store by path and SHA-256. At start-up,
 files that arrived while the watcher was down are measured, and a restart never
 measures the same content twice.
+
+Each file is hashed once, here, and the hash is handed to the measurement.
+Given ``measure`` and ``commit``, workers measure files in parallel and one
+committer stores what they finished in one transaction per round: one file at
+a time when files trickle in, many at once in a burst (a group commit, which
+adds no wait of its own).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +35,7 @@ from watchdog.observers import Observer
 
 from ..errors import StoreError
 
-__all__ = ["DEFAULT_IGNORE", "DirectoryWatcher", "ignored"]
+__all__ = ["DEFAULT_IGNORE", "DirectoryWatcher", "Measured", "ignored"]
 
 log = logging.getLogger(__name__)
 DEFAULT_IGNORE = ("*.tmp*", "*.part", "*.crdownload", ".*")
@@ -47,6 +54,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Measured:
+    """A finished file on its way to the store: ``commit`` stores ``value`` and keeps ``key -> sha256`` as state."""
+
+    path: Path
+    sha256: str
+    key: str
+    #: what ``measure`` returned; None when it failed (the content is remembered all the same)
+    value: Any
+
+
 class _Handler(FileSystemEventHandler):
     def __init__(self, watcher: DirectoryWatcher) -> None:
         self.watcher = watcher
@@ -61,21 +79,32 @@ class _Handler(FileSystemEventHandler):
 
 
 class DirectoryWatcher:
-    """Watch folders and hand each finished file to ``process`` once.
+    """Watch folders and hand each finished file to ``process`` once (or to ``measure``, then ``commit``).
 
-    :param process: measures and stores one file (``DataMonitor.collect_file``, say).
-    :param state: remembers processed files: ``get(key)`` and ``set(key, value)``,
-        kept in the store so it survives a restart; None keeps it in memory.
+    :param process: measures and stores one file, and the watcher then remembers it in ``state``.
+    :param measure: ``measure(path, sha256)`` measures one file without storing it ...
+    :param commit: ... and ``commit(list[Measured])`` stores several, with each one's
+        ``key -> sha256`` state, in one transaction. A :class:`~datamonitor.errors.StoreError`
+        puts all of them back for later.
+    :param state: remembers processed files: ``get(key)`` (and ``set(key, value)`` when
+        ``process`` is used), kept in the store so it survives a restart; None keeps it in memory.
     """
 
-    def __init__(self, dirs: Iterable[str | Path], process: Callable[[Path], Any], *, recursive: bool = False,
+    def __init__(self, dirs: Iterable[str | Path], process: Callable[[Path], Any] | None = None, *,
+                 measure: Callable[[Path, str], Any] | None = None,
+                 commit: Callable[[list[Measured]], Any] | None = None, recursive: bool = False,
                  ignore: Iterable[str] = DEFAULT_IGNORE, settle: float = 0.5, state: Any = None,
-                 workers: int = 2, clock: Callable[[], float] = time.monotonic) -> None:
+                 workers: int = 2, clock: Callable[[], float] = time.monotonic,
+                 on_stop: Callable[[], Any] | None = None) -> None:
+        if (process is None) == (measure is None or commit is None) or (measure is None) != (commit is None):
+            raise TypeError("give either process, or both measure and commit")
         self.dirs = [Path(d).resolve() for d in dirs]
         for d in self.dirs:
             if not d.is_dir():
                 raise NotADirectoryError(f"{d}: not a directory")
-        self.process, self.recursive = process, recursive
+        self.process, self.measure, self.commit, self.recursive = process, measure, commit, recursive
+        #: called once everything is stored at stop (the facade closes its engine workers there)
+        self.on_stop = on_stop
         self.ignore, self.settle, self._clock = tuple(ignore), settle, clock
         self._state = state if state is not None else _MemoryState()
         self._pending: dict[Path, tuple[float, int, float]] = {}
@@ -84,12 +113,17 @@ class DirectoryWatcher:
         self._observer: Any = None
         self._scheduler: threading.Thread | None = None
         self._ready: queue.Queue[Path | None] = queue.Queue()
+        self._measured: queue.Queue[Measured | None] = queue.Queue()
+        self._committer: threading.Thread | None = None
+        #: the most files one commit takes
+        self.max_batch = 256
         self._workers: list[threading.Thread] = []
         self._n_workers = max(1, workers)
         self._busy = 0
         self._count_lock = threading.Lock()
         self.processed = 0
-        self.failed = 0  # files that could not be measured (logged at ERROR, not counted in processed)
+        #: files whose measurement failed (logged at ERROR; their content is remembered, not retried)
+        self.failed = 0
         #: times a file was put back because the store could not take it (full, or its disk full)
         self.deferred = 0
         #: seconds before a file refused by a full store is tried again
@@ -151,39 +185,91 @@ class DirectoryWatcher:
             path = self._ready.get()
             if path is None:
                 return
+            handed_over = False
             try:
-                self._handle(path)
+                handed_over = self._handle(path)
             finally:
-                with self._count_lock:
-                    self._busy -= 1
+                if not handed_over:
+                    self._done(0)
 
-    def _handle(self, path: Path) -> None:
+    def _done(self, processed: int, deferred: int = 0, failed: int = 0, files: int = 1) -> None:
+        with self._count_lock:
+            self._busy -= files
+            self.processed += processed
+            self.deferred += deferred
+            self.failed += failed
+
+    def _handle(self, path: Path) -> bool:
+        """Measure one file; True when it was handed to the committer, which then accounts for it."""
         key = f"watch:{path}"
         try:
             digest = _sha256(path)
         except OSError as exc:
             log.warning("%s: vanished before it could be measured: %s", path, exc.strerror or exc)
-            return
+            return False
         if self._state.get(key) == digest:
             log.debug("%s: already measured with this content", path)
-            return
+            return False
+        if self.measure is not None:
+            try:
+                value = self.measure(path, digest)
+            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the watcher
+                log.error("%s: %s", path, exc)
+                value = None
+            self._measured.put(Measured(path, digest, key, value))
+            return True
+        assert self.process is not None
         try:
             self.process(path)
         except StoreError as exc:  # a full store (max_size, or the disk): the file waits, it is not lost
             log.warning("%s: not measured yet, trying again in %g s: %s", path, self.retry_after, exc)
-            with self._count_lock:
-                self.deferred += 1
+            self._done(0, deferred=1, files=0)
             self.offer(path, delay=self.retry_after)
-            return
+            return False
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the watcher
             log.error("%s: %s", path, exc)
             self._state.set(key, digest)
-            with self._count_lock:
-                self.failed += 1
-            return
+            self._done(0, failed=1, files=0)
+            return False
         self._state.set(key, digest)
-        with self._count_lock:
-            self.processed += 1
+        self._done(1, files=0)
+        return False
+
+    def _commit_loop(self) -> None:
+        """Store what the workers finished: all that is ready, in one transaction."""
+        assert self.commit is not None
+        stopping = False
+        while not stopping:
+            first = self._measured.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._measured.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            failed = sum(1 for m in batch if m.value is None)
+            try:
+                self.commit(batch)
+            except StoreError as exc:  # a full store (max_size, or the disk): the files wait, they are not lost
+                log.warning("%d file(s) not stored yet, trying again in %g s: %s", len(batch), self.retry_after, exc)
+                for m in batch:
+                    self.offer(m.path, delay=self.retry_after)
+                self._done(0, deferred=len(batch), files=len(batch))
+                continue
+            except Exception as exc:  # noqa: BLE001 - the watcher goes on; a restart's catch-up measures them
+                log.error("storing %d file(s) failed: %s", len(batch), exc)
+                self._done(0, failed=len(batch), files=len(batch))
+                continue
+            if isinstance(self._state, _MemoryState):  # a store's state was saved by commit, with the records
+                for m in batch:
+                    self._state.set(m.key, m.sha256)
+            self._done(len(batch) - failed, failed=failed, files=len(batch))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -210,6 +296,9 @@ class DirectoryWatcher:
                          for i in range(self._n_workers)]
         for worker in self._workers:
             worker.start()
+        if self.commit is not None:
+            self._committer = threading.Thread(target=self._commit_loop, name="datamonitor-commit", daemon=True)
+            self._committer.start()
         self._scheduler = threading.Thread(target=self._run, name="datamonitor-watch", daemon=True)
         self._scheduler.start()
         if catch_up:
@@ -234,6 +323,11 @@ class DirectoryWatcher:
             self._ready.put(None)  # after the files already handed over: those are finished first
         for worker in self._workers:
             worker.join()
+        if self._committer is not None:
+            self._measured.put(None)  # after what the workers finished: that is stored first
+            self._committer.join()
+        if self.on_stop is not None:
+            self.on_stop()
 
 
 class _MemoryState:

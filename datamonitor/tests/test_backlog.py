@@ -173,7 +173,49 @@ def test_a_schema_1_store_is_upgraded_and_its_backlog_counted(tmp_path: Path) ->
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store._query("PRAGMA user_version")[0][0] == 2
+        assert store._query("PRAGMA user_version")[0][0] == 3
         assert store.stats().backlog_bytes == true_backlog(store) == sum(len(r[4].encode()) for r in rows[2:])
         store.mark_shipped([("dm-kpi-2026.11", "id2")])
         assert store.stats().backlog_bytes == true_backlog(store)
+
+
+def test_a_file_the_full_store_refused_leaves_no_records_schema_or_memory_and_is_measured_later(
+        tmp_path: Path, home: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    store = Store(home / "bounded.db", max_size=20_000)
+    with DataMonitor(load_config(home=home), store=store) as dm:
+        dm.record([KpiRecord(name="pad", text="x" * 1000, subject=str(i)) for i in range(15)])
+        watcher = dm.watcher(folder, settle=0.05)
+        watcher.retry_after = 0.2
+        watcher.start()
+        try:
+            (folder / "a.csv").write_text("id,v\n" + "".join(f"{i},{i}\n" for i in range(50)))
+            deadline = time.monotonic() + 10
+            while watcher.deferred < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert watcher.deferred >= 2 and watcher.processed == 0
+            keys = [k for (k,) in store._query("SELECT key FROM meta")]
+            assert not [k for k in keys if k.startswith(("schema:", "state:"))], "nothing saved without the records"
+            assert store.count() == 15 and store.stats().refused > 0
+            store.max_size = None
+            while watcher.processed == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            watcher.stop()
+        assert watcher.processed == 1
+        keys = [k for (k,) in store._query("SELECT key FROM meta")]
+        assert sum(k.startswith("schema:") for k in keys) == 1 and sum(k.startswith("state:") for k in keys) == 1
+        assert [h["_source"]["kpi"]["value"] for h in dm.search(name="file.rows")] == [50]
+
+
+def test_the_backlog_counts_a_batch_with_repeats_inside_and_outside_it_once(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        store.put([row(i) for i in range(5)])
+        result = store.put([row(3), row(7), row(7), row(4), row(8, size=500)])
+        assert (result.added, result.duplicates) == (2, 3)
+        assert store.stats().backlog_bytes == true_backlog(store)
+    with Store(tmp_path / "s.db") as again:  # a store opened by this version drops the per-row trigger
+        assert not again._query("SELECT name FROM sqlite_master WHERE name = 'backlog_insert'")
+        again.put([row(9)])
+        assert again.stats().backlog_bytes == true_backlog(again)

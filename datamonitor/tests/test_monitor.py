@@ -146,3 +146,82 @@ def test_a_later_run_with_a_connection_ships_the_backlog(home: Path, clusters: d
         fake = online.client
         assert {doc_id for _i, doc_id in fake.accepted} >= set(ids)
         assert online.store.count(0) == 0
+
+
+# ---------------------------------------------------------------- ids across versions, state with records
+
+def test_sending_the_same_observations_again_stores_nothing_new(dm: DataMonitor) -> None:
+    t = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+    batch = [KpiRecord(name="rows", value=i, subject=f"c{i}", timestamp=t) for i in range(50)]
+    first = dm.record(batch)
+    again = dm.record([KpiRecord(name="rows", value=99, subject=f"c{i}", timestamp=t) for i in range(50)])
+    assert again == first and dm.store.count() == 50
+    assert dm.get(first[7])["kpi"]["value"] == 7, "the first copy wins"
+
+
+def test_a_store_made_before_version_2_ids_still_recognises_its_observations(home: Path) -> None:
+    import sqlite3
+
+    from datamonitor.records import document_id
+    from datamonitor.store import Store
+
+    t = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+    old = KpiRecord(name="rows", value=1, timestamp=t, subject="a")
+    config = load_config(home=home)
+    with DataMonitor(config) as dm:  # what a version 1 datamonitor stored: the bare hash as id, schema 2
+        dm.store.put([(document_id(old, version=1), "dm-kpi-2026.11", "2026-11-23T10:00:00.000Z", "rows", "{}")])
+    db = sqlite3.connect(config.store_file)
+    db.executescript("DELETE FROM meta WHERE key = 'legacy_ids_until'; PRAGMA user_version = 2;")
+    db.close()
+    with DataMonitor(config) as dm:
+        assert dm.store.legacy_ids_until == "2026-11-23T10:00:00.000Z"
+        resent = dm.record([KpiRecord(name="rows", value=2, timestamp=t, subject="a")])
+        assert resent == [document_id(old, version=1)] and dm.store.count() == 1
+        later = KpiRecord(name="rows", value=3, timestamp=t + timedelta(seconds=1), subject="a")
+        assert dm.record([later]) == [document_id(later)] and dm.store.count() == 2
+    with Store(config.store_file) as store:  # the horizon is kept, not moved by later documents
+        assert store.legacy_ids_until == "2026-11-23T10:00:00.000Z"
+
+
+def test_a_refused_batch_keeps_neither_the_records_nor_the_dataset_schema(tmp_path: Path, home: Path) -> None:
+    from datamonitor.errors import BacklogFull
+    from datamonitor.store import Store
+
+    (tmp_path / "sales_1.csv").write_text("id,amount\n1,2.5\n")
+    (tmp_path / "sales_2.csv").write_text("id,amount,country\n1,2.5,fr\n")
+    store = Store(home / "bounded.db", max_size=60_000)
+    with DataMonitor(load_config(home=home), store=store) as dm:
+        dm.collect_file(tmp_path / "sales_1.csv")
+        schema_key = next(k for (k,) in store._query("SELECT key FROM meta") if k.startswith("schema:"))
+        before = (store.count(), store.get_meta(schema_key))
+        filler = [KpiRecord(name="pad", text="x" * 1000, subject=str(i)) for i in range(80)]
+        room = 60_000 - store.stats().backlog_bytes
+        dm.record(filler[: room // 1400], ship=False)  # nearly full: the next file's records do not fit
+        count = store.count()
+        with pytest.raises(BacklogFull):
+            dm.collect_file(tmp_path / "sales_2.csv")
+        assert store.count() == count and store.get_meta(schema_key) == before[1], "neither was saved"
+        store.max_size = None  # room again: the drift is measured, not lost
+        (second,) = dm.collect_file(tmp_path / "sales_2.csv")
+        assert second.drift == {"added": ["country"], "removed": [], "retyped": []}
+        assert dm.search(name="file.schema_drift")[0]["_source"]["kpi"]["value"] == 1
+
+
+@pytest.mark.parametrize("batch_records, commits", [(10**9, 1), (1, 4)])
+def test_a_file_run_commits_several_files_together(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    batch_records: int, commits: int) -> None:
+    from datamonitor import monitor
+    from datamonitor.store import Store
+
+    monkeypatch.setattr(monitor, "_BATCH_RECORDS", batch_records)
+    monkeypatch.setattr(monitor, "_BATCH_SECONDS", 3600.0)
+    for i in range(4):  # one dataset: each file's drift is measured against the one before, committed or not
+        (tmp_path / f"sales_{i}.csv").write_text("id,amount\n1,2.5\n" if i % 2 == 0 else "id,amount,note\n1,2.5,x\n")
+    puts: list[float] = []
+    store = Store(home / "s.db", clock=lambda: puts.append(1.0) or float(len(puts)))
+    with DataMonitor(load_config(home=home), store=store) as dm:
+        results = dm.collect_file(tmp_path)
+        assert len(puts) == commits
+        assert [bool(r.drift) for r in results] == [False, True, True, True]
+        assert len(dm.search(name="file.rows", limit=10)) == 4
+        assert len(dm.search(name="file.schema_drift", limit=10)) == 3

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datamonitor import KpiRecord, PayloadError
-from datamonitor.records import document_id, dumps, index_name, parse_timestamp, to_document
+from datamonitor.records import (
+    ID_VERSION,
+    Encoder,
+    document_id,
+    dumps,
+    format_timestamp,
+    index_name,
+    parse_timestamp,
+    to_document,
+)
 from datamonitor.templates import mapping
 
 T0 = datetime(2026, 11, 23, 10, 30, 15, 123456, tzinfo=timezone.utc)
@@ -159,3 +171,73 @@ def test_records_are_frozen_and_hashable() -> None:
         rec.name = "y"  # type: ignore[misc]
     assert list(rec.labels) == ["a", "b"]
     assert len({rec, rec}) == 1
+
+
+# ---------------------------------------------------------------- ids, versions and the store's rows
+
+def _oracle_identity(rec: KpiRecord) -> str:
+    """The identity as docs/schema.rst defines it, written here independently of records.py."""
+    identity = {"t": rec.timestamp.isoformat(timespec="microseconds"), "n": rec.name, "s": rec.subject,
+                "d": rec.dataset, "h": rec.host, "f": rec.file_path, "l": dict(rec.labels)}
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_version_2_id_is_the_utc_instant_then_the_identity_hash() -> None:
+    rec = KpiRecord(name="rows", value=1, timestamp=T0, host="h")
+    assert document_id(rec) == "20261123103015123456" + _oracle_identity(rec)[:20]
+    assert ID_VERSION == 2
+
+
+def test_version_1_id_is_unchanged_so_old_stores_still_recognise_a_resent_observation() -> None:
+    rec = KpiRecord(name="rows", value=1, timestamp=T0, host="h", file_path="/d/x.csv", labels={"b": "2", "a": "1"})
+    assert document_id(rec, version=1) == _oracle_identity(rec)[:40]
+    # pinned: the id a version 1 store holds for this observation
+    assert document_id(KpiRecord(name="rows", timestamp=T0, host="h"), version=1) == _oracle_identity(
+        KpiRecord(name="rows", timestamp=T0, host="h"))[:40]
+
+
+def test_ids_made_in_time_order_sort_in_time_order() -> None:
+    made = [KpiRecord(name="x", value=i, subject=f"s{i % 7}") for i in range(500)]
+    ids = [document_id(r) for r in made]
+    assert ids == sorted(ids)
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
+_records = st.builds(
+    KpiRecord,
+    name=_text.filter(str.strip),
+    value=st.none() | st.integers(-2**80, 2**80) | st.floats(allow_nan=False, allow_infinity=False) | st.booleans(),
+    unit=st.none() | _text, text=st.none() | _text, subject=st.none() | _text, dataset=_text, host=_text,
+    timestamp=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(timezone.utc)),
+    file_path=st.none() | _text, file_size=st.none() | st.integers(0, 2**62),
+    labels=st.dictionaries(_text, _text, max_size=3), message=st.none() | _text,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rec=_records, period=st.sampled_from(["month", "day", "none"]), twice=st.booleans())
+def test_the_store_row_is_exactly_the_document_builder_s_json_and_id(rec: KpiRecord, period: str,
+                                                                    twice: bool) -> None:
+    enc = Encoder("dm-kpi", period)
+    if twice:  # the per-timestamp and per-file parts come from the caches the second time
+        enc.row(rec)
+    doc_id, index, ts, name, body = enc.row(rec)
+    assert json.loads(body) == to_document(rec)
+    assert body == dumps(to_document(rec))
+    assert doc_id == document_id(rec) and doc_id.endswith(_oracle_identity(rec)[:20])
+    assert (index, ts, name) == (index_name("dm-kpi", period, rec.timestamp), format_timestamp(rec.timestamp), rec.name)
+    assert enc.row(rec, "explicit")[1] == "explicit"
+
+
+def test_an_old_store_s_observations_keep_version_1_ids_and_later_ones_get_version_2() -> None:
+    before, after = KpiRecord(name="x", timestamp=T0, host="h"), KpiRecord(name="x", timestamp=T0 + timedelta(seconds=1))
+    enc = Encoder("dm-kpi", "month", legacy_ids_until=format_timestamp(T0))
+    assert enc.row(before)[0] == document_id(before, version=1)
+    assert enc.row(after)[0] == document_id(after)
+
+
+def test_a_field_that_is_not_a_string_still_gives_the_builder_s_row() -> None:
+    rec = KpiRecord(name="column.nulls", value=1, subject=0, timestamp=T0, host="h")  # type: ignore[arg-type]
+    doc_id, _index, _ts, _name, body = Encoder("dm-kpi", "month").row(rec)
+    assert body == dumps(to_document(rec)) and doc_id == document_id(rec)

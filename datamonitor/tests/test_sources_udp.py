@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import math
+import random
 import socket
+import struct
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datamonitor import DataMonitor, PayloadError, load_config
-from datamonitor.sources.udp import Aggregator, UdpListener, parse_datagram, sign
+from datamonitor.records import KpiRecord
+from datamonitor.sources.mmsg import batch_receiver
+from datamonitor.sources.statsd import RANK_ERROR
+from datamonitor.sources.udp import Aggregator, UdpListener, parse_datagram, sign, socket_drops
 from datamonitor.tests.helpers import cli_until_sigterm
 
 
@@ -127,6 +140,7 @@ def test_udp_command_stores_until_sigterm(tmp_path: Path) -> None:
         assert sum(h["_source"]["kpi"]["value"] for h in hits) == 500
 
 
+@pytest.mark.usefixtures("cli_logging")
 def test_a_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from datamonitor.cli import main
 
@@ -136,6 +150,7 @@ def test_a_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 5 and "cannot listen on 127.0.0.1" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("cli_logging")
 def test_a_port_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     from datamonitor import ConfigError
     from datamonitor.cli import main
@@ -145,3 +160,270 @@ def test_a_port_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]
     assert exc.value.code == 2 and "99999 is not in 0-65535" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="not in 0-65535"):
         UdpListener(port=70000)
+
+
+# ------------------------------------------------------------ the fast path, against hand counts
+
+def _serving(listener: UdpListener, scenario: Callable[[tuple[str, int]], None]) -> None:
+    """Run ``listener`` on loopback, call ``scenario(address)`` in a thread, then stop it (final flush)."""
+
+    async def run() -> None:
+        task = asyncio.create_task(listener.serve())
+        while listener.bound is None:
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(scenario, listener.bound)
+        listener.stop()
+        await task
+
+    asyncio.run(run())
+
+
+def _wait_received(listener: UdpListener, n: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while listener.counts.received + listener.totals.received < n and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def _mix(rnd: random.Random, n: int) -> tuple[list[bytes], dict[tuple[str, str], float], dict[tuple[str, str], list[float]],
+                                              dict[tuple[str, str], set[str]]]:
+    """Datagrams, and what they hold counted by hand: counter sums, timer samples, set members."""
+    datagrams: list[bytes] = []
+    sums: dict[tuple[str, str], float] = defaultdict(float)
+    samples: dict[tuple[str, str], list[float]] = defaultdict(list)
+    members: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for i in range(n):
+        lines = []
+        for _ in range(1 if i % 4 else 3):  # a quarter of the datagrams hold three metrics
+            kind = rnd.choice("cctms")
+            tag = f"route:r{rnd.randrange(3)}"
+            if kind == "c":
+                value, rate = rnd.randrange(1, 5), rnd.choice([1.0, 0.5, 0.25])
+                lines.append(f"req.{rnd.randrange(4)}:{value}|c" + (f"|@{rate}" if rate < 1 else "") + f"|#{tag}")
+                sums[(lines[-1].split(":")[0], tag)] += value / rate
+            elif kind == "t":
+                value = round(rnd.lognormvariate(3, 1), 3)
+                lines.append(f"lat:{value}|ms|#{tag}")
+                samples[("lat", tag)].append(value)
+            elif kind == "m":
+                lines.append(f"gauge.{rnd.randrange(3)}:{rnd.randrange(100)}|g")
+            else:
+                member = f"user{rnd.randrange(50)}"
+                lines.append(f"users:{member}|s|#{tag}")
+                members[("users", tag)].add(member)
+        datagrams.append("\n".join(lines).encode())
+    return datagrams, sums, samples, members
+
+
+def _by_key(records: list[KpiRecord], kind: str) -> dict[tuple[str, str], float]:
+    return {(r.name, f"route:{r.labels['route']}" if "route" in r.labels else ""): float(r.value or 0) for r in records
+            if r.labels.get("statsd_type") == kind}
+
+
+def test_sums_sent_are_the_sums_stored_through_the_socket() -> None:
+    rnd = random.Random(7)
+    datagrams, sums, samples, members = _mix(rnd, 6000)
+    datagrams += datagrams[:2000]  # identical datagrams again: the fast path counts them once, as often as they came
+    for d in datagrams[6000:]:
+        for line in d.decode().splitlines():
+            name, _, rest = line.partition(":")
+            value, typ, *extra = rest.split("|")
+            tag = next((e[1:] for e in extra if e.startswith("#")), "")
+            rate = next((float(e[1:]) for e in extra if e.startswith("@")), 1.0)
+            if typ == "c":
+                sums[(name, tag)] += float(value) / rate
+            elif typ == "ms":
+                samples[(name, tag)].append(float(value))
+    got: list[KpiRecord] = []
+    listener = UdpListener(port=0, flush_interval=60, sink=got.extend)
+
+    def scenario(address: tuple[str, int]) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for start in range(0, len(datagrams), 500):  # in bursts the buffer holds, whatever the machine's load
+                for d in datagrams[start:start + 500]:
+                    sock.sendto(d, address)
+                _wait_received(listener, start + len(datagrams[start:start + 500]))
+
+    _serving(listener, scenario)
+    assert listener.totals.received == len(datagrams) == listener.totals.accepted
+    assert listener.kernel_drops == 0
+    counters = _by_key(got, "counter")
+    assert counters.keys() == sums.keys()
+    assert all(counters[k] == pytest.approx(v, rel=1e-12) for k, v in sums.items())
+    sets = _by_key(got, "set")
+    assert sets == {k: len(v) for k, v in members.items()}
+    timers = _by_key(got, "timer")
+    for (name, tag), values in samples.items():
+        exact = np.sort(np.array(values))
+        n = len(exact)
+        assert timers[(f"{name}.count", tag)] == n
+        assert timers[(f"{name}.min", tag)] == exact[0] and timers[(f"{name}.max", tag)] == exact[-1]
+        assert timers[(f"{name}.mean", tag)] == pytest.approx(exact.mean(), rel=1e-12)
+        for q in (50, 95, 99):  # below EXACT_SAMPLES samples: exact, by nearest rank
+            assert timers[(f"{name}.p{q}", tag)] == exact[math.ceil(q / 100 * n) - 1]
+
+
+def test_the_last_gauge_wins_among_identical_datagrams() -> None:
+    got: list[KpiRecord] = []
+    listener = UdpListener(port=0, flush_interval=60, sink=got.extend)
+
+    def scenario(address: tuple[str, int]) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for value in (1, 2, 1, 3, 1):
+                sock.sendto(b"depth:%d|g" % value, address)
+            _wait_received(listener, 5)
+
+    _serving(listener, scenario)
+    assert [r.value for r in got if r.name == "depth"] == [1.0]
+
+
+def test_timer_quantiles_past_the_exact_limit_are_within_the_sketch_rank_error() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(3, 1, 60_000).round(3)
+    agg = Aggregator()
+    for start in range(0, len(values), 1000):
+        agg.add_entries([("timer", ("t", ()), float(v), 1.0) for v in values[start:start + 1000]], 1)
+        agg.add_entries([("distribution", ("d", ()), float(v), 1.0) for v in values[start:start + 1000]], 1)
+    got = {(r.name, r.labels["statsd_type"]): r.value for r in agg.flush(datetime.now(timezone.utc))}
+    exact = np.sort(values)
+    for name, kind in (("t", "timer"), ("d", "distribution")):
+        assert got[(f"{name}.count", kind)] == len(values)
+        assert got[(f"{name}.min", kind)] == exact[0] and got[(f"{name}.max", kind)] == exact[-1]
+        assert got[(f"{name}.mean", kind)] == pytest.approx(values.mean(), rel=1e-9)
+        for q in (50, 95, 99):
+            v = got[(f"{name}.p{q}", kind)]
+            low = np.searchsorted(exact, v, "left") / len(exact)  # the rank range of v among the samples
+            high = np.searchsorted(exact, v, "right") / len(exact)
+            assert low - RANK_ERROR <= q / 100 <= high + RANK_ERROR, (q, v, low, high)
+    assert pytest.approx(0.0133, abs=1e-4) == RANK_ERROR, "the error the docs state"
+
+
+def test_sets_past_the_exact_limit_are_estimated_within_the_sketch_error() -> None:
+    agg = Aggregator()
+    for i in range(0, 50_000, 1000):
+        agg.add_entries([("set", ("ids", ()), b"id%d" % j, 1.0) for j in range(i, i + 1000)], 2)  # each one twice
+    agg.add_entries([("set", ("small", ()), b"a", 1.0), ("set", ("small", ()), b"b", 1.0)], 3)
+    got = {r.name: r.value for r in agg.flush(datetime.now(timezone.utc))}
+    assert got["small"] == 2
+    assert got["ids"] == pytest.approx(50_000, rel=0.013)
+
+
+def test_events_and_service_checks_are_not_supported_not_malformed() -> None:
+    listener = UdpListener(port=0)
+    for data in (b"_e{5,4}:title|text|#env:prod", b"_sc|db.up|0|#env:prod", b"jobs:1|c\n_e{1,1}:a|b\n_sc|x|1",
+                 b"jobs:2|c"):
+        listener.handle(data)
+    listener.handle(b"jobs:x|c")
+    c = listener.counts
+    assert (c.received, c.accepted, c.rejected, c.unsupported) == (5, 4, 1, 4)
+    assert parse_datagram(b"_e{5,4}:title|text") == ([], [])
+    got = {r.name: r.value for r in listener.flush()}
+    assert got["jobs"] == 3 and got["udp.unsupported"] == 4 and got["udp.rejected"] == 1
+
+
+def test_sets_and_distributions_parse() -> None:
+    _, metrics = parse_datagram(b"users:alice|s|#env:prod\nsize:12.5|d")
+    assert [(m.name, m.kind, m.member, m.tags) for m in metrics] == [
+        ("users", "set", "alice", (("env", "prod"),)), ("size", "distribution", None, ())]
+
+
+def test_idle_self_metrics_are_written_when_they_change_or_once_a_minute() -> None:
+    now = [1000.0]
+    listener = UdpListener(port=0, flush_interval=10, clock=lambda: now[0])
+
+    def flush() -> set[str]:
+        now[0] += 10
+        return {r.name for r in listener.flush() if r.name.startswith("udp.")}
+
+    first = flush()
+    assert {"udp.received", "udp.accepted", "udp.rejected", "udp.unsupported", "udp.dropped"} <= first
+    assert [flush() for _ in range(5)] == [set()] * 5, "idle: nothing new to say"
+    assert flush() == first, "but once a minute all the same"
+    assert flush() == set()
+    listener.handle(b"jobs:1|c")
+    assert flush() == first, "a change is written at once"
+    assert flush() == first, "and so is the change back to idle"
+    assert flush() == set()
+
+
+def test_kernel_drops_are_read_for_the_socket() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        rx.bind(("127.0.0.1", 0))
+        before = socket_drops(rx)
+        if before is None:
+            pytest.skip("no /proc/net/udp here")
+        for i in range(2000):
+            tx.sendto(b"x:%d|c" % i, rx.getsockname())
+        rx.setblocking(False)
+        taken = 0
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                rx.recv(100)
+                taken += 1
+        assert socket_drops(rx) - before == 2000 - taken > 0
+
+
+def test_many_datagrams_per_call_come_whole_and_in_order() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        rx.bind(("127.0.0.1", 0))
+        rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 200_000))
+        receiver = batch_receiver(rx, 101)
+        if receiver is None:
+            pytest.skip("no recvmmsg here")
+        sent = [b"m%d:%d|c" % (i, i) for i in range(1500)] + [b"y" * 100, b"z" * 500]
+        for d in sent:
+            tx.sendto(d, rx.getsockname())
+        got: list[bytes] = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                got += receiver.receive()
+        assert got == [*sent[:-1], b"z" * 101], "a longer one is cut at the size, as recv cuts it"
+
+
+@pytest.fixture()
+def cli_logging() -> Iterator[None]:
+    """The command line sets up the package's logger on the captured stderr: put it back after."""
+    logger = logging.getLogger("datamonitor")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+@pytest.mark.usefixtures("cli_logging")
+def test_the_command_says_where_it_listens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datamonitor.cli import main
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["--home", str(tmp_path), "udp", "--port", str(port), "--duration", "0.2"]) == 0
+    err = capsys.readouterr().err
+    assert err.count(f"datamonitor: listening on 127.0.0.1:{port} (udp); receive buffer ") == 1
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_capped_receive_buffer_is_reported_once() -> None:
+    try:
+        rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
+    except OSError:
+        pytest.skip("no net.core.rmem_max here")
+    listener = UdpListener(port=0, rcvbuf=rmem_max * 4)
+    kept = _Kept()  # on the module's logger itself: whatever another test did to the package's logger
+    logger = logging.getLogger("datamonitor.sources.udp")
+    logger.addHandler(kept)
+    try:
+        asyncio.run(listener.serve(duration=0.1))
+    finally:
+        logger.removeHandler(kept)
+    capped = [r for r in kept.records if "net.core.rmem_max" in r.getMessage()]
+    assert len(capped) == 1 and f"{rmem_max:,}" in capped[0].getMessage()
+    assert listener.rcvbuf == 2 * rmem_max, "Linux reports twice what it granted"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from datamonitor import DataMonitor, load_config
-from datamonitor.sources.watch import DirectoryWatcher, ignored
+from datamonitor.sources.watch import DirectoryWatcher, Measured, ignored
 from datamonitor.tests.helpers import cli_until_sigterm
 
 CSV = "a,b\n" + "".join(f"{i},x{i}\n" for i in range(100))
@@ -129,3 +131,58 @@ def test_watch_command_until_sigterm(tmp_path: Path) -> None:
     with DataMonitor(load_config(home=tmp_path / "home")) as dm:
         rows = {h["_source"]["file"]["name"]: h["_source"]["kpi"]["value"] for h in dm.search(name="file.rows")}
         assert rows["feed.csv"] == 100
+
+
+def test_finished_files_are_hashed_once_and_committed_together(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    measured: list[tuple[str, str]] = []
+    batches: list[list[str]] = []
+    gate = threading.Event()
+
+    def measure(path: Path, digest: str) -> str:
+        measured.append((path.name, digest))
+        return path.name
+
+    def commit(done: list[Measured]) -> None:
+        batches.append([m.value for m in done])
+        if len(batches) == 1:
+            gate.wait(10)  # a slow commit: the files finished meanwhile must wait, then go in one
+
+    watcher = DirectoryWatcher([inbox], measure=measure, commit=commit, settle=0.1)
+    watcher.start()
+    try:
+        for i in range(12):
+            (inbox / f"f{i}.csv").write_text(CSV + str(i))
+        assert wait_for(lambda: len(measured) == 12)
+        gate.set()
+        assert wait_for(lambda: watcher.processed == 12)
+        settled(watcher)
+    finally:
+        gate.set()
+        watcher.stop()
+    assert sorted(measured) == sorted((f"f{i}.csv", hashlib.sha256((CSV + str(i)).encode()).hexdigest())
+                                      for i in range(12))
+    assert sorted(name for b in batches for name in b) == sorted(f"f{i}.csv" for i in range(12))
+    assert len(batches) <= 2 and max(len(b) for b in batches) > 1
+
+
+def test_the_watcher_commits_records_schema_and_its_memory_of_a_file_together(tmp_path: Path, home: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with DataMonitor(load_config(home=home)) as dm:
+        watcher = dm.watcher(inbox, settle=0.1)
+        watcher.start()
+        try:
+            for i in range(6):
+                (inbox / f"sales_{i}.csv").write_text(CSV)
+            assert wait_for(lambda: watcher.processed == 6)
+        finally:
+            watcher.stop()
+        meta = dict(dm.store._query("SELECT key, value FROM meta"))
+        states = {k for k in meta if k.startswith("state:watch:")}
+        assert states == {f"state:watch:{inbox.resolve() / f'sales_{i}.csv'}" for i in range(6)}
+        assert sum(k.startswith("schema:") for k in meta) == 1
+        shas = {h["_source"]["kpi"]["text"] for h in dm.search(name="file.sha256", limit=10)}
+        assert shas == {hashlib.sha256(CSV.encode()).hexdigest()}
+        assert len(dm.search(name="file.rows", limit=10)) == 6

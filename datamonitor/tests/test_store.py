@@ -136,3 +136,28 @@ def test_iter_documents_pages_through_everything_in_time_order(store: Store) -> 
     assert times == sorted(times)
     assert len(list(store.iter_documents(since="2026-11-15T00:00:00.000Z", page=4))) == sum(
         1 for i in range(57) if 1 + i % 20 >= 15)
+
+
+def test_meta_is_committed_with_the_documents_or_not_at_all(tmp_path: Path) -> None:
+    from datamonitor.errors import BacklogFull
+
+    with Store(tmp_path / "s.db", max_size=2 * len(row(0)[4])) as store:
+        store.put([row(0)], meta={"schema:a": [["x", "integer"]], "state:watch:/in/a.csv": "abc"})
+        assert store.get_meta("schema:a") == [["x", "integer"]] and store.get_meta("state:watch:/in/a.csv") == "abc"
+        with pytest.raises(BacklogFull):
+            store.put([row(1), row(2)], meta={"schema:a": [["x", "string"]]})
+        assert store.count() == 1 and store.get_meta("schema:a") == [["x", "integer"]]
+        assert store.put([], meta={"k": 1}).added == 0 and store.get_meta("k") == 1
+
+
+def test_a_failed_write_keeps_neither_documents_nor_meta(store: Store) -> None:
+    store._db.execute("CREATE TRIGGER refuse BEFORE INSERT ON documents WHEN NEW.doc_id = 'id2' "
+                      "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+    with pytest.raises(StoreError, match="Nothing of this batch was stored"):
+        store.put([row(1), row(2)], meta={"schema:a": [["x", "integer"]]})
+    assert store.count() == 0 and store.get_meta("schema:a") is None
+
+
+def test_a_new_store_has_no_legacy_ids(store: Store) -> None:
+    assert store.legacy_ids_until is None
+    assert store._query("PRAGMA user_version")[0][0] == 3
