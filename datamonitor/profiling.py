@@ -259,9 +259,13 @@ def _text_pass(p: Path, det: Detected, opts: ProfileOptions, schema: Any, digest
         reader = readers.CsvReader(blocks, delimiter=det.delimiter or ",", header=opts.header, decimal=det.decimal,
                                    comment=opts.comment, null_values=opts.null_values, schema=schema,
                                    chunk_size=opts.chunk_bytes)
+
+    def ascii_of() -> bool:  # read after each chunk is parsed
+        return bool(getattr(reader, "chunk_ascii", False))
+
     if not big:
         for df in reader.chunks():
-            stats.add(df)
+            stats.add(df, ascii_text=ascii_of())
         return _finish(stats, reader), reader, raw
     # the statistics of one chunk are computed while the next is parsed: both release the GIL
     with ThreadPoolExecutor(1, thread_name_prefix="datamonitor-stats") as pool:
@@ -271,7 +275,7 @@ def _text_pass(p: Path, det: Detected, opts: ProfileOptions, schema: Any, digest
                 stats.expect_rows(df, df.height * size / reader.bytes_read)
             if pending is not None:
                 pending.result()
-            pending = pool.submit(stats.add, df)
+            pending = pool.submit(stats.add, df, ascii_text=ascii_of())
         if pending is not None:
             pending.result()
     return _finish(stats, reader), reader, raw

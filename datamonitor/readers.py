@@ -104,9 +104,16 @@ _DATE_FORMATS: tuple[tuple[str, DType], ...] = (
 
 
 def _to_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
+    try:
+        return _parse_time(s, fmt, dtype)
+    except _NOT_FAST:  # spaces around the values: strip them (a copy of every value) only then
+        return _parse_time(s.str.strip_chars(), fmt, dtype)
+
+
+def _parse_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
     if dtype == pl.Date:
-        return s.str.strip_chars().str.to_date(format=fmt, strict=True)
-    out = s.str.strip_chars().str.to_datetime(format=fmt, time_unit="us", strict=True)
+        return s.str.to_date(format=fmt, strict=True)
+    out = s.str.to_datetime(format=fmt, time_unit="us", strict=True)
     if getattr(dtype, "time_zone", None) and out.dtype != dtype:
         out = out.dt.replace_time_zone("UTC") if getattr(out.dtype, "time_zone", None) is None else out
     return out
@@ -239,6 +246,8 @@ class CsvReader:
         self.bytes_read = 0
         #: the lines of the chunk just parsed, when known without counting them
         self.chunk_lines: int | None = None
+        #: the chunk just handed out is ASCII
+        self.chunk_ascii = False
 
     # ----------------------------------------------------------- chunking
 
@@ -313,10 +322,15 @@ class CsvReader:
         self.names = [f"column_{i + 1}" for i in range(len(first))]
         return chunk
 
-    def _options(self) -> dict[str, Any]:
+    def _options(self, chunk: bytes) -> dict[str, Any]:
+        # every null marker costs Polars a comparison per field: pass only those the chunk holds somewhere
+        # (a search for a few bytes is far cheaper); an empty field is null without one
+        markers = [v for v in self.null_values if v.encode() in chunk] if b'""' in chunk else \
+            [v for v in self.null_values if v and v.encode() in chunk]  # a quoted "" needs the "" marker
         return {"has_header": False, "separator": self.delimiter, "quote_char": '"',
-                "null_values": list(self.null_values), "comment_prefix": self.comment,
-                "decimal_comma": self.decimal == ",", "raise_if_empty": False, "encoding": "utf8"}
+                "null_values": markers or None, "empty_string_is_null": "" in self.null_values,
+                "comment_prefix": self.comment, "decimal_comma": self.decimal == ",", "raise_if_empty": False,
+                "encoding": "utf8"}
 
     def _learn(self, chunk: bytes) -> pl.DataFrame | None:
         """The schema, from the first rows of the first chunk: numbers and booleans by Polars, times by layout.
@@ -325,7 +339,7 @@ class CsvReader:
         """
         head = chunk[: 1 << 20]
         head = head[: head.rfind(b"\n") + 1] or head
-        opts = self._options()
+        opts = self._options(head)
         try:
             df = pl.read_csv(head, new_columns=self.names, infer_schema_length=None, **opts)
         except _NOT_FAST:
@@ -367,7 +381,7 @@ class CsvReader:
                     for n in changed) if changed else learned
         assert self.schema is not None
         parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime)) else t for n, t in self.schema.items()}
-        df = pl.read_csv(chunk, schema=parse, **self._options())
+        df = pl.read_csv(chunk, schema=parse, **self._options(chunk))
         times = [n for n, t in self.schema.items() if parse[n] != t]
         if times:
             df = df.with_columns(_cast(df.get_column(n), self.schema[n], self.decimal, self.formats.get(n))
@@ -376,7 +390,7 @@ class CsvReader:
 
     def _strings(self, chunk: bytes) -> pl.DataFrame:
         schema = dict.fromkeys(self.names, pl.String)
-        opts = self._options()
+        opts = self._options(chunk)
         opts["decimal_comma"] = False
         return pl.read_csv(chunk, schema=schema, **opts)
 
@@ -483,7 +497,8 @@ class CsvReader:
             self.chunk_lines = None
             if chunk:
                 df, widened = self._typed(chunk, line)
-                self.non_ascii = self.non_ascii or not chunk.isascii()
+                self.chunk_ascii = chunk.isascii()
+                self.non_ascii = self.non_ascii or not self.chunk_ascii
                 if widened and not first:
                     widened_after_first = True
                 yield df

@@ -147,11 +147,16 @@ class TableStats:
         self._kept_values = 0
         self._kept_hashes = 0
         self.sketched = False
+        self.ascii = False
 
     # ------------------------------------------------------------- feeding
 
-    def add(self, df: pl.DataFrame) -> None:
-        """Merge one chunk; its column names and types must be the ones of the first chunk."""
+    def add(self, df: pl.DataFrame, *, ascii_text: bool = False) -> None:
+        """Merge one chunk; its column names and types must be the ones of the first chunk.
+
+        :param ascii_text: the chunk's text is known to be ASCII (string lengths are then byte lengths).
+        """
+        self.ascii = ascii_text
         df = flatten_structs(df)
         if any(dt == pl.Null or dt == pl.Object for dt in df.dtypes):  # no value yet, or Python objects: as text
             df = df.with_columns(pl.col(n).cast(pl.String) if dt == pl.Null else
@@ -198,7 +203,9 @@ class TableStats:
         elif cat in ("string", "boolean", "date", "datetime", "time"):
             exprs += [c.min().alias(key + "min"), c.max().alias(key + "max")]
         if cat == "string":
-            exprs += [c.str.len_chars().min().alias(key + "minlen"), c.str.len_chars().max().alias(key + "maxlen")]
+            # in ASCII text a character is a byte: a length is then read, not counted
+            length = c.str.len_bytes() if self.ascii else c.str.len_chars()
+            exprs += [length.min().alias(key + "minlen"), length.max().alias(key + "maxlen")]
         elif cat == "binary":
             exprs += [c.bin.size().min().alias(key + "minlen"), c.bin.size().max().alias(key + "maxlen")]
         elif cat == "list":
