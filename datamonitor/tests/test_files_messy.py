@@ -779,7 +779,11 @@ sys.exit(main(sys.argv[1:]))
 
 def _crash_corpus(tmp_path: Path) -> tuple[Path, Path, Path, dict[str, str]]:
     (tmp_path / "crashing_engine.py").write_text(CRASHING_ENGINE, encoding="utf-8")
-    first = write_lines(tmp_path / "a_first.csv", ["x,y", "1,2", "3,4"])
+    # the first file is wide: storing its thousands of KPIs gives the worker time to die on the next file
+    # before the one after it is queued, the moment a pipelined engine must not lose track of what it sent
+    wide = [f"c{j}" for j in range(400)]
+    first = write_lines(tmp_path / "a_first.csv", ["x,y," + ",".join(wide), "1,2," + ",".join("7" * len(wide)),
+                                                   "3,4," + ",".join("8" * len(wide))])
     crash = write_lines(tmp_path / "b_crash.csv", ["x,y", "5,6"])
     last = write_lines(tmp_path / "c_last.csv", ["x,y", "7,8", "9,10", "11,12"])
     write_lines(tmp_path / "d_after.csv", ["x,y", "1,1", "2,2", "3,3", "4,4"])  # each file its own row count
@@ -811,9 +815,9 @@ def test_a_native_crash_on_one_file_does_not_stop_the_run(tmp_path: Path) -> Non
     try:
         out = subprocess.run([sys.executable, "-c", CRASHING_CLI, "--store", str(home / "store.db"), "--json", "file",
                               str(first), str(crash), str(last), str(tmp_path / "d_after.csv")],
-                             capture_output=True, text=True, timeout=60, env=env)
+                             capture_output=True, text=True, timeout=30, env=env)
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the run hung after the engine crashed (60 s); stderr: {exc.stderr!r}")
+        pytest.fail(f"the run hung after the engine crashed (30 s); stderr: {exc.stderr!r}")
     assert "Traceback" not in out.stderr, out.stderr
     line = assert_one_line_error(out.stderr, "b_crash.csv", contains="crashed")
     assert "SIGSEGV" in line, line
