@@ -37,6 +37,7 @@ from .errors import (
     exit_code,
 )
 from .monitor import DataMonitor
+from .notify import LogNotifier
 from .records import parse_timestamp
 
 __all__ = ["main"]
@@ -169,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secret-env", default="DATAMONITOR_UDP_SECRET", metavar="VAR",
                    help="environment variable holding the HMAC secret; when set, unsigned datagrams are rejected")
     p.add_argument("--duration", type=duration, metavar="T", help="stop after T (seconds, or 30s, 5m, 1h)")
+    p = add("show", "one file or dataset at a glance: its columns, bad rows, recent rows per file, open anomalies",
+            _cmd_show)
+    p.add_argument("target", metavar="FILE|DATASET",
+                   help="a data file (measured now, not stored) or a dataset in the store, by name or key")
     p = add("status", "store size, pending and dead documents, last shipment, cluster reachability", _cmd_status)
     p.add_argument("--no-cluster", action="store_true", help="do not contact the cluster")
     p = add("test", "check without running: 'test config' (the config, every path, monitor and notifier) or "
@@ -705,6 +710,17 @@ def _cmd_udp(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_show(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
+    from . import show
+
+    summary = show.summarize(dm, args.target)
+    if args.json:
+        _print_json(summary, out)
+    else:
+        out.write(show.render(summary))
+    return EXIT_OK
+
+
 def _cmd_status(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     st = dm.status(check_cluster=not args.no_cluster)
     dead = dm.dead_letters(20) if st["dead"] else []
@@ -833,6 +849,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, home=args.home, es_url=args.es, store_path=args.store)
         dm = DataMonitor(config)
+        dm.notifiers = [LogNotifier()]  # anomalies found as records are stored: one WARNING line each
         code = int(args.func(dm, args, sys.stdout))
         if args.func not in (_cmd_send, _cmd_ship) and dm.last_ship is not None:
             # every command that ships says so the same way: one line, and 3 while documents wait

@@ -145,6 +145,13 @@ class IsolatedEngine:
                 raise self._crashed(path) from None
             return self._answer(path, (lambda _p, f: progress(f)) if progress else None)
 
+    def warm(self) -> None:
+        """Start the worker now rather than at the first file."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._reset()
+                self._start()
+
     def profile_many(self, jobs: Iterable[tuple[Path, ProfileOptions | None, Any]],
                      progress: Callable[[Path, float], None] | None = None, ahead: int = 1
                      ) -> Iterator[tuple[Path, Any, TableProfile | None, str | None]]:
@@ -255,11 +262,17 @@ class IsolatedEngine:
 class EnginePool:
     """Isolated engines for threads that measure at once (the watcher's workers): one worker process each."""
 
-    def __init__(self, target: str = DEFAULT_TARGET) -> None:
+    def __init__(self, target: str = DEFAULT_TARGET, *, warm: int = 0) -> None:
+        """:param warm: start this many workers now (they import the engine while the caller gets ready)."""
         self.target = target
         self._free: list[IsolatedEngine] = []
         self._all: list[IsolatedEngine] = []
         self._lock = threading.Lock()
+        for _ in range(warm):
+            engine = IsolatedEngine(target)
+            engine.warm()
+            self._free.append(engine)
+            self._all.append(engine)
 
     @contextlib.contextmanager
     def engine(self) -> Iterator[IsolatedEngine]:

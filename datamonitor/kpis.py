@@ -34,7 +34,7 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("file.sha256", None, _FILE, "SHA-256 of the file's content, as text"),
     Kpi("file.mtime", "s", _FILE, "modification time: epoch seconds, ISO text in kpi.text"),
     Kpi("file.age", "s", _FILE, "seconds since the last modification, when measured"),
-    Kpi("file.schema_drift", "columns", _FILE, "columns added, removed and retyped since the dataset's last file"),
+    Kpi("file.schema_drift", "columns", _FILE, "columns added, removed and retyped against the dataset's baseline schema"),
     Kpi("column.nulls", "rows", _COL, "rows without a value"),
     Kpi("column.null_ratio", "ratio", _COL, "share of rows without a value, 0 to 1"),
     Kpi("column.type", None, _COL, "integer, float, string, boolean, date or datetime, as text"),
@@ -64,6 +64,7 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("udp.unsupported", "lines", _UDP, "StatsD event (_e{) and service-check (_sc|) lines skipped in the interval"),
     Kpi("udp.kernel_drops", "datagrams", _UDP, "datagrams the kernel dropped in the interval (receive buffer full)"),
     Kpi("notification", None, _OWN, "a threshold crossed (labels.state alert) or cleared (ok); value is the KPI's"),
+    Kpi("anomaly", None, _OWN, "a value outside its learned band; kpi.expected/lower/upper/score, message"),
     Kpi("datamonitor.store.dropped", "documents", _OWN, "undelivered documents a full store dropped, in all"),
 )
 

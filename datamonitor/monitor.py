@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from . import records, shipping, templates
+from .baseline import Baselines, SchemaHistory, grouped
 from .config import Config, EsSettings, hosts_fields, load_config
 from .connection import CLIENT_ERRORS, build_client, describe_hosts, response_body, translate_error
 from .errors import BacklogFull, ConfigError, DataMonitorError, NotConfigured, PayloadError, SourceError
+from .notify import Notifier, send_all
 from .profiling import ProfileOptions
 from .records import KpiRecord
 from .sources import files
@@ -35,6 +37,7 @@ KpiLike = KpiRecord | Mapping[str, Any]
 # A file run commits its files' records together, up to this many or this long after the last commit.
 _BATCH_RECORDS = 20_000
 _BATCH_SECONDS = 1.0
+_baselines_lock = threading.Lock()
 
 
 class DataMonitor:
@@ -54,6 +57,9 @@ class DataMonitor:
         self._client: Any = None
         self._last_ship: shipping.ShipResult | None = None
         self._encoder: records.Encoder | None = None
+        self._baselines: Baselines | None = None
+        #: who hears of anomalies (alert when one opens, ok when it closes); they are stored either way
+        self.notifiers: list[Notifier] = []
 
     # ------------------------------------------------------------ properties
     @property
@@ -68,6 +74,15 @@ class DataMonitor:
             self._store = Store(self._config.store_file, max_size=self._config.store_max_size,
                                 when_full=self._config.store_when_full)
         return self._store
+
+    @property
+    def baselines(self) -> Baselines:
+        """Each series' learned baseline, kept in the store; see :mod:`datamonitor.baseline`."""
+        if self._baselines is None:
+            with _baselines_lock:  # the watcher's workers store files from two threads
+                if self._baselines is None:
+                    self._baselines = Baselines(self.store)
+        return self._baselines
 
     @property
     def client(self) -> Any:
@@ -159,26 +174,35 @@ class DataMonitor:
              meta: Mapping[str, Any] | None = None) -> tuple[list[str], PutResult]:
         """Store records (or payloads) and ``meta`` state in one transaction; returns the ids."""
         row = self._rows().row
-        rows: list[tuple[str, str, str, str, str]] = []
+        batch: list[KpiRecord] = []
         for position, item in enumerate(items):
             if isinstance(item, KpiRecord):
-                rows.append(row(item, index))
+                batch.append(item)
                 continue
             try:
                 record = KpiRecord.from_payload(item)
             except PayloadError as exc:
                 raise PayloadError(f"document {position}: {exc}") from None
-            rows.append(row(record, index))
+            batch.append(record)
+        scored = self.baselines.observe(batch)  # learned baselines, scored in flow: see datamonitor.baseline
+        rows = [row(record, index) for record in [*scored.records, *scored.anomalies, *scored.notifications]]
         try:
-            result = self.store.put(rows, count_refused=not self.connected, meta=meta)
-        except BacklogFull:
-            if not self.connected:
-                raise
-            self.ship()  # pause means: make room by delivering, then try once more
-            result = self.store.put(rows, meta=meta)
+            try:
+                result = self.store.put(rows, count_refused=not self.connected, meta=meta)
+            except BacklogFull:
+                if not self.connected:
+                    raise
+                self.ship()  # pause means: make room by delivering, then try once more
+                result = self.store.put(rows, meta=meta)
+        except BaseException:
+            self.baselines.forget()
+            raise
+        self.baselines.commit(force=False)
+        for title, message in grouped(scored.notifications):
+            send_all(self.notifiers, title, message)
         if result.dropped:
             self._report_dropped(result.dropped)
-        return [r[0] for r in rows], result
+        return [r[0] for r in rows[:len(batch)]], result
 
     def _report_dropped(self, dropped: int) -> None:
         """A full store dropped undelivered documents: say so, and record the running total as a KPI."""
@@ -244,9 +268,9 @@ class DataMonitor:
 
         ``options`` are :class:`~datamonitor.profiling.ProfileOptions` fields
         (``format``, ``delimiter``, ``encoding``, ``header``...). Schema drift is
-        measured against the dataset's last schema in the store.
+        measured against the dataset's baseline schema in the store (the most common of its recent files').
         """
-        previous = _StoreSchemas(self.store).get(files.dataset_key(Path(path).resolve()))
+        previous = SchemaHistory(self.store).get(files.dataset_key(Path(path).resolve()))
         result = files.file_kpis(path, ProfileOptions(**options), previous_schema=previous)
         return list(result.records)
 
@@ -261,9 +285,9 @@ class DataMonitor:
         transaction: a batch the store refuses keeps neither, so the drift is
         measured again next time.
         """
-        schemas = _PendingState(self.store, "schema:")
+        pending = _PendingState(self.store, "")
         source = files.FileSource(paths, ProfileOptions(**options), recursive=recursive,
-                                  schemas=schemas, progress=progress)
+                                  schemas=SchemaHistory(pending), progress=progress)
         results: list[files.FileResult] = []
         batch: list[KpiRecord] = []
         meta: dict[str, Any] = {}
@@ -271,10 +295,10 @@ class DataMonitor:
         for result in source.results_iter():
             results.append(result)
             batch.extend(result.records)
-            meta.update(schemas.take())  # FileSource saved this file's schema: it goes with its records
+            meta.update(pending.take())  # FileSource saved this file's schema: it goes with its records
             if len(batch) >= _BATCH_RECORDS or time.monotonic() - flushed >= _BATCH_SECONDS:
                 self._put(batch, None, meta=meta)
-                schemas.forget(meta)
+                pending.forget(meta)
                 batch, meta, flushed = [], {}, time.monotonic()
         if batch or meta:
             self._put(batch, None, meta=meta)
@@ -393,21 +417,26 @@ class DataMonitor:
         from .sources.watch import DEFAULT_IGNORE, DirectoryWatcher, Measured
 
         profile = ProfileOptions(**options)
-        schemas = _PendingState(self.store, "schema:")
-        engines = EnginePool()  # each file in a worker process: an engine crash fails one file, not the watcher
+        schemas = _PendingState(self.store, "")
+        history = SchemaHistory(schemas)
+        # each file in a worker process (one per watcher worker, started now): an engine crash fails one file
+        engines = EnginePool(warm=workers)
 
         def measure(path: Path, digest: str) -> tuple[files.FileResult, dict[str, Any]]:
             """One file's records and its dataset's new schema, not stored yet; hashed once, by the watcher."""
             key = files.dataset_key(path.resolve())
             try:
                 with engines.engine() as engine:
-                    result = files.file_kpis(path, profile, previous_schema=schemas.get(key), sha256=digest,
+                    result = files.file_kpis(path, profile, previous_schema=history.get(key), sha256=digest,
                                              engine=engine)
             except SourceError as exc:
                 raise SourceError(str(exc).removeprefix(f"{path}: ")) from None  # the watcher names the file
             state: dict[str, Any] = {}
             if result.profile is not None and result.profile.columns:
-                state = schemas.lay(key, [list(c) for c in result.profile.schema])
+                change = history.updated(key, {"schema": [list(c) for c in result.profile.schema],
+                                               "sha256": result.sha256})
+                if change is not None:
+                    state = schemas.lay(*change)
             return result, state
 
         def commit(done: list[Measured]) -> None:
@@ -517,6 +546,8 @@ class DataMonitor:
                 log.debug("closing the client failed", exc_info=True)
             self._client = None
         if self._store is not None:
+            if self._baselines is not None:
+                self._baselines.commit()
             self._store.close()
             self._store = None
             self._encoder = None
@@ -554,6 +585,12 @@ class _PendingState:
     def set(self, key: str, value: Any) -> None:
         with self._lock:
             self._overlay[self._prefix + key] = self._new[self._prefix + key] = value
+
+    def get_meta(self, key: str) -> Any:  # SchemaHistory reads and writes through these two
+        return self.get(key)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.set(key, value)
 
     def lay(self, key: str, value: Any) -> dict[str, Any]:
         """Lay one change over the store and return it as meta, for the caller's own commit."""

@@ -181,9 +181,10 @@ def detect(path: Path, options: ProfileOptions, sample: bytes | None = None, at_
     if fmt == "parquet":
         return Detected("parquet", compression, None, None)
     if sample is None:
-        raw = RawInput(path, compression, known_digest="-")
-        peek = _Peek(raw.blocks())
+        blocks = RawInput(path, compression, known_digest="-").blocks()  # "-": the sample is not hashed
+        peek = _Peek(blocks)
         sample, at_end = peek.sample, peek.ended
+        blocks.close()  # the file is closed now, not when the generator is collected
     encoding = options.encoding or sniff_encoding(sample, at_end)
     try:
         codecs.lookup(encoding)

@@ -16,7 +16,7 @@ import stat
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,7 @@ class RawInput:
         if sha is not None:
             self.digest = sha.hexdigest()
 
-    def blocks(self) -> Iterator[bytes]:
+    def blocks(self) -> Generator[bytes, None, None]:
         """The decompressed bytes, block by block."""
         kind = self.compression
         if kind is None:

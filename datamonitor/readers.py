@@ -248,6 +248,8 @@ class CsvReader:
         self.chunk_lines: int | None = None
         #: the chunk just handed out is ASCII
         self.chunk_ascii = False
+        #: the null markers the parse itself maps (those the first rows use)
+        self.markers: list[str] = list(null_values)
 
     # ----------------------------------------------------------- chunking
 
@@ -322,11 +324,9 @@ class CsvReader:
         self.names = [f"column_{i + 1}" for i in range(len(first))]
         return chunk
 
-    def _options(self, chunk: bytes) -> dict[str, Any]:
-        # every null marker costs Polars a comparison per field: pass only those the chunk holds somewhere
-        # (a search for a few bytes is far cheaper); an empty field is null without one
-        markers = [v for v in self.null_values if v.encode() in chunk] if b'""' in chunk else \
-            [v for v in self.null_values if v and v.encode() in chunk]  # a quoted "" needs the "" marker
+    def _options(self, markers: list[str] | None = None) -> dict[str, Any]:
+        """Polars' CSV options; ``markers``: the null markers to pass (default: all of them)."""
+        markers = list(self.null_values) if markers is None else markers
         return {"has_header": False, "separator": self.delimiter, "quote_char": '"',
                 "null_values": markers or None, "empty_string_is_null": "" in self.null_values,
                 "comment_prefix": self.comment, "decimal_comma": self.decimal == ",", "raise_if_empty": False,
@@ -339,7 +339,11 @@ class CsvReader:
         """
         head = chunk[: 1 << 20]
         head = head[: head.rfind(b"\n") + 1] or head
-        opts = self._options(head)
+        opts = self._options()
+        # each null marker costs Polars a comparison per field: the parse takes those the first rows use
+        # (R's NA, say); the others are found after it, in the text columns only (a marker in a number
+        # column fails the parse, and that chunk takes the path that knows every marker)
+        self.markers = [m for m in self.null_values if m and m.encode() in head]
         try:
             df = pl.read_csv(head, new_columns=self.names, infer_schema_length=None, **opts)
         except _NOT_FAST:
@@ -381,7 +385,12 @@ class CsvReader:
                     for n in changed) if changed else learned
         assert self.schema is not None
         parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime)) else t for n, t in self.schema.items()}
-        df = pl.read_csv(chunk, schema=parse, **self._options(chunk))
+        df = pl.read_csv(chunk, schema=parse, **self._options(self.markers))
+        rest = [m for m in self.null_values if m not in self.markers]  # "" too: a quoted "" is text, not null
+        text = [n for n, t in parse.items() if t == pl.String]
+        if rest and text:
+            df = df.with_columns(pl.when(pl.col(n).is_in(rest)).then(None).otherwise(pl.col(n)).alias(n)
+                                 for n in text)
         times = [n for n, t in self.schema.items() if parse[n] != t]
         if times:
             df = df.with_columns(_cast(df.get_column(n), self.schema[n], self.decimal, self.formats.get(n))
@@ -390,7 +399,7 @@ class CsvReader:
 
     def _strings(self, chunk: bytes) -> pl.DataFrame:
         schema = dict.fromkeys(self.names, pl.String)
-        opts = self._options(chunk)
+        opts = self._options()
         opts["decimal_comma"] = False
         return pl.read_csv(chunk, schema=schema, **opts)
 

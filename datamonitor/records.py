@@ -45,6 +45,8 @@ ID_VERSION = 2
 #: ``event.dataset`` of a KPI that came in through the API or ``send``.
 DEFAULT_DATASET = "datamonitor.kpi"
 _MAX_NAME = 256
+#: kpi.expected, kpi.lower, kpi.upper, kpi.score: a scored value's baseline, the same four fields for every KPI
+_BASELINE_FIELDS = ("expected", "lower", "upper", "score")
 _MAX_TEXT = 32_766  # Lucene's limit for one keyword term, in bytes; checked on characters
 _PERIOD_FORMATS = {"month": "%Y.%m", "day": "%Y.%m.%d"}
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
@@ -98,6 +100,11 @@ class KpiRecord:
     file_size: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     message: str | None = None
+    #: the series' baseline when the value was scored: median, band and score (see :mod:`datamonitor.baseline`)
+    expected: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    score: float | None = None
 
     def __post_init__(self) -> None:
         name = self.name
@@ -108,6 +115,9 @@ class KpiRecord:
         value = self.value
         if value is not None and type(value) is not int:  # the common case needs no check
             object.__setattr__(self, "value", _check_value(value))
+        for key in _BASELINE_FIELDS:
+            if getattr(self, key) is not None:
+                object.__setattr__(self, key, _check_value(getattr(self, key), key))
         if self.text is not None and len(self.text) > _MAX_TEXT:
             raise PayloadError(f"field 'text': longer than {_MAX_TEXT} characters")
         ts = self.timestamp
@@ -143,16 +153,16 @@ class KpiRecord:
         return _from_payload(payload, defaults)
 
 
-def _check_value(value: object) -> float | int | None:
+def _check_value(value: object, name: str = "value") -> float | int | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
-            raise PayloadError(f"field 'value': {value!r} is not a finite number")
+            raise PayloadError(f"field '{name}': {value!r} is not a finite number")
         return value
-    raise PayloadError(f"field 'value': {value!r} is not a number")
+    raise PayloadError(f"field '{name}': {value!r} is not a number")
 
 
 def _as_utc(ts: object) -> datetime:
@@ -191,7 +201,7 @@ def parse_timestamp(raw: object, field_name: str = "timestamp") -> datetime:
 def to_document(record: KpiRecord) -> dict[str, Any]:
     """The JSON document for a record: ECS names where ECS has one, ``kpi.*`` for the rest."""
     kpi: dict[str, Any] = {"name": record.name}
-    for key in ("value", "unit", "text", "subject"):
+    for key in ("value", "unit", "text", "subject", *_BASELINE_FIELDS):
         val = getattr(record, key)
         if val is not None:
             kpi[key] = val
@@ -352,13 +362,16 @@ class Encoder:
     def row(self, record: KpiRecord, index: str | None = None) -> tuple[str, str, str, str, str]:
         """The store's row for one record; ``index`` overrides the dated index."""
         try:
-            return self._row(record, index)
+            if record.expected is None and record.lower is None and record.upper is None and record.score is None:
+                return self._row(record, index)
         except TypeError:  # a field that is not a string where one is expected: the general builder copes
-            legacy = self.legacy_ids_until
-            stamp = format_timestamp(record.timestamp)
-            doc_id = document_id(record, 1 if legacy is not None and stamp <= legacy else ID_VERSION)
-            dated = index_name(self.index_prefix, self.index_period, record.timestamp)
-            return doc_id, dated if index is None else index, stamp, record.name, dumps(to_document(record))
+            pass
+        # a scored observation (its band and score) or an odd field: the general builder
+        legacy = self.legacy_ids_until
+        stamp = format_timestamp(record.timestamp)
+        doc_id = document_id(record, 1 if legacy is not None and stamp <= legacy else ID_VERSION)
+        dated = index_name(self.index_prefix, self.index_period, record.timestamp)
+        return doc_id, dated if index is None else index, stamp, record.name, dumps(to_document(record))
 
     def _row(self, record: KpiRecord, index: str | None) -> tuple[str, str, str, str, str]:
         # the caches' hits inline: this runs for every document stored
@@ -405,6 +418,7 @@ _ALIASES = {
     "file_path": "file_path", "file.path": "file_path", "path": "file_path",
     "file_size": "file_size", "file.size": "file_size",
     "message": "message",
+    **{f"kpi.{key}": key for key in _BASELINE_FIELDS},
 }
 # Parts of a whole document that the builder derives again, so they are dropped on the way in.
 _DERIVED = {"ecs.version", "event.kind", "event.module", "file.name", "file.extension", "datamonitor.schema_version"}
@@ -476,6 +490,9 @@ def _from_payload(payload: Mapping[str, Any], defaults: Mapping[str, Any]) -> Kp
                 fields[key] = str(fields[key])
             else:
                 raise PayloadError(f"field '{key}': {fields[key]!r} is not a string")
+    for key in _BASELINE_FIELDS:
+        if fields.get(key) is not None:
+            fields[key] = _check_value(fields[key], key)
     if "value" in fields:
         value, text = _coerce_value(fields["value"])
         fields["value"] = value

@@ -1,8 +1,10 @@
 """A self-contained HTML report of the KPIs, for people without Kibana.
 
-One file: a plot per numeric KPI (matplotlib PNGs embedded as base64), grouped
-by family (``file``, ``column``, ``disk``...), with thresholds drawn, and a
-table of the latest value of every KPI and subject.
+One file. It opens on an overview: datasets, files, rows, open anomalies and
+threshold breaches first, then a table of the datasets. Then a plot per numeric
+KPI (matplotlib PNGs embedded as base64), grouped by family (``file``,
+``column``, ``disk``...), with thresholds drawn, and a table of the latest value
+of every KPI and subject.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import base64
 import html
 import io
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -76,6 +78,87 @@ def _plot(name: str, series: dict[str, list[tuple[datetime, float]]], unit: str 
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+class _Overview:
+    """What the overview needs, gathered in the same pass over the documents."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[datetime, float]] = {}  # path -> its newest row count
+        self.anomalies: dict[tuple[str, str], tuple[datetime, str]] = {}  # (dataset, series) -> newest line
+        self.states: dict[tuple[str, str], tuple[datetime, str, str]] = {}  # newest notification per line
+
+    def add(self, doc: Mapping[str, Any], name: str) -> bool:
+        """Note a document; True when it belongs to the overview only (an anomaly, a notification)."""
+        kpi, labels = doc.get("kpi", {}), doc.get("labels", {}) or {}
+        if name == "file.rows" and "file" in doc and isinstance(kpi.get("value"), (int, float)):
+            when, path = _when(doc), str(doc["file"].get("path", ""))
+            if path not in self.files or when >= self.files[path][0]:
+                self.files[path] = (when, float(kpi["value"]))
+            return False
+        if name == "anomaly":
+            key = (str(labels.get("dataset_key", "")), str(kpi.get("subject", "")))
+            when = _when(doc)
+            if key not in self.anomalies or when >= self.anomalies[key][0]:
+                self.anomalies[key] = (when, str(doc.get("message", "")))
+            return True
+        if name == "notification":
+            key = (str(labels.get("kind", "threshold")), str(kpi.get("subject", "")))
+            when = _when(doc)
+            if key not in self.states or when >= self.states[key][0]:
+                self.states[key] = (when, str(labels.get("state", "")), str(doc.get("message", "")))
+            return True
+        return False
+
+    def html(self, latest: Mapping[tuple[str, str], tuple[datetime, Any, str | None]],
+             thresholds: Mapping[str, float]) -> str:
+        from .baseline import dataset_name
+
+        datasets: dict[str, list[tuple[datetime, float, str]]] = defaultdict(list)
+        for path, (when, rows) in self.files.items():
+            name = path.replace("\\", "/").rsplit("/", 1)[-1]
+            key = path[: len(path) - len(name)] + re.sub(r"\d+", "#", name)
+            datasets[key].append((when, rows, name))
+        # an anomaly is open while its series has not been reported back to normal since
+        closed = {subject for (kind, subject), (_w, state, _m) in self.states.items()
+                  if kind == "anomaly" and state == "ok"}
+        open_items = sorted(((when, line, key) for (key, subject), (when, line) in self.anomalies.items()
+                             if f"{dataset_name(key)} {subject}" not in closed), reverse=True)
+        open_lines = [(when, line) for when, line, _key in open_items]
+        per_dataset = Counter(key for _w, _l, key in open_items)
+        breaches = sorted(((when, message) for (kind, _s), (when, state, message) in self.states.items()
+                           if kind == "threshold" and state == "alert"), reverse=True)
+        for (name, subject), (when, value, unit) in sorted(latest.items()):
+            limit = thresholds.get(name)
+            if isinstance(value, (int, float)) and limit is not None and value > limit:
+                breaches.append((when, f"{name} on {subject} is {value:,.6g}{' ' + unit if unit else ''}, "
+                                       f"above {limit:g}"))
+        rows = sum(r for _w, r in self.files.values())
+        cards = [("datasets", f"{len(datasets):,}", False), ("files", f"{len(self.files):,}", False),
+                 ("rows", f"{rows:,.0f}", False), ("open anomalies", f"{len(open_lines):,}", bool(open_lines)),
+                 ("threshold breaches", f"{len(breaches):,}", bool(breaches))]
+        out = ['<h2>Overview</h2>\n<div class="cards">' + "".join(
+            f'<div class="card{" bad" if bad else ""}"><b>{value}</b>{label}</div>' for label, value, bad in cards)
+            + "</div>"]
+        for title, items in (("Open anomalies", open_lines), ("Threshold breaches", breaches)):
+            if items:
+                shown = "".join(f"<li>{html.escape(line)}</li>" for _w, line in items[:50])
+                more = f"<li>and {len(items) - 50:,} more</li>" if len(items) > 50 else ""
+                out.append(f'<h3>{title}</h3>\n<ul class="alerts">{shown}{more}</ul>')
+        if datasets:
+            lines = []
+            for key in sorted(datasets, key=lambda k: dataset_name(k)):
+                files = sorted(datasets[key])
+                when, rows_last, name = files[-1]
+                n_open = per_dataset.get(key, 0)
+                lines.append(f"<tr><td>{html.escape(dataset_name(key))}</td><td>{html.escape(key)}</td>"
+                             f'<td class="num">{len(files):,}</td><td class="num">{sum(f[1] for f in files):,.0f}'
+                             f"</td><td>{html.escape(name)}</td><td class=\"num\">{rows_last:,.0f}</td>"
+                             f'<td class="num">{n_open:,}</td></tr>')
+            out.append("<h3>Datasets</h3>\n<table><thead><tr><th>dataset</th><th>key</th><th>files</th><th>rows</th>"
+                       "<th>newest file</th><th>its rows</th><th>open anomalies</th></tr></thead><tbody>\n"
+                       + "\n".join(lines) + "\n</tbody></table>")
+        return "\n".join(out)
+
+
 def render(docs: Iterable[Mapping[str, Any]], *, thresholds: Mapping[str, float] | None = None,
            title: str = "datamonitor report", since: datetime | None = None) -> str:
     """The report as one HTML string, from KPI documents (as the store or Elasticsearch return them)."""
@@ -84,12 +167,15 @@ def render(docs: Iterable[Mapping[str, Any]], *, thresholds: Mapping[str, float]
     units: dict[str, str | None] = {}
     latest: dict[tuple[str, str], tuple[datetime, Any, str | None]] = {}
     count = 0
+    overview = _Overview()
     for doc in docs:
         kpi = doc.get("kpi", {})
         name = kpi.get("name")
         if not name:
             continue
         count += 1
+        if overview.add(doc, name):
+            continue  # anomalies and notifications are in the overview, not plotted
         when, subject = _when(doc), _subject(doc)
         value = kpi.get("value", kpi.get("text"))
         if isinstance(kpi.get("value"), (int, float)):
@@ -135,9 +221,14 @@ figure {{ margin: 0 0 1.5em 0; }} img {{ max-width: 100%; }}
 table {{ border-collapse: collapse; width: 100%; font-size: 0.9em; }}
 td, th {{ border-bottom: 1px solid #eee; padding: 0.3em 0.6em; text-align: left; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }} tr.over td {{ background: #fde8e6; }}
+.cards {{ display: flex; gap: 1em; margin: 1em 0 1.5em 0; }}
+.card {{ border: 1px solid #ddd; border-radius: 6px; padding: 0.6em 1em; min-width: 8em; }}
+.card b {{ display: block; font-size: 1.6em; }} .card.bad {{ border-color: #d62728; background: #fde8e6; }}
+ul.alerts li {{ margin: 0.2em 0; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <div class="meta">{count:,} documents, {window}; generated {generated:%Y-%m-%d %H:%M}Z</div>
+{overview.html(latest, thresholds)}
 {''.join(sections) or '<p>No numeric KPIs in this window.</p>'}
 <h2>Latest values</h2>
 <table><thead><tr><th>KPI</th><th>subject</th><th>value</th><th>unit</th><th>time</th></tr></thead>

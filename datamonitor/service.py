@@ -229,6 +229,7 @@ def run_service(dm: Any, spec: ServiceSpec, *, duration: float | None = None,
 
     stop = stop or threading.Event()
     notifiers, thresholds = list(spec.notifiers), list(spec.thresholds)
+    dm.notifiers = list(notifiers)  # anomalies, found as any monitor's records are stored, alert them too
     threads: list[threading.Thread] = []
     stoppers: list[Any] = []
     report: dict[str, Any] = {}
@@ -246,9 +247,9 @@ def run_service(dm: Any, spec: ServiceSpec, *, duration: float | None = None,
                     extra.append(Threshold("disk.free_bytes", below=o["min_free_gb"] * (1 << 30),
                                            hysteresis=float(1 << 30)))
             else:
-                from .monitor import _StoreSchemas
+                from .baseline import SchemaHistory
 
-                source = FileSource(o["paths"], recursive=o["recursive"], schemas=_StoreSchemas(dm.store))
+                source = FileSource(o["paths"], recursive=o["recursive"], schemas=SchemaHistory(dm.store))
             mon = dm.monitor(source, interval=o["interval"], thresholds=extra, notifiers=notifiers)
             threads.append(threading.Thread(target=mon.loop, name=f"datamonitor-{label}", daemon=True))
             stoppers.append(mon.stop)

@@ -154,8 +154,17 @@ def profile_kpis(profile: TableProfile, *, when: datetime, file_path: str | None
     return out
 
 
-def drift(previous: list[list[str]] | None, schema: tuple[tuple[str, str], ...]) -> dict[str, list[str]] | None:
-    """Added, removed and retyped columns against the previous schema, or None when nothing changed."""
+def drift(previous: Any, schema: tuple[tuple[str, str], ...], sha256: str = "") -> dict[str, list[str]] | None:
+    """Added, removed and retyped columns against the dataset's baseline schema, or None when nothing changed.
+
+    ``previous`` is a schema, or ``{"schema": ..., "sha256": [...]}`` (see
+    :class:`~datamonitor.baseline.SchemaHistory`): a file whose checksum is in
+    that list was measured before and is never drift.
+    """
+    if isinstance(previous, dict):
+        if sha256 and sha256 in previous.get("sha256", ()):
+            return None
+        previous = previous.get("schema")
     if previous is None:
         return None
     old, new = dict((n, t) for n, t in previous), dict(schema)
@@ -184,7 +193,7 @@ def file_kpis(
     path: str | Path,
     options: ProfileOptions | None = None,
     *,
-    previous_schema: list[list[str]] | None = None,
+    previous_schema: Any = None,
     progress: Callable[[float], None] | None = None,
     stat: Callable[[Path], os.stat_result] = os.stat,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
@@ -211,7 +220,7 @@ def file_kpis(
     return file_result(p, st, profile, previous_schema, now())
 
 
-def file_result(p: Path, st: os.stat_result, profile: TableProfile, previous_schema: list[list[str]] | None,
+def file_result(p: Path, st: os.stat_result, profile: TableProfile, previous_schema: Any,
                 measured: datetime) -> FileResult:
     """The records of a measured file: its profile's KPIs, checksum, modification time, age and drift."""
     mtime = datetime.fromtimestamp(st.st_mtime, tz=timezone.utc)
@@ -225,7 +234,7 @@ def file_result(p: Path, st: os.stat_result, profile: TableProfile, previous_sch
     records.append(rec("file.sha256", text=profile.sha256))
     records.append(rec("file.mtime", value=st.st_mtime, text=_value(mtime)[1], unit="s"))
     records.append(rec("file.age", value=max(0.0, (measured - mtime).total_seconds()), unit="s"))
-    change = drift(previous_schema, profile.schema) if profile.columns else None
+    change = drift(previous_schema, profile.schema, profile.sha256) if profile.columns else None
     if change is not None:
         text = "; ".join(f"{k}: {', '.join(v)}" for k, v in change.items() if v)
         records.append(rec("file.schema_drift", value=sum(len(v) for v in change.values()), text=text[:1024],
@@ -313,7 +322,7 @@ class FileSource:
 
     def _remember(self, key: str, result: FileResult) -> None:
         if self.schemas is not None and result.profile is not None and result.profile.columns:
-            self.schemas.set(key, [list(c) for c in result.profile.schema])
+            self.schemas.set(key, {"schema": [list(c) for c in result.profile.schema], "sha256": result.sha256})
 
     def collect(self) -> Iterator[KpiRecord]:
         for result in self.results_iter():

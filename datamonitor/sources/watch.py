@@ -75,7 +75,8 @@ class _Handler(FileSystemEventHandler):
 
     def on_moved(self, event: FileSystemEvent) -> None:
         if isinstance(event, FileMovedEvent) and not event.is_directory:
-            self.watcher.offer(Path(os.fsdecode(event.dest_path)))
+            # a rename is atomic: the file was finished under its temporary name, so it need not settle
+            self.watcher.offer(Path(os.fsdecode(event.dest_path)), delay=0.0)
 
 
 class DirectoryWatcher:

@@ -216,7 +216,8 @@ def test_a_file_run_commits_several_files_together(tmp_path: Path, home: Path, m
     monkeypatch.setattr(monitor, "_BATCH_RECORDS", batch_records)
     monkeypatch.setattr(monitor, "_BATCH_SECONDS", 3600.0)
     for i in range(4):  # one dataset: each file's drift is measured against the one before, committed or not
-        (tmp_path / f"sales_{i}.csv").write_text("id,amount\n1,2.5\n" if i % 2 == 0 else "id,amount,note\n1,2.5,x\n")
+        # each file's own bytes: a file measured before (the same SHA-256) is never drift
+        (tmp_path / f"sales_{i}.csv").write_text(f"id,amount\n{i},2.5\n" if i % 2 == 0 else f"id,amount,note\n{i},2.5,x\n")
     puts: list[float] = []
     store = Store(home / "s.db", clock=lambda: puts.append(1.0) or float(len(puts)))
     with DataMonitor(load_config(home=home), store=store) as dm:

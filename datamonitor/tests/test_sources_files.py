@@ -342,3 +342,20 @@ def test_dataframe_kpis_through_the_facade_are_stored(small: pd.DataFrame, home:
         rows = next(r for r in records if r.name == "file.rows")
         assert rows.value == len(small) and rows.labels == {"dataframe": "orders"}
         assert dm.search(name="file.rows")[0]["_source"]["labels"] == {"dataframe": "orders"}
+
+
+def test_null_markers_first_seen_in_a_later_chunk_are_nulls(tmp_path: Path) -> None:
+    """The parse maps the markers the first rows use; the others are still nulls, in text and number columns."""
+    rows = [f"{i},name{i % 7},{i * 0.5}" for i in range(60_000)]
+    rows[50_000] = "NULL,NA,None"
+    rows[55_000] = '7,"",nan'
+    rows[58_000] = "8,N/A,"
+    path = tmp_path / "late_nulls.csv"
+    path.write_text("id,name,x\n" + "\n".join(rows) + "\n")
+    prof = profile_file(path, ProfileOptions(chunk_bytes=256 << 10))
+    markers = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "None"]
+    df = pd.read_csv(path, keep_default_na=False, na_values=markers)
+    assert prof.rows == len(df)
+    assert {c.name: c.nulls for c in prof.columns} == df.isna().sum().to_dict() == {"id": 1, "name": 3, "x": 3}
+    assert {c.name: c.type for c in prof.columns} == {"id": "integer", "name": "string", "x": "float"}
+    assert {c.name: c.distinct for c in prof.columns} == df.nunique().to_dict()

@@ -1,0 +1,649 @@
+"""Learned baselines: what is normal for each series, and how unusual a new observation is.
+
+A *series* is one KPI of one dataset: the dataset key (files of one folder and
+name pattern, see :func:`~datamonitor.sources.files.dataset_key`; for other
+sources ``event.dataset`` and the host), the KPI name, the subject (a column,
+a mount) and the labels (StatsD tags), so tagged and untagged series never mix.
+
+The baseline of a series is robust statistics over its last ``window``
+observations (30 by default): the median ``m`` and the median absolute
+deviation ``MAD``, scaled by 1.4826 so that it estimates the standard
+deviation of normal data. A new value ``x`` scores ``(x - m) / (1.4826 MAD)``;
+the expected band is ``m ± k·1.4826·MAD`` (``k`` = 4, and ``column_k`` = 8 for
+the many per-column KPIs), so a score beyond ±k is an anomaly. When MAD is 0
+(more than half the history is one value) the scale is ``1.2533 * mean absolute
+deviation`` instead (the same normal-consistency for the mean deviation); when
+that is 0 too (the history never varied) the band is the one value, a value
+equal to it scores 0 and any other scores ±:data:`CONSTANT_SCORE`. Otherwise
+the scale is at least 1 % of the median and, for a history of whole numbers,
+the smallest gap between its distinct values. When the files' names carry dates and the week has a rhythm,
+the band is the weekday's (:func:`_weekly`). With fewer than ``min_history``
+observations (7) a series has no baseline yet: its state is "not enough history
+yet" and nothing is scored.
+
+Scoring happens in flow: :meth:`Baselines.observe` runs as a batch is stored,
+adds ``kpi.expected``, ``kpi.lower``, ``kpi.upper`` and ``kpi.score`` to each
+scored record, and returns ``anomaly`` records and ``notification`` records
+(alert on entering, ok on leaving, with hysteresis) for the batch. A file whose
+SHA-256 the dataset has already seen is not observed again; under another name
+it is a file delivered twice, and a gap in the dates of the files' names is a
+file that did not come: both are anomalies too. The history and the open
+anomalies live in the store's meta table, one key per dataset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import functools
+import itertools
+import logging
+import math
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import ConfigError
+from .notify import Threshold, human
+from .records import KpiRecord
+
+__all__ = ["CONSTANT_SCORE", "Band", "BaselineSettings", "Baselines", "SchemaHistory", "Scored", "anomaly_line",
+           "dataset_name", "grouped", "robust_band", "score"]
+
+log = logging.getLogger(__name__)
+
+#: scales the MAD to the standard deviation of normally distributed data
+MAD_SCALE = 1.4826
+#: scales the mean absolute deviation likewise; used when the MAD is 0
+MEANAD_SCALE = 1.2533
+#: the least scale, as a share of the median: a series that barely varied is not news for a 1 % change
+RELATIVE_FLOOR = 0.01
+#: the score of a value that differs from a history that never varied
+CONSTANT_SCORE = 1e6
+DATASET = "datamonitor.anomaly"
+_META_PREFIX = "baseline:"
+#: labels that describe a measurement, not a series: they never split one
+_NOT_SERIES = frozenset({"fingerprint", "approximate", "dataset_key"})
+#: KPIs of files scored by default (the rest of a file's KPIs are times, checksums, texts)
+DEFAULT_FILE_KPIS = ("file.rows", "file.bad_rows", "file.columns", "column.null_ratio", "column.distinct",
+                     "column.mean")
+#: KPIs that say where a column's values lie, not scored for a column with one value in the file
+_LOCATION = frozenset({"column.mean", "column.p50", "column.p95", "column.p99", "column.min", "column.max"})
+#: KPIs never scored: datamonitor's own, and the records this module makes
+_NEVER = ("notification", "anomaly", "datamonitor.*", "udp.*")
+#: units of KPIs that are never negative: their band starts at 0 at the lowest
+_COUNTS = frozenset({"rows", "columns", "values", "ratio", "bytes", "documents", "datagrams", "chars"})
+_DASH = "\u2013"  # an en dash, between the ends of a band
+_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+
+
+class _State(Protocol):
+    def get_meta(self, key: str) -> Any: ...
+
+    def set_meta(self, key: str, value: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class BaselineSettings:
+    """How baselines are learned and when an observation is an anomaly.
+
+    :param k: the band's half-width in scaled MADs; ``|score| > k`` is an anomaly.
+    :param column_k: the same for the per-column KPIs: a file has many columns, so more tests, and each
+        needs a wider band for the file to raise as few false alarms.
+    :param min_history: observations a series needs before it is scored.
+    :param window: the most recent observations the baseline is computed from.
+    :param hysteresis: an open anomaly closes only when ``|score|`` is back under ``k - hysteresis``.
+    :param file_kpis: the file KPIs that are scored (shell patterns); other sources' numeric KPIs all are.
+    :param commit_every: the facade writes the histories back at most this often (seconds), and when closed.
+    """
+
+    k: float = 4.0
+    column_k: float = 8.0
+    min_history: int = 7
+    window: int = 30
+    hysteresis: float = 1.0
+    file_kpis: tuple[str, ...] = DEFAULT_FILE_KPIS
+    commit_every: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.k > 0:
+            raise ConfigError(f"baseline: k must be positive, not {self.k}")
+        if not self.column_k > 0:
+            raise ConfigError(f"baseline: column_k must be positive, not {self.column_k}")
+        if not 0 <= self.hysteresis < min(self.k, self.column_k):
+            raise ConfigError(f"baseline: hysteresis must be in [0, min(k, column_k)), not {self.hysteresis}")
+        if self.min_history < 3:
+            raise ConfigError(f"baseline: min_history must be at least 3, not {self.min_history}")
+        if self.window < self.min_history:
+            raise ConfigError(f"baseline: window ({self.window}) must be at least min_history ({self.min_history})")
+
+    def k_for(self, name: str) -> float:
+        """The band's half-width for a KPI: ``column_k`` for the per-column KPIs, ``k`` for the rest."""
+        return self.column_k if name.startswith("column.") else self.k
+
+    def scored(self, record: KpiRecord) -> bool:
+        """Whether a record's KPI has a baseline: numeric, and a file KPI of the list or another source's."""
+        if record.value is None:
+            return False
+        return _scored_name(record.name, self.file_kpis)
+
+
+@functools.lru_cache(maxsize=4096)
+def _scored_name(name: str, file_kpis: tuple[str, ...]) -> bool:
+    if name.startswith(("file.", "column.")):
+        return any(fnmatch.fnmatchcase(name, p) for p in file_kpis)
+    return not any(fnmatch.fnmatchcase(name, p) for p in _NEVER)
+
+
+@dataclass(frozen=True)
+class Band:
+    """A series' baseline: its median, MAD, scale and expected band, or not enough history yet."""
+
+    n: int
+    median: float | None = None
+    mad: float | None = None
+    scale: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+
+    @property
+    def enough(self) -> bool:
+        return self.median is not None
+
+    @property
+    def state(self) -> str:
+        return "baseline" if self.enough else "not enough history yet"
+
+
+def _date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def _median(sorted_values: Sequence[float]) -> float:
+    n = len(sorted_values)
+    mid = n // 2
+    return float(sorted_values[mid]) if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2.0
+
+
+def _scale(deviations: Sequence[float], m: float) -> tuple[float, float]:
+    """(MAD, scale) of sorted absolute deviations, with the mean-deviation fallback; floors apart (:func:`_floor`)."""
+    mad = _median(deviations)
+    scale = MAD_SCALE * mad
+    if scale <= _tiny(m):
+        mean_ad = sum(deviations) / len(deviations)
+        scale = MEANAD_SCALE * mean_ad if MEANAD_SCALE * mean_ad > _tiny(m) else 0.0
+    return mad, scale
+
+
+def _floor(scale: float, m: float, values: Sequence[float]) -> float:
+    """At least one step (values that come in steps, such as whole numbers) and 1 % of the median; 0 stays 0."""
+    if scale <= 0.0:
+        return scale
+    scale = max(scale, RELATIVE_FLOOR * abs(m))
+    if not all(float(v).is_integer() for v in values):  # the step is that of whole numbers
+        return scale
+    distinct = sorted(set(values))
+    step = min((b - a for a, b in itertools.pairwise(distinct)), default=0.0)
+    return max(scale, float(step))
+
+
+def robust_band(history: Sequence[float], k: float = 4.0, min_history: int = 7, *,
+                weekdays: Sequence[int] | None = None, weekday: int | None = None) -> Band:
+    """The median, MAD and band ``median ± k·scale`` of a history; see the module's docstring.
+
+    With ``weekdays`` (one per value, -1 for unknown) and the new value's ``weekday``, the band is the
+    weekday's when the week has a rhythm: see :func:`_weekly`.
+    """
+    n = len(history)
+    if n < min_history:
+        return Band(n)
+    m = _median(sorted(history))
+    mad, raw = _scale(sorted(abs(x - m) for x in history), m)
+    scale = _floor(raw, m, history)
+    if weekdays is not None and weekday is not None and weekday >= 0:
+        weekly = _weekly(history, weekdays, weekday, raw)
+        if weekly is not None:
+            m, mad, weekly_raw = weekly
+            scale = _floor(max(weekly_raw, 0.5 * raw), m, history)
+    return Band(n, m, mad, scale, m - k * scale, m + k * scale)
+
+
+def _weekly(history: Sequence[float], weekdays: Sequence[int], weekday: int,
+            plain_scale: float) -> tuple[float, float, float] | None:
+    """(median, MAD, scale) of the same weekday, when the history has a weekly rhythm; else None.
+
+    The expected value is the median of the history's values of the same weekday (at least 3 of them, and 21
+    values in all); the scale is that of the residuals (each value less its weekday's median), and at least
+    half the plain scale. It is used only when the rhythm is real: the residuals' scale is under 0.7 times
+    the plain scale.
+    """
+    if len(history) < 21 or len(weekdays) != len(history):
+        return None
+    by_day: list[list[float]] = [[], [], [], [], [], [], []]
+    for x, wd in zip(history, weekdays, strict=True):
+        if wd >= 0:
+            by_day[wd].append(x)
+    if len(by_day[weekday]) < 3:
+        return None
+    medians = [_median(sorted(v)) if len(v) >= 2 else None for v in by_day]
+    residuals = [x - medians[wd] for x, wd in zip(history, weekdays, strict=True)  # type: ignore[operator]
+                 if wd >= 0 and medians[wd] is not None]
+    m = medians[weekday]
+    assert m is not None
+    mad, scale = _scale(sorted(abs(r) for r in residuals), m)
+    if plain_scale > 0.0 and scale < 0.7 * plain_scale:
+        # residuals from medians of 4 or 5 values are too small: the caller keeps half the plain scale at least
+        return m, mad, scale
+    return None
+
+
+def _tiny(m: float) -> float:
+    return 1e-9 * max(1.0, abs(m))
+
+
+def score(x: float, band: Band) -> float | None:
+    """How many scaled MADs ``x`` is from the median; None without a baseline."""
+    if band.median is None or band.scale is None:
+        return None
+    diff = x - band.median
+    if band.scale == 0.0:
+        return 0.0 if abs(diff) <= _tiny(band.median) else (CONSTANT_SCORE if diff > 0 else -CONSTANT_SCORE)
+    return diff / band.scale
+
+
+def dataset_name(key: str) -> str:
+    """What people call a dataset: ``/in/flights_#.csv`` is ``flights``."""
+    name = key.replace("\\", "/").rsplit("/", 1)[-1]
+    stem = name.split(".", 1)[0] if not name.startswith(".") else name
+    cleaned = re.sub(r"[_\-. ]*#[#_\-. ]*", "_", stem).strip("_-. ")
+    return cleaned or stem or key
+
+
+def _day(record: KpiRecord) -> str:
+    """The day the data is about: a date in the file's name, else the day it was measured."""
+    if record.file_path is not None:
+        name = record.file_path.replace("\\", "/").rsplit("/", 1)[-1]
+        match = _DATE.search(name)
+        if match:
+            y, mo, d = (int(g) for g in match.groups())
+            if 1 <= mo <= 12 and 1 <= d <= 31:
+                return f"{y:04d}-{mo:02d}-{d:02d}"
+    return record.timestamp.strftime("%Y-%m-%d")
+
+
+def _weekday(record: KpiRecord) -> int:
+    """The weekday (Monday 0) of the date in a file's name; -1 without one."""
+    if record.file_path is None:
+        return -1
+    match = _DATE.search(record.file_path.replace("\\", "/").rsplit("/", 1)[-1])
+    if not match:
+        return -1
+    try:
+        return date(*(int(g) for g in match.groups())).weekday()
+    except ValueError:
+        return -1
+
+
+def _what(record: KpiRecord, value: float) -> str:
+    """``197,000 rows``, ``dep_delay nulls 20%``, ``dep_delay mean 45.2``."""
+    if record.name == "column.null_ratio":
+        return f"{record.subject} nulls {value * 100:,.3g}%"
+    short = record.name.split(".", 1)[-1]
+    subject = f"{record.subject} " if record.subject else ""
+    if record.name.startswith("file.") and record.unit:
+        shown = human(value, record.unit)
+        return shown if short == record.unit else f"{shown} ({short.replace('_', ' ')})"
+    unit = record.unit if record.unit not in (None, "ratio") else None
+    if record.name.startswith(("file.", "column.")):
+        return f"{subject}{short} {human(value, unit)}"
+    return f"{record.name} {subject}{human(value, unit)}".replace("  ", " ")
+
+
+def _bound(value: float, record: KpiRecord, integral: bool, up: bool = False) -> str:
+    if record.name == "column.null_ratio":
+        return f"{value * 100:,.3g}%"
+    if integral:
+        value = float(math.floor(value + 1e-9) if up else math.ceil(value - 1e-9))
+    return human(value, None if record.unit == "ratio" else record.unit, like=value).removesuffix(
+        f" {record.unit}" if record.unit else "")
+
+
+def anomaly_line(dataset: str, record: KpiRecord, band: Band, *, integral: bool = False) -> str:
+    """One line for people: ``flights: 197,000 rows on 2013-06-14, expected 320,000-345,000`` (an en dash)."""
+    assert record.value is not None and band.lower is not None and band.upper is not None
+    lo, hi = band.lower, band.upper
+    if integral and math.ceil(lo - 1e-9) > math.floor(hi + 1e-9):
+        integral = False  # no whole number inside the band: show its ends as they are
+    if integral:  # the whole numbers inside the band
+        lo, hi = float(math.ceil(lo - 1e-9)), float(math.floor(hi + 1e-9))
+    low_text, high_text = _bound(lo, record, integral), _bound(hi, record, integral, up=True)
+    expected = low_text if low_text == high_text else f"{low_text}{_DASH}{high_text}"
+    return f"{dataset}: {_what(record, float(record.value))} on {_day(record)}, expected {expected}"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What :meth:`Baselines.observe` made of a batch.
+
+    :param records: the batch, scored records carrying their band and score.
+    :param anomalies: one ``anomaly`` record per observation outside its band.
+    :param notifications: ``notification`` records: an anomaly opened (alert) or closed (ok).
+    """
+
+    records: list[KpiRecord]
+    anomalies: list[KpiRecord]
+    notifications: list[KpiRecord]
+
+
+class Baselines:
+    """Series histories kept in the store's meta table, scored as batches are stored; safe across threads.
+
+    :param state: the store (``get_meta``/``set_meta``).
+    """
+
+    def __init__(self, state: _State, settings: BaselineSettings | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._state = state
+        self.settings = settings or BaselineSettings()
+        self._thresholds: dict[tuple[float, float], Threshold] = {}
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._dirty: set[str] = set()
+        self._lock = threading.Lock()
+        self._keys: dict[str, str] = {}
+        self._clock = clock
+        self._written = clock()
+
+    # -------------------------------------------------------------- series
+    def _dataset(self, record: KpiRecord) -> str:
+        if record.file_path is not None:
+            key = self._keys.get(record.file_path)
+            if key is None:
+                from .sources.files import dataset_key
+
+                key = dataset_key(Path(record.file_path))
+                if len(self._keys) > 10_000:
+                    self._keys.clear()
+                self._keys[record.file_path] = key
+            return key
+        return f"{record.dataset}@{record.host}"
+
+    @staticmethod
+    def series(record: KpiRecord) -> str:
+        """The series within its dataset: KPI name, subject, and the labels that identify it."""
+        labels = ",".join(f"{k}={v}" for k, v in record.labels.items() if k not in _NOT_SERIES)
+        return f"{record.name}|{record.subject or ''}|{labels}"
+
+    def _load(self, dataset: str) -> dict[str, Any]:
+        state = self._cache.get(dataset)
+        if state is None:
+            raw = self._state.get_meta(_META_PREFIX + dataset)
+            state = raw if isinstance(raw, dict) else {}
+            state.setdefault("series", {})
+            state.setdefault("open", {})
+            state.setdefault("weekdays", {})  # series -> the weekday of each value (-1: not known)
+            state.setdefault("files", {})  # SHA-256 -> file name, the last 200 files
+            state.setdefault("days", [])  # the dates in the last 30 files' names
+            self._cache[dataset] = state
+        return state
+
+    def history(self, dataset: str, series: str) -> list[float]:
+        """The stored history of one series, oldest first."""
+        with self._lock:
+            return list(self._load(dataset)["series"].get(series, []))
+
+    def band(self, dataset: str, series: str) -> Band:
+        """The current baseline of one series."""
+        s = self.settings
+        return robust_band(self.history(dataset, series), s.k_for(series.split("|", 1)[0]), s.min_history)
+
+    def open_anomalies(self, dataset: str) -> dict[str, str]:
+        """The dataset's open anomalies: series -> the line that opened it."""
+        with self._lock:
+            return dict(self._load(dataset)["open"])
+
+    # ------------------------------------------------------------- scoring
+    def observe(self, batch: Iterable[KpiRecord]) -> Scored:
+        """Score a batch against the histories, then add it to them; see the module's docstring."""
+        records = list(batch)
+        s = self.settings
+        out: list[KpiRecord] = []
+        anomalies: list[KpiRecord] = []
+        notes: list[KpiRecord] = []
+        with self._lock:
+            seen_files: dict[str, bool] = {}
+            for r in records:
+                if r.name == "file.sha256" and r.file_path is not None and r.text:
+                    seen_files[r.file_path] = self._arrival(r, anomalies, notes)
+            # a column with one value in a file (a partition key such as month) labels the file: its mean is no
+            # measurement, and the next month is no anomaly
+            constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
+            for r in records:
+                if not s.scored(r) or (r.file_path is not None and seen_files.get(r.file_path)) or (
+                        constant and r.name in _LOCATION and (r.file_path, r.subject) in constant):
+                    out.append(r)
+                    continue
+                dataset = self._dataset(r)
+                state = self._load(dataset)
+                key = self.series(r)
+                history: list[float] = state["series"].get(key, [])
+                weekdays: list[int] = state["weekdays"].get(key, [])
+                weekday = _weekday(r)
+                x = float(r.value)  # type: ignore[arg-type]  # scored() checked it
+                band = robust_band(history, s.k_for(r.name), s.min_history, weekdays=weekdays, weekday=weekday)
+                if band.lower is not None and band.lower < 0 and r.unit in _COUNTS:
+                    band = dataclasses.replace(band, lower=0.0)  # a count or a ratio is never negative
+                z = score(x, band)
+                if z is not None:
+                    r = _with_band(r, band, z)
+                    self._judge(dataset, state, key, r, band, z, history, anomalies, notes)
+                out.append(r)
+                state["series"][key] = [*history[-(s.window - 1):], x]
+                state["weekdays"][key] = [*weekdays[-(s.window - 1):], weekday]
+                self._dirty.add(dataset)
+        return Scored(out, anomalies, notes)
+
+    def _arrival(self, r: KpiRecord, anomalies: list[KpiRecord], notes: list[KpiRecord]) -> bool:
+        """Note a file's arrival; True when its bytes were measured before (it is then not observed again).
+
+        The same bytes under another name are a file delivered twice; a gap in the dates of the files'
+        names larger than 1.5 times their usual step is a file that did not come. Both are anomalies.
+        """
+        dataset = self._dataset(r)
+        state = self._load(dataset)
+        assert r.file_path is not None and r.text is not None
+        name = r.file_path.replace("\\", "/").rsplit("/", 1)[-1]
+        files: dict[str, str] = state["files"]
+        before = files.get(r.text)
+        if before == name:
+            return True  # measured again: nothing new
+        label = dataset_name(dataset)
+        if before is not None:
+            self._event(r, dataset, "duplicate", f"{label}: {name} has the same bytes as {before}, "
+                        "delivered before", anomalies, notes)
+            return True
+        files[r.text] = name
+        while len(files) > 200:
+            del files[next(iter(files))]
+        self._dirty.add(dataset)
+        day = _day(r) if _DATE.search(name) else None
+        if day is None:
+            return False
+        days: list[str] = state["days"]
+        if day in days:
+            return False
+        known = sorted(days)
+        if len(known) >= self.settings.min_history and day > known[-1]:
+            steps = [(_date(b) - _date(a)).days for a, b in itertools.pairwise(known)]
+            step = int(_median(sorted(steps)))
+            last = _date(known[-1])
+            if step >= 1 and (_date(day) - last).days > 1.5 * step:
+                missing = last + timedelta(days=step)
+                while missing < _date(day):
+                    every = "a day" if step == 1 else f"every {step} days"
+                    self._event(r, dataset, "missing", f"{label}: no file for {missing.isoformat()} (one comes "
+                                f"{every}; the next came for {day})", anomalies, notes, day=missing.isoformat())
+                    missing += timedelta(days=step)
+        state["days"] = sorted([*days, day])[-30:]
+        return False
+
+    def _event(self, r: KpiRecord, dataset: str, kind: str, line: str, anomalies: list[KpiRecord],
+               notes: list[KpiRecord], day: str | None = None) -> None:
+        """An anomaly that is an event, not a value out of its band: an anomaly document and an alert."""
+        name = dataset_name(dataset)
+        labels = {"kpi": f"file.{kind}", "kind": kind, "dataset_key": dataset, "day": day or _day(r)}
+        anomalies.append(KpiRecord(name="anomaly", subject=f"file.{kind}", dataset=DATASET, timestamp=r.timestamp,
+                                   host=r.host, file_path=r.file_path, file_size=r.file_size, message=line,
+                                   text=name, labels=labels))
+        notes.append(KpiRecord(name="notification", subject=f"{name} file.{kind}", text=f"ANOMALY: {name} file.{kind}",
+                               message=line, dataset="datamonitor.notify", timestamp=r.timestamp, host=r.host,
+                               labels={"kpi": f"file.{kind}", "state": "alert", "kind": kind,
+                                       "dataset_key": dataset}))
+
+    def _judge(self, dataset: str, state: dict[str, Any], key: str, r: KpiRecord, band: Band, z: float,
+               history: list[float], anomalies: list[KpiRecord], notes: list[KpiRecord]) -> None:
+        was_open = key in state["open"]
+        k = self.settings.k_for(r.name)
+        threshold = self._thresholds.get((k, self.settings.hysteresis))
+        if threshold is None:  # the thresholds' own hysteresis, on |score|
+            threshold = Threshold("anomaly.score", above=k, hysteresis=self.settings.hysteresis)
+            self._thresholds[(k, self.settings.hysteresis)] = threshold
+        now_open = threshold.breached(abs(z), was_open)
+        if abs(z) <= k and not now_open and not was_open:
+            return
+        integral = all(float(v).is_integer() for v in history) and float(r.value).is_integer()  # type: ignore[arg-type]
+        name = dataset_name(dataset)
+        line = anomaly_line(name, r, band, integral=integral)
+        labels = {"kpi": r.name, "kind": "value", "dataset_key": dataset, "day": _day(r),
+                  **{k: v for k, v in r.labels.items() if k not in _NOT_SERIES}}
+        subject = f"{r.name} on {r.subject}" if r.subject else r.name
+        when = r.timestamp
+        if abs(z) > k:
+            anomalies.append(KpiRecord(
+                name="anomaly", value=r.value, unit=r.unit, subject=subject, dataset=DATASET, timestamp=when,
+                host=r.host, file_path=r.file_path, file_size=r.file_size, message=line, text=name,
+                expected=r.expected, lower=r.lower, upper=r.upper, score=r.score, labels=labels))
+        if now_open == was_open:
+            return
+        if now_open:
+            state["open"][key] = line
+            title = f"ANOMALY: {name} {subject}"
+            message = line
+        else:
+            del state["open"][key]
+            title = f"OK: {name} {subject} is back to normal"
+            assert band.lower is not None and band.upper is not None and r.value is not None
+            message = (f"{name}: {_what(r, float(r.value))} on {_day(r)}, back within "
+                       f"{_bound(band.lower, r, integral)}{_DASH}{_bound(band.upper, r, integral, up=True)}")
+        notes.append(KpiRecord(
+            name="notification", value=r.value, unit=r.unit, subject=f"{name} {subject}", text=title,
+            message=message, dataset="datamonitor.notify", timestamp=when, host=r.host,
+            labels={"kpi": r.name, "state": "alert" if now_open else "ok", "kind": "anomaly",
+                    "dataset_key": dataset}))
+
+    def commit(self, *, force: bool = True) -> None:
+        """Write the histories changed since the last commit to the store.
+
+        ``force=False`` writes only when ``settings.commit_every`` seconds passed since the last write, so a
+        burst of files costs one write a second; :meth:`DataMonitor.close` writes the rest.
+        """
+        with self._lock:
+            now = self._clock()
+            if not self._dirty or (not force and now - self._written < self.settings.commit_every):
+                return
+            dirty, self._dirty, self._written = self._dirty, set(), now
+            for dataset in sorted(dirty):
+                self._state.set_meta(_META_PREFIX + dataset, self._cache[dataset])
+
+    def forget(self) -> None:
+        """Drop what is cached and not committed (a batch that could not be stored)."""
+        with self._lock:
+            for dataset in self._dirty:
+                self._cache.pop(dataset, None)
+            self._dirty = set()
+
+
+def grouped(notifications: Sequence[KpiRecord]) -> list[tuple[str, str]]:
+    """The (title, message) pairs to hand to notifiers: one per dataset and direction, not one per KPI.
+
+    A file with 40 % of its rows missing moves its row count and a dozen column
+    KPIs at once; people get one message with a line for each.
+    """
+    groups: dict[tuple[str, str], list[KpiRecord]] = {}
+    for note in notifications:
+        groups.setdefault((note.labels.get("dataset_key", ""), note.labels.get("state", "")), []).append(note)
+    out = []
+    for (key, state), notes in groups.items():
+        if len(notes) == 1:
+            out.append((notes[0].text or "datamonitor", notes[0].message or ""))
+            continue
+        name = dataset_name(key)
+        title = (f"ANOMALY: {name}: {len(notes)} KPIs out of their band" if state == "alert"
+                 else f"OK: {name}: {len(notes)} KPIs back to normal")
+        out.append((title, "\n".join(n.message or "" for n in notes)))
+    return out
+
+
+def _with_band(record: KpiRecord, band: Band, z: float) -> KpiRecord:
+    """The record with its baseline; a copy of its fields, since they were checked when it was made (4x cheaper
+    than ``dataclasses.replace``, measured)."""
+    new = object.__new__(KpiRecord)
+    new.__dict__.update(record.__dict__, expected=band.median, lower=band.lower, upper=band.upper, score=round(z, 6))
+    return new
+
+
+class SchemaHistory:
+    """Each dataset's recent schemas in the store's meta table; its baseline is the most common of them.
+
+    ``get(key)`` gives ``{"schema": [[name, type], ...], "sha256": [...]}``: the
+    baseline schema and the checksums of the files it was learned from, which
+    :func:`~datamonitor.sources.files.drift` uses, so a file measured again is
+    never drift and one odd file does not move the baseline. ``set(key, value)``
+    adds a file's ``{"schema", "sha256"}`` (or a bare schema) to the history.
+    """
+
+    def __init__(self, state: _State, prefix: str = "schema:", window: int = 10) -> None:
+        self._state, self._prefix, self.window = state, prefix, window
+
+    def _recent(self, key: str) -> list[dict[str, Any]]:
+        raw = self._state.get_meta(self._prefix + key)
+        if isinstance(raw, list):  # the format before the history: the last schema alone
+            return [{"schema": raw, "sha256": ""}] if raw else []
+        if isinstance(raw, dict):
+            return list(raw.get("recent", []))
+        return []
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        recent = self._recent(key)
+        if not recent:
+            return None
+        counts = Counter(_schema_text(e["schema"]) for e in recent)
+        top = max(counts.values())
+        # ties go to the newest: a dataset that changed for good has a new baseline after half the window
+        best = next(e["schema"] for e in reversed(recent) if counts[_schema_text(e["schema"])] == top)
+        return {"schema": best, "sha256": [e["sha256"] for e in recent if e.get("sha256")]}
+
+    def set(self, key: str, value: Any) -> None:
+        change = self.updated(key, value)
+        if change is not None:
+            self._state.set_meta(*change)
+
+    def updated(self, key: str, value: Any) -> tuple[str, Any] | None:
+        """The meta key and value that adding a file's ``{"schema", "sha256"}`` makes, not saved (None: no change).
+
+        For callers that save it in their own transaction, with the file's records.
+        """
+        entry = dict(value) if isinstance(value, dict) else {"schema": value, "sha256": ""}
+        recent = self._recent(key)
+        if entry.get("sha256") and any(e.get("sha256") == entry["sha256"] for e in recent):
+            return None  # the same file again: it is in the history already
+        return self._prefix + key, {"recent": [*recent, entry][-self.window:]}
+
+
+def _schema_text(schema: Any) -> str:
+    return "|".join(f"{n}:{t}" for n, t in schema)
