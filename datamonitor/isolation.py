@@ -230,7 +230,7 @@ class IsolatedEngine:
         self._reset()
         self.crashes += 1
         why = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
-        log.warning("%s: the file engine crashed (%s); a new one is started", path, why)
+        log.info("%s: the file engine crashed (%s); a new one is started", path, why)  # the caller reports it
         return SourceError(f"{path}: the file engine crashed while measuring it ({why}); "
                            "the file was skipped and the run goes on")
 

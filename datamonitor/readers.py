@@ -363,7 +363,8 @@ class CsvReader:
                 col = df.get_column(name)
                 first = next((v for v in col.head(100) if v is not None), None)
                 if first is None or not (_DATE_LIKE.match(first) or first.strip().lower() in ("true", "false")
-                                         or (self.decimal == "," and first.strip()[:1].isdigit())):
+                                         or (self.decimal == "," and first.strip()[:1].isdigit())
+                                         or first != first.strip()):  # " 2.5": a number, as pandas reads it
                     continue  # text that no other type could take: no cast is tried
                 own, fmt = _infer(col, self.decimal)
                 schema[name] = own
@@ -379,7 +380,8 @@ class CsvReader:
             learned = self._learn(chunk)
             schema: dict[str, DType] = self.schema or {}
             if learned is not None:
-                changed = [n for n, t in schema.items() if learned.schema[n] != t]
+                parsed = learned.schema  # built anew on each access: once, not once a column
+                changed = [n for n, t in schema.items() if parsed[n] != t]
                 return learned.with_columns(
                     _cast(learned.get_column(n).cast(pl.String), schema[n], self.decimal, self.formats.get(n))
                     for n in changed) if changed else learned

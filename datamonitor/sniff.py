@@ -18,7 +18,8 @@ __all__ = ["DELIMITERS", "Detected", "compression_of", "sniff_decimal", "sniff_d
 
 MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\x28\xb5\x2f\xfd": "zstd", b"PK\x03\x04": "zip"}
 EXT_COMPRESSION = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd", ".zip": "zip"}
-EXT_FORMAT = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+#: ``.txt`` says nothing of the format: the content decides (JSON, else a delimited table)
+EXT_FORMAT = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
               ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
 EXCEL = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 DELIMITERS = (",", "\t", ";", "|")

@@ -158,10 +158,11 @@ class TableStats:
         """
         self.ascii = ascii_text
         df = flatten_structs(df)
-        if any(dt == pl.Null or dt == pl.Object for dt in df.dtypes):  # no value yet, or Python objects: as text
-            df = df.with_columns(pl.col(n).cast(pl.String) if dt == pl.Null else
-                                 pl.col(n).map_elements(str, return_dtype=pl.String)
-                                 for n, dt in df.schema.items() if dt in (pl.Null, pl.Object))
+        schema = df.schema
+        odd = [n for n, dt in schema.items() if dt in (pl.Null, pl.Object) or isinstance(dt, (pl.Categorical, pl.Enum))]
+        if odd:  # no value yet, categories, or Python objects: measured as text
+            df = df.with_columns(pl.col(n).map_elements(str, return_dtype=pl.String) if schema[n] == pl.Object
+                                 else pl.col(n).cast(pl.String) for n in odd)
         for s in df.get_columns():
             if s.name not in self.columns:
                 self.columns[s.name] = ColumnState(s.name, category(s.dtype))

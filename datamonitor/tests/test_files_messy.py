@@ -743,7 +743,8 @@ def test_excel_is_refused_in_one_line_or_measured(tmp_path: Path) -> None:
 def test_unreadable_file_is_a_one_line_source_error(tmp_path: Path) -> None:
     """Binary garbage under a .csv name and a missing file: SourceError naming the path, in one line."""
     junk = tmp_path / "junk.csv"
-    junk.write_bytes(bytes(random.Random(1).randrange(256) for _ in range(50_000)))
+    rng = random.Random(1)
+    junk.write_bytes(bytes(rng.randrange(256) for _ in range(50_000)))
     for p in (junk, tmp_path / "missing.csv"):
         with pytest.raises(SourceError) as info:
             profile_file(p, ProfileOptions()) if p.exists() else file_kpis(p)
