@@ -158,7 +158,7 @@ class RawInput:
             raise SourceError(f"{self.path}: cannot read the zip archive: {exc}") from None
 
 
-def prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+def prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
     """Run ``items`` in a helper thread, ``depth`` ahead, so that reading overlaps with parsing."""
     q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
     stop = threading.Event()

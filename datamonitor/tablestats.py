@@ -298,7 +298,9 @@ class TableStats:
         numeric = sum(1 for dt in first.dtypes if category(dt) in ("integer", "float", "decimal", "duration"))
         if not numeric or self._kept_values:
             return
-        while self._keep * rows * numeric > self.quantile_budget:
+        if rows * numeric <= self.quantile_budget:
+            return  # it fits: exact quantiles
+        while self._keep * rows * numeric > self.quantile_budget / 2:  # half: room to grow before a halving
             self._keep /= 2
 
     def _mask(self, n: int, p: float) -> Any:
