@@ -546,11 +546,13 @@ class DataMonitor:
                 log.debug("closing the client failed", exc_info=True)
             self._client = None
         if self._store is not None:
-            if self._baselines is not None:
-                self._baselines.commit()
-            self._store.close()
-            self._store = None
-            self._encoder = None
+            try:
+                if self._baselines is not None:
+                    self._baselines.commit()
+            finally:  # the store is closed even when the baselines' last write fails (a full store, say)
+                self._store.close()
+                self._store = None
+                self._encoder = None
 
     def __enter__(self) -> DataMonitor:
         return self
