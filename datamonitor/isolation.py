@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from .errors import SourceError
 from .profiling import ProfileOptions, TableProfile
 
-__all__ = ["Engine", "EnginePool", "InProcessEngine", "IsolatedEngine"]
+__all__ = ["Engine", "EnginePool", "IsolatedEngine"]
 
 log = logging.getLogger(__name__)
 DEFAULT_TARGET = "datamonitor.profiling:profile_file"
@@ -90,25 +90,12 @@ def serve(target: str = DEFAULT_TARGET) -> None:
 
 
 class Engine(Protocol):
-    """What measures a file: this process or a worker."""
+    """What measures a file in a worker (without one, ``file_kpis`` measures in this process)."""
 
     def profile(self, path: Path, options: ProfileOptions | None, progress: Callable[[float], None] | None,
                 sha256: str | None = None) -> TableProfile: ...
 
     def close(self) -> None: ...
-
-
-class InProcessEngine:
-    """Measure in this process: what a single file, a DataFrame or a test needs."""
-
-    def profile(self, path: Path, options: ProfileOptions | None, progress: Callable[[float], None] | None,
-                sha256: str | None = None) -> TableProfile:
-        from .profiling import profile_file
-
-        return profile_file(path, options, progress, sha256=sha256)
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 class IsolatedEngine:

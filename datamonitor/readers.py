@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ import polars as pl
 from .errors import SourceError
 from .tablestats import category
 
-__all__ = ["BadRows", "CsvReader", "JsonReader", "Reencode", "Widened", "wider"]
+__all__ = ["BadRows", "CsvReader", "JsonReader", "Reencode", "Widened", "decode_blocks", "wider"]
 
 CHUNK = 16 << 20
 _MAX_FIELD = (1 << 31) - 1
@@ -692,6 +691,3 @@ def _conform(df: pl.DataFrame, schema: dict[str, DType]) -> pl.DataFrame:
             cols.append(pl.Series(name, [None] * df.height, dtype=dtype))
     return pl.DataFrame(cols)
 
-
-__all__ += ["decode_blocks"]
-_ = io

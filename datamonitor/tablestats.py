@@ -338,10 +338,6 @@ class TableStats:
         found = values[lo] + (values[hi] - values[lo]) * (pos - lo)
         return {q: float(v) for q, v in zip(self.quantiles, found, strict=True)}
 
-    @property
-    def quantiles_exact(self) -> bool:
-        return self._keep == 1.0
-
     def std(self, st: ColumnState) -> float | None:
         if st.count < 2 or not (st.numeric or st.cat == "duration"):
             return None
