@@ -51,6 +51,7 @@ from typing import Any, Protocol
 
 from .errors import ConfigError
 from .notify import Threshold, human
+from .partner import Series, partner_band, partners
 from .records import KpiRecord
 
 __all__ = ["CONSTANT_SCORE", "Band", "BaselineSettings", "Baselines", "SchemaHistory", "Scored", "anomaly_line",
@@ -73,6 +74,30 @@ _NOT_SERIES = frozenset({"fingerprint", "approximate", "dataset_key"})
 #: KPIs of files scored by default (the rest of a file's KPIs are times, checksums, texts)
 DEFAULT_FILE_KPIS = ("file.rows", "file.bad_rows", "file.columns", "column.null_ratio", "column.distinct",
                      "column.mean")
+
+
+@dataclass(frozen=True)
+class MinChange:
+    """The least change that is news for the KPIs matching ``kpi`` (a shell pattern), however unusual.
+
+    A value out of its band is an anomaly only when it is also this far from the expected value: ``relative``
+    times the expected value, ``absolute``, or ``spread`` times the column's standard deviation in the file,
+    whichever is largest.
+    """
+
+    kpi: str
+    relative: float = 0.0
+    absolute: float = 0.0
+    spread: float = 0.0
+
+    def __post_init__(self) -> None:
+        if min(self.relative, self.absolute, self.spread) < 0:
+            raise ConfigError(f"baseline: min_change for {self.kpi} must not be negative")
+
+
+#: a third fewer rows or distinct values, 5 points more nulls, a mean moved by half the column's spread
+DEFAULT_MIN_CHANGE = (MinChange("file.rows", relative=0.3), MinChange("column.distinct", relative=0.3),
+                      MinChange("column.null_ratio", absolute=0.05), MinChange("column.mean", spread=0.5))
 #: KPIs that say where a column's values lie, not scored for a column with one value in the file
 _LOCATION = frozenset({"column.mean", "column.p50", "column.p95", "column.p99", "column.min", "column.max"})
 #: KPIs never scored: datamonitor's own, and the records this module makes
@@ -110,6 +135,7 @@ class BaselineSettings:
     hysteresis: float = 1.0
     file_kpis: tuple[str, ...] = DEFAULT_FILE_KPIS
     commit_every: float = 1.0
+    min_change: tuple[MinChange, ...] = DEFAULT_MIN_CHANGE
 
     def __post_init__(self) -> None:
         if not self.k > 0:
@@ -126,6 +152,16 @@ class BaselineSettings:
     def k_for(self, name: str) -> float:
         """The band's half-width for a KPI: ``column_k`` for the per-column KPIs, ``k`` for the rest."""
         return self.column_k if name.startswith("column.") else self.k
+
+    def least_change(self, name: str, expected: float, spread: float | None = None) -> float:
+        """The least ``|x - expected|`` that is news for a KPI: ``min_change``'s first pattern that matches.
+
+        ``spread`` is the column's standard deviation in the file, for a :class:`MinChange` with ``spread``.
+        """
+        for m in self.min_change:
+            if fnmatch.fnmatchcase(name, m.kpi):
+                return max(m.relative * abs(expected), m.absolute, m.spread * (spread or 0.0))
+        return 0.0
 
     def scored(self, record: KpiRecord) -> bool:
         """Whether a record's KPI has a baseline: numeric, and a file KPI of the list or another source's."""
@@ -151,6 +187,9 @@ class Band:
     scale: float | None = None
     lower: float | None = None
     upper: float | None = None
+    #: the partner column the band is conditioned on (see :mod:`datamonitor.partner`), and its value in this file
+    given: str | None = None
+    given_value: float | None = None
 
     @property
     def enough(self) -> bool:
@@ -194,11 +233,13 @@ def _floor(scale: float, m: float, values: Sequence[float]) -> float:
 
 
 def robust_band(history: Sequence[float], k: float = 4.0, min_history: int = 7, *,
-                weekdays: Sequence[int] | None = None, weekday: int | None = None) -> Band:
+                weekdays: Sequence[int] | None = None, weekday: int | None = None,
+                value: float | None = None) -> Band:
     """The median, MAD and band ``median ± k·scale`` of a history; see the module's docstring.
 
     With ``weekdays`` (one per value, -1 for unknown) and the new value's ``weekday``, the band is the
-    weekday's when the week has a rhythm: see :func:`_weekly`.
+    weekday's when the week has a rhythm: see :func:`_weekly`; and, given the new ``value``, also when the
+    weekday's band explains it better than the plain one (a Saturday of a summer without a weekly rhythm).
     """
     n = len(history)
     if n < min_history:
@@ -209,19 +250,22 @@ def robust_band(history: Sequence[float], k: float = 4.0, min_history: int = 7, 
     if weekdays is not None and weekday is not None and weekday >= 0:
         weekly = _weekly(history, weekdays, weekday, raw)
         if weekly is not None:
-            m, mad, weekly_raw = weekly
-            scale = _floor(max(weekly_raw, 0.5 * raw), m, history)
+            wm, wmad, weekly_raw, rhythm = weekly
+            wscale = _floor(max(weekly_raw, 0.5 * raw), wm, history)
+            if rhythm or (value is not None and wscale > 0 and scale > 0
+                          and abs(value - wm) / wscale < abs(value - m) / scale):
+                m, mad, scale = wm, wmad, wscale
     return Band(n, m, mad, scale, m - k * scale, m + k * scale)
 
 
 def _weekly(history: Sequence[float], weekdays: Sequence[int], weekday: int,
-            plain_scale: float) -> tuple[float, float, float] | None:
-    """(median, MAD, scale) of the same weekday, when the history has a weekly rhythm; else None.
+            plain_scale: float) -> tuple[float, float, float, bool] | None:
+    """(median, MAD, scale, rhythm) of the same weekday; None without 21 values, 3 of them on the weekday.
 
     The expected value is the median of the history's values of the same weekday (at least 3 of them, and 21
     values in all); the scale is that of the residuals (each value less its weekday's median), and at least
-    half the plain scale. It is used only when the rhythm is real: the residuals' scale is under 0.7 times
-    the plain scale.
+    half the plain scale. ``rhythm`` says the rhythm is real: the residuals' scale is under 0.7 times the
+    plain scale.
     """
     if len(history) < 21 or len(weekdays) != len(history):
         return None
@@ -237,10 +281,43 @@ def _weekly(history: Sequence[float], weekdays: Sequence[int], weekday: int,
     m = medians[weekday]
     assert m is not None
     mad, scale = _scale(sorted(abs(r) for r in residuals), m)
-    if plain_scale > 0.0 and scale < 0.7 * plain_scale:
-        # residuals from medians of 4 or 5 values are too small: the caller keeps half the plain scale at least
-        return m, mad, scale
-    return None
+    # residuals from medians of 4 or 5 values are too small: the caller keeps half the plain scale at least
+    return m, mad, scale, plain_scale > 0.0 and scale < 0.7 * plain_scale
+
+
+@dataclass
+class _Group:
+    """One KPI of one dataset's columns in a batch: each series' history and value, and its partner."""
+
+    series: dict[str, Series]
+    partners: dict[str, tuple[str, float]]
+
+
+@dataclass
+class _Batch:
+    """What scoring one batch needs beyond each record: file numbers, the column groups, the columns' spreads."""
+
+    numbers: dict[str, int]
+    groups: dict[tuple[str, str], _Group]
+    spreads: dict[tuple[str | None, str | None], float]
+
+
+def _given(band: Band, x: float, k: float, group: _Group, key: str) -> Band:
+    """The band given the series' partner when it explains ``x`` better than the plain band; see :mod:`.partner`."""
+    name, r = group.partners[key]
+    assert band.median is not None and band.scale
+    p = partner_band(group.series[key], group.series[name], name, r, band.scale)
+    if p is None:
+        return band
+    if abs(x - band.median) <= k * band.scale:  # within its own band: is the partner the odd one out?
+        other = group.series[name]
+        own = robust_band(other.history, k)
+        z_other = score(other.today, own)
+        if z_other is not None and abs(z_other) > k:
+            return band  # it is: this series keeps its own band, and only the partner is news
+    subject = name.split("|")[1]
+    return Band(band.n, p.expected, band.mad, p.scale, p.expected - k * p.scale, p.expected + k * p.scale,
+                given=subject, given_value=p.partner_value)
 
 
 def _tiny(m: float) -> float:
@@ -324,7 +401,10 @@ def anomaly_line(dataset: str, record: KpiRecord, band: Band, *, integral: bool 
         lo, hi = float(math.ceil(lo - 1e-9)), float(math.floor(hi + 1e-9))
     low_text, high_text = _bound(lo, record, integral), _bound(hi, record, integral, up=True)
     expected = low_text if low_text == high_text else f"{low_text}{_DASH}{high_text}"
-    return f"{dataset}: {_what(record, float(record.value))} on {_day(record)}, expected {expected}"
+    given = ""
+    if band.given is not None and band.given_value is not None:  # the band is the partner column's: say which
+        given = f" given {_what(dataclasses.replace(record, subject=band.given), band.given_value)}"
+    return f"{dataset}: {_what(record, float(record.value))} on {_day(record)}, expected {expected}{given}"
 
 
 @dataclass(frozen=True)
@@ -389,6 +469,7 @@ class Baselines:
             state.setdefault("weekdays", {})  # series -> the weekday of each value (-1: not known)
             state.setdefault("files", {})  # SHA-256 -> file name, the last 200 files
             state.setdefault("days", [])  # the dates in the last 30 files' names
+            state.setdefault("at", {})  # series -> the running number of the file of each value
             self._cache[dataset] = state
         return state
 
@@ -423,30 +504,71 @@ class Baselines:
             # a column with one value in a file (a partition key such as month) labels the file: its mean is no
             # measurement, and the next month is no anomaly
             constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
+            todo = [r for r in records if s.scored(r) and not (r.file_path is not None and seen_files.get(r.file_path))
+                    and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)]
+            scored = {id(r) for r in todo}
+            numbers = self._file_numbers(todo)
+            batch_ = _Batch(numbers, self._groups(todo, numbers),
+                            {(r.file_path, r.subject): float(r.value) for r in records
+                             if r.name == "column.std" and r.value is not None})
             for r in records:
-                if not s.scored(r) or (r.file_path is not None and seen_files.get(r.file_path)) or (
-                        constant and r.name in _LOCATION and (r.file_path, r.subject) in constant):
-                    out.append(r)
-                    continue
-                dataset = self._dataset(r)
-                state = self._load(dataset)
-                key = self.series(r)
-                history: list[float] = state["series"].get(key, [])
-                weekdays: list[int] = state["weekdays"].get(key, [])
-                weekday = _weekday(r)
-                x = float(r.value)  # type: ignore[arg-type]  # scored() checked it
-                band = robust_band(history, s.k_for(r.name), s.min_history, weekdays=weekdays, weekday=weekday)
-                if band.lower is not None and band.lower < 0 and r.unit in _COUNTS:
-                    band = dataclasses.replace(band, lower=0.0)  # a count or a ratio is never negative
-                z = score(x, band)
-                if z is not None:
-                    r = _with_band(r, band, z)
-                    self._judge(dataset, state, key, r, band, z, history, anomalies, notes)
-                out.append(r)
-                state["series"][key] = [*history[-(s.window - 1):], x]
-                state["weekdays"][key] = [*weekdays[-(s.window - 1):], weekday]
-                self._dirty.add(dataset)
+                out.append(self._observe(r, batch_, anomalies, notes) if id(r) in scored else r)
         return Scored(out, anomalies, notes)
+
+    def _file_numbers(self, todo: list[KpiRecord]) -> dict[str, int]:
+        """A running number per file of each dataset: which values of two series came from the same file."""
+        numbers: dict[str, int] = {}
+        for r in todo:
+            if r.file_path is not None and r.file_path not in numbers:
+                state = self._load(self._dataset(r))
+                state["files_seen"] = numbers[r.file_path] = int(state.get("files_seen", 0)) + 1
+        return numbers
+
+    def _groups(self, todo: list[KpiRecord], numbers: dict[str, int]) -> dict[tuple[str, str], _Group]:
+        """The batch's per-column KPIs by (dataset, KPI name), each series with its history and partner."""
+        groups: dict[tuple[str, str], _Group] = {}
+        for r in todo:
+            if r.file_path is None or not r.name.startswith("column."):
+                continue
+            dataset = self._dataset(r)
+            state = self._load(dataset)
+            key = self.series(r)
+            group = groups.setdefault((dataset, r.name), _Group({}, {}))
+            group.series[key] = Series(state["series"].get(key, []), state["at"].get(key, []),
+                                       float(r.value))  # type: ignore[arg-type]  # scored() checked it
+        for group in groups.values():
+            group.partners.update(partners(group.series))
+        return groups
+
+    def _observe(self, r: KpiRecord, batch: _Batch, anomalies: list[KpiRecord], notes: list[KpiRecord]) -> KpiRecord:
+        """Score one record, judge it, and add its value to its series' history."""
+        s = self.settings
+        dataset = self._dataset(r)
+        state = self._load(dataset)
+        key = self.series(r)
+        history: list[float] = state["series"].get(key, [])
+        weekdays: list[int] = state["weekdays"].get(key, [])
+        weekday = _weekday(r)
+        x = float(r.value)  # type: ignore[arg-type]  # scored() checked it
+        k = s.k_for(r.name)
+        band = robust_band(history, k, s.min_history, weekdays=weekdays, weekday=weekday, value=x)
+        group = batch.groups.get((dataset, r.name))
+        if group is not None and key in group.partners and band.scale:
+            band = _given(band, x, k, group, key)
+        if band.lower is not None and band.lower < 0 and r.unit in _COUNTS:
+            band = dataclasses.replace(band, lower=0.0)  # a count or a ratio is never negative
+        z = score(x, band)
+        if z is not None:
+            r = _with_band(r, band, z)
+            least = s.least_change(r.name, band.median, batch.spreads.get((r.file_path, r.subject)))  # type: ignore[arg-type]
+            self._judge(dataset, state, key, r, band, z if abs(x - band.median) >= least else 0.0,  # type: ignore[operator]
+                        history, anomalies, notes)
+        state["series"][key] = [*history[-(s.window - 1):], x]
+        state["weekdays"][key] = [*weekdays[-(s.window - 1):], weekday]
+        if r.file_path is not None:
+            state["at"][key] = [*state["at"].get(key, [])[-(s.window - 1):], batch.numbers[r.file_path]]
+        self._dirty.add(dataset)
+        return r
 
     def _arrival(self, r: KpiRecord, anomalies: list[KpiRecord], notes: list[KpiRecord]) -> bool:
         """Note a file's arrival; True when its bytes were measured before (it is then not observed again).

@@ -13,6 +13,7 @@ from datamonitor.baseline import (
     CONSTANT_SCORE,
     Baselines,
     BaselineSettings,
+    MinChange,
     SchemaHistory,
     dataset_name,
     grouped,
@@ -141,7 +142,7 @@ def test_hysteresis_keeps_one_alert_while_the_anomaly_lasts() -> None:
         def set_meta(self, key: str, value: object) -> None:
             state[key] = value
 
-    baselines = Baselines(Meta())
+    baselines = Baselines(Meta(), BaselineSettings(min_change=()))  # the band alone: no least change
     notes, anomalies = [], []
     for day, value in enumerate([*JUNE, 100_000, 120_000, 319_500], start=1):
         scored = baselines.observe([_rows(day, value)])
@@ -329,7 +330,9 @@ def test_a_weekly_rhythm_gets_the_weekday_band() -> None:
     history = [float(week[i % 7]) for i in range(28)]
     plain = robust_band(history)
     assert score(750, plain) < -4, "against all days, every Saturday would be an anomaly"
-    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    # a quarter fewer rows is under the least change news for rows (a third): without it, the band alone
+    assert BaselineSettings().least_change("file.rows", 1000) == 300
+    baselines = Baselines(_meta(), BaselineSettings(min_change=()))  # type: ignore[arg-type]
     flagged = [i for i in range(28)
                if baselines.observe([_on(start + timedelta(days=i), "file.rows", week[i % 7])]).anomalies]
     # the weekday band needs 21 values and 3 of the weekday: until then Saturdays and Sundays stand out
@@ -357,3 +360,54 @@ def test_a_column_with_one_value_in_a_file_labels_it_and_is_not_scored() -> None
         assert scored.anomalies == [], f"July is not an anomaly of the month column ({day})"
     assert baselines.history("/data/flights_#-#-#.csv", "column.mean|month|") == []
     assert len(baselines.history("/data/flights_#-#-#.csv", "column.distinct|carrier|")) == 14
+
+
+def test_a_column_is_scored_given_its_partner_a_storm_is_not_news_one_column_alone_is() -> None:
+    # dep_time's and dep_delay's nulls move together (a cancelled flight has neither); one stormy day at 10 %
+    together = [0.01, 0.02, 0.01, 0.03, 0.02, 0.01, 0.02, 0.10, 0.02, 0.01, 0.03, 0.02, 0.01, 0.02]
+    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    start = date(2013, 6, 1)
+
+    def day(i: int, dep_time: float, dep_delay: float) -> list[KpiRecord]:
+        when = start + timedelta(days=i)
+        return [_on(when, "column.null_ratio", dep_time, "dep_time", "ratio"),
+                _on(when, "column.null_ratio", dep_delay, "dep_delay", "ratio")]
+
+    for i, v in enumerate(together):
+        baselines.observe(day(i, v, v))
+    # a storm: both at 15 %. Against its own history dep_delay is out of its band: median 0.02, MAD 0.01 (six
+    # deviations of 0, seven of 0.01, one of 0.08), 0.13 / 0.014826 = 8.8 scaled MADs > column_k = 8 ...
+    plain = robust_band(together, 8)
+    assert plain.median == 0.02 and plain.mad == pytest.approx(0.01) and score(0.15, plain) > 8
+    storm = baselines.observe(day(14, 0.15, 0.15))
+    # ... but given dep_time's 15 % it is just what was expected: Theil-Sen's slope 1, intercept 0
+    assert storm.anomalies == [] and [r.expected for r in storm.records] == pytest.approx([0.15, 0.15])
+    # dep_delay's nulls alone at 20 %: far out of the band given dep_time's 2 %
+    fault = baselines.observe(day(15, 0.02, 0.20))
+    [anomaly] = fault.anomalies
+    assert anomaly.subject == "column.null_ratio on dep_delay" and anomaly.expected == pytest.approx(0.02)
+    # the scale (numpy as the oracle): the residuals are all 0, so the floor, a tenth of the plain scale,
+    # widened as a regression's prediction interval at dep_time's 2 %
+    x = np.array([*together, 0.15])
+    y = x
+    plain_scale = 1.4826 * np.median(np.abs(y - np.median(y)))
+    scale = 0.1 * plain_scale * np.sqrt(1 + 1 / len(x) + (0.02 - x.mean()) ** 2 / ((x - x.mean()) ** 2).sum())
+    assert anomaly.score == pytest.approx((0.20 - 0.02) / scale, rel=1e-5)
+    low, high = 0.02 - 8 * scale, 0.02 + 8 * scale
+    assert anomaly.message == (f"flights: dep_delay nulls 20% on 2013-06-16, expected {low * 100:,.3g}%\u2013"
+                               f"{high * 100:,.3g}% given dep_time nulls 2%")
+
+
+def test_a_change_under_the_least_change_is_no_anomaly() -> None:
+    settings = BaselineSettings()
+    assert settings.least_change("column.null_ratio", 0.02) == 0.05
+    assert settings.least_change("column.mean", 10.0, spread=40.0) == 20.0
+    assert settings.least_change("column.mean", 10.0) == 0.0 and settings.least_change("udp.x", 5.0) == 0.0
+    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    for day, value in enumerate(JUNE, start=1):
+        baselines.observe([_rows(day, value)])
+    # 300,000 rows is 8.8 scaled MADs under the median (32,500 / 3,706.5), but only a tenth fewer: not news
+    quiet = baselines.observe([_rows(14, 300_000)])
+    assert quiet.records[0].score == pytest.approx(-32_500 / 3_706.5, abs=1e-6) and quiet.anomalies == []
+    with pytest.raises(ConfigError, match="must not be negative"):
+        MinChange("file.rows", relative=-1)
