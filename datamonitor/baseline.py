@@ -45,10 +45,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import arrival, drift
 from .errors import ConfigError
 from .notify import Threshold, human
 from .partner import Series, partner_band, partners
@@ -69,6 +70,8 @@ RELATIVE_FLOOR = 0.01
 CONSTANT_SCORE = 1e6
 DATASET = "datamonitor.anomaly"
 _META_PREFIX = "baseline:"
+#: the meta key listing the datasets that have a history
+_INDEX = "baselines"
 #: labels that describe a measurement, not a series: they never split one
 _NOT_SERIES = frozenset({"fingerprint", "approximate", "dataset_key"})
 #: KPIs of files scored by default (the rest of a file's KPIs are times, checksums, texts)
@@ -97,7 +100,8 @@ class MinChange:
 
 #: a third fewer rows or distinct values, 5 points more nulls, a mean moved by half the column's spread
 DEFAULT_MIN_CHANGE = (MinChange("file.rows", relative=0.3), MinChange("column.distinct", relative=0.3),
-                      MinChange("column.null_ratio", absolute=0.05), MinChange("column.mean", spread=0.5))
+                      MinChange("column.null_ratio", absolute=0.05), MinChange("column.mean", spread=0.5),
+                      MinChange("column.psi", absolute=drift.SHIFT))
 #: KPIs that say where a column's values lie, not scored for a column with one value in the file
 _LOCATION = frozenset({"column.mean", "column.p50", "column.p95", "column.p99", "column.min", "column.max"})
 #: KPIs never scored: datamonitor's own, and the records this module makes
@@ -438,6 +442,7 @@ class Baselines:
         self._keys: dict[str, str] = {}
         self._clock = clock
         self._written = clock()
+        self._indexed: set[str] | None = None
 
     # -------------------------------------------------------------- series
     def _dataset(self, record: KpiRecord) -> str:
@@ -469,6 +474,7 @@ class Baselines:
             state.setdefault("weekdays", {})  # series -> the weekday of each value (-1: not known)
             state.setdefault("files", {})  # SHA-256 -> file name, the last 200 files
             state.setdefault("days", [])  # the dates in the last 30 files' names
+            state.setdefault("deciles", {})  # column -> the summaries of its last files (see .drift)
             state.setdefault("at", {})  # series -> the running number of the file of each value
             self._cache[dataset] = state
         return state
@@ -498,12 +504,14 @@ class Baselines:
         notes: list[KpiRecord] = []
         with self._lock:
             seen_files: dict[str, bool] = {}
+            mtimes = {r.file_path: float(r.value) for r in records if r.name == "file.mtime" and r.value is not None}
             for r in records:
                 if r.name == "file.sha256" and r.file_path is not None and r.text:
-                    seen_files[r.file_path] = self._arrival(r, anomalies, notes)
+                    seen_files[r.file_path] = self._arrival(r, anomalies, notes, mtimes.get(r.file_path))
             # a column with one value in a file (a partition key such as month) labels the file: its mean is no
             # measurement, and the next month is no anomaly
             constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
+            records = self._with_drift(records, seen_files, constant)
             todo = [r for r in records if s.scored(r) and not (r.file_path is not None and seen_files.get(r.file_path))
                     and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)]
             scored = {id(r) for r in todo}
@@ -514,6 +522,37 @@ class Baselines:
             for r in records:
                 out.append(self._observe(r, batch_, anomalies, notes) if id(r) in scored else r)
         return Scored(out, anomalies, notes)
+
+    def _with_drift(self, records: list[KpiRecord], seen_files: dict[str, bool],
+                    constant: set[tuple[str | None, str | None]]) -> list[KpiRecord]:
+        """The records with a ``column.psi`` after each new file's column summary (``column.deciles``)."""
+        if not any(r.deciles is not None for r in records):
+            return records
+        out = []
+        for r in records:
+            out.append(r)
+            if (r.deciles is not None and r.file_path is not None and not seen_files.get(r.file_path)
+                    and (r.file_path, r.subject) not in constant):
+                psi = self._drift(r)
+                if psi is not None:
+                    out.append(psi)
+        return out
+
+    def _drift(self, r: KpiRecord) -> KpiRecord | None:
+        """A column's PSI against its baseline distribution (see :mod:`datamonitor.drift`) as a ``column.psi``
+        record, scored then as any KPI; None until the column has ``min_history`` files."""
+        assert r.deciles is not None
+        dataset = self._dataset(r)
+        state = self._load(dataset)
+        key = f"{r.subject or ''}"
+        past: list[list[float]] = state["deciles"].get(key, [])
+        state["deciles"][key] = [*past, list(r.deciles)][-drift.WINDOW:]
+        self._dirty.add(dataset)
+        if len(past) < min(self.settings.min_history, drift.WINDOW):
+            return None
+        return KpiRecord(name="column.psi", value=round(drift.psi(r.deciles, past), 6), subject=r.subject,
+                         dataset=r.dataset, timestamp=r.timestamp, host=r.host, file_path=r.file_path,
+                         file_size=r.file_size, labels=r.labels)
 
     def _file_numbers(self, todo: list[KpiRecord]) -> dict[str, int]:
         """A running number per file of each dataset: which values of two series came from the same file."""
@@ -561,8 +600,9 @@ class Baselines:
         if z is not None:
             r = _with_band(r, band, z)
             least = s.least_change(r.name, band.median, batch.spreads.get((r.file_path, r.subject)))  # type: ignore[arg-type]
-            self._judge(dataset, state, key, r, band, z if abs(x - band.median) >= least else 0.0,  # type: ignore[operator]
-                        history, anomalies, notes)
+            news = abs(x - band.median) >= least and not (  # type: ignore[operator]
+                r.name == "column.psi" and band.median >= drift.STABLE)  # type: ignore[operator]  # never stable
+            self._judge(dataset, state, key, r, band, z if news else 0.0, history, anomalies, notes)
         state["series"][key] = [*history[-(s.window - 1):], x]
         state["weekdays"][key] = [*weekdays[-(s.window - 1):], weekday]
         if r.file_path is not None:
@@ -570,7 +610,8 @@ class Baselines:
         self._dirty.add(dataset)
         return r
 
-    def _arrival(self, r: KpiRecord, anomalies: list[KpiRecord], notes: list[KpiRecord]) -> bool:
+    def _arrival(self, r: KpiRecord, anomalies: list[KpiRecord], notes: list[KpiRecord],
+                 mtime: float | None = None) -> bool:
         """Note a file's arrival; True when its bytes were measured before (it is then not observed again).
 
         The same bytes under another name are a file delivered twice; a gap in the dates of the files'
@@ -593,6 +634,7 @@ class Baselines:
         while len(files) > 200:
             del files[next(iter(files))]
         self._dirty.add(dataset)
+        self._arrived(r, dataset, state, mtime, notes)
         day = _day(r) if _DATE.search(name) else None
         if day is None:
             return False
@@ -613,6 +655,54 @@ class Baselines:
                     missing += timedelta(days=step)
         state["days"] = sorted([*days, day])[-30:]
         return False
+
+    def _arrived(self, r: KpiRecord, dataset: str, state: dict[str, Any], mtime: float | None,
+                 notes: list[KpiRecord]) -> None:
+        """Add a new file's arrival time (its mtime) to its dataset's; a dataset that was late is on time again."""
+        when = mtime if mtime is not None else r.timestamp.timestamp()
+        state["arrivals"] = arrival.added(state.get("arrivals", []), when)
+        if state.pop("late", None) is not None:
+            name = dataset_name(dataset)
+            notes.append(KpiRecord(
+                name="notification", subject=f"{name} file.arrival", text=f"OK: {name} file.arrival is back to normal",
+                message=f"{name}: a file came at {arrival.stamp(when)}", dataset="datamonitor.notify",
+                timestamp=r.timestamp, host=r.host,
+                labels={"kpi": "file.arrival", "state": "ok", "kind": "late", "dataset_key": dataset}))
+
+    def overdue(self, now: datetime | None = None) -> Scored:
+        """The datasets whose next file is late at ``now``: an anomaly and an alert each, once per late file.
+
+        It needs no new file: the watcher calls it on a timer (see :meth:`DataMonitor.check_overdue`). A dataset
+        is late once the time since its last file is past its usual interval by ``k`` spreads (see
+        :mod:`datamonitor.arrival`); it is on time again when a file comes.
+        """
+        now = now or datetime.now(timezone.utc)
+        at = now.timestamp()
+        anomalies: list[KpiRecord] = []
+        notes: list[KpiRecord] = []
+        with self._lock:
+            index = self._state.get_meta(_INDEX)
+            for dataset in sorted({*(index if isinstance(index, list) else []), *self._cache}):
+                state = self._load(dataset)
+                d = arrival.due(state.get("arrivals", []), self.settings.k, self.settings.min_history)
+                if d is None or at <= d.late or state.get("late") == d.expected:
+                    continue
+                state["late"] = d.expected
+                self._dirty.add(dataset)
+                name = dataset_name(dataset)
+                line = arrival.late_line(name, d)
+                elapsed = at - d.last
+                labels = {"kpi": "file.arrival", "kind": "late", "dataset_key": dataset,
+                          "day": datetime.fromtimestamp(d.expected, timezone.utc).strftime("%Y-%m-%d")}
+                anomalies.append(KpiRecord(
+                    name="anomaly", value=round(elapsed, 3), unit="s", subject="file.arrival", dataset=DATASET,
+                    timestamp=now, message=line, text=name, expected=d.interval, upper=d.late - d.last,
+                    score=round((elapsed - d.interval) / d.spread, 6), labels=labels))
+                notes.append(KpiRecord(
+                    name="notification", subject=f"{name} file.arrival", text=f"ANOMALY: {name} file.arrival",
+                    message=line, dataset="datamonitor.notify", timestamp=now,
+                    labels={"kpi": "file.arrival", "state": "alert", "kind": "late", "dataset_key": dataset}))
+        return Scored([], anomalies, notes)
 
     def _event(self, r: KpiRecord, dataset: str, kind: str, line: str, anomalies: list[KpiRecord],
                notes: list[KpiRecord], day: str | None = None) -> None:
@@ -681,6 +771,12 @@ class Baselines:
             dirty, self._dirty, self._written = self._dirty, set(), now
             for dataset in sorted(dirty):
                 self._state.set_meta(_META_PREFIX + dataset, self._cache[dataset])
+            if self._indexed is None:
+                index = self._state.get_meta(_INDEX)
+                self._indexed = set(index) if isinstance(index, list) else set()
+            if not dirty <= self._indexed:  # the datasets with a history, for overdue() after a restart
+                self._indexed |= dirty
+                self._state.set_meta(_INDEX, sorted(self._indexed))
 
     def forget(self) -> None:
         """Drop what is cached and not committed (a batch that could not be stored)."""

@@ -204,6 +204,18 @@ class DataMonitor:
             self._report_dropped(result.dropped)
         return [r[0] for r in rows[:len(batch)]], result
 
+    def check_overdue(self, now: datetime | None = None) -> list[KpiRecord]:
+        """Store and announce the datasets whose next file is late now; returns their anomalies.
+
+        The watcher calls it on a timer; see :meth:`~datamonitor.baseline.Baselines.overdue`.
+        """
+        scored = self.baselines.overdue(now)
+        if scored.anomalies:
+            self._put([*scored.anomalies, *scored.notifications], None)
+            for title, message in grouped(scored.notifications):
+                send_all(self.notifiers, title, message)
+        return scored.anomalies
+
     def _report_dropped(self, dropped: int) -> None:
         """A full store dropped undelivered documents: say so, and record the running total as a KPI."""
         total = self.store.stats().dropped
@@ -464,7 +476,8 @@ class DataMonitor:
 
         return DirectoryWatcher(dirs, measure=measure, commit=commit, recursive=recursive, on_stop=engines.close,
                                 settle=settle, ignore=DEFAULT_IGNORE if ignore is None else ignore,
-                                state=_StoreSchemas(self.store, prefix="state:"), workers=workers)
+                                state=_StoreSchemas(self.store, prefix="state:"), workers=workers,
+                                tick=self.check_overdue)  # late files are news without waiting for the next
 
     def disk_kpis(self, paths: Iterable[str] | None = None) -> list[KpiRecord]:
         """Disk KPIs for the paths (or every real mount), without storing them."""

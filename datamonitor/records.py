@@ -105,6 +105,9 @@ class KpiRecord:
     lower: float | None = None
     upper: float | None = None
     score: float | None = None
+    #: a numeric column's distribution in a file: its minimum, nine deciles and maximum (``kpi.deciles``, stored
+    #: but not indexed; see :mod:`datamonitor.drift`)
+    deciles: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         name = self.name
@@ -119,6 +122,8 @@ class KpiRecord:
             for key in _BASELINE_FIELDS:
                 if getattr(self, key) is not None:
                     object.__setattr__(self, key, _check_value(getattr(self, key), key))
+        if self.deciles is not None:
+            object.__setattr__(self, "deciles", _check_deciles(self.deciles))
         if self.text is not None and len(self.text) > _MAX_TEXT:
             raise PayloadError(f"field 'text': longer than {_MAX_TEXT} characters")
         ts = self.timestamp
@@ -206,6 +211,8 @@ def to_document(record: KpiRecord) -> dict[str, Any]:
         val = getattr(record, key)
         if val is not None:
             kpi[key] = val
+    if record.deciles is not None:
+        kpi["deciles"] = list(record.deciles)
     doc: dict[str, Any] = {
         "@timestamp": format_timestamp(record.timestamp),
         "ecs": {"version": ECS_VERSION},
@@ -378,7 +385,8 @@ class Encoder:
     def row(self, record: KpiRecord, index: str | None = None) -> tuple[str, str, str, str, str]:
         """The store's row for one record; ``index`` overrides the dated index."""
         try:
-            if record.expected is None and record.lower is None and record.upper is None and record.score is None:
+            if (record.expected is None and record.lower is None and record.upper is None and record.score is None
+                    and record.deciles is None):
                 return self._row(record, index)
         except TypeError:  # a field that is not a string where one is expected: the general builder copes
             pass
@@ -435,6 +443,7 @@ _ALIASES = {
     "file_size": "file_size", "file.size": "file_size",
     "message": "message",
     **{f"kpi.{key}": key for key in _BASELINE_FIELDS},
+    "kpi.deciles": "deciles",
 }
 # Parts of a whole document that the builder derives again, so they are dropped on the way in.
 _DERIVED = {"ecs.version", "event.kind", "event.module", "file.name", "file.extension", "datamonitor.schema_version"}
@@ -473,6 +482,16 @@ def _coerce_value(raw: object) -> tuple[float | int | None, str | None]:
             return number, None
         raise PayloadError(f"field 'value': {raw!r} is not a finite number")
     return _check_value(raw), None
+
+
+def _check_deciles(values: Any) -> tuple[float, ...]:
+    """A quantile summary: a list of finite numbers in ascending order (11: minimum, 9 deciles, maximum)."""
+    if not isinstance(values, (list, tuple)) or len(values) != 11 or any(v is None for v in values):
+        raise PayloadError("field 'deciles': 11 numbers (minimum, 9 deciles, maximum)")
+    out = tuple(float(_check_value(v, "deciles")) for v in values)
+    if any(b < a for a, b in zip(out, out[1:], strict=False)):
+        raise PayloadError("field 'deciles': not in ascending order")
+    return out
 
 
 def _from_payload(payload: Mapping[str, Any], defaults: Mapping[str, Any]) -> KpiRecord:

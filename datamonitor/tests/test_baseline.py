@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -411,3 +412,64 @@ def test_a_change_under_the_least_change_is_no_anomaly() -> None:
     assert quiet.records[0].score == pytest.approx(-32_500 / 3_706.5, abs=1e-6) and quiet.anomalies == []
     with pytest.raises(ConfigError, match="must not be negative"):
         MinChange("file.rows", relative=-1)
+
+
+def _delivered(day: date, hour: int = 10, minute: int = 0) -> list[KpiRecord]:
+    """A file's checksum and its modification time (when it was delivered)."""
+    mtime = datetime(day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc).timestamp()
+    return [KpiRecord(name="file.sha256", text=f"sha-{day.isoformat()}", dataset="datamonitor.file", host="h",
+                      file_path=f"/data/flights_{day.isoformat()}.csv",
+                      timestamp=datetime(2026, 11, 1, tzinfo=timezone.utc)),
+            _on(day, "file.mtime", mtime, unit="s")]
+
+
+def test_a_late_file_is_an_anomaly_before_the_next_one_comes() -> None:
+    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    start = date(2013, 6, 1)
+    for i in range(10):  # a file every day at 10:00
+        assert baselines.observe(_delivered(start + timedelta(days=i))).anomalies == []
+    baselines.commit()
+    last = datetime(2013, 6, 10, 10, 0, tzinfo=timezone.utc)
+    # by hand: 9 intervals of 86,400 s, MAD 0, so the spread is its floor, a tenth of the interval (8,640 s);
+    # the next file is expected at 2013-06-11 10:00 and late k = 4 spreads (9.6 hours) later, at 19:36
+    assert baselines.overdue(last + timedelta(days=1, hours=9, minutes=35)).anomalies == []
+    late = baselines.overdue(last + timedelta(days=1, hours=9, minutes=37))
+    [anomaly] = late.anomalies
+    assert anomaly.message == ("flights: no file since 2013-06-10 10:00 UTC; one comes every 1 day, "
+                               "expected 2013-06-11 10:00 UTC, late since 2013-06-11 19:36 UTC")
+    assert anomaly.labels["kind"] == "late" and anomaly.labels["day"] == "2013-06-11"
+    assert anomaly.value == pytest.approx(86_400 + 9 * 3_600 + 37 * 60)
+    assert anomaly.score == pytest.approx((9 * 3_600 + 37 * 60) / 8_640, abs=1e-6)
+    assert [n.text for n in late.notifications] == ["ANOMALY: flights file.arrival"]
+    # said once: the next tick finds nothing new
+    assert baselines.overdue(last + timedelta(days=2)).anomalies == []
+    # the file comes: on time again
+    scored = baselines.observe(_delivered(date(2013, 6, 11), 23, 0))
+    assert [n.text for n in scored.notifications] == ["OK: flights file.arrival is back to normal"]
+    assert scored.notifications[0].message == "flights: a file came at 2013-06-11 23:00 UTC"
+
+
+def test_late_files_are_found_after_a_restart_stored_and_announced(home: Path) -> None:
+    notifier = Recording()
+    with DataMonitor() as dm:
+        for i in range(8):
+            dm.record(_delivered(date(2013, 6, 1) + timedelta(days=i)), ship=False)
+    with DataMonitor() as dm:  # a new process: the datasets come from the store's index
+        dm.notifiers = [notifier]
+        assert dm.check_overdue(datetime(2013, 6, 9, 12, tzinfo=timezone.utc)) == []
+        [anomaly] = dm.check_overdue(datetime(2013, 6, 10, tzinfo=timezone.utc))
+        assert anomaly.subject == "file.arrival"
+        assert [h["_source"]["kpi"]["subject"] for h in dm.search(name="anomaly")] == ["file.arrival"]
+        assert notifier.sent == [("ANOMALY: flights file.arrival", anomaly.message)]
+
+
+def test_the_watcher_calls_its_timer(tmp_path: Path) -> None:
+    from datamonitor.sources.watch import DirectoryWatcher
+
+    ticks = threading.Event()
+    watcher = DirectoryWatcher([tmp_path], process=lambda p: None, tick=ticks.set, tick_every=0.0)
+    watcher.start(catch_up=False)
+    try:
+        assert ticks.wait(timeout=10)
+    finally:
+        watcher.stop()
