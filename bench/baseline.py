@@ -77,7 +77,7 @@ def main() -> None:
                 t1 = time.perf_counter()
                 baselines.commit(force=False)
                 t2 = time.perf_counter()
-                rows = [dm._row(r, None) for r in [*result.records, *result.anomalies, *result.notifications]]
+                rows = [dm._rows().row(r, None) for r in [*result.records, *result.anomalies, *result.notifications]]
                 t3 = time.perf_counter()
                 dm.store.put(rows)
                 t4 = time.perf_counter()

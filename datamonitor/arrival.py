@@ -12,6 +12,7 @@ with fewer than ``min_history`` arrivals has no expectation yet.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -46,7 +47,7 @@ def due(arrivals: Sequence[float], k: float, min_history: int) -> Due | None:
     times = sorted(arrivals)
     if len(times) < min_history:
         return None
-    intervals = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+    intervals = [b - a for a, b in itertools.pairwise(times) if b > a]
     if len(intervals) < min_history - 1:
         return None
     interval = _median(intervals)

@@ -20,6 +20,7 @@ above 0.25 (:data:`SHIFT`) a shift worth a look.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -49,7 +50,7 @@ def cdf(summary: Sequence[float], x: float) -> float:
 def shares(summary: Sequence[float], edges: Sequence[float]) -> list[float]:
     """The share of a summary's values in each bin that the edges make: (-inf, e1], (e1, e2], ..., (ek, inf)."""
     cuts = [0.0, *(cdf(summary, e) for e in edges), 1.0]
-    return [b - a for a, b in zip(cuts, cuts[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(cuts)]
 
 
 def baseline(summaries: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:

@@ -7,7 +7,7 @@ column whose nulls jump *alone* is. So a per-column KPI (``column.*``) of a file
 is also scored against its **partner**: among the dataset's other columns with
 the same KPI, the one whose history correlates best with it (Pearson's ``|r|``
 over the common window, at least :data:`MIN_R`). The expected value is the line
-through the two histories at the partner's value today (Theil–Sen: the median of
+through the two histories at the partner's value today (Theil-Sen: the median of
 the pairwise slopes, so one odd day does not tilt it) and the scale is that of the
 residuals (1.4826 MAD), at least a tenth of the plain scale, widened as a
 regression's prediction interval widens for a partner value far from the
@@ -99,7 +99,8 @@ def _median(values: np.ndarray) -> float:
 
 
 @functools.lru_cache(maxsize=64)
-def _PAIRS(n: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802  # a constant per n
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The index pairs (i < j) of n values, made once per n."""
     i, j = np.triu_indices(n, 1)
     return i, j
 
@@ -115,7 +116,7 @@ def partner_band(target: Series, partner: Series, name: str, r: float, plain_sca
             return None
         xy = np.asarray(pairs, dtype=float)
         x, y = xy[:, 0], xy[:, 1]
-    i, j = _PAIRS(len(x))
+    i, j = _pairs(len(x))
     dx = x[j] - x[i]
     moved = dx != 0
     if not moved.any():

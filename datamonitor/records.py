@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import math
 import socket
@@ -488,8 +489,8 @@ def _check_deciles(values: Any) -> tuple[float, ...]:
     """A quantile summary: a list of finite numbers in ascending order (11: minimum, 9 deciles, maximum)."""
     if not isinstance(values, (list, tuple)) or len(values) != 11 or any(v is None for v in values):
         raise PayloadError("field 'deciles': 11 numbers (minimum, 9 deciles, maximum)")
-    out = tuple(float(_check_value(v, "deciles")) for v in values)
-    if any(b < a for a, b in zip(out, out[1:], strict=False)):
+    out = tuple(float(_check_value(v, "deciles") or 0) for v in values)
+    if any(b < a for a, b in itertools.pairwise(out)):
         raise PayloadError("field 'deciles': not in ascending order")
     return out
 
