@@ -7,8 +7,8 @@ import difflib
 import re
 from collections.abc import Iterable
 
-from .config import parse_duration
 from .errors import ConfigError
+from .validation import parse_duration
 
 __all__ = ["completion_script", "duration", "suggest", "suggest_in_error", "truncate"]
 

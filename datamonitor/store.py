@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import WHEN_FULL  # the [store] model owns its choices
 from .errors import BacklogFull, StoreError
 
 __all__ = ["PENDING", "SHIPPED", "DEAD", "WHEN_FULL", "PutResult", "Store", "StoreStats", "StoredDocument"]
@@ -37,7 +38,6 @@ PENDING, SHIPPED, DEAD = 0, 1, 2
 STATE_NAMES = {PENDING: "pending", SHIPPED: "shipped", DEAD: "dead"}
 _SCHEMA_VERSION = 3
 #: what a bounded store does when a batch does not fit
-WHEN_FULL = ("pause", "drop_oldest")
 # where search(fields=...) looks in a document's JSON
 _FIELD_PATHS = {"file": ("$.file.path", "$.file.name"), "dataset": ("$.event.dataset",), "subject": ("$.kpi.subject",)}
 
