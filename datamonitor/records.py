@@ -31,7 +31,10 @@ __all__ = [
     "document_id",
     "dumps",
     "format_timestamp",
+    "glance",
+    "identified",
     "index_name",
+    "near_miss",
     "parse_timestamp",
     "to_document",
 ]
@@ -523,3 +526,31 @@ def _from_payload(payload: Mapping[str, Any], defaults: Mapping[str, Any]) -> Kp
         if isinstance(size, str) and size.strip().isdigit():
             fields["file_size"] = int(size)
     return KpiRecord(labels=labels, **fields)
+
+
+# ---------------------------------------------------------------- for the command line: its --json and tables
+
+def identified(record: KpiRecord) -> dict[str, Any]:
+    """The record's document with its ``_id`` first: one line of ``--json`` output."""
+    return {"_id": document_id(record), **to_document(record)}
+
+
+def glance(source: Mapping[str, Any]) -> dict[str, Any]:
+    """What a table row shows of a stored document: time, KPI, subject, value (or text), unit, file name,
+    dataset and labels."""
+    kpi = source.get("kpi") or {}
+    return {"timestamp": source.get("@timestamp"), "name": kpi.get("name"), "subject": kpi.get("subject"),
+            "value": kpi.get("value", kpi.get("text")), "unit": kpi.get("unit"),
+            "file": (source.get("file") or {}).get("name"), "dataset": (source.get("event") or {}).get("dataset"),
+            "labels": source.get("labels") or {}}
+
+
+def near_miss(key: str) -> str | None:
+    """The payload key a mistyped one was meant to be (``subjet``: ``subject``), or None for a known key or a label."""
+    import difflib
+
+    if key in _ALIASES or key == "labels" or "." in key:
+        return None
+    close = difflib.get_close_matches(key, sorted({k for k in _ALIASES if "." not in k} | {"labels"}), n=1,
+                                      cutoff=0.75)
+    return close[0] if close else None
