@@ -18,7 +18,7 @@ def duration(text: str) -> float:
     try:
         return parse_duration(text, "duration")
     except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
+        raise argparse.ArgumentTypeError(exc.reason) from None
 
 
 def suggest(word: str, known: Iterable[str]) -> str | None:

@@ -59,10 +59,18 @@ class MonitorModel(Protocol):
         ...
 
 
-def _loop_task(monitor: Any, label: str) -> Task:
-    thread = threading.Thread(target=monitor.loop, name=f"datamonitor-{label}", daemon=True)
-    thread.start()
-    return Task(stop=monitor.stop, summary=lambda: {"steps": monitor.steps}, thread=thread)
+class _Scheduled:
+    """A monitor type measured on a schedule: ``build()`` makes a :class:`~datamonitor.loop.Monitor`, and the
+    service runs its loop in a thread of its own."""
+
+    def build(self, dm: Any, *, thresholds: Iterable[Threshold] = (), notifiers: Sequence[Notifier] = ()) -> Any:
+        raise NotImplementedError
+
+    def start(self, dm: Any, *, thresholds: Sequence[Threshold], notifiers: Sequence[Notifier], label: str) -> Task:
+        monitor = self.build(dm, thresholds=thresholds, notifiers=notifiers)
+        thread = threading.Thread(target=monitor.loop, name=f"datamonitor-{label}", daemon=True)
+        thread.start()
+        return Task(stop=monitor.stop, summary=lambda: {"steps": monitor.steps}, thread=thread)
 
 
 def _missing(at: str, key: str, raws: Iterable[str]) -> list[str]:
@@ -71,7 +79,7 @@ def _missing(at: str, key: str, raws: Iterable[str]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class DiskMonitor:
+class DiskMonitor(_Scheduled):
     """Disk usage of paths (default: every real mounted filesystem), with optional lines to notify on."""
 
     type: ClassVar[str] = "disk"
@@ -99,12 +107,9 @@ class DiskMonitor:
         return dm.monitor(DiskSource(self.paths), interval=self.interval,
                           thresholds=[*thresholds, *self.thresholds()], notifiers=notifiers)
 
-    def start(self, dm: Any, *, thresholds: Sequence[Threshold], notifiers: Sequence[Notifier], label: str) -> Task:
-        return _loop_task(self.build(dm, thresholds=thresholds, notifiers=notifiers), label)
-
 
 @dataclass(frozen=True)
-class FilesMonitor:
+class FilesMonitor(_Scheduled):
     """Data files, folders and globs measured every ``interval``."""
 
     type: ClassVar[str] = "files"
@@ -132,9 +137,6 @@ class FilesMonitor:
 
         source = FileSource(self.paths, recursive=self.recursive, schemas=SchemaHistory(dm.store))
         return dm.monitor(source, interval=self.interval, thresholds=list(thresholds), notifiers=notifiers)
-
-    def start(self, dm: Any, *, thresholds: Sequence[Threshold], notifiers: Sequence[Notifier], label: str) -> Task:
-        return _loop_task(self.build(dm, thresholds=thresholds, notifiers=notifiers), label)
 
 
 @dataclass(frozen=True)

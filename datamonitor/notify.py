@@ -153,9 +153,10 @@ def make_notifier(kind: str, **options: Any) -> Notifier:
 
 def notifier_secrets(entry: object) -> list[str]:
     """The keys of a ``[[notifiers]]`` entry that hold secrets, each with why where its model says."""
-    if not isinstance(entry, Mapping) or entry.get("type") not in NOTIFIERS:
+    kind = entry.get("type") if isinstance(entry, Mapping) else None
+    if not isinstance(kind, str) or kind not in NOTIFIERS:
         return []
-    return secret_keys(NOTIFIERS[entry["type"]], entry)
+    return secret_keys(NOTIFIERS[kind], entry)
 
 
 def check_notifier(notifier: Notifier, env: Mapping[str, str] | None = None) -> list[str]:
