@@ -19,10 +19,13 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .notify import Notifier, Threshold
 from .validation import DURATION, REQUIRED, option, parse_duration
+
+if TYPE_CHECKING:
+    from .monitor import DataMonitor
 
 __all__ = ["MONITORS", "DiskMonitor", "FilesMonitor", "MonitorModel", "Task", "UdpMonitor", "WatchMonitor"]
 
@@ -53,7 +56,7 @@ class MonitorModel(Protocol):
         """What would stop it, found before anything starts: one line each, prefixed with ``at``."""
         ...
 
-    def start(self, dm: Any, *, thresholds: Sequence[Threshold], notifiers: Sequence[Notifier],
+    def start(self, dm: DataMonitor, *, thresholds: Sequence[Threshold], notifiers: Sequence[Notifier],
               label: str) -> Task:
         """Build it and run it in the background."""
         ...
@@ -63,10 +66,10 @@ class _Scheduled:
     """A monitor type measured on a schedule: ``build()`` makes a :class:`~datamonitor.loop.Monitor`, and the
     service runs its loop in a thread of its own."""
 
-    def build(self, dm: Any, *, thresholds: Iterable[Threshold] = (), notifiers: Sequence[Notifier] = ()) -> Any:
+    def build(self, dm: DataMonitor, *, thresholds: Iterable[Threshold] = (), notifiers: Sequence[Notifier] = ()) -> Any:
         raise NotImplementedError
 
-    def start(self, dm: Any, *, thresholds: Sequence[Threshold], notifiers: Sequence[Notifier], label: str) -> Task:
+    def start(self, dm: DataMonitor, *, thresholds: Sequence[Threshold], notifiers: Sequence[Notifier], label: str) -> Task:
         monitor = self.build(dm, thresholds=thresholds, notifiers=notifiers)
         thread = threading.Thread(target=monitor.loop, name=f"datamonitor-{label}", daemon=True)
         thread.start()
@@ -100,7 +103,7 @@ class DiskMonitor(_Scheduled):
     def problems(self, at: str) -> list[str]:
         return _missing(at, "paths", self.paths or ())
 
-    def build(self, dm: Any, *, thresholds: Iterable[Threshold] = (), notifiers: Sequence[Notifier] = ()) -> Any:
+    def build(self, dm: DataMonitor, *, thresholds: Iterable[Threshold] = (), notifiers: Sequence[Notifier] = ()) -> Any:
         """A :class:`~datamonitor.loop.Monitor` of the disks whose records ``dm`` stores."""
         from .sources.disk import DiskSource
 
@@ -130,7 +133,7 @@ class FilesMonitor(_Scheduled):
                 problems.append(f"{at}.paths[{j}]: {raw}: no such file or directory")
         return problems
 
-    def build(self, dm: Any, *, thresholds: Iterable[Threshold] = (), notifiers: Sequence[Notifier] = ()) -> Any:
+    def build(self, dm: DataMonitor, *, thresholds: Iterable[Threshold] = (), notifiers: Sequence[Notifier] = ()) -> Any:
         """A :class:`~datamonitor.loop.Monitor` of the files, with schema drift against the store's history."""
         from .baseline import SchemaHistory
         from .sources.files import FileSource
@@ -160,12 +163,12 @@ class WatchMonitor:
                 problems.append(f"{at}.dirs[{j}]: {raw}: not a directory")
         return problems
 
-    def build(self, dm: Any) -> Any:
+    def build(self, dm: DataMonitor) -> Any:
         """The store's :class:`~datamonitor.sources.watch.DirectoryWatcher` of the folders, not started."""
         return dm.watcher(*self.dirs, recursive=self.recursive, settle=self.settle, ignore=self.ignore,
                           workers=self.workers)
 
-    def start(self, dm: Any, *, thresholds: Sequence[Threshold], notifiers: Sequence[Notifier], label: str) -> Task:
+    def start(self, dm: DataMonitor, *, thresholds: Sequence[Threshold], notifiers: Sequence[Notifier], label: str) -> Task:
         watcher = self.build(dm)
         watcher.start()
         return Task(stop=watcher.stop, summary=lambda: {"files": watcher.processed, "failed": watcher.failed})
@@ -191,7 +194,7 @@ class UdpMonitor:
             return [f"{at}.host: {self.host}: cannot resolve it: {exc.strerror or exc}"]
         return []
 
-    def build(self, dm: Any, *, env: Mapping[str, str] | None = None) -> Any:
+    def build(self, dm: DataMonitor, *, env: Mapping[str, str] | None = None) -> Any:
         """A :class:`~datamonitor.sources.udp.UdpListener` whose records ``dm`` stores; the HMAC secret is
         ``$secret_env`` when set."""
         from .sources.udp import UdpListener
@@ -200,7 +203,7 @@ class UdpMonitor:
         return UdpListener(self.host, self.port, flush_interval=self.flush, max_size=self.max_size,
                            secret=secret.encode() if secret else None, sink=lambda records: dm.record(records))
 
-    def start(self, dm: Any, *, thresholds: Sequence[Threshold], notifiers: Sequence[Notifier], label: str) -> Task:
+    def start(self, dm: DataMonitor, *, thresholds: Sequence[Threshold], notifiers: Sequence[Notifier], label: str) -> Task:
         listener = self.build(dm)
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=_serve_udp, args=(loop, listener), name=f"datamonitor-{label}", daemon=True)

@@ -153,10 +153,10 @@ def make_notifier(kind: str, **options: Any) -> Notifier:
 
 def notifier_secrets(entry: object) -> list[str]:
     """The keys of a ``[[notifiers]]`` entry that hold secrets, each with why where its model says."""
-    kind = entry.get("type") if isinstance(entry, Mapping) else None
-    if not isinstance(kind, str) or kind not in NOTIFIERS:
+    if not isinstance(entry, Mapping):
         return []
-    return secret_keys(NOTIFIERS[kind], entry)
+    kind = entry.get("type")
+    return secret_keys(NOTIFIERS[kind], entry) if isinstance(kind, str) and kind in NOTIFIERS else []
 
 
 def check_notifier(notifier: Notifier, env: Mapping[str, str] | None = None) -> list[str]:
