@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datamonitor import KpiRecord, PayloadError
+from datamonitor.encoder import Encoder
 from datamonitor.records import (
     ID_VERSION,
-    Encoder,
     document_id,
     dumps,
     format_timestamp,
