@@ -51,10 +51,7 @@ class DataMonitor:
     """
 
     def __init__(self, config: Config | str | Path | None = None, *, store: Store | None = None) -> None:
-        if isinstance(config, Config):
-            self._config = config
-        else:
-            self._config = load_config(config)
+        self._config = config if isinstance(config, Config) else load_config(config)
         self._store = store
         self._closed = False
         self._client: Any = None
@@ -139,8 +136,7 @@ class DataMonitor:
 
     def es_info(self) -> dict[str, Any]:
         """The cluster's info: name, version, tagline, as Elasticsearch answers ``GET /``."""
-        result: dict[str, Any] = dict(self._call("info", lambda es: es.info()))
-        return result
+        return dict(self._call("info", lambda es: es.info()))
 
     def es_setup(self) -> dict[str, str]:
         """Install the ILM policy and index templates, idempotently; returns ``name -> outcome``."""
@@ -159,16 +155,7 @@ class DataMonitor:
              state: StateChanges | None = None) -> tuple[list[str], PutResult]:
         """Store records (or payloads), scored, and ``state`` in one transaction; returns the ids."""
         row = self._rows().row
-        batch: list[KpiRecord] = []
-        for position, item in enumerate(items):
-            if isinstance(item, KpiRecord):
-                batch.append(item)
-                continue
-            try:
-                record = KpiRecord.from_payload(item)
-            except PayloadError as exc:
-                raise PayloadError(f"document {position}: {exc}") from None
-            batch.append(record)
+        batch = records.as_records(items)
         scored = self.baselines.observe(batch)  # learned baselines, scored in flow: see datamonitor.baseline
         rows = [row(record, index) for record in [*scored.records, *scored.anomalies, *scored.notifications]]
         try:
@@ -302,17 +289,9 @@ class DataMonitor:
         stored = self.store.get(docid)
         return stored.source if stored is not None else None
 
-    def search(
-        self,
-        *,
-        name: str | None = None,
-        since: datetime | str | None = None,
-        limit: int = 20,
-        local: bool | None = None,
-        file: str | None = None,
-        dataset: str | None = None,
-        subject: str | None = None,
-    ) -> list[dict[str, Any]]:
+    def search(self, *, name: str | None = None, since: datetime | str | None = None, limit: int = 20,
+               local: bool | None = None, file: str | None = None, dataset: str | None = None,
+               subject: str | None = None) -> list[dict[str, Any]]:
         """The newest documents, optionally of one KPI, file, dataset or subject and after a time.
 
         ``name``, ``file`` (its path or name), ``dataset`` and ``subject`` take shell

@@ -18,7 +18,7 @@ import math
 import re
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import PurePath
@@ -35,6 +35,7 @@ __all__ = [
     "Field",
     "KpiRecord",
     "NewDocument",
+    "as_records",
     "dataset_key",
     "document_id",
     "dumps",
@@ -160,7 +161,23 @@ class KpiRecord:
         without a name is named after its unit, as the first users' payloads
         (``{"unit": "nb_of_rows", "value": "6543"}``) were.
         """
-        return _from_payload(payload, defaults)
+        from .payloads import from_payload  # the payload side: it builds records, so it imports this module
+
+        return from_payload(payload, defaults)
+
+
+def as_records(items: Iterable[KpiRecord | Mapping[str, Any]]) -> list[KpiRecord]:
+    """Records, and payloads made records; all are checked before any is returned, the bad one named by position."""
+    batch: list[KpiRecord] = []
+    for position, item in enumerate(items):
+        if isinstance(item, KpiRecord):
+            batch.append(item)
+            continue
+        try:
+            batch.append(KpiRecord.from_payload(item))
+        except PayloadError as exc:
+            raise PayloadError(f"document {position}: {exc}") from None
+    return batch
 
 
 def _check_value(value: object, name: str = "value") -> float | int | None:
@@ -231,6 +248,7 @@ class Field:
     HOST: Final = "host.name"
     FILE_PATH: Final = "file.path"
     FILE_NAME: Final = "file.name"
+    FILE_SIZE: Final = "file.size"
     LABELS: Final = "labels"
     MESSAGE: Final = "message"
 
@@ -372,106 +390,10 @@ def index_name(prefix: str, period: str, ts: datetime) -> str:
     return f"{prefix}-{_as_utc(ts).strftime(fmt)}"
 
 
-# ---------------------------------------------------------------- payloads
+def __getattr__(name: str) -> Any:
+    """``records._ALIASES`` moved to :mod:`datamonitor.payloads` (use ``payloads.KEYS``); kept for one merge."""
+    if name == "_ALIASES":
+        from .payloads import _ALIASES
 
-_ALIASES = {
-    "name": "name", "kpi": "name", "kpi.name": "name",
-    "value": "value", "kpi.value": "value",
-    "unit": "unit", "kpi.unit": "unit",
-    "text": "text", "kpi.text": "text",
-    "subject": "subject", "kpi.subject": "subject",
-    "dataset": "dataset", "event.dataset": "dataset",
-    "timestamp": "timestamp", "@timestamp": "timestamp",
-    "host": "host", "host.name": "host",
-    "file_path": "file_path", "file.path": "file_path", "path": "file_path",
-    "file_size": "file_size", "file.size": "file_size",
-    "message": "message",
-    **{f"kpi.{key}": key for key in _BASELINE_FIELDS},
-}
-# Parts of a whole document that the builder derives again, so they are dropped on the way in.
-_DERIVED = {"ecs.version", "event.kind", "event.module", "file.name", "file.extension", "datamonitor.schema_version"}
-
-
-def _flatten(payload: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, val in payload.items():
-        if not isinstance(key, str):
-            raise PayloadError(f"field {key!r}: keys must be strings")
-        dotted = f"{prefix}{key}"
-        if dotted == "labels":
-            if not isinstance(val, Mapping):
-                raise PayloadError("field 'labels': must be an object of strings")
-            flat["labels"] = val
-        elif isinstance(val, Mapping):
-            flat.update(_flatten(val, dotted + "."))
-        else:
-            flat[dotted] = val
-    return flat
-
-
-def _coerce_value(raw: object) -> tuple[float | int | None, str | None]:
-    """A number, or a numeric string, is the value; any other string is the text."""
-    if isinstance(raw, str):
-        text = raw.strip()
-        try:
-            return int(text), None
-        except ValueError:
-            pass
-        try:
-            number = float(text)
-        except ValueError:
-            return None, raw
-        if math.isfinite(number):
-            return number, None
-        raise PayloadError(f"field 'value': {raw!r} is not a finite number")
-    return _check_value(raw), None
-
-
-def _from_payload(payload: Mapping[str, Any], defaults: Mapping[str, Any]) -> KpiRecord:
-    if not isinstance(payload, Mapping):
-        raise PayloadError(f"a KPI payload must be a JSON object, not {type(payload).__name__}")
-    fields: dict[str, Any] = dict(defaults)
-    labels: dict[str, str] = dict(fields.pop("labels", {}) or {})
-    for key, val in _flatten(payload).items():
-        if key == "labels":
-            for lk, lv in val.items():
-                if isinstance(lv, (Mapping, list)):
-                    raise PayloadError(f"field 'labels.{lk}': labels are strings")
-                labels[str(lk)] = str(lv)
-        elif key in _ALIASES:
-            fields[_ALIASES[key]] = val
-        elif key in _DERIVED:
-            continue
-        elif val is None or isinstance(val, (str, int, float, bool)):
-            if val is not None:
-                labels[key] = str(val).lower() if isinstance(val, bool) else str(val)
-        else:
-            raise PayloadError(f"field '{key}': a list or object is not a KPI field")
-    if "name" not in fields or fields["name"] in (None, ""):
-        if fields.get("unit"):
-            fields["name"] = fields["unit"]
-        else:
-            raise PayloadError("field 'name': missing (give 'name', or at least a 'unit')")
-    for key in ("name", "unit", "text", "subject", "dataset", "host", "file_path", "message"):
-        if key in fields and fields[key] is not None and not isinstance(fields[key], str):
-            if isinstance(fields[key], (int, float)) and key not in ("name", "host"):
-                fields[key] = str(fields[key])
-            else:
-                raise PayloadError(f"field '{key}': {fields[key]!r} is not a string")
-    for key in _BASELINE_FIELDS:
-        if fields.get(key) is not None:
-            fields[key] = _check_value(fields[key], key)
-    if "value" in fields:
-        value, text = _coerce_value(fields["value"])
-        fields["value"] = value
-        if text is not None:
-            if fields.get("text") not in (None, text):
-                raise PayloadError("field 'value': not a number, and 'text' is given too")
-            fields["text"] = text
-    if "timestamp" in fields:
-        fields["timestamp"] = parse_timestamp(fields["timestamp"])
-    if fields.get("file_size") is not None:
-        size = fields["file_size"]
-        if isinstance(size, str) and size.strip().isdigit():
-            fields["file_size"] = int(size)
-    return KpiRecord(labels=labels, **fields)
+        return _ALIASES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
