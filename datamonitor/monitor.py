@@ -71,7 +71,7 @@ class DataMonitor:
     def store(self) -> Store:
         """The local store, opened on first use; after :meth:`close`, a :class:`~datamonitor.errors.StoreError`."""
         if self._closed:  # reopening it silently would hide a late write, and leak the new connection
-            raise StoreError(f"{self._config.store_file}: this DataMonitor is closed; a write after close() is a bug")
+            raise StoreError(f"{self._config.store_file}: this DataMonitor is closed; using it after close() is a bug")
         if self._store is None:
             self._store = Store(self._config.store_file, max_size=self._config.store_max_size,
                                 when_full=self._config.store_when_full)

@@ -11,29 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import PayloadError
-from .records import _BASELINE_FIELDS, Field, KpiRecord, _check_value, parse_timestamp
+from .records import _ALIASES, _BASELINE_FIELDS, _DERIVED, KpiRecord, _check_value, parse_timestamp
 
 __all__ = ["KEYS", "from_payload"]
 
-# the record's own names, short ones, and the document's (from records.Field) -> the record's field
-_ALIASES = {
-    "name": "name", "kpi": "name", Field.NAME: "name",
-    "value": "value", Field.VALUE: "value",
-    "unit": "unit", Field.UNIT: "unit",
-    "text": "text", Field.TEXT: "text",
-    "subject": "subject", Field.SUBJECT: "subject",
-    "dataset": "dataset", Field.DATASET: "dataset",
-    "timestamp": "timestamp", Field.TIMESTAMP: "timestamp",
-    "host": "host", Field.HOST: "host",
-    "file_path": "file_path", Field.FILE_PATH: "file_path", "path": "file_path",
-    "file_size": "file_size", Field.FILE_SIZE: "file_size",
-    Field.MESSAGE: "message",
-    **{f"kpi.{key}": key for key in _BASELINE_FIELDS},
-}
 #: every key a payload may give for a record's field (other scalar keys become labels)
 KEYS = frozenset(_ALIASES)
-# Parts of a whole document that the builder derives again, so they are dropped on the way in.
-_DERIVED = {"ecs.version", "event.kind", "event.module", "file.name", "file.extension", "datamonitor.schema_version"}
 
 
 def _flatten(payload: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -279,12 +279,6 @@ class DocumentFields:
         """``@timestamp`` as a UTC datetime."""
         return parse_timestamp(self.timestamp, Field.TIMESTAMP)
 
-    @property
-    def number(self) -> float | None:
-        """The value when it is a number (not a bool), else None."""
-        value = self.value
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
 
 def read(doc: Mapping[str, Any]) -> DocumentFields:
     """The fields of a document as :func:`to_document` writes it (and the store or Elasticsearch return it)."""
@@ -390,10 +384,20 @@ def index_name(prefix: str, period: str, ts: datetime) -> str:
     return f"{prefix}-{_as_utc(ts).strftime(fmt)}"
 
 
-def __getattr__(name: str) -> Any:
-    """``records._ALIASES`` moved to :mod:`datamonitor.payloads` (use ``payloads.KEYS``); kept for one merge."""
-    if name == "_ALIASES":
-        from .payloads import _ALIASES
-
-        return _ALIASES
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# payload keys (payloads.py parses them): the record's own names, short ones, the document's -> the record's field
+_ALIASES = {
+    "name": "name", "kpi": "name", Field.NAME: "name",
+    "value": "value", Field.VALUE: "value",
+    "unit": "unit", Field.UNIT: "unit",
+    "text": "text", Field.TEXT: "text",
+    "subject": "subject", Field.SUBJECT: "subject",
+    "dataset": "dataset", Field.DATASET: "dataset",
+    "timestamp": "timestamp", Field.TIMESTAMP: "timestamp",
+    "host": "host", Field.HOST: "host",
+    "file_path": "file_path", Field.FILE_PATH: "file_path", "path": "file_path",
+    "file_size": "file_size", Field.FILE_SIZE: "file_size",
+    Field.MESSAGE: "message",
+    **{f"kpi.{key}": key for key in _BASELINE_FIELDS},
+}
+# Parts of a whole document that the builder derives again, so they are dropped on the way in.
+_DERIVED = {"ecs.version", "event.kind", "event.module", "file.name", "file.extension", "datamonitor.schema_version"}
