@@ -137,5 +137,6 @@ def migrate(db: sqlite3.Connection, path: object) -> None:
             db.execute(f"PRAGMA user_version={VERSION}")
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # also after a failed COMMIT: the store stays at its version
+            db.execute("ROLLBACK")
         raise
