@@ -13,10 +13,10 @@ from ..errors import EXIT_FAIL, EXIT_OK, EXIT_UNDELIVERED, EXIT_USAGE, ConfigErr
 from ..monitor import DataMonitor
 from ..monitors import DiskMonitor, UdpMonitor
 from ..notify import LogNotifier, human
-from ..records import KpiRecord, identified
+from ..records import KpiRecord
 from . import watch
 from .options import port, stop_after
-from .output import kv, print_json, printable_text, table
+from .output import identified, kv, print_json, printable_text, table
 
 __all__ = ["register"]
 

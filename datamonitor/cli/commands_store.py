@@ -12,7 +12,8 @@ from typing import Any, TextIO
 from .. import __version__
 from ..errors import EXIT_FAIL, EXIT_OK, EXIT_UNDELIVERED, ClusterUnreachable, ConfigError, NotConfigured, PayloadError
 from ..monitor import DataMonitor
-from ..records import near_miss, parse_timestamp
+from ..payloads import near_miss
+from ..records import parse_timestamp
 from ..store import DEAD, PENDING
 from ..validation import parse_duration
 from .output import DOC_HEADER, doc_rows, kv, print_json, ship_exit, table

@@ -9,9 +9,9 @@ from typing import Any, TextIO
 
 from ..cliutil import truncate
 from ..errors import EXIT_OK, EXIT_REJECTED, EXIT_UNDELIVERED
-from ..records import glance
+from ..records import KpiRecord, document_id, read, to_document
 
-__all__ = ["doc_rows", "kv", "print_json", "printable_text", "ship_exit", "table"]
+__all__ = ["doc_rows", "identified", "kv", "print_json", "printable_text", "ship_exit", "table"]
 
 
 def print_json(obj: Any, out: TextIO) -> None:
@@ -24,6 +24,11 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str], out: TextIO) -> 
     out.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
     for r in cells:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+
+
+def identified(record: KpiRecord) -> dict[str, Any]:
+    """A record as one line of ``--json``: its document, as records builds it, with its ``_id`` first."""
+    return {"_id": document_id(record), **to_document(record)}
 
 
 def kv(pairs: Sequence[tuple[str, Any]], out: TextIO) -> None:
@@ -39,12 +44,12 @@ def doc_rows(hits: Sequence[dict[str, Any]]) -> list[list[Any]]:
     """One table row per document; long values (schemas, checksums) are cut, ``--json`` has them whole."""
     rows = []
     for h in hits:
-        g = glance(h["_source"])
-        value = g["value"]
-        labels = ",".join(f"{k}={v}" for k, v in sorted(g["labels"].items()))
-        rows.append([g["timestamp"], g["name"], truncate(str(g["subject"] or ""), 30),
+        f = read(h["_source"])
+        value = f.value if f.value is not None else f.text
+        labels = ",".join(f"{k}={v}" for k, v in sorted(f.labels.items()))
+        rows.append([f.timestamp, f.name, truncate(str(f.subject or ""), 30),
                      truncate(f"{value:.6g}" if isinstance(value, float) else str(value if value is not None else "")),
-                     g["unit"], truncate(str(g["file"] or ""), 30), g["dataset"], truncate(labels, 30), h["_id"]])
+                     f.unit, truncate(str(f.file_name or ""), 30), f.dataset, truncate(labels, 30), h["_id"]])
     return rows
 
 
