@@ -38,11 +38,8 @@ import fnmatch
 import functools
 import itertools
 import logging
-import math
-import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -50,24 +47,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import arrival, drift
+from .anomalytext import DASH, DATE, _bound, _day, _weekday, _what, anomaly_line, dataset_name
+from .bands import CONSTANT_SCORE, Band, _median, robust_band, score
 from .errors import ConfigError
-from .notify import Threshold, human
+from .notify import Threshold
 from .partner import Series, partner_band, partners
 from .records import KpiRecord
+from .schemas import SchemaHistory
 
 __all__ = ["CONSTANT_SCORE", "Band", "BaselineSettings", "Baselines", "SchemaHistory", "Scored", "anomaly_line",
            "dataset_name", "grouped", "robust_band", "score"]
 
 log = logging.getLogger(__name__)
 
-#: scales the MAD to the standard deviation of normally distributed data
-MAD_SCALE = 1.4826
-#: scales the mean absolute deviation likewise; used when the MAD is 0
-MEANAD_SCALE = 1.2533
-#: the least scale, as a share of the median: a series that barely varied is not news for a 1 % change
-RELATIVE_FLOOR = 0.01
-#: the score of a value that differs from a history that never varied
-CONSTANT_SCORE = 1e6
 DATASET = "datamonitor.anomaly"
 _META_PREFIX = "baseline:"
 #: the meta key listing the datasets that have a history
@@ -108,8 +100,6 @@ _LOCATION = frozenset({"column.mean", "column.p50", "column.p95", "column.p99", 
 _NEVER = ("notification", "anomaly", "datamonitor.*", "udp.*")
 #: units of KPIs that are never negative: their band starts at 0 at the lowest
 _COUNTS = frozenset({"rows", "columns", "values", "ratio", "bytes", "documents", "datagrams", "chars"})
-_DASH = "\u2013"  # an en dash, between the ends of a band
-_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
 
 class _State(Protocol):
@@ -181,112 +171,8 @@ def _scored_name(name: str, file_kpis: tuple[str, ...]) -> bool:
     return not any(fnmatch.fnmatchcase(name, p) for p in _NEVER)
 
 
-@dataclass(frozen=True)
-class Band:
-    """A series' baseline: its median, MAD, scale and expected band, or not enough history yet."""
-
-    n: int
-    median: float | None = None
-    mad: float | None = None
-    scale: float | None = None
-    lower: float | None = None
-    upper: float | None = None
-    #: the partner column the band is conditioned on (see :mod:`datamonitor.partner`), and its value in this file
-    given: str | None = None
-    given_value: float | None = None
-
-    @property
-    def enough(self) -> bool:
-        return self.median is not None
-
-    @property
-    def state(self) -> str:
-        return "baseline" if self.enough else "not enough history yet"
-
-
 def _date(text: str) -> date:
     return date.fromisoformat(text)
-
-
-def _median(sorted_values: Sequence[float]) -> float:
-    n = len(sorted_values)
-    mid = n // 2
-    return float(sorted_values[mid]) if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2.0
-
-
-def _scale(deviations: Sequence[float], m: float) -> tuple[float, float]:
-    """(MAD, scale) of sorted absolute deviations, with the mean-deviation fallback; floors apart (:func:`_floor`)."""
-    mad = _median(deviations)
-    scale = MAD_SCALE * mad
-    if scale <= _tiny(m):
-        mean_ad = sum(deviations) / len(deviations)
-        scale = MEANAD_SCALE * mean_ad if MEANAD_SCALE * mean_ad > _tiny(m) else 0.0
-    return mad, scale
-
-
-def _floor(scale: float, m: float, values: Sequence[float]) -> float:
-    """At least one step (values that come in steps, such as whole numbers) and 1 % of the median; 0 stays 0."""
-    if scale <= 0.0:
-        return scale
-    scale = max(scale, RELATIVE_FLOOR * abs(m))
-    if not all(float(v).is_integer() for v in values):  # the step is that of whole numbers
-        return scale
-    distinct = sorted(set(values))
-    step = min((b - a for a, b in itertools.pairwise(distinct)), default=0.0)
-    return max(scale, float(step))
-
-
-def robust_band(history: Sequence[float], k: float = 4.0, min_history: int = 7, *,
-                weekdays: Sequence[int] | None = None, weekday: int | None = None,
-                value: float | None = None) -> Band:
-    """The median, MAD and band ``median ± k·scale`` of a history; see the module's docstring.
-
-    With ``weekdays`` (one per value, -1 for unknown) and the new value's ``weekday``, the band is the
-    weekday's when the week has a rhythm: see :func:`_weekly`; and, given the new ``value``, also when the
-    weekday's band explains it better than the plain one (a Saturday of a summer without a weekly rhythm).
-    """
-    n = len(history)
-    if n < min_history:
-        return Band(n)
-    m = _median(sorted(history))
-    mad, raw = _scale(sorted(abs(x - m) for x in history), m)
-    scale = _floor(raw, m, history)
-    if weekdays is not None and weekday is not None and weekday >= 0:
-        weekly = _weekly(history, weekdays, weekday, raw)
-        if weekly is not None:
-            wm, wmad, weekly_raw, rhythm = weekly
-            wscale = _floor(max(weekly_raw, 0.5 * raw), wm, history)
-            if rhythm or (value is not None and wscale > 0 and scale > 0
-                          and abs(value - wm) / wscale < abs(value - m) / scale):
-                m, mad, scale = wm, wmad, wscale
-    return Band(n, m, mad, scale, m - k * scale, m + k * scale)
-
-
-def _weekly(history: Sequence[float], weekdays: Sequence[int], weekday: int,
-            plain_scale: float) -> tuple[float, float, float, bool] | None:
-    """(median, MAD, scale, rhythm) of the same weekday; None without 21 values, 3 of them on the weekday.
-
-    The expected value is the median of the history's values of the same weekday (at least 3 of them, and 21
-    values in all); the scale is that of the residuals (each value less its weekday's median), and at least
-    half the plain scale. ``rhythm`` says the rhythm is real: the residuals' scale is under 0.7 times the
-    plain scale.
-    """
-    if len(history) < 21 or len(weekdays) != len(history):
-        return None
-    by_day: list[list[float]] = [[], [], [], [], [], [], []]
-    for x, wd in zip(history, weekdays, strict=True):
-        if wd >= 0:
-            by_day[wd].append(x)
-    if len(by_day[weekday]) < 3:
-        return None
-    medians = [_median(sorted(v)) if len(v) >= 2 else None for v in by_day]
-    residuals = [x - medians[wd] for x, wd in zip(history, weekdays, strict=True)  # type: ignore[operator]
-                 if wd >= 0 and medians[wd] is not None]
-    m = medians[weekday]
-    assert m is not None
-    mad, scale = _scale(sorted(abs(r) for r in residuals), m)
-    # residuals from medians of 4 or 5 values are too small: the caller keeps half the plain scale at least
-    return m, mad, scale, plain_scale > 0.0 and scale < 0.7 * plain_scale
 
 
 @dataclass
@@ -322,93 +208,6 @@ def _given(band: Band, x: float, k: float, group: _Group, key: str) -> Band:
     subject = name.split("|")[1]
     return Band(band.n, p.expected, band.mad, p.scale, p.expected - k * p.scale, p.expected + k * p.scale,
                 given=subject, given_value=p.partner_value)
-
-
-def _tiny(m: float) -> float:
-    return 1e-9 * max(1.0, abs(m))
-
-
-def score(x: float, band: Band) -> float | None:
-    """How many scaled MADs ``x`` is from the median; None without a baseline."""
-    if band.median is None or band.scale is None:
-        return None
-    diff = x - band.median
-    if band.scale == 0.0:
-        return 0.0 if abs(diff) <= _tiny(band.median) else (CONSTANT_SCORE if diff > 0 else -CONSTANT_SCORE)
-    return diff / band.scale
-
-
-def dataset_name(key: str) -> str:
-    """What people call a dataset: ``/in/flights_#.csv`` is ``flights``."""
-    name = key.replace("\\", "/").rsplit("/", 1)[-1]
-    stem = name.split(".", 1)[0] if not name.startswith(".") else name
-    cleaned = re.sub(r"[_\-. ]*#[#_\-. ]*", "_", stem).strip("_-. ")
-    return cleaned or stem or key
-
-
-def _day(record: KpiRecord) -> str:
-    """The day the data is about: a date in the file's name, else the day it was measured."""
-    if record.file_path is not None:
-        name = record.file_path.replace("\\", "/").rsplit("/", 1)[-1]
-        match = _DATE.search(name)
-        if match:
-            y, mo, d = (int(g) for g in match.groups())
-            if 1 <= mo <= 12 and 1 <= d <= 31:
-                return f"{y:04d}-{mo:02d}-{d:02d}"
-    return record.timestamp.strftime("%Y-%m-%d")
-
-
-def _weekday(record: KpiRecord) -> int:
-    """The weekday (Monday 0) of the date in a file's name; -1 without one."""
-    if record.file_path is None:
-        return -1
-    match = _DATE.search(record.file_path.replace("\\", "/").rsplit("/", 1)[-1])
-    if not match:
-        return -1
-    try:
-        return date(*(int(g) for g in match.groups())).weekday()
-    except ValueError:
-        return -1
-
-
-def _what(record: KpiRecord, value: float) -> str:
-    """``197,000 rows``, ``dep_delay nulls 20%``, ``dep_delay mean 45.2``."""
-    if record.name == "column.null_ratio":
-        return f"{record.subject} nulls {value * 100:,.3g}%"
-    short = record.name.split(".", 1)[-1]
-    subject = f"{record.subject} " if record.subject else ""
-    if record.name.startswith("file.") and record.unit:
-        shown = human(value, record.unit)
-        return shown if short == record.unit else f"{shown} ({short.replace('_', ' ')})"
-    unit = record.unit if record.unit not in (None, "ratio") else None
-    if record.name.startswith(("file.", "column.")):
-        return f"{subject}{short} {human(value, unit)}"
-    return f"{record.name} {subject}{human(value, unit)}".replace("  ", " ")
-
-
-def _bound(value: float, record: KpiRecord, integral: bool, up: bool = False) -> str:
-    if record.name == "column.null_ratio":
-        return f"{value * 100:,.3g}%"
-    if integral:
-        value = float(math.floor(value + 1e-9) if up else math.ceil(value - 1e-9))
-    return human(value, None if record.unit == "ratio" else record.unit, like=value).removesuffix(
-        f" {record.unit}" if record.unit else "")
-
-
-def anomaly_line(dataset: str, record: KpiRecord, band: Band, *, integral: bool = False) -> str:
-    """One line for people: ``flights: 197,000 rows on 2013-06-14, expected 320,000-345,000`` (an en dash)."""
-    assert record.value is not None and band.lower is not None and band.upper is not None
-    lo, hi = band.lower, band.upper
-    if integral and math.ceil(lo - 1e-9) > math.floor(hi + 1e-9):
-        integral = False  # no whole number inside the band: show its ends as they are
-    if integral:  # the whole numbers inside the band
-        lo, hi = float(math.ceil(lo - 1e-9)), float(math.floor(hi + 1e-9))
-    low_text, high_text = _bound(lo, record, integral), _bound(hi, record, integral, up=True)
-    expected = low_text if low_text == high_text else f"{low_text}{_DASH}{high_text}"
-    given = ""
-    if band.given is not None and band.given_value is not None:  # the band is the partner column's: say which
-        given = f" given {_what(dataclasses.replace(record, subject=band.given), band.given_value)}"
-    return f"{dataset}: {_what(record, float(record.value))} on {_day(record)}, expected {expected}{given}"
 
 
 @dataclass(frozen=True)
@@ -635,7 +434,7 @@ class Baselines:
             del files[next(iter(files))]
         self._dirty.add(dataset)
         self._arrived(r, dataset, state, mtime, notes)
-        day = _day(r) if _DATE.search(name) else None
+        day = _day(r) if DATE.search(name) else None
         if day is None:
             return False
         days: list[str] = state["days"]
@@ -751,7 +550,7 @@ class Baselines:
             title = f"OK: {name} {subject} is back to normal"
             assert band.lower is not None and band.upper is not None and r.value is not None
             message = (f"{name}: {_what(r, float(r.value))} on {_day(r)}, back within "
-                       f"{_bound(band.lower, r, integral)}{_DASH}{_bound(band.upper, r, integral, up=True)}")
+                       f"{_bound(band.lower, r, integral)}{DASH}{_bound(band.upper, r, integral, up=True)}")
         notes.append(KpiRecord(
             name="notification", value=r.value, unit=r.unit, subject=f"{name} {subject}", text=title,
             message=message, dataset="datamonitor.notify", timestamp=when, host=r.host,
@@ -813,55 +612,3 @@ def _with_band(record: KpiRecord, band: Band, z: float) -> KpiRecord:
     new = object.__new__(KpiRecord)
     new.__dict__.update(record.__dict__, expected=band.median, lower=band.lower, upper=band.upper, score=round(z, 6))
     return new
-
-
-class SchemaHistory:
-    """Each dataset's recent schemas in the store's meta table; its baseline is the most common of them.
-
-    ``get(key)`` gives ``{"schema": [[name, type], ...], "sha256": [...]}``: the
-    baseline schema and the checksums of the files it was learned from, which
-    :func:`~datamonitor.sources.files.drift` uses, so a file measured again is
-    never drift and one odd file does not move the baseline. ``set(key, value)``
-    adds a file's ``{"schema", "sha256"}`` (or a bare schema) to the history.
-    """
-
-    def __init__(self, state: _State, prefix: str = "schema:", window: int = 10) -> None:
-        self._state, self._prefix, self.window = state, prefix, window
-
-    def _recent(self, key: str) -> list[dict[str, Any]]:
-        raw = self._state.get_meta(self._prefix + key)
-        if isinstance(raw, list):  # the format before the history: the last schema alone
-            return [{"schema": raw, "sha256": ""}] if raw else []
-        if isinstance(raw, dict):
-            return list(raw.get("recent", []))
-        return []
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        recent = self._recent(key)
-        if not recent:
-            return None
-        counts = Counter(_schema_text(e["schema"]) for e in recent)
-        top = max(counts.values())
-        # ties go to the newest: a dataset that changed for good has a new baseline after half the window
-        best = next(e["schema"] for e in reversed(recent) if counts[_schema_text(e["schema"])] == top)
-        return {"schema": best, "sha256": [e["sha256"] for e in recent if e.get("sha256")]}
-
-    def set(self, key: str, value: Any) -> None:
-        change = self.updated(key, value)
-        if change is not None:
-            self._state.set_meta(*change)
-
-    def updated(self, key: str, value: Any) -> tuple[str, Any] | None:
-        """The meta key and value that adding a file's ``{"schema", "sha256"}`` makes, not saved (None: no change).
-
-        For callers that save it in their own transaction, with the file's records.
-        """
-        entry = dict(value) if isinstance(value, dict) else {"schema": value, "sha256": ""}
-        recent = self._recent(key)
-        if entry.get("sha256") and any(e.get("sha256") == entry["sha256"] for e in recent):
-            return None  # the same file again: it is in the history already
-        return self._prefix + key, {"recent": [*recent, entry][-self.window:]}
-
-
-def _schema_text(schema: Any) -> str:
-    return "|".join(f"{n}:{t}" for n, t in schema)
