@@ -20,9 +20,9 @@ above 0.25 (:data:`SHIFT`) a shift worth a look.
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Sequence
+
+import numpy as np
 
 #: files pooled into a column's baseline distribution
 WINDOW = 10
@@ -36,41 +36,52 @@ FLOOR = 1e-4
 
 def cdf(summary: Sequence[float], x: float) -> float:
     """The share of values at or under ``x`` of a summary (minimum, nine deciles, maximum)."""
-    n = len(summary) - 1
-    if x < summary[0]:
-        return 0.0
-    if x >= summary[-1]:
-        return 1.0
-    # the last point at or under x: values tied at x count in full (a mass of equal values)
-    i = max(j for j in range(n + 1) if summary[j] <= x)
-    lo, hi = summary[i], summary[i + 1]
-    return (i + (x - lo) / (hi - lo)) / n if hi > lo else i / n
+    return float(_cdf(np.asarray([summary], dtype=float), np.asarray([x], dtype=float))[0, 0])
+
+
+def _cdf(m: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """:func:`cdf` of each summary (a row of ``m``) at each of ``xs``, in one pass: linear between a summary's
+    points, the values tied at x counted in full."""
+    n = m.shape[1] - 1
+    at_or_under = (m[:, :, None] <= xs[None, None, :]).sum(axis=1)  # summaries x points
+    i = np.clip(at_or_under - 1, 0, n - 1)  # the last point at or under x
+    lo = np.take_along_axis(m, i, axis=1)
+    hi = np.take_along_axis(m, i + 1, axis=1)
+    width = hi - lo
+    safe = np.where(width > 0, width, 1.0)
+    inside = np.where(width > 0, (i + np.clip(xs[None, :] - lo, 0, None) / safe) / n, (i + 1) / n)
+    return np.where(xs[None, :] < m[:, :1], 0.0, np.where(xs[None, :] >= m[:, -1:], 1.0, inside))
+
+
+def _shares(m: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each summary's share of values in each bin the edges make: (-inf, e1], (e1, e2], ..., (ek, inf)."""
+    cuts = _cdf(m, edges)
+    rows = m.shape[0]
+    return np.diff(np.hstack((np.zeros((rows, 1)), cuts, np.ones((rows, 1)))), axis=1)
 
 
 def shares(summary: Sequence[float], edges: Sequence[float]) -> list[float]:
-    """The share of a summary's values in each bin that the edges make: (-inf, e1], (e1, e2], ..., (ek, inf)."""
-    cuts = [0.0, *(cdf(summary, e) for e in edges), 1.0]
-    return [b - a for a, b in itertools.pairwise(cuts)]
+    """The share of a summary's values in each bin that the edges make."""
+    return _shares(np.asarray([summary], dtype=float), np.asarray(edges, dtype=float))[0].tolist()
+
+
+def _baseline(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    edges = np.unique(m[:, 1:-1].mean(axis=0))
+    return edges, _shares(m, edges).mean(axis=0)
 
 
 def baseline(summaries: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:
     """The pooled baseline of several files' summaries: the bins' inner edges and each bin's expected share."""
-    inner = len(summaries[0]) - 1
-    edges = sorted({sum(s[j] for s in summaries) / len(summaries) for j in range(1, inner)})
-    per_file = [shares(s, edges) for s in summaries]
-    expected = [sum(col) / len(per_file) for col in zip(*per_file, strict=True)]
-    return edges, expected
+    edges, expected = _baseline(np.asarray(summaries, dtype=float))
+    return edges.tolist(), expected.tolist()
 
 
 def psi(summary: Sequence[float], summaries: Sequence[Sequence[float]]) -> float:
     """The population stability index of a file's summary against the pooled baseline of ``summaries``."""
-    edges, expected = baseline(summaries)
-    actual = shares(summary, edges)
-    total = 0.0
-    for a, e in zip(actual, expected, strict=True):
-        a, e = max(a, FLOOR), max(e, FLOOR)
-        total += (a - e) * math.log(a / e)
-    return total
+    edges, expected = _baseline(np.asarray(summaries, dtype=float))
+    a = np.maximum(_shares(np.asarray([summary], dtype=float), edges)[0], FLOOR)
+    e = np.maximum(expected, FLOOR)
+    return float(((a - e) * np.log(a / e)).sum())
 
 
 def reading(value: float) -> str:

@@ -63,18 +63,21 @@ def partners(group: Mapping[str, Series]) -> dict[str, tuple[str, float]]:
     keys = [k for k, s in group.items() if len(s.history) >= MIN_COMMON]
     if len(keys) < 2:
         return {}
-    # the common files of the group: series seen in all of them are compared in one matrix
-    common = set(group[keys[0]].at)
-    for k in keys[1:]:
-        common &= set(group[k].at)
-    if len(common) < MIN_COMMON:
-        return {}
-    files = sorted(common)
-    rows = []
-    for k in keys:
-        where = dict(zip(group[k].at, group[k].history, strict=True))
-        rows.append([where[f] for f in files])
-    m = np.asarray(rows, dtype=float)
+    first = list(group[keys[0]].at)
+    if all(list(group[k].at) == first for k in keys[1:]):  # the usual case: every column in every file
+        m = np.asarray([group[k].history for k in keys], dtype=float)
+    else:  # the common files of the group: series seen in all of them are compared in one matrix
+        common = set(first)
+        for k in keys[1:]:
+            common &= set(group[k].at)
+        if len(common) < MIN_COMMON:
+            return {}
+        files = sorted(common)
+        rows = []
+        for k in keys:
+            where = dict(zip(group[k].at, group[k].history, strict=True))
+            rows.append([where[f] for f in files])
+        m = np.asarray(rows, dtype=float)
     sd = m.std(axis=1)
     varied = sd > 1e-12 * np.maximum(1.0, np.abs(m).max(axis=1))
     if varied.sum() < 2:
