@@ -62,7 +62,7 @@ def _shares(m: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 def shares(summary: Sequence[float], edges: Sequence[float]) -> list[float]:
     """The share of a summary's values in each bin that the edges make."""
-    return _shares(np.asarray([summary], dtype=float), np.asarray(edges, dtype=float))[0].tolist()
+    return [float(v) for v in _shares(np.asarray([summary], dtype=float), np.asarray(edges, dtype=float))[0]]
 
 
 def _baseline(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
