@@ -40,7 +40,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -142,6 +142,30 @@ class BaselineSettings:
             raise ConfigError(f"baseline: min_history must be at least 3, not {self.min_history}")
         if self.window < self.min_history:
             raise ConfigError(f"baseline: window ({self.window}) must be at least min_history ({self.min_history})")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str = "[baseline]") -> BaselineSettings:
+        """Settings from a config table such as ``[baseline]``: its keys are the fields; ``min_change`` is a list of
+        tables (``{kpi = "file.rows", relative = 0.3}``). An unknown key or a bad value is one ConfigError naming it.
+        """
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in data:
+            if key not in known:
+                raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+        values = dict(data)
+        try:
+            if "file_kpis" in values:
+                values["file_kpis"] = tuple(str(p) for p in values["file_kpis"])
+            if "min_change" in values:
+                values["min_change"] = tuple(MinChange(**m) for m in values["min_change"])
+            for key in ("k", "column_k", "hysteresis", "commit_every", "min_history", "window"):
+                if key in values and (isinstance(values[key], bool) or not isinstance(values[key], (int, float))):
+                    raise ConfigError(f"{where}: {key} must be a number, not {values[key]!r}")
+            return cls(**values)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: " + str(exc).removeprefix(f"{where}: ").removeprefix("baseline: ")) from None
+        except TypeError as exc:  # a min_change entry with a wrong key, a list that is not one
+            raise ConfigError(f"{where}: {exc}") from None
 
     def k_for(self, name: str) -> float:
         """The band's half-width for a KPI: ``column_k`` for the per-column KPIs, ``k`` for the rest."""

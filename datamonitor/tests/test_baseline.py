@@ -473,3 +473,18 @@ def test_the_watcher_calls_its_timer(tmp_path: Path) -> None:
         assert ticks.wait(timeout=10)
     finally:
         watcher.stop()
+
+
+def test_settings_from_a_config_table_and_one_clear_error_for_a_bad_one() -> None:
+    settings = BaselineSettings.from_mapping({"k": 5, "window": 60, "file_kpis": ["file.rows"],
+                                              "min_change": [{"kpi": "file.rows", "relative": 0.2}]})
+    assert settings.k == 5 and settings.window == 60 and settings.file_kpis == ("file.rows",)
+    assert settings.least_change("file.rows", 1000) == 200
+    with pytest.raises(ConfigError, match=r"\[baseline\]: unknown key 'kk'"):
+        BaselineSettings.from_mapping({"kk": 5})
+    with pytest.raises(ConfigError, match="k must be a number"):
+        BaselineSettings.from_mapping({"k": "five"})
+    with pytest.raises(ConfigError, match="window"):
+        BaselineSettings.from_mapping({"window": 3})
+    with pytest.raises(ConfigError, match=r"\[baseline\]: .*unexpected keyword argument 'share'"):
+        BaselineSettings.from_mapping({"min_change": [{"kpi": "file.rows", "share": 0.2}]})
