@@ -46,6 +46,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from . import arrival, drift
 from .anomalytext import DASH, DATE, _bound, _day, _weekday, _what, anomaly_line, dataset_name
 from .bands import CONSTANT_SCORE, Band, _median, robust_band, score
@@ -348,34 +350,36 @@ class Baselines:
 
     def _with_drift(self, records: list[KpiRecord], seen_files: dict[str, bool],
                     constant: set[tuple[str | None, str | None]]) -> list[KpiRecord]:
-        """The records with a ``column.psi`` after each new file's column summary (``column.deciles``)."""
-        if not any(r.deciles is not None for r in records):
+        """The records with a ``column.psi`` after each new file's column summary (``column.deciles``); the
+        columns with as many past files are computed together (see :func:`datamonitor.drift.psi_many`)."""
+        todo: list[tuple[KpiRecord, list[list[float]]]] = []
+        for r in records:
+            if (r.deciles is not None and r.file_path is not None and not seen_files.get(r.file_path)
+                    and (r.file_path, r.subject) not in constant):
+                state = self._load(self._dataset(r))
+                past: list[list[float]] = state["deciles"].get(r.subject or "", [])
+                state["deciles"][r.subject or ""] = [*past, list(r.deciles)][-drift.WINDOW:]
+                self._dirty.add(self._dataset(r))
+                if len(past) >= min(self.settings.min_history, drift.WINDOW):
+                    todo.append((r, past))
+        if not todo:
             return records
+        values: dict[int, float] = {}
+        by_length: dict[int, list[tuple[KpiRecord, list[list[float]]]]] = {}
+        for item in todo:
+            by_length.setdefault(len(item[1]), []).append(item)
+        for same in by_length.values():
+            found = drift.psi_many(np.asarray([r.deciles for r, _p in same], dtype=float),
+                                   np.asarray([p for _r, p in same], dtype=float))
+            values.update({id(r): round(float(v), 6) for (r, _p), v in zip(same, found, strict=True)})
         out = []
         for r in records:
             out.append(r)
-            if (r.deciles is not None and r.file_path is not None and not seen_files.get(r.file_path)
-                    and (r.file_path, r.subject) not in constant):
-                psi = self._drift(r)
-                if psi is not None:
-                    out.append(psi)
+            if id(r) in values:
+                out.append(KpiRecord(name="column.psi", value=values[id(r)], subject=r.subject, dataset=r.dataset,
+                                     timestamp=r.timestamp, host=r.host, file_path=r.file_path,
+                                     file_size=r.file_size, labels=r.labels))
         return out
-
-    def _drift(self, r: KpiRecord) -> KpiRecord | None:
-        """A column's PSI against its baseline distribution (see :mod:`datamonitor.drift`) as a ``column.psi``
-        record, scored then as any KPI; None until the column has ``min_history`` files."""
-        assert r.deciles is not None
-        dataset = self._dataset(r)
-        state = self._load(dataset)
-        key = f"{r.subject or ''}"
-        past: list[list[float]] = state["deciles"].get(key, [])
-        state["deciles"][key] = [*past, list(r.deciles)][-drift.WINDOW:]
-        self._dirty.add(dataset)
-        if len(past) < min(self.settings.min_history, drift.WINDOW):
-            return None
-        return KpiRecord(name="column.psi", value=round(drift.psi(r.deciles, past), 6), subject=r.subject,
-                         dataset=r.dataset, timestamp=r.timestamp, host=r.host, file_path=r.file_path,
-                         file_size=r.file_size, labels=r.labels)
 
     def _file_numbers(self, todo: list[KpiRecord]) -> dict[str, int]:
         """A running number per file of each dataset: which values of two series came from the same file."""

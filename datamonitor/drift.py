@@ -36,52 +36,47 @@ FLOOR = 1e-4
 
 def cdf(summary: Sequence[float], x: float) -> float:
     """The share of values at or under ``x`` of a summary (minimum, nine deciles, maximum)."""
-    return float(_cdf(np.asarray([summary], dtype=float), np.asarray([x], dtype=float))[0, 0])
+    return float(_cdf(np.asarray([[summary]], dtype=float), np.asarray([[x]], dtype=float))[0, 0, 0])
 
 
 def _cdf(m: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """:func:`cdf` of each summary (a row of ``m``) at each of ``xs``, in one pass: linear between a summary's
-    points, the values tied at x counted in full."""
-    n = m.shape[1] - 1
-    at_or_under = (m[:, :, None] <= xs[None, None, :]).sum(axis=1)  # summaries x points
-    i = np.clip(at_or_under - 1, 0, n - 1)  # the last point at or under x
-    lo = np.take_along_axis(m, i, axis=1)
-    hi = np.take_along_axis(m, i + 1, axis=1)
-    width = hi - lo
-    safe = np.where(width > 0, width, 1.0)
-    inside = np.where(width > 0, (i + np.clip(xs[None, :] - lo, 0, None) / safe) / n, (i + 1) / n)
-    return np.where(xs[None, :] < m[:, :1], 0.0, np.where(xs[None, :] >= m[:, -1:], 1.0, inside))
+    """:func:`cdf` of columns' summaries ``m`` (columns x files x points) at each column's ``xs`` (columns x
+    edges), in one pass: linear between a summary's points, the values tied at x counted in full."""
+    n = m.shape[2] - 1
+    x = xs[:, None, :]
+    i = np.clip((m[:, :, :, None] <= x[:, :, None, :]).sum(axis=2) - 1, 0, n - 1)  # the last point at or under x
+    lo = np.take_along_axis(m, i, axis=2)
+    width = np.take_along_axis(m, i + 1, axis=2) - lo
+    inside = np.where(width > 0, (i + np.clip(x - lo, 0, None) / np.where(width > 0, width, 1.0)) / n, (i + 1) / n)
+    return np.where(x < m[:, :, :1], 0.0, np.where(x >= m[:, :, -1:], 1.0, inside))
 
 
 def _shares(m: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Each summary's share of values in each bin the edges make: (-inf, e1], (e1, e2], ..., (ek, inf)."""
     cuts = _cdf(m, edges)
-    rows = m.shape[0]
-    return np.diff(np.hstack((np.zeros((rows, 1)), cuts, np.ones((rows, 1)))), axis=1)
+    zeros = np.zeros((*cuts.shape[:2], 1))
+    return np.diff(np.concatenate((zeros, cuts, zeros + 1.0), axis=2), axis=2)
 
 
 def shares(summary: Sequence[float], edges: Sequence[float]) -> list[float]:
     """The share of a summary's values in each bin that the edges make."""
-    return [float(v) for v in _shares(np.asarray([summary], dtype=float), np.asarray(edges, dtype=float))[0]]
+    return [float(v) for v in _shares(np.asarray([[summary]], dtype=float), np.asarray([edges], dtype=float))[0, 0]]
 
 
-def _baseline(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    edges = np.unique(m[:, 1:-1].mean(axis=0))
-    return edges, _shares(m, edges).mean(axis=0)
-
-
-def baseline(summaries: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:
-    """The pooled baseline of several files' summaries: the bins' inner edges and each bin's expected share."""
-    edges, expected = _baseline(np.asarray(summaries, dtype=float))
-    return edges.tolist(), expected.tolist()
+def psi_many(summaries: np.ndarray, pasts: np.ndarray) -> np.ndarray:
+    """The PSI of several columns at once: ``summaries`` (columns x points) against ``pasts`` (columns x files x
+    points). The bins' edges are the averages of the files' inner deciles; equal edges make an empty bin, which
+    counts 0 (both shares are floored alike)."""
+    edges = pasts[:, :, 1:-1].mean(axis=1)
+    expected = np.maximum(_shares(pasts, edges).mean(axis=1), FLOOR)
+    actual = np.maximum(_shares(summaries[:, None, :], edges)[:, 0, :], FLOOR)
+    out: np.ndarray = ((actual - expected) * np.log(actual / expected)).sum(axis=1)
+    return out
 
 
 def psi(summary: Sequence[float], summaries: Sequence[Sequence[float]]) -> float:
     """The population stability index of a file's summary against the pooled baseline of ``summaries``."""
-    edges, expected = _baseline(np.asarray(summaries, dtype=float))
-    a = np.maximum(_shares(np.asarray([summary], dtype=float), edges)[0], FLOOR)
-    e = np.maximum(expected, FLOOR)
-    return float(((a - e) * np.log(a / e)).sum())
+    return float(psi_many(np.asarray([summary], dtype=float), np.asarray([summaries], dtype=float))[0])
 
 
 def reading(value: float) -> str:
