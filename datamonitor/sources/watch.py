@@ -89,6 +89,9 @@ class DirectoryWatcher:
         puts all of them back for later.
     :param state: remembers processed files: ``get(key)`` (and ``set(key, value)`` when
         ``process`` is used), kept in the store so it survives a restart; None keeps it in memory.
+    :param tick: called every ``tick_every`` seconds while the watcher runs, from its scheduler thread (the facade
+        checks there for files that are late: :meth:`~datamonitor.DataMonitor.check_overdue`); what it raises is
+        logged and the watcher goes on.
     """
 
     def __init__(self, dirs: Iterable[str | Path], process: Callable[[Path], Any] | None = None, *,
