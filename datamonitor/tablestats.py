@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from .distinct import Bitmap, takes_bitmap
 from .profiling import KMV_K as PROFILING_KMV_K
 
 __all__ = ["CATEGORIES", "ColumnState", "TableStats", "category", "flatten_structs"]
@@ -38,6 +39,8 @@ EXACT_DISTINCT_BUDGET = 8 << 20
 KMV_K = PROFILING_KMV_K
 #: quantiles stay exact while the numeric values kept hold at most this many values, sampled above
 QUANTILE_BUDGET = 8 << 20
+#: the bytes all the columns' distinct bitmaps (``distinct.Bitmap``) may hold together
+BITMAP_BUDGET = 16 << 20
 _HASH_SPACE = float(1 << 64)
 
 
@@ -116,6 +119,8 @@ class ColumnState:
     min_length: int | None = None
     max_length: int | None = None
     hashes: pl.Series | None = None
+    #: while the column holds whole numbers of a small range: its distinct values as a bitmap
+    bitmap: Bitmap | None = None
     #: past the exact budget: the sketch keeps hashes under this threshold
     threshold: int | None = None
     values: list[Any] = field(default_factory=list)
@@ -146,6 +151,7 @@ class TableStats:
         self._keep = 1.0  # the sampling probability of a row's numeric values
         self._kept_values = 0
         self._kept_hashes = 0
+        self._bitmap_bytes = 0
         self.sketched = False
         self.ascii = False
 
@@ -165,7 +171,9 @@ class TableStats:
                                  else pl.col(n).cast(pl.String) for n in odd)
         for s in df.get_columns():
             if s.name not in self.columns:
-                self.columns[s.name] = ColumnState(s.name, category(s.dtype))
+                st = self.columns[s.name] = ColumnState(s.name, category(s.dtype))
+                if takes_bitmap(s.dtype):
+                    st.bitmap = Bitmap(s.dtype)
         if df.height == 0:
             return
         self.rows += df.height
@@ -178,7 +186,10 @@ class TableStats:
                 exprs.extend(self._exprs(name, self.columns[name]))
             out = df.select(exprs).row(0, named=True)
             for name in part:
-                self._merge(self.columns[name], out)
+                st = self.columns[name]
+                self._merge(st, out)
+                if st.bitmap is not None:
+                    self._mark(st, df.get_column(name), out)
         if self.quantiles:
             self._sample(df)
         if not self.sketched and self._kept_hashes > self.distinct_budget:
@@ -211,7 +222,7 @@ class TableStats:
             exprs += [c.bin.size().min().alias(key + "minlen"), c.bin.size().max().alias(key + "maxlen")]
         elif cat == "list":
             exprs += [c.list.len().min().alias(key + "minlen"), c.list.len().max().alias(key + "maxlen")]
-        if not cat_has_no_distinct(cat):
+        if not cat_has_no_distinct(cat) and st.bitmap is None:
             if st.threshold is None:  # exact: the distinct values' hashes (unique first: fewer to hash)
                 h = c.drop_nulls().unique().hash(_SEED)
             else:  # the sketch: only hashes under the threshold can enter it
@@ -220,8 +231,22 @@ class TableStats:
             exprs.append(h.implode().alias(key + "hashes"))
         return exprs
 
-    def _merge(self, st: ColumnState, out: dict[str, Any]) -> None:
+    def _merge(self, st: ColumnState, out: dict[str, Any], count: bool = True) -> None:
         key = st.name + "\x00"
+        hashes = out.get(key + "hashes")
+        if count:
+            self._count(st, out, key)
+        if hashes is not None:
+            if not isinstance(hashes, pl.Series):
+                hashes = pl.Series(hashes, dtype=pl.UInt64)
+            before = 0 if st.hashes is None else len(st.hashes)
+            st.hashes = hashes if st.hashes is None else pl.concat([st.hashes, hashes]).unique()
+            if st.threshold is not None and len(st.hashes) > KMV_K:
+                st.hashes = st.hashes.bottom_k(KMV_K)
+                st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
+            self._kept_hashes += len(st.hashes) - before
+
+    def _count(self, st: ColumnState, out: dict[str, Any], key: str) -> None:
         nulls = int(out[key + "nulls"])
         rows = self.rows - st.count - st.nulls  # rows of this chunk
         n = rows - nulls
@@ -245,21 +270,34 @@ class TableStats:
         if lo is not None:
             st.min_length = lo if st.min_length is None else min(st.min_length, lo)
             st.max_length = hi if st.max_length is None else max(st.max_length, hi or 0)
-        hashes = out.get(key + "hashes")
-        if hashes is not None:
-            if not isinstance(hashes, pl.Series):
-                hashes = pl.Series(hashes, dtype=pl.UInt64)
-            before = 0 if st.hashes is None else len(st.hashes)
-            st.hashes = hashes if st.hashes is None else pl.concat([st.hashes, hashes]).unique()
-            if st.threshold is not None and len(st.hashes) > KMV_K:
-                st.hashes = st.hashes.bottom_k(KMV_K)
-                st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
-            self._kept_hashes += len(st.hashes) - before
+
+    def _mark(self, st: ColumnState, s: pl.Series, out: dict[str, Any]) -> None:
+        """Mark the chunk's values in the column's bitmap, or turn it into a hash set when they do not fit."""
+        assert st.bitmap is not None
+        key = st.name + "\x00"
+        before, size = st.bitmap.count, st.bitmap.nbytes
+        fits = st.bitmap.add(s, out.get(key + "min"), out.get(key + "max"), BITMAP_BUDGET - self._bitmap_bytes)
+        self._bitmap_bytes += st.bitmap.nbytes - size
+        if fits:
+            self._kept_hashes += st.bitmap.count - before
+            return
+        self._unmap(st)
+        chunk = s.fill_nan(None) if s.dtype.is_float() else s
+        self._merge(st, {key + "nulls": 0, key + "hashes": chunk.drop_nulls().unique().hash(_SEED)}, count=False)
+
+    def _unmap(self, st: ColumnState) -> None:
+        """The column's bitmap as the hash set it stands for."""
+        assert st.bitmap is not None
+        st.hashes = st.bitmap.hashes(_SEED)
+        self._bitmap_bytes -= st.bitmap.nbytes
+        st.bitmap = None
 
     def _to_sketch(self) -> None:
         """Past the exact budget: every distinct set becomes a k-minimum-values sketch."""
         self.sketched = True
         for st in self.columns.values():
+            if st.bitmap is not None:
+                self._unmap(st)
             if st.hashes is not None and len(st.hashes) > KMV_K:
                 st.hashes = st.hashes.bottom_k(KMV_K)
                 st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
@@ -271,9 +309,9 @@ class TableStats:
         numeric = [n for n in df.columns if self.columns[n].numeric or self.columns[n].cat == "duration"]
         if not numeric:
             return
+        if self._keep < 1.0:  # rows first: the casts then touch only the rows kept
+            df = df.select(numeric).filter(pl.Series(self._mask(df.height, self._keep)))
         part = df.select(self._as_float(n, self.columns[n].cat) for n in numeric)
-        if self._keep < 1.0:
-            part = part.filter(pl.Series(self._mask(part.height, self._keep)))
         for name in numeric:
             arr = part.get_column(name).to_numpy()
             arr = arr[~np.isnan(arr)]
@@ -318,6 +356,8 @@ class TableStats:
 
     def distinct(self, st: ColumnState) -> tuple[int | None, bool]:
         """The distinct count, and whether it is exact."""
+        if st.bitmap is not None:
+            return st.bitmap.count, True
         if st.cat in ("struct", "other") or st.hashes is None:
             return (0, True) if st.cat not in ("struct", "other") else (None, False)
         if st.threshold is None or len(st.hashes) < KMV_K:
