@@ -369,12 +369,14 @@ class TableStats:
         """Quantiles with linear interpolation between the closest ranks, as pandas and numpy compute them."""
         if not self.quantiles or not st.values:
             return {}
-        values = np.sort(np.concatenate(st.values) if len(st.values) > 1 else st.values[0])
+        values = np.concatenate(st.values) if len(st.values) > 1 else st.values[0]
         if not len(values):
             return {}
         pos = np.asarray(self.quantiles) * (len(values) - 1)
         lo = np.floor(pos).astype(np.int64)
         hi = np.minimum(lo + 1, len(values) - 1)
+        # only the ranks asked for are put in place (a selection, linear), not the whole array sorted
+        values = np.partition(values, np.unique(np.concatenate([lo, hi])))
         found = values[lo] + (values[hi] - values[lo]) * (pos - lo)
         return {q: float(v) for q, v in zip(self.quantiles, found, strict=True)}
 
