@@ -130,6 +130,15 @@ class ColumnState:
         return self.cat in ("integer", "float", "decimal")
 
 
+def _row(frame: pl.DataFrame) -> dict[str, Any]:
+    """The one row of a chunk's aggregates; list values (hashes, distinct values) stay Polars Series."""
+    lists = [n for n, dt in frame.schema.items() if isinstance(dt, pl.List)]
+    out: dict[str, Any] = frame.drop(lists).row(0, named=True) if len(lists) < frame.width else {}
+    for name in lists:
+        out[name] = frame.get_column(name)[0]
+    return out
+
+
 def _lt(a: Any, b: Any) -> bool:
     try:
         return bool(a < b)
@@ -184,7 +193,7 @@ class TableStats:
             exprs: list[pl.Expr] = []
             for name in part:
                 exprs.extend(self._exprs(name, self.columns[name]))
-            out = df.select(exprs).row(0, named=True)
+            out = _row(df.select(exprs))
             for name in part:
                 st = self.columns[name]
                 self._merge(st, out)
@@ -208,6 +217,9 @@ class TableStats:
         exprs = [c.null_count().alias(key + "nulls")]
         if cat in ("other", "map"):
             return exprs
+        if cat == "string" and st.threshold is None:
+            # the distinct values first: min, max, lengths and hashes are then read off them (_from_distinct)
+            return [*exprs, c.drop_nulls().unique().implode().alias(key + "distinct")]
         if cat in ("integer", "float", "decimal", "duration"):
             exprs += [c.min().alias(key + "min"), c.max().alias(key + "max"),
                       c.cast(pl.Float64).mean().alias(key + "mean"),
@@ -233,6 +245,8 @@ class TableStats:
 
     def _merge(self, st: ColumnState, out: dict[str, Any], count: bool = True) -> None:
         key = st.name + "\x00"
+        if key + "distinct" in out:
+            self._from_distinct(out, key)
         hashes = out.get(key + "hashes")
         if count:
             self._count(st, out, key)
@@ -245,6 +259,15 @@ class TableStats:
                 st.hashes = st.hashes.bottom_k(KMV_K)
                 st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
             self._kept_hashes += len(st.hashes) - before
+
+    def _from_distinct(self, out: dict[str, Any], key: str) -> None:
+        """A text column's min, max, lengths and hashes, from its distinct values: often far fewer than rows."""
+        values: pl.Series = out[key + "distinct"]
+        if len(values):
+            length = values.str.len_bytes() if self.ascii else values.str.len_chars()
+            out.update({key + "min": values.min(), key + "max": values.max(),
+                        key + "minlen": length.min(), key + "maxlen": length.max()})
+        out[key + "hashes"] = values.hash(_SEED)
 
     def _count(self, st: ColumnState, out: dict[str, Any], key: str) -> None:
         nulls = int(out[key + "nulls"])
