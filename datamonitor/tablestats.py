@@ -195,6 +195,9 @@ class TableStats:
                 exprs.extend(self._exprs(name, self.columns[name]))
             out = _row(df.select(exprs))
             for name in part:
+                if out.get(name + "\x00nan"):
+                    self._without_nan(df, name, out)
+            for name in part:
                 st = self.columns[name]
                 self._merge(st, out)
                 if st.bitmap is not None:
@@ -207,23 +210,23 @@ class TableStats:
     def _exprs(self, name: str, st: ColumnState) -> list[pl.Expr]:
         c = pl.col(name)
         cat = st.cat
-        if cat == "float":
-            c = c.fill_nan(None)
-        elif cat == "decimal":
+        if cat == "decimal":
             c = c.cast(pl.Float64)
         elif cat == "duration":
             c = c.dt.total_microseconds().cast(pl.Float64) / 1e6
         key = name + "\x00"
         exprs = [c.null_count().alias(key + "nulls")]
+        if cat == "float":  # NaN counts as a null: a chunk that holds one is measured again (_without_nan)
+            exprs.append(c.is_nan().sum().alias(key + "nan"))
         if cat in ("other", "map"):
             return exprs
         if cat == "string" and st.threshold is None:
             # the distinct values first: min, max, lengths and hashes are then read off them (_from_distinct)
             return [*exprs, c.drop_nulls().unique().implode().alias(key + "distinct")]
         if cat in ("integer", "float", "decimal", "duration"):
+            f = c if cat == "integer" else c.cast(pl.Float64)  # an integer column's mean is a float: no cast
             exprs += [c.min().alias(key + "min"), c.max().alias(key + "max"),
-                      c.cast(pl.Float64).mean().alias(key + "mean"),
-                      c.cast(pl.Float64).var(ddof=0).alias(key + "var")]
+                      f.mean().alias(key + "mean"), f.var(ddof=0).alias(key + "var")]
         elif cat in ("string", "boolean", "date", "datetime", "time"):
             exprs += [c.min().alias(key + "min"), c.max().alias(key + "max")]
         if cat == "string":
@@ -235,6 +238,7 @@ class TableStats:
         elif cat == "list":
             exprs += [c.list.len().min().alias(key + "minlen"), c.list.len().max().alias(key + "maxlen")]
         if not cat_has_no_distinct(cat) and st.bitmap is None:
+            c = c.fill_nan(None) if cat == "float" else c
             if st.threshold is None:  # exact: the distinct values' hashes (unique first: fewer to hash)
                 h = c.drop_nulls().unique().hash(_SEED)
             else:  # the sketch: only hashes under the threshold can enter it
@@ -259,6 +263,16 @@ class TableStats:
                 st.hashes = st.hashes.bottom_k(KMV_K)
                 st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
             self._kept_hashes += len(st.hashes) - before
+
+    @staticmethod
+    def _without_nan(df: pl.DataFrame, name: str, out: dict[str, Any]) -> None:
+        """A float column's aggregates again, with its NaN as nulls (min and max skip NaN, a mean does not)."""
+        c = pl.col(name).fill_nan(None).cast(pl.Float64)
+        key = name + "\x00"
+        row = df.select(c.null_count(), c.min().alias("a"), c.max().alias("b"), c.mean().alias("m"),
+                        c.var(ddof=0).alias("v")).row(0)
+        for kind, value in zip(("nulls", "min", "max", "mean", "var"), row, strict=True):
+            out[key + kind] = value
 
     def _from_distinct(self, out: dict[str, Any], key: str) -> None:
         """A text column's min, max, lengths and hashes, from its distinct values: often far fewer than rows."""

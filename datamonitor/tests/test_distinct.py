@@ -76,3 +76,16 @@ def test_a_bitmap_hashes_like_the_hash_set() -> None:
     assert sorted(bitmap.hashes(5).to_list()) == sorted(values.drop_nulls().unique().hash(5).to_list())
     assert not bitmap.add(pl.Series([1.5]), 1.5, 1.5, 1 << 20)
     assert not bitmap.add(pl.Series([1], dtype=pl.Int64), 1, 1, 1 << 20)  # another type: not this bitmap
+
+
+def test_nan_counts_as_a_null_in_every_aggregate() -> None:
+    df = _frame()
+    frame = pl.from_pandas(df, nan_to_null=False)  # NaN stays NaN in Polars: the chunk is measured again
+    stats = TableStats()
+    for start in range(0, frame.height, 7_000):
+        stats.add(frame.slice(start, 7_000))
+    st = stats.columns["with_nan"]
+    series = df["with_nan"]
+    assert st.nulls == series.isna().sum() > 0
+    assert (st.min, st.max) == (series.min(), series.max())
+    assert abs(st.mean - series.mean()) < 1e-9 and abs(stats.std(st) - series.std()) < 1e-9
