@@ -8,24 +8,28 @@ host, never the credentials.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import elasticsearch
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, SerializationError, TlsError, TransportError
 
-from .config import EsSettings
+from .config import EsSettings, hosts_fields
 from .errors import (
     AuthenticationFailed,
     AuthorizationFailed,
     ClusterUnreachable,
+    ConfigError,
     ElasticsearchError,
     NotConfigured,
     RequestRejected,
 )
 
-__all__ = ["build_client", "describe_hosts", "is_refused", "response_body", "translate_error"]
+__all__ = ["build_client", "connect_settings", "describe_hosts", "is_refused", "response_body", "translate_error"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,39 @@ def response_body(resp: Any) -> Any:
 def describe_hosts(settings: EsSettings) -> str:
     """The hosts, comma-separated, as they may be shown (they never hold credentials)."""
     return ", ".join(settings.hosts) or "(no cluster)"
+
+
+def connect_settings(es: EsSettings, hosts: object, options: Mapping[str, Any]) -> EsSettings:
+    """The settings ``DataMonitor.es_connect(hosts, **options)`` connects with, over the configured ``es``.
+
+    Credentials given here replace the other kind configured elsewhere; missing
+    secrets come from ``DATAMONITOR_ES_PASSWORD`` and ``DATAMONITOR_ES_API_KEY``.
+    """
+    changes: dict[str, Any] = {}
+    options = dict(options)
+    if hosts is not None:
+        changes.update(hosts_fields(hosts))
+    if "basic_auth" in options:
+        auth = options.pop("basic_auth")
+        if not (isinstance(auth, (tuple, list)) and len(auth) == 2):
+            raise ConfigError("basic_auth must be a (username, password) pair")
+        changes["username"], changes["password"] = auth
+    unknown = set(options) - {f.name for f in dataclasses.fields(EsSettings)}
+    if unknown:
+        raise ConfigError(f"es_connect: unknown option(s) {', '.join(sorted(unknown))}")
+    changes.update(options)
+    if "api_key" in changes and "username" not in changes:
+        changes.update(username=None, password=None)
+    elif "username" in changes and "api_key" not in changes:
+        changes["api_key"] = None
+    es = dataclasses.replace(es, **changes)
+    if es.username and not es.password and os.environ.get("DATAMONITOR_ES_PASSWORD"):
+        es = dataclasses.replace(es, password=os.environ["DATAMONITOR_ES_PASSWORD"])
+    if not es.api_key and not es.username and os.environ.get("DATAMONITOR_ES_API_KEY"):
+        es = dataclasses.replace(es, api_key=os.environ["DATAMONITOR_ES_API_KEY"])
+    if not es.configured:
+        es = dataclasses.replace(es, hosts=("http://localhost:9200",))
+    return es
 
 
 def build_client(settings: EsSettings) -> Any:
@@ -109,24 +146,24 @@ def translate_error(exc: BaseException, settings: EsSettings, action: str) -> El
     if isinstance(exc, ElasticsearchError):
         return exc
     if isinstance(exc, elasticsearch.AuthenticationException):
-        return AuthenticationFailed(f"{action}: Elasticsearch at {hosts} rejected the credentials (401)")
+        return AuthenticationFailed(f"Elasticsearch at {hosts} rejected the credentials (401)", action=action)
     if isinstance(exc, elasticsearch.AuthorizationException):
-        return AuthorizationFailed(f"{action}: not allowed on {hosts} (403): {_reason(exc)}")
+        return AuthorizationFailed(f"not allowed on {hosts} (403): {_reason(exc)}", action=action)
     if isinstance(exc, elasticsearch.ApiError):
-        return RequestRejected(f"{action}: Elasticsearch at {hosts} answered {exc.status_code}: {_reason(exc)}")
+        return RequestRejected(f"Elasticsearch at {hosts} answered {exc.status_code}: {_reason(exc)}", action=action)
     if isinstance(exc, TlsError):
-        return ClusterUnreachable(f"{action}: TLS handshake with {hosts} failed: {type(exc).__name__}")
+        return ClusterUnreachable(f"TLS handshake with {hosts} failed: {type(exc).__name__}", action=action)
     if isinstance(exc, ConnectionTimeout):
-        return ClusterUnreachable(f"{action}: Elasticsearch at {hosts} timed out")
+        return ClusterUnreachable(f"Elasticsearch at {hosts} timed out", action=action)
     if is_refused(exc):
-        return ClusterUnreachable(f"{action}: cannot reach Elasticsearch at {hosts}: connection refused")
+        return ClusterUnreachable(f"cannot reach Elasticsearch at {hosts}: connection refused", action=action)
     if isinstance(exc, (TransportConnectionError, ConnectionError, OSError)):
-        return ClusterUnreachable(f"{action}: cannot reach Elasticsearch at {hosts}")
+        return ClusterUnreachable(f"cannot reach Elasticsearch at {hosts}", action=action)
     if isinstance(exc, SerializationError):
-        return RequestRejected(f"{action}: cannot encode the request: {exc}")
+        return RequestRejected(f"cannot encode the request: {exc}", action=action)
     if isinstance(exc, TransportError):
-        return ClusterUnreachable(f"{action}: transport error talking to {hosts}: {type(exc).__name__}")
-    return ElasticsearchError(f"{action}: {type(exc).__name__}")
+        return ClusterUnreachable(f"transport error talking to {hosts}: {type(exc).__name__}", action=action)
+    return ElasticsearchError(f"{type(exc).__name__}", action=action)
 
 
 #: The client errors that :func:`translate_error` knows; catch these around client calls.
