@@ -10,10 +10,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 from datamonitor import DataMonitor, KpiRecord, load_config
 from datamonitor.store import PENDING, SHIPPED, Store
+from datamonitor.tests.helpers import wait_until
 
 SEED = 20261123
 
@@ -53,7 +55,7 @@ def test_sigkill_during_shipping_loses_nothing_and_doubles_nothing(tmp_path: Pat
     kills = in_flight_kills = 0
     for _ in range(12):
         proc = child("ship", str(home), str(log))
-        time.sleep(rng.uniform(0.3, 1.5))
+        time.sleep(rng.uniform(0.3, 1.5))  # the scenario: a kill at a random moment
         if proc.poll() is not None:
             proc.communicate()
             break
@@ -111,6 +113,13 @@ def test_sigkill_during_collection_keeps_every_committed_batch(tmp_path: Path) -
     assert acknowledged > 10
 
 
+def _collecting(proc: subprocess.Popen[str], home: Path, before: int) -> bool:
+    """The service is up and has stored something new (it must not have died meanwhile)."""
+    assert proc.poll() is None, proc.communicate()[1]
+    with Store(home / "datamonitor.db") as store:
+        return store.count() > before
+
+
 def test_thirty_sigkills_of_the_service_while_collecting_and_shipping_lose_nothing_and_double_nothing(
         tmp_path: Path) -> None:
     """``datamonitor run`` measuring a disk 50 times a second and shipping as it goes, SIGKILLed 30 times."""
@@ -126,14 +135,8 @@ def test_thirty_sigkills_of_the_service_while_collecting_and_shipping_lose_nothi
         with Store(home / "datamonitor.db") as store:
             before = store.count()
         proc = child("run", str(home), str(log), str(conf))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # up and collecting: now pick the moment
-            with Store(home / "datamonitor.db") as store:
-                if store.count() > before:
-                    break
-            assert proc.poll() is None, proc.communicate()[1]
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 0.6))
+        wait_until(partial(_collecting, proc, home, before), what=f"run {run + 1} collecting")  # now pick the moment
+        time.sleep(rng.uniform(0.0, 0.6))  # the scenario: a kill at a random moment
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         with Store(home / "datamonitor.db") as store:
