@@ -13,9 +13,13 @@ from collections import Counter
 from functools import partial
 from pathlib import Path
 
+import pytest
+
 from datamonitor import DataMonitor, KpiRecord, load_config
 from datamonitor.store import PENDING, SHIPPED, Store
 from datamonitor.tests.helpers import wait_until
+
+pytestmark = pytest.mark.slow  # dozens of SIGKILLed processes, about a minute
 
 SEED = 20261123
 

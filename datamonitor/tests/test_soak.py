@@ -13,9 +13,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from datamonitor import DataMonitor, load_config
 from datamonitor.service import load_service, run_service
 from datamonitor.tests.helpers import free_port, udp_bound, wait_until
+
+pytestmark = pytest.mark.slow  # 60 s of load by design: python -m pytest -m slow runs it
 
 SECONDS = float(os.environ.get("DATAMONITOR_SOAK_SECONDS", "60"))
 RATE = 2000  # datagrams a second
