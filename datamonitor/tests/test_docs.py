@@ -97,3 +97,15 @@ def test_the_config_page_and_the_help_say_toml_or_yaml() -> None:
     assert "YAML" in text and "TOML" in text
     help_text = " ".join(build_parser().format_help().split())
     assert "TOML, or YAML" in help_text
+
+
+def test_the_everyday_run_leaves_out_slow_tests_and_tox_runs_them_all() -> None:
+    import configparser
+
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(ROOT / "tox.ini")
+    assert "slow:" in tox["pytest"]["markers"] and "--strict-markers" in tox["pytest"]["addopts"]
+    for runs_everything in (tox["pytest"]["addopts"], tox["testenv"]["commands"]):
+        assert "-m" not in runs_everything.split(), "tox and .ci/run must not deselect the slow tests"
+    everyday = 'python -m pytest -m "not slow"'
+    assert everyday in (ROOT / "README.md").read_text() and everyday in (DOCS / "reliability.rst").read_text()
