@@ -19,7 +19,7 @@ import pytest
 from datamonitor import DataMonitor, load_config
 from datamonitor.cli import main
 from datamonitor.tests.fakes import FakeCluster
-from datamonitor.tests.helpers import loopback_http, wait_until
+from datamonitor.tests.helpers import loopback_http, running_cli, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -340,22 +340,12 @@ def test_the_watcher_logs_a_line_per_file_at_the_default_level(tmp_path: Path) -
     inbox.mkdir()
     (inbox / "good.csv").write_text("a,b\n1,2\n")
     (inbox / "bad.csv").write_bytes(b"\x00\xff" * 64)
-    proc = subprocess.Popen([sys.executable, "-m", "datamonitor", "--home", str(tmp_path / "h"), "watch", str(inbox),
-                             "--settle", "50ms"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen: list[str] = []
-    try:
-        assert proc.stderr is not None
-        while not (any("good.csv: measured" in s for s in seen) and any("bad.csv" in s for s in seen)):
-            line = proc.stderr.readline()
-            assert line, f"the watcher ended early: {seen}"
-            seen.append(line.rstrip("\n"))
-        proc.send_signal(signal.SIGTERM)
-        out, _err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0
+    with running_cli(["--home", str(tmp_path / "h"), "watch", str(inbox), "--settle", "50ms"], tmp_path / "h") as cli:
+        cli.wait_for_line("good.csv: measured")
+        cli.wait_for_line("bad.csv")
+        code, out, err = cli.stop()
+    assert code == 0
+    seen = err.splitlines()
     with DataMonitor(load_config(home=tmp_path / "h")) as dm:
         stored = len(dm.search(file=str(inbox / "good.csv"), limit=1000))
     assert f"datamonitor: INFO: {inbox / 'good.csv'}: measured, {stored} KPIs" in seen
