@@ -104,6 +104,7 @@ def test_every_bad_entry_is_reported_not_only_the_first(capsys: pytest.CaptureFi
 
 # ------------------------------------------------------------------ Ctrl-C
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_long_file_pass_exits_130_without_a_traceback(tmp_path: Path) -> None:
     import psutil
 

@@ -43,6 +43,7 @@ def _storable(found: list[records.KpiRecord]) -> None:
 
 
 # ------------------------------------------------------------------- UDP
+@pytest.mark.slow
 @FUZZ
 @given(st.one_of(kpi_like, st.lists(kpi_like, max_size=5)))
 def test_json_datagrams_with_nan_huge_numbers_and_unicode_are_accepted_storable_or_rejected(payload: Any) -> None:
@@ -174,6 +175,7 @@ config_docs = st.dictionaries(
     max_size=5)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(doc=config_docs)
 def test_any_config_loads_or_is_one_clear_error(tmp_path: Path, doc: dict[str, Any]) -> None:
