@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import threading
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,14 @@ from datamonitor.testing import FakeCluster, fake_elasticsearch
 from datamonitor.tests.helpers import wait_until
 
 FAKE_URL = "http://fake-es:9200"
+
+# On a failure, hypothesis' pytest plugin imports libcst to suggest a patch, and libcst's import warns
+# (mypy_extensions.TypedDict); with warnings as errors that becomes an INTERNALERROR hiding the real failure.
+# Imported once here, warning ignored, for every hypothesis test (it was done in one module only).
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    with contextlib.suppress(ImportError):
+        import libcst  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
