@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from .config import EsSettings
 from .errors import ClusterUnreachable, ConfigError, RequestRejected
+from .records import Field
 from .templates import search_pattern
 
 __all__ = ["CHARTS", "MIN_KIBANA", "KibanaTarget", "auth_headers", "import_objects", "kibana_version", "objects",
@@ -68,23 +69,23 @@ class Chart:
     series: str = "line"  # line, bar_stacked, bar_horizontal
     threshold: float | None = None
     threshold_label: str = ""
-    x_field: str | None = "@timestamp"  # None: bars per breakdown value, no time axis
+    x_field: str | None = Field.TIMESTAMP  # None: bars per breakdown value, no time axis
     size: int = 10
 
 
 #: The dashboard's charts. KPI names are the ones the sources emit (docs/schema.rst).
 CHARTS: tuple[Chart, ...] = (
-    Chart("kpi-over-time", "KPI value over time, by subject", 'kpi.value : *', "average", "kpi.subject"),
-    Chart("disk-used", "Disk used % per mount", 'kpi.name : "disk.used_pct"', "max", "kpi.subject",
+    Chart("kpi-over-time", "KPI value over time, by subject", f"{Field.VALUE} : *", "average", Field.SUBJECT),
+    Chart("disk-used", "Disk used % per mount", f'{Field.NAME} : "disk.used_pct"', "max", Field.SUBJECT,
           threshold=90.0, threshold_label="threshold 90%"),
-    Chart("rows-per-file", "Rows per file over time", 'kpi.name : "file.rows"', "sum", "file.name",
+    Chart("rows-per-file", "Rows per file over time", f'{Field.NAME} : "file.rows"', "sum", Field.FILE_NAME,
           series="bar_stacked"),
-    Chart("null-ratio", "Null ratio by column (highest in the time range)", 'kpi.name : "column.null_ratio"', "max",
-          "kpi.subject",
+    Chart("null-ratio", "Null ratio by column (highest in the time range)", f'{Field.NAME} : "column.null_ratio"',
+          "max", Field.SUBJECT,
           series="bar_horizontal", x_field=None, size=20),
     Chart("udp-rates", "UDP datagrams per second: accepted and rejected",
-          'kpi.name : ("udp.accepted_per_second" or "udp.rejected_per_second")', "average", "kpi.name"),
-    Chart("notifications", "Notifications", 'kpi.name : "notification"', "count", "kpi.subject",
+          f'{Field.NAME} : ("udp.accepted_per_second" or "udp.rejected_per_second")', "average", Field.NAME),
+    Chart("notifications", "Notifications", f'{Field.NAME} : "notification"', "count", Field.SUBJECT,
           series="bar_stacked"),
 )
 
@@ -113,8 +114,8 @@ def _lens(chart: Chart, data_view: str, prefix: str) -> dict[str, Any]:
         columns[col_y] = {"label": "Count", "dataType": "number", "operationType": "count", "isBucketed": False,
                           "scale": "ratio", "sourceField": "___records___", "params": {"emptyAsNull": True}}
     else:
-        columns[col_y] = {"label": f"{chart.operation} of kpi.value", "dataType": "number",
-                          "operationType": chart.operation, "sourceField": "kpi.value", "isBucketed": False,
+        columns[col_y] = {"label": f"{chart.operation} of {Field.VALUE}", "dataType": "number",
+                          "operationType": chart.operation, "sourceField": Field.VALUE, "isBucketed": False,
                           "scale": "ratio", "params": {"emptyAsNull": True}}
     order.append(col_y)
     layers: dict[str, Any] = {layer: {"columns": columns, "columnOrder": order, "incompleteColumns": {}}}
@@ -168,7 +169,7 @@ def objects(settings: EsSettings | None = None) -> list[dict[str, Any]]:
     pattern = search_pattern(settings)  # not prefix*: that would read dm-kpi-staging-* too
     out: list[dict[str, Any]] = [{
         "id": data_view, "type": "index-pattern", "managed": False,
-        "attributes": {"title": pattern, "name": f"datamonitor KPIs ({prefix})", "timeFieldName": "@timestamp"},
+        "attributes": {"title": pattern, "name": f"datamonitor KPIs ({prefix})", "timeFieldName": Field.TIMESTAMP},
         "references": [],
     }]
     lenses = [_lens(chart, data_view, prefix) for chart in CHARTS]

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import ConfigError
+from .records import DocumentFields, dataset_key, read
 
 __all__ = ["render"]
 
@@ -26,16 +27,11 @@ _MAX_SERIES = 8
 _MAX_PLOTS = 40
 
 
-def _when(doc: Mapping[str, Any]) -> datetime:
-    return datetime.fromisoformat(str(doc["@timestamp"]).replace("Z", "+00:00"))
-
-
-def _subject(doc: Mapping[str, Any]) -> str:
+def _subject(doc: DocumentFields) -> str:
     """The series a document belongs to: its dataset (file name, digits as #) and its subject."""
-    kpi = doc.get("kpi", {})
-    parts = [re.sub(r"\d+", "#", str(doc["file"]["name"]))] if "file" in doc and doc["file"].get("name") else []
-    if kpi.get("subject"):
-        parts.append(str(kpi["subject"]))
+    parts = [re.sub(r"\d+", "#", str(doc.file_name))] if doc.file_name else []
+    if doc.subject:
+        parts.append(str(doc.subject))
     return " / ".join(parts) or "-"
 
 
@@ -86,25 +82,23 @@ class _Overview:
         self.anomalies: dict[tuple[str, str], tuple[datetime, str]] = {}  # (dataset, series) -> newest line
         self.states: dict[tuple[str, str], tuple[datetime, str, str]] = {}  # newest notification per line
 
-    def add(self, doc: Mapping[str, Any], name: str) -> bool:
+    def add(self, doc: DocumentFields, when: datetime) -> bool:
         """Note a document; True when it belongs to the overview only (an anomaly, a notification)."""
-        kpi, labels = doc.get("kpi", {}), doc.get("labels", {}) or {}
-        if name == "file.rows" and "file" in doc and isinstance(kpi.get("value"), (int, float)):
-            when, path = _when(doc), str(doc["file"].get("path", ""))
+        labels, name = doc.labels, doc.name
+        if name == "file.rows" and doc.file_path is not None and isinstance(doc.value, (int, float)):
+            path = doc.file_path
             if path not in self.files or when >= self.files[path][0]:
-                self.files[path] = (when, float(kpi["value"]))
+                self.files[path] = (when, float(doc.value))
             return False
         if name == "anomaly":
-            key = (str(labels.get("dataset_key", "")), str(kpi.get("subject", "")))
-            when = _when(doc)
+            key = (str(labels.get("dataset_key", "")), "" if doc.subject is None else str(doc.subject))
             if key not in self.anomalies or when >= self.anomalies[key][0]:
-                self.anomalies[key] = (when, str(doc.get("message", "")))
+                self.anomalies[key] = (when, "" if doc.message is None else str(doc.message))
             return True
         if name == "notification":
-            key = (str(labels.get("kind", "threshold")), str(kpi.get("subject", "")))
-            when = _when(doc)
+            key = (str(labels.get("kind", "threshold")), "" if doc.subject is None else str(doc.subject))
             if key not in self.states or when >= self.states[key][0]:
-                self.states[key] = (when, str(labels.get("state", "")), str(doc.get("message", "")))
+                self.states[key] = (when, str(labels.get("state", "")), "" if doc.message is None else str(doc.message))
             return True
         return False
 
@@ -114,9 +108,7 @@ class _Overview:
 
         datasets: dict[str, list[tuple[datetime, float, str]]] = defaultdict(list)
         for path, (when, rows) in self.files.items():
-            name = path.replace("\\", "/").rsplit("/", 1)[-1]
-            key = path[: len(path) - len(name)] + re.sub(r"\d+", "#", name)
-            datasets[key].append((when, rows, name))
+            datasets[dataset_key(path)].append((when, rows, path.replace("\\", "/").rsplit("/", 1)[-1]))
         # an anomaly is open while its series has not been reported back to normal since
         closed = {subject for (kind, subject), (_w, state, _m) in self.states.items()
                   if kind == "anomaly" and state == "ok"}
@@ -168,22 +160,23 @@ def render(docs: Iterable[Mapping[str, Any]], *, thresholds: Mapping[str, float]
     latest: dict[tuple[str, str], tuple[datetime, Any, str | None]] = {}
     count = 0
     overview = _Overview()
-    for doc in docs:
-        kpi = doc.get("kpi", {})
-        name = kpi.get("name")
+    for source in docs:
+        doc = read(source)
+        name = doc.name
         if not name:
             continue
         count += 1
-        if overview.add(doc, name):
+        when = datetime.fromisoformat(doc.timestamp.replace("Z", "+00:00"))
+        if overview.add(doc, when):
             continue  # anomalies and notifications are in the overview, not plotted
-        when, subject = _when(doc), _subject(doc)
-        value = kpi.get("value", kpi.get("text"))
-        if isinstance(kpi.get("value"), (int, float)):
-            series[name][subject].append((when, float(kpi["value"])))
-            units.setdefault(name, kpi.get("unit"))
+        subject = _subject(doc)
+        value = doc.text if doc.value is None else doc.value
+        if isinstance(doc.value, (int, float)):
+            series[name][subject].append((when, float(doc.value)))
+            units.setdefault(name, doc.unit)
         key = (name, subject)
         if key not in latest or when > latest[key][0]:
-            latest[key] = (when, value, kpi.get("unit"))
+            latest[key] = (when, value, doc.unit)
 
     families: dict[str, list[str]] = defaultdict(list)
     for name in sorted(series):

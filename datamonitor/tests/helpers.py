@@ -165,7 +165,7 @@ def running_cli(args: Sequence[str], home: Path, *, ready: str | None = None) ->
                 stream.close()
 
 
-def stored(home: Path, name: str, limit: int = 10_000) -> int:
+def stored(home: Path, name: str) -> int:
     """How many documents named ``name`` the store in ``home`` holds now (0 before it exists); read while a
     CLI process writes to it, as ``datamonitor status`` would."""
     from datamonitor.store import Store
@@ -174,5 +174,5 @@ def stored(home: Path, name: str, limit: int = 10_000) -> int:
     if not path.exists():
         return 0
     with Store(path) as store:
-        return len(store.search(name=name, limit=limit))
+        return store.count(name=name)
 

@@ -180,7 +180,7 @@ def test_the_watcher_commits_records_schema_and_its_memory_of_a_file_together(tm
             wait_until(lambda: watcher.processed == 6, what="the six files measured")
         finally:
             watcher.stop()
-        meta = dict(dm.store._query("SELECT key, value FROM meta"))
+        meta = dm.store.meta_items()
         states = {k for k in meta if k.startswith("state:watch:")}
         assert states == {f"state:watch:{inbox.resolve() / f'sales_{i}.csv'}" for i in range(6)}
         assert sum(k.startswith("schema:") for k in meta) == 1
