@@ -142,7 +142,8 @@ def _dataset_html(ds: Dataset, thresholds: Mapping[str, float], n_open: int) -> 
     more = f"<li>and {len(events) - 20:,} more</li>" if len(events) > 20 else ""
     anomalies = f'<h3>Anomalies</h3>\n<ul class="alerts">{listed}{more}</ul>' if events else ""
     return (f'<section class="dataset">{head}\n<div class="grid">{"".join(f for f in figures if f)}</div>\n'
-            f"{anomalies}\n<h3>Columns of {html.escape(_base(newest))}</h3>\n{column_cards(ds, newest)}</section>")
+            f'{anomalies}\n<h3 id="cols-{_anchor(ds.key)}">Columns of {html.escape(_base(newest))}</h3>\n'
+            f"{column_cards(ds, newest)}</section>")
 
 
 def _columns_to_plot(ds: Dataset) -> list[tuple[SeriesKey, list[Obs]]]:

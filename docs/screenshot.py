@@ -89,8 +89,8 @@ def build(home: Path, data: Path, days: int) -> str:
         return dm.report(thresholds={"column.null_ratio": 0.1})
 
 
-def screenshot(html_path: Path, png_path: Path, *, width: int = 1200, height: int = 2200) -> None:
-    """Take ``png_path`` of the page's top with headless Chromium, then make it a small palette PNG."""
+def screenshot(html_path: Path, png_path: Path, *, width: int = 1200, height: int = 3300, scale: float = 0.75) -> None:
+    """Take ``png_path`` of the page's top with headless Chromium, then make it a smaller palette PNG."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
         raise SystemExit("no headless browser: apt-get install chromium")
@@ -102,7 +102,8 @@ def screenshot(html_path: Path, png_path: Path, *, width: int = 1200, height: in
     from PIL import Image
 
     with Image.open(png_path) as img:
-        small = img.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT)
+        rgb = img.convert("RGB").resize((int(img.width * scale), int(img.height * scale)), Image.Resampling.LANCZOS)
+        small = rgb.quantize(colors=128, method=Image.Quantize.FASTOCTREE)
     small.save(png_path, optimize=True)
 
 
