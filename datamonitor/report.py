@@ -16,6 +16,7 @@ import html
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,6 +26,8 @@ from .report_plots import drawable, fmt, trend_png
 
 __all__ = ["render"]
 
+#: plots drawn in one report at most; the datasets come in name order, so the last ones lose theirs first
+MAX_PLOTS = 150
 #: column KPIs drawn per dataset, the ones whose newest values left their band most
 _MAX_COLUMN_PLOTS = 6
 #: lines on one plot of the other KPIs
@@ -35,7 +38,15 @@ _FILE_PLOTS = (("file.rows", "Rows per file"), ("file.size", "File size"), ("fil
                ("file.parse_seconds", "Measuring time"))
 
 
-def _figure(title: str, lines: Sequence[tuple[str, Sequence[Obs]]], unit: str | None,
+@dataclass
+class _Budget:
+    """Plots left to draw: each takes a fraction of a second, and a page of hundreds helps no one."""
+
+    left: int = MAX_PLOTS
+    skipped: int = 0
+
+
+def _figure(budget: _Budget, title: str, lines: Sequence[tuple[str, Sequence[Obs]]], unit: str | None,
             threshold: float | None = None) -> str:
     points = [p for _label, pts in lines for p in pts]
     if not drawable(points):
@@ -44,6 +55,10 @@ def _figure(title: str, lines: Sequence[tuple[str, Sequence[Obs]]], unit: str | 
         p = points[-1]
         return (f'<div class="single"><b>{html.escape(title)}</b>: {html.escape(fmt(p.value, unit))} on '
                 f"{p.when:%Y-%m-%d}, the only point so far</div>")
+    if budget.left <= 0:
+        budget.skipped += 1
+        return ""
+    budget.left -= 1
     png = trend_png(title, lines, unit, threshold)
     return f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{png}"></figure>'
 
@@ -118,7 +133,7 @@ def _anchor(key: str) -> str:
 
 # ------------------------------------------------------------------ datasets
 
-def _dataset_html(ds: Dataset, thresholds: Mapping[str, float], n_open: int) -> str:
+def _dataset_html(ds: Dataset, thresholds: Mapping[str, float], n_open: int, budget: _Budget) -> str:
     from .report_cards import column_cards
 
     newest = ds.newest()
@@ -133,9 +148,9 @@ def _dataset_html(ds: Dataset, thresholds: Mapping[str, float], n_open: int) -> 
         if name in ("file.bad_rows", "file.schema_drift", "file.columns") and len({p.value for p in points}) <= 1:
             continue  # no bad rows, no drift, the same columns every time: nothing to see
         unit = points[0].unit if points else None
-        figures.append(_figure(title, [("", points)], unit, thresholds.get(name)))
+        figures.append(_figure(budget, title, [("", points)], unit, thresholds.get(name)))
     for (name, subject, _tags), points in _columns_to_plot(ds):
-        figures.append(_figure(f"{subject}: {name.split('.', 1)[1].replace('_', ' ')}", [("", points)],
+        figures.append(_figure(budget, f"{subject}: {name.split('.', 1)[1].replace('_', ' ')}", [("", points)],
                                points[0].unit, thresholds.get(name)))
     events = sorted(ds.anomalies, key=lambda e: (e[0], e[2]), reverse=True)
     listed = "".join(f"<li>{html.escape(line)}</li>" for _w, _k, line in events[:20])
@@ -147,12 +162,14 @@ def _dataset_html(ds: Dataset, thresholds: Mapping[str, float], n_open: int) -> 
 
 
 def _columns_to_plot(ds: Dataset) -> list[tuple[SeriesKey, list[Obs]]]:
-    """The column series with an observation outside its band: the farthest of each KPI first, then the next."""
+    """The column series with observations outside their band: for each KPI the one with the most first, then the
+    next (a count, not the largest score: a history that never varied scores any change a million)."""
     by_kpi: dict[str, list[tuple[float, SeriesKey, list[Obs]]]] = {}
     for key, points in ds.series.items():
-        if key[0].startswith("column.") and any(p.outside for p in points):
-            worst = max(abs(p.score or 0.0) for p in points if p.outside)
-            by_kpi.setdefault(key[0], []).append((-worst, key, points))
+        if key[0].startswith("column."):
+            outside = sum(1 for p in points if p.outside)
+            if outside:
+                by_kpi.setdefault(key[0], []).append((-outside, key, points))
     ranked = []
     for items in by_kpi.values():
         items.sort(key=lambda t: (t[0], t[1]))
@@ -163,7 +180,8 @@ def _columns_to_plot(ds: Dataset) -> list[tuple[SeriesKey, list[Obs]]]:
 
 # ------------------------------------------------------------------ disks, UDP, the rest
 
-def _section_html(title: str, series: Mapping[SeriesKey, list[Obs]], thresholds: Mapping[str, float]) -> str:
+def _section_html(title: str, series: Mapping[SeriesKey, list[Obs]], thresholds: Mapping[str, float],
+                  budget: _Budget) -> str:
     by_name: dict[str, list[tuple[SeriesKey, list[Obs]]]] = {}
     for key, points in sorted(series.items()):
         by_name.setdefault(key[0], []).append((key, points))
@@ -171,7 +189,7 @@ def _section_html(title: str, series: Mapping[SeriesKey, list[Obs]], thresholds:
     for name, items in by_name.items():
         lines = [(_label(key), pts) for key, pts in items[:_MAX_LINES]]
         if drawable([p for _l, pts in lines for p in pts]):  # a single value is in the table below
-            figures.append(_figure(name, lines, items[0][1][0].unit, thresholds.get(name)))
+            figures.append(_figure(budget, name, lines, items[0][1][0].unit, thresholds.get(name)))
         for key, pts in items:
             last = pts[-1]
             over = name in thresholds and last.value > thresholds[name]
@@ -217,14 +235,17 @@ def render(docs: Iterable[Mapping[str, Any]], *, thresholds: Mapping[str, float]
     thresholds = dict(thresholds or {})
     g = gather(docs)
     overview, per_dataset = _overview(g, thresholds)
-    parts = [_dataset_html(ds, thresholds, per_dataset.get(ds.key, 0))
+    budget = _Budget(MAX_PLOTS)
+    parts = [_dataset_html(ds, thresholds, per_dataset.get(ds.key, 0), budget)
              for ds in sorted(g.datasets.values(), key=lambda d: (d.name, d.key)) if ds.files]
     for section, heading in (("disk", "Disks"), ("udp", "UDP listeners"), ("other", "Other KPIs")):
         if g.sections.get(section):
-            parts.append(_section_html(heading, g.sections[section], thresholds))
+            parts.append(_section_html(heading, g.sections[section], thresholds, budget))
     generated = datetime.now(timezone.utc)
     window = f"since {since:%Y-%m-%d %H:%M}Z" if since else "all time"
     skipped = f", {g.skipped:,} unreadable left out" if g.skipped else ""
+    if budget.skipped:
+        skipped += f"; {budget.skipped:,} plots not drawn (at most {MAX_PLOTS:,} in one report)"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_STYLE}</style></head><body>

@@ -11,6 +11,7 @@ files measured in one run are not piled on one instant.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections import defaultdict
@@ -119,13 +120,14 @@ def _tags(record: KpiRecord) -> tuple[tuple[str, str], ...]:
     return tuple((k, v) for k, v in record.labels.items() if k not in _NOT_TAGS)
 
 
-def _shown_subject(record: KpiRecord) -> str:
+@functools.lru_cache(maxsize=65536)
+def _shown(file_path: str | None, subject: str | None) -> str:
     """The series as the thresholds' lines name it: the file's name (digits as #), then the subject."""
     parts = []
-    if record.file_path:
-        parts.append(re.sub(r"\d+", "#", record.file_path.replace("\\", "/").rsplit("/", 1)[-1]))
-    if record.subject:
-        parts.append(record.subject)
+    if file_path:
+        parts.append(re.sub(r"\d+", "#", file_path.replace("\\", "/").rsplit("/", 1)[-1]))
+    if subject:
+        parts.append(subject)
     return " / ".join(parts) or "-"
 
 
@@ -167,7 +169,7 @@ class _Gatherer:
                 day = _file_date(r.labels.get("day", "")) or r.timestamp
                 ds.anomalies.append((day, r.labels.get("kpi", ""), r.message or ""))
             return
-        shown = (r.name, _shown_subject(r))
+        shown = (r.name, _shown(r.file_path, r.subject))
         value = r.value if r.value is not None else r.text
         if shown not in out.latest or r.timestamp > out.latest[shown][0]:
             out.latest[shown] = (r.timestamp, value, r.unit)

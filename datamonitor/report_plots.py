@@ -98,13 +98,14 @@ def trend_png(title: str, lines: Sequence[tuple[str, Sequence[Obs]]], unit: str 
 
 
 def _band(ax: object, points: Sequence[Obs]) -> None:
-    scored = [p for p in points if p.lower is not None and p.upper is not None]
-    if scored:
-        xs = [p.when for p in scored]
-        ax.fill_between(xs, [p.lower for p in scored], [p.upper for p in scored],  # type: ignore[attr-defined]
+    if any(p.lower is not None and p.upper is not None for p in points):
+        nan = float("nan")  # an observation without a baseline (not enough history yet) leaves a gap
+        xs = [p.when for p in points]
+        ax.fill_between(xs, [nan if p.lower is None else p.lower for p in points],  # type: ignore[attr-defined]
+                        [nan if p.upper is None else p.upper for p in points],
                         color="#54B399", alpha=0.22, label="expected band", zorder=1)
-        ax.plot(xs, [p.expected for p in scored], color="#54B399", linewidth=1, linestyle=":",  # type: ignore[attr-defined]
-                zorder=2)
+        ax.plot(xs, [nan if p.expected is None else p.expected for p in points],  # type: ignore[attr-defined]
+                color="#54B399", linewidth=1, linestyle=":", zorder=2)
     bad = [p for p in points if p.outside]
     if bad:
         ax.scatter([p.when for p in bad], [p.value for p in bad], s=36, facecolors="none",  # type: ignore[attr-defined]

@@ -116,3 +116,17 @@ def test_tagged_and_untagged_series_are_kept_apart(page: str) -> None:
     assert re.search(r"<td>etl\.duration</td><td>\(no subject, no tags\)</td><td class=\"num\">42 s</td>", other)
     assert re.search(r"<td>etl\.duration</td><td>\{job=nightly\}</td><td class=\"num\">4\.25 min</td>", other)
     assert list(_figures(other)) == ["etl.duration"]
+
+
+def test_the_plots_are_capped_and_the_page_says_how_many_were_left_out(home: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from datamonitor import report
+
+    monkeypatch.setattr(report, "MAX_PLOTS", 1)
+    with DataMonitor() as dm:
+        for day, rows in enumerate(ROWS, start=1):
+            dm.record(_file(day, rows), ship=False)
+        page = dm.report()
+    drawn = re.findall(r'<img alt="([^"]*)"', page)
+    assert drawn == ["Rows per file"], "the first one, in the dataset's order"
+    assert "; 1 plots not drawn (at most 1 in one report)" in page, "the file size's"
