@@ -3,8 +3,8 @@
     python docs/screenshot.py [--out docs/_static] [--days 28] [--keep DIR]
 
 It splits February 2013's flights into daily files (``flights_2013-02-DD.csv``),
-damages two of them the way real feeds break (day 20 loses 40 % of its rows;
-day 24's ``dep_delay`` is emptied in a fifth of its rows), measures them in
+damages two of them the way real feeds break (day 24's ``dep_delay`` is emptied
+in a fifth of its rows; the last day loses 40 % of its rows, so an anomaly is open), measures them in
 date order with :meth:`DataMonitor.collect_file` on a fresh store, adds the
 disk KPIs of this machine and a few StatsD-style KPIs with and without tags,
 writes ``report.html`` and takes ``report.png`` of its top with Debian's
@@ -46,7 +46,7 @@ def flights() -> object:
 
 
 def daily_files(folder: Path, days: int, *, month: int = 2) -> list[Path]:
-    """One file per day of the month, in date order; day 20 and 24 damaged (see the module's docstring)."""
+    """One file per day of the month, in date order; day 24 and the last day damaged (see the module's docstring)."""
     import numpy as np
 
     df = flights()
@@ -54,7 +54,7 @@ def daily_files(folder: Path, days: int, *, month: int = 2) -> list[Path]:
     out = []
     for day in range(1, days + 1):
         part = df[(df.month == month) & (df.day == day)]  # type: ignore[attr-defined]
-        if day == 20:
+        if day == days:
             part = part.sample(frac=0.6, random_state=1).sort_index()
         if day == 24:
             part = part.copy()
@@ -111,24 +111,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "_static")
     parser.add_argument("--days", type=int, default=28)
-    parser.add_argument("--keep", type=Path, help="build in this folder and keep the files and the store")
+    parser.add_argument("--keep", type=Path, help="build in this folder (default: datamonitor-report-demo in the temporary folder, emptied first)")
     parser.add_argument("--no-screenshot", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = args.keep or Path(tmp)
-        (work / "data").mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        page = build(work / "home", work / "data", args.days)
-        took = time.perf_counter() - started
-        html_path = work / "report.html"
-        html_path.write_text(page, encoding="utf-8")
-        plots = page.count("data:image/png;base64,")
-        print(f"report: {len(page.encode()):,} bytes, {plots} plots, built with the store in {took:.1f} s")
-        if not args.no_screenshot:
-            args.out.mkdir(parents=True, exist_ok=True)
-            png = args.out / "report.png"
-            screenshot(html_path, png)
-            print(f"{png}: {png.stat().st_size:,} bytes")
+    # a fixed folder, so the dataset's key in the picture is the same from one run to the next
+    work = args.keep or Path(tempfile.gettempdir()) / "datamonitor-report-demo"
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    (work / "data").mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    page = build(work / "home", work / "data", args.days)
+    took = time.perf_counter() - started
+    html_path = work / "report.html"
+    html_path.write_text(page, encoding="utf-8")
+    plots = page.count("data:image/png;base64,")
+    print(f"report: {len(page.encode()):,} bytes, {plots} plots, built with the store in {took:.1f} s")
+    if not args.no_screenshot:
+        args.out.mkdir(parents=True, exist_ok=True)
+        png = args.out / "report.png"
+        screenshot(html_path, png)
+        print(f"{png}: {png.stat().st_size:,} bytes")
     return 0
 
 
