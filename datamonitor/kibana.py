@@ -207,8 +207,10 @@ def _anomalies_table(data_view: str, prefix: str) -> dict[str, Any]:
         column: dict[str, Any] = {"label": label, "customLabel": True, "operationType": operation,
                                   "sourceField": field, "isBucketed": operation == "terms"}
         if operation == "terms":
+            # ranked by the count: Lens before 8.1x cannot rank terms by a last_value column (its
+            # isSortableByColumn); the table itself is sorted by the time, newest first
             column.update(dataType="string", scale="ordinal", params={
-                "size": 100, "orderBy": {"type": "column", "columnId": ids["time"]}, "orderDirection": "desc",
+                "size": 100, "orderBy": {"type": "column", "columnId": ids["count"]}, "orderDirection": "desc",
                 "otherBucket": False, "missingBucket": False})
         elif operation == "last_value":
             # scale: "ordinal" for strings, else "ratio", as last_value.tsx sets it

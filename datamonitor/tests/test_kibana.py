@@ -120,6 +120,9 @@ def test_the_anomalies_table_lists_anomaly_documents_with_their_band_and_score()
     assert shown == [(label, field) for _k, label, _o, field in ANOMALY_COLUMNS]
     rows = [c for c in layer["columnOrder"] if layer["columns"][c]["isBucketed"]]
     assert [layer["columns"][c]["sourceField"] for c in rows] == ["kpi.text", "kpi.subject"]
+    for column in rows:  # ranked by a column every Lens can rank by (not last_value: isSortableByColumn)
+        ranked_by = layer["columns"][column]["params"]["orderBy"]["columnId"]
+        assert layer["columns"][ranked_by]["operationType"] == "count"
     sort = state["visualization"]["sorting"]
     assert layer["columns"][sort["columnId"]]["sourceField"] == "@timestamp" and sort["direction"] == "desc"
 
