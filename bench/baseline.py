@@ -29,6 +29,7 @@ import pandas as pd
 
 from datamonitor import DataMonitor, load_config
 from datamonitor.baseline import Baselines
+from datamonitor.encoder import Encoder
 from datamonitor.records import KpiRecord
 from datamonitor.sources.files import file_kpis
 
@@ -69,6 +70,7 @@ def main() -> None:
         total = sum(len(b) for b in batches)
         with DataMonitor(load_config(home=Path(tmp, "home"))) as dm:
             baselines = Baselines(dm.store)
+            encoder = Encoder(dm.config.es.index_prefix, dm.config.es.index_period)
             observe = commit = put = 0.0
             anomalies = scored = 0
             for batch in batches:
@@ -77,7 +79,7 @@ def main() -> None:
                 t1 = time.perf_counter()
                 baselines.commit(force=False)
                 t2 = time.perf_counter()
-                rows = [dm._row(r, None) for r in [*result.records, *result.anomalies, *result.notifications]]
+                rows = [encoder.row(r) for r in [*result.records, *result.anomalies, *result.notifications]]
                 t3 = time.perf_counter()
                 dm.store.put(rows)
                 t4 = time.perf_counter()

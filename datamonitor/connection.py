@@ -8,24 +8,28 @@ host, never the credentials.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import elasticsearch
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, SerializationError, TlsError, TransportError
 
-from .config import EsSettings
+from .config import EsSettings, hosts_fields
 from .errors import (
     AuthenticationFailed,
     AuthorizationFailed,
     ClusterUnreachable,
+    ConfigError,
     ElasticsearchError,
     NotConfigured,
     RequestRejected,
 )
 
-__all__ = ["build_client", "describe_hosts", "is_refused", "response_body", "translate_error"]
+__all__ = ["build_client", "connect_settings", "describe_hosts", "is_refused", "response_body", "translate_error"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,39 @@ def response_body(resp: Any) -> Any:
 def describe_hosts(settings: EsSettings) -> str:
     """The hosts, comma-separated, as they may be shown (they never hold credentials)."""
     return ", ".join(settings.hosts) or "(no cluster)"
+
+
+def connect_settings(es: EsSettings, hosts: object, options: Mapping[str, Any]) -> EsSettings:
+    """The settings ``DataMonitor.es_connect(hosts, **options)`` connects with, over the configured ``es``.
+
+    Credentials given here replace the other kind configured elsewhere; missing
+    secrets come from ``DATAMONITOR_ES_PASSWORD`` and ``DATAMONITOR_ES_API_KEY``.
+    """
+    changes: dict[str, Any] = {}
+    options = dict(options)
+    if hosts is not None:
+        changes.update(hosts_fields(hosts))
+    if "basic_auth" in options:
+        auth = options.pop("basic_auth")
+        if not (isinstance(auth, (tuple, list)) and len(auth) == 2):
+            raise ConfigError("basic_auth must be a (username, password) pair")
+        changes["username"], changes["password"] = auth
+    unknown = set(options) - {f.name for f in dataclasses.fields(EsSettings)}
+    if unknown:
+        raise ConfigError(f"es_connect: unknown option(s) {', '.join(sorted(unknown))}")
+    changes.update(options)
+    if "api_key" in changes and "username" not in changes:
+        changes.update(username=None, password=None)
+    elif "username" in changes and "api_key" not in changes:
+        changes["api_key"] = None
+    es = dataclasses.replace(es, **changes)
+    if es.username and not es.password and os.environ.get("DATAMONITOR_ES_PASSWORD"):
+        es = dataclasses.replace(es, password=os.environ["DATAMONITOR_ES_PASSWORD"])
+    if not es.api_key and not es.username and os.environ.get("DATAMONITOR_ES_API_KEY"):
+        es = dataclasses.replace(es, api_key=os.environ["DATAMONITOR_ES_API_KEY"])
+    if not es.configured:
+        es = dataclasses.replace(es, hosts=("http://localhost:9200",))
+    return es
 
 
 def build_client(settings: EsSettings) -> Any:

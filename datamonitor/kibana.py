@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from .config import EsSettings
 from .errors import ClusterUnreachable, ConfigError, RequestRejected
+from .records import Field
 from .templates import search_pattern
 
 __all__ = ["ANOMALY_COLUMNS", "CHARTS", "MIN_KIBANA", "KibanaTarget", "auth_headers", "import_objects", "kibana_version", "objects",
@@ -68,7 +69,7 @@ class Chart:
     series: str = "line"  # line, bar_stacked, bar_horizontal
     threshold: float | None = None
     threshold_label: str = ""
-    x_field: str | None = "@timestamp"  # None: bars per breakdown value, no time axis
+    x_field: str | None = Field.TIMESTAMP  # None: bars per breakdown value, no time axis
     size: int = 10
     #: draw the observation's baseline beside the value: average kpi.expected, kpi.lower, kpi.upper
     band: bool = False
@@ -76,38 +77,38 @@ class Chart:
 
 #: The dashboard's charts. KPI names are the ones the sources emit (docs/schema.rst).
 CHARTS: tuple[Chart, ...] = (
-    Chart("kpi-over-time", "KPI value over time, by subject", 'kpi.value : *', "average", "kpi.subject"),
+    Chart("kpi-over-time", "KPI value over time, by subject", f"{Field.VALUE} : *", "average", Field.SUBJECT),
     Chart("expected-band", "Rows per file and their expected band (edit the query for another KPI or dataset)",
-          'kpi.name : "file.rows" and kpi.score : *', "average", None, band=True),
-    Chart("disk-used", "Disk used % per mount", 'kpi.name : "disk.used_pct"', "max", "kpi.subject",
+          f'{Field.NAME} : "file.rows" and {Field.SCORE} : *', "average", None, band=True),
+    Chart("disk-used", "Disk used % per mount", f'{Field.NAME} : "disk.used_pct"', "max", Field.SUBJECT,
           threshold=90.0, threshold_label="threshold 90%"),
-    Chart("rows-per-file", "Rows per file over time", 'kpi.name : "file.rows"', "sum", "file.name",
+    Chart("rows-per-file", "Rows per file over time", f'{Field.NAME} : "file.rows"', "sum", Field.FILE_NAME,
           series="bar_stacked"),
-    Chart("null-ratio", "Null ratio by column (highest in the time range)", 'kpi.name : "column.null_ratio"', "max",
-          "kpi.subject",
+    Chart("null-ratio", "Null ratio by column (highest in the time range)", f'{Field.NAME} : "column.null_ratio"',
+          "max", Field.SUBJECT,
           series="bar_horizontal", x_field=None, size=20),
     Chart("udp-rates", "UDP datagrams per second: accepted and rejected",
-          'kpi.name : ("udp.accepted_per_second" or "udp.rejected_per_second")', "average", "kpi.name"),
-    Chart("notifications", "Notifications", 'kpi.name : "notification"', "count", "kpi.subject",
+          f'{Field.NAME} : ("udp.accepted_per_second" or "udp.rejected_per_second")', "average", Field.NAME),
+    Chart("notifications", "Notifications", f'{Field.NAME} : "notification"', "count", Field.SUBJECT,
           series="bar_stacked"),
 )
 
 #: The anomalies table's columns: (key, label, Lens operation, field). The rows are the (dataset, KPI on subject)
 #: pairs with an anomaly in the time range; the metrics are those of the newest anomaly document of each.
 ANOMALY_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
-    ("dataset", "Dataset", "terms", "kpi.text"),
-    ("what", "KPI and subject", "terms", "kpi.subject"),
-    ("time", "Last seen", "last_value", "@timestamp"),
-    ("value", "Value", "last_value", "kpi.value"),
-    ("lower", "Expected from", "last_value", "kpi.lower"),
-    ("expected", "Expected (median)", "last_value", "kpi.expected"),
-    ("upper", "Expected to", "last_value", "kpi.upper"),
-    ("score", "Score", "last_value", "kpi.score"),
+    ("dataset", "Dataset", "terms", Field.TEXT),
+    ("what", "KPI and subject", "terms", Field.SUBJECT),
+    ("time", "Last seen", "last_value", Field.TIMESTAMP),
+    ("value", "Value", "last_value", Field.VALUE),
+    ("lower", "Expected from", "last_value", Field.LOWER),
+    ("expected", "Expected (median)", "last_value", Field.EXPECTED),
+    ("upper", "Expected to", "last_value", Field.UPPER),
+    ("score", "Score", "last_value", Field.SCORE),
     ("count", "Anomalies", "count", "___records___"),
 )
 #: The band's lines beside the value: (field, label, colour)
-_BAND = (("kpi.upper", "expected to", "#98A2B3"), ("kpi.expected", "expected (median)", "#54B399"),
-         ("kpi.lower", "expected from", "#98A2B3"))
+_BAND = ((Field.UPPER, "expected to", "#98A2B3"), (Field.EXPECTED, "expected (median)", "#54B399"),
+         (Field.LOWER, "expected from", "#98A2B3"))
 
 
 def _lens(chart: Chart, data_view: str, prefix: str) -> dict[str, Any]:
@@ -134,8 +135,8 @@ def _lens(chart: Chart, data_view: str, prefix: str) -> dict[str, Any]:
         columns[col_y] = {"label": "Count", "dataType": "number", "operationType": "count", "isBucketed": False,
                           "scale": "ratio", "sourceField": "___records___", "params": {"emptyAsNull": True}}
     else:
-        columns[col_y] = {"label": f"{chart.operation} of kpi.value", "dataType": "number",
-                          "operationType": chart.operation, "sourceField": "kpi.value", "isBucketed": False,
+        columns[col_y] = {"label": f"{chart.operation} of {Field.VALUE}", "dataType": "number",
+                          "operationType": chart.operation, "sourceField": Field.VALUE, "isBucketed": False,
                           "scale": "ratio", "params": {"emptyAsNull": True}}
     order.append(col_y)
     accessors, y_config = [col_y], []
@@ -215,8 +216,8 @@ def _anomalies_table(data_view: str, prefix: str) -> dict[str, Any]:
         elif operation == "last_value":
             # scale: "ordinal" for strings, else "ratio", as last_value.tsx sets it
             # and the filter on the field's presence that its buildColumn adds
-            column.update(dataType="date" if field == "@timestamp" else "number", scale="ratio",
-                          params={"sortField": "@timestamp", "showArrayValues": False},
+            column.update(dataType="date" if field == Field.TIMESTAMP else "number", scale="ratio",
+                          params={"sortField": Field.TIMESTAMP, "showArrayValues": False},
                           filter={"query": f"{field}: *", "language": "kuery"})
         else:
             column.update(dataType="number", scale="ratio", params={"emptyAsNull": True})
@@ -226,7 +227,7 @@ def _anomalies_table(data_view: str, prefix: str) -> dict[str, Any]:
                           "columns": [{"columnId": ids[key], "isTransposed": False} for key, *_r in ANOMALY_COLUMNS],
                           "sorting": {"columnId": ids["time"], "direction": "desc"},
                           "paging": {"size": 20, "enabled": True}},
-        "query": {"query": 'kpi.name : "anomaly"', "language": "kuery"},
+        "query": {"query": f'{Field.NAME} : "anomaly"', "language": "kuery"},
         "filters": [],
         "datasourceStates": {"formBased": {"layers": {layer: {
             "columns": columns, "columnOrder": list(ids.values()), "incompleteColumns": {}}}}},
@@ -285,7 +286,7 @@ def objects(settings: EsSettings | None = None) -> list[dict[str, Any]]:
     pattern = search_pattern(settings)  # not prefix*: that would read dm-kpi-staging-* too
     out: list[dict[str, Any]] = [{
         "id": data_view, "type": "index-pattern", "managed": False,
-        "attributes": {"title": pattern, "name": f"datamonitor KPIs ({prefix})", "timeFieldName": "@timestamp"},
+        "attributes": {"title": pattern, "name": f"datamonitor KPIs ({prefix})", "timeFieldName": Field.TIMESTAMP},
         "references": [],
     }]
     lenses = [_anomalies_table(data_view, prefix), *(_lens(chart, data_view, prefix) for chart in CHARTS)]

@@ -4,6 +4,9 @@ A :class:`KpiRecord` is one observation: a named value about a subject at an
 instant. :func:`to_document` turns it into the JSON document that the index
 template maps; :func:`document_id` hashes what identifies the observation, so
 the same observation always gets the same ``_id`` and is never stored twice.
+A :class:`NewDocument` is what the store takes (:mod:`datamonitor.encoder`
+writes them fast); :class:`Field` names a document's fields for queries and
+charts, and :func:`read` gives a stored document's fields back, typed.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ import functools
 import hashlib
 import json
 import math
+import re
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import PurePath
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 from .errors import PayloadError
 
@@ -26,13 +31,18 @@ __all__ = [
     "ECS_VERSION",
     "ID_VERSION",
     "SCHEMA_VERSION",
-    "Encoder",
+    "DocumentFields",
+    "Field",
     "KpiRecord",
+    "NewDocument",
+    "as_records",
+    "dataset_key",
     "document_id",
     "dumps",
     "format_timestamp",
     "index_name",
     "parse_timestamp",
+    "read",
     "to_document",
 ]
 
@@ -151,7 +161,23 @@ class KpiRecord:
         without a name is named after its unit, as the first users' payloads
         (``{"unit": "nb_of_rows", "value": "6543"}``) were.
         """
-        return _from_payload(payload, defaults)
+        from .payloads import from_payload  # the payload side: it builds records, so it imports this module
+
+        return from_payload(payload, defaults)
+
+
+def as_records(items: Iterable[KpiRecord | Mapping[str, Any]]) -> list[KpiRecord]:
+    """Records, and payloads made records; all are checked before any is returned, the bad one named by position."""
+    batch: list[KpiRecord] = []
+    for position, item in enumerate(items):
+        if isinstance(item, KpiRecord):
+            batch.append(item)
+            continue
+        try:
+            batch.append(KpiRecord.from_payload(item))
+        except PayloadError as exc:
+            raise PayloadError(f"document {position}: {exc}") from None
+    return batch
 
 
 def _check_value(value: object, name: str = "value") -> float | int | None:
@@ -197,6 +223,90 @@ def parse_timestamp(raw: object, field_name: str = "timestamp") -> datetime:
         except ValueError as exc:
             raise PayloadError(f"field '{field_name}': {raw!r} is not an ISO-8601 time") from exc
     raise PayloadError(f"field '{field_name}': {raw!r} is not a time")
+
+
+class NewDocument(NamedTuple):
+    """A document on its way into the store: what :meth:`~datamonitor.store.Store.put` takes."""
+
+    doc_id: str
+    idx: str  # the index it goes to
+    timestamp: str  # ``@timestamp``, as in the body
+    name: str  # ``kpi.name``, as in the body
+    body: str  # the JSON document, as :func:`dumps` writes it
+
+
+class Field:
+    """The dotted names of a document's fields, for queries, charts and filters: nobody else spells them."""
+
+    TIMESTAMP: Final = "@timestamp"
+    NAME: Final = "kpi.name"
+    VALUE: Final = "kpi.value"
+    UNIT: Final = "kpi.unit"
+    TEXT: Final = "kpi.text"
+    SUBJECT: Final = "kpi.subject"
+    #: a scored observation's baseline (see :mod:`datamonitor.baseline`)
+    EXPECTED: Final = "kpi.expected"
+    LOWER: Final = "kpi.lower"
+    UPPER: Final = "kpi.upper"
+    SCORE: Final = "kpi.score"
+    DATASET: Final = "event.dataset"
+    HOST: Final = "host.name"
+    FILE_PATH: Final = "file.path"
+    FILE_NAME: Final = "file.name"
+    FILE_SIZE: Final = "file.size"
+    LABELS: Final = "labels"
+    MESSAGE: Final = "message"
+
+
+@dataclass(frozen=True)
+class DocumentFields:
+    """A stored document's fields by their record names, whatever the JSON's nesting (see :func:`read`)."""
+
+    timestamp: str
+    name: str | None
+    value: Any = None
+    unit: str | None = None
+    text: str | None = None
+    subject: str | None = None
+    expected: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    score: float | None = None
+    dataset: str | None = None
+    host: str | None = None
+    file_path: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    message: str | None = None
+
+    @property
+    def when(self) -> datetime:
+        """``@timestamp`` as a UTC datetime."""
+        return parse_timestamp(self.timestamp, Field.TIMESTAMP)
+
+
+def read(doc: Mapping[str, Any]) -> DocumentFields:
+    """The fields of a document as :func:`to_document` writes it (and the store or Elasticsearch return it)."""
+    kpi = doc.get("kpi") or {}
+    file = doc.get("file") or {}
+    return DocumentFields(
+        timestamp=str(doc.get("@timestamp", "")), name=kpi.get("name"), value=kpi.get("value"),
+        unit=kpi.get("unit"), text=kpi.get("text"), subject=kpi.get("subject"),
+        **{key: kpi.get(key) for key in _BASELINE_FIELDS},
+        dataset=(doc.get("event") or {}).get("dataset"), host=(doc.get("host") or {}).get("name"),
+        file_path=file.get("path"), file_name=file.get("name"), file_size=file.get("size"),
+        labels=doc.get("labels") or {},
+        message=doc.get("message"))
+
+
+def dataset_key(path: str | PurePath) -> str:
+    """Files of one dataset share a folder and a name pattern: digits become ``#``.
+
+    ``in/sales_2026-11-01.csv`` and ``in/sales_2026-11-02.csv`` are one dataset.
+    """
+    path = PurePath(path)
+    return str(path.parent / re.sub(r"\d+", "#", path.name))
 
 
 def to_document(record: KpiRecord) -> dict[str, Any]:
@@ -281,245 +391,20 @@ def index_name(prefix: str, period: str, ts: datetime) -> str:
     return f"{prefix}-{_as_utc(ts).strftime(fmt)}"
 
 
-# ---------------------------------------------------------------- the store's rows
-
-_enc = json.encoder.encode_basestring  # json.dumps(str, ensure_ascii=False), in C
-
-
-def _num(value: float | int) -> str:
-    """A number as ``json.dumps`` writes it."""
-    return int.__repr__(value) if isinstance(value, int) else float.__repr__(value)
-
-
-def _labels_json(labels: Mapping[str, str]) -> str:
-    """Labels as ``dumps`` writes them: the record keeps them sorted, so no sort is needed here."""
-    return "{" + ",".join(_enc(k) + ":" + _enc(v) for k, v in labels.items()) + "}"
-
-
-class Encoder:
-    """Turns records into the store's rows: ``(id, index, @timestamp, KPI name, JSON document)``.
-
-    The JSON equals ``dumps(to_document(record))`` (a test holds it to that),
-    but is written from parts made once per distinct timestamp and per
-    (dataset, host, file): a store takes tens of thousands of documents a
-    second, and nested dicts plus ``json.dumps`` for each were most of its cost.
-
-    :param index_prefix: and ``index_period``: where documents go (:func:`index_name`).
-    :param legacy_ids_until: a ``@timestamp``; records at or before it get version 1
-        ids, as a store made before version 2 may already hold them.
-    """
-
-    def __init__(self, index_prefix: str, index_period: str, *, legacy_ids_until: str | None = None) -> None:
-        self.index_prefix, self.index_period = index_prefix, index_period
-        self.legacy_ids_until = legacy_ids_until
-        # one tuple, replaced whole: the watcher's workers share an encoder
-        self._last: tuple[datetime | None, tuple[str, str, str, str]] = (None, ("", "", "", ""))
-        #: the last second formatted: (its instant, its ISO text to the second, its id prefix, its index)
-        self._second: tuple[datetime, str, str, str] | None = None
-        self._heads: dict[tuple[str, str, str | None, int | None], tuple[str, str]] = {}
-        self._labels: dict[tuple[tuple[str, str], ...], str] = {}
-
-    def _times(self, ts: datetime) -> tuple[str, str, str, str]:
-        """(identity time, @timestamp, index, id prefix), computed once per distinct timestamp.
-
-        Records made one after another differ in their microseconds only: the parts of their second are
-        kept, and only the microseconds are written for each.
-        """
-        last_ts, parts = self._last
-        if ts == last_ts:  # records hold UTC times, so an equal instant formats alike
-            return parts
-        second = self._second
-        if second is not None and ts.tzinfo is timezone.utc and ts.replace(microsecond=0) == second[0]:
-            _s, head, id_head, index = second
-            us = f"{ts.microsecond:06d}"
-            parts = (head + "." + us + "+00:00", head + "." + us[:3] + "Z", index, id_head + us)
-            self._last = (ts, parts)
-            return parts
-        iso = ts.isoformat(timespec="microseconds")
-        if ts.year < 1000:  # strftime does not pad such years: keep the forms older versions stored
-            stamp, index = format_timestamp(ts), index_name(self.index_prefix, self.index_period, ts)
-        else:
-            stamp = iso[:23] + "Z"
-            period = self.index_period
-            if period == "month":
-                index = f"{self.index_prefix}-{iso[0:4]}.{iso[5:7]}"
-            elif period == "day":
-                index = f"{self.index_prefix}-{iso[0:4]}.{iso[5:7]}.{iso[8:10]}"
-            else:
-                index = index_name(self.index_prefix, period, ts)
-        parts = (iso, stamp, index, _id_prefix(iso))
-        self._last = (ts, parts)
-        if ts.year >= 1000 and ts.tzinfo is timezone.utc:
-            self._second = (ts.replace(microsecond=0), iso[:19], parts[3][:14], index)
-        return parts
-
-    def _head(self, record: KpiRecord) -> tuple[str, str]:
-        """The document's fields between ``@timestamp`` and ``kpi``, and the identity's head."""
-        key = (record.dataset, record.host, record.file_path, record.file_size)
-        head = self._heads.get(key)
-        if head is None:
-            if len(self._heads) > 4096:
-                self._heads.clear()
-            doc = to_document(KpiRecord(name="x", dataset=record.dataset, host=record.host,
-                                        file_path=record.file_path, file_size=record.file_size))
-            parts = [f'"{k}":{dumps(doc[k])}' for k in ("datamonitor", "ecs", "event", "file", "host") if k in doc]
-            fpath = "null" if record.file_path is None else _enc(record.file_path)
-            head = (",".join(parts) + ",", '{"d":' + _enc(record.dataset) + ',"f":' + fpath + ',"h":'
-                    + _enc(record.host) + ',"l":')
-            self._heads[key] = head
-        return head
-
-    def _labels_text(self, labels: Mapping[str, str]) -> str:
-        if len(self._labels) > 4096:
-            self._labels.clear()
-        text = self._labels[tuple(labels.items())] = _labels_json(labels)
-        return text
-
-    def row(self, record: KpiRecord, index: str | None = None) -> tuple[str, str, str, str, str]:
-        """The store's row for one record; ``index`` overrides the dated index."""
-        try:
-            if record.expected is None and record.lower is None and record.upper is None and record.score is None:
-                return self._row(record, index)
-        except TypeError:  # a field that is not a string where one is expected: the general builder copes
-            pass
-        # a scored observation (its band and score) or an odd field: the general builder
-        legacy = self.legacy_ids_until
-        stamp = format_timestamp(record.timestamp)
-        doc_id = document_id(record, 1 if legacy is not None and stamp <= legacy else ID_VERSION)
-        dated = index_name(self.index_prefix, self.index_period, record.timestamp)
-        return doc_id, dated if index is None else index, stamp, record.name, dumps(to_document(record))
-
-    def _row(self, record: KpiRecord, index: str | None) -> tuple[str, str, str, str, str]:
-        # the caches' hits inline: this runs for every document stored
-        ts = record.timestamp
-        last_ts, parts = self._last
-        iso, stamp, dated, prefix = parts if ts == last_ts else self._times(ts)
-        head_key = (record.dataset, record.host, record.file_path, record.file_size)
-        head, id_head = self._heads.get(head_key) or self._head(record)
-        labels = self._labels.get(tuple(record.labels.items())) or self._labels_text(record.labels)
-        subject = record.subject
-        identity = (id_head + labels + ',"n":' + _enc(record.name) + ',"s":'
-                    + ("null" if subject is None else _enc(subject)) + ',"t":"' + iso + '"}')
-        digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()
-        legacy = self.legacy_ids_until
-        doc_id = digest[:40] if legacy is not None and stamp <= legacy else prefix + digest[:20]
-        kpi = '{"name":' + _enc(record.name)
-        if subject is not None:
-            kpi += ',"subject":' + _enc(subject)
-        if record.text is not None:
-            kpi += ',"text":' + _enc(record.text)
-        if record.unit is not None:
-            kpi += ',"unit":' + _enc(record.unit)
-        if record.value is not None:
-            kpi += ',"value":' + _num(record.value)
-        body = '{"@timestamp":"' + stamp + '",' + head + '"kpi":' + kpi + "}"
-        if labels != "{}":
-            body += ',"labels":' + labels
-        if record.message is not None:
-            body += ',"message":' + _enc(record.message)
-        return doc_id, dated if index is None else index, stamp, record.name, body + "}"
-
-
-# ---------------------------------------------------------------- payloads
-
+# payload keys (payloads.py parses them): the record's own names, short ones, the document's -> the record's field
 _ALIASES = {
-    "name": "name", "kpi": "name", "kpi.name": "name",
-    "value": "value", "kpi.value": "value",
-    "unit": "unit", "kpi.unit": "unit",
-    "text": "text", "kpi.text": "text",
-    "subject": "subject", "kpi.subject": "subject",
-    "dataset": "dataset", "event.dataset": "dataset",
-    "timestamp": "timestamp", "@timestamp": "timestamp",
-    "host": "host", "host.name": "host",
-    "file_path": "file_path", "file.path": "file_path", "path": "file_path",
-    "file_size": "file_size", "file.size": "file_size",
-    "message": "message",
+    "name": "name", "kpi": "name", Field.NAME: "name",
+    "value": "value", Field.VALUE: "value",
+    "unit": "unit", Field.UNIT: "unit",
+    "text": "text", Field.TEXT: "text",
+    "subject": "subject", Field.SUBJECT: "subject",
+    "dataset": "dataset", Field.DATASET: "dataset",
+    "timestamp": "timestamp", Field.TIMESTAMP: "timestamp",
+    "host": "host", Field.HOST: "host",
+    "file_path": "file_path", Field.FILE_PATH: "file_path", "path": "file_path",
+    "file_size": "file_size", Field.FILE_SIZE: "file_size",
+    Field.MESSAGE: "message",
     **{f"kpi.{key}": key for key in _BASELINE_FIELDS},
 }
 # Parts of a whole document that the builder derives again, so they are dropped on the way in.
 _DERIVED = {"ecs.version", "event.kind", "event.module", "file.name", "file.extension", "datamonitor.schema_version"}
-
-
-def _flatten(payload: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, val in payload.items():
-        if not isinstance(key, str):
-            raise PayloadError(f"field {key!r}: keys must be strings")
-        dotted = f"{prefix}{key}"
-        if dotted == "labels":
-            if not isinstance(val, Mapping):
-                raise PayloadError("field 'labels': must be an object of strings")
-            flat["labels"] = val
-        elif isinstance(val, Mapping):
-            flat.update(_flatten(val, dotted + "."))
-        else:
-            flat[dotted] = val
-    return flat
-
-
-def _coerce_value(raw: object) -> tuple[float | int | None, str | None]:
-    """A number, or a numeric string, is the value; any other string is the text."""
-    if isinstance(raw, str):
-        text = raw.strip()
-        try:
-            return int(text), None
-        except ValueError:
-            pass
-        try:
-            number = float(text)
-        except ValueError:
-            return None, raw
-        if math.isfinite(number):
-            return number, None
-        raise PayloadError(f"field 'value': {raw!r} is not a finite number")
-    return _check_value(raw), None
-
-
-def _from_payload(payload: Mapping[str, Any], defaults: Mapping[str, Any]) -> KpiRecord:
-    if not isinstance(payload, Mapping):
-        raise PayloadError(f"a KPI payload must be a JSON object, not {type(payload).__name__}")
-    fields: dict[str, Any] = dict(defaults)
-    labels: dict[str, str] = dict(fields.pop("labels", {}) or {})
-    for key, val in _flatten(payload).items():
-        if key == "labels":
-            for lk, lv in val.items():
-                if isinstance(lv, (Mapping, list)):
-                    raise PayloadError(f"field 'labels.{lk}': labels are strings")
-                labels[str(lk)] = str(lv)
-        elif key in _ALIASES:
-            fields[_ALIASES[key]] = val
-        elif key in _DERIVED:
-            continue
-        elif val is None or isinstance(val, (str, int, float, bool)):
-            if val is not None:
-                labels[key] = str(val).lower() if isinstance(val, bool) else str(val)
-        else:
-            raise PayloadError(f"field '{key}': a list or object is not a KPI field")
-    if "name" not in fields or fields["name"] in (None, ""):
-        if fields.get("unit"):
-            fields["name"] = fields["unit"]
-        else:
-            raise PayloadError("field 'name': missing (give 'name', or at least a 'unit')")
-    for key in ("name", "unit", "text", "subject", "dataset", "host", "file_path", "message"):
-        if key in fields and fields[key] is not None and not isinstance(fields[key], str):
-            if isinstance(fields[key], (int, float)) and key not in ("name", "host"):
-                fields[key] = str(fields[key])
-            else:
-                raise PayloadError(f"field '{key}': {fields[key]!r} is not a string")
-    for key in _BASELINE_FIELDS:
-        if fields.get(key) is not None:
-            fields[key] = _check_value(fields[key], key)
-    if "value" in fields:
-        value, text = _coerce_value(fields["value"])
-        fields["value"] = value
-        if text is not None:
-            if fields.get("text") not in (None, text):
-                raise PayloadError("field 'value': not a number, and 'text' is given too")
-            fields["text"] = text
-    if "timestamp" in fields:
-        fields["timestamp"] = parse_timestamp(fields["timestamp"])
-    if fields.get("file_size") is not None:
-        size = fields["file_size"]
-        if isinstance(size, str) and size.strip().isdigit():
-            fields["file_size"] = int(size)
-    return KpiRecord(labels=labels, **fields)

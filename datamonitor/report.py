@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .records import KpiRecord
+from .records import DocumentFields
 from .report_data import Dataset, Gathered, Obs, SeriesKey, gather
 from .report_plots import drawable, fmt, trend_png
 
@@ -65,28 +65,29 @@ def _figure(budget: _Budget, title: str, lines: Sequence[tuple[str, Sequence[Obs
 
 # ------------------------------------------------------------------ overview
 
-def _newest(records: Iterable[KpiRecord], key: Any) -> dict[Any, KpiRecord]:
-    out: dict[Any, KpiRecord] = {}
-    for r in records:
+def _newest(records: Iterable[tuple[datetime, DocumentFields]], key: Any) -> dict[Any, tuple[datetime, DocumentFields]]:
+    out: dict[Any, tuple[datetime, DocumentFields]] = {}
+    for when, r in records:
         k = key(r)
-        if k not in out or r.timestamp >= out[k].timestamp:
-            out[k] = r
+        if k not in out or when >= out[k][0]:
+            out[k] = (when, r)
     return out
 
 
 def _overview(g: Gathered, thresholds: Mapping[str, float]) -> tuple[str, Counter[str]]:
     from .baseline import dataset_name
 
-    anomalies = _newest((r for r in g.records if r.name == "anomaly"),
-                        lambda r: (r.labels.get("dataset_key", ""), r.subject or ""))
-    states = _newest((r for r in g.records if r.name == "notification"),
-                     lambda r: (r.labels.get("kind", "threshold"), r.subject or ""))
+    anomalies = _newest((wr for wr in g.records if wr[1].name == "anomaly"),
+                        lambda r: (str(r.labels.get("dataset_key", "")), r.subject or ""))
+    states = _newest((wr for wr in g.records if wr[1].name == "notification"),
+                     lambda r: (str(r.labels.get("kind", "threshold")), r.subject or ""))
     # an anomaly is open while its series has not been reported back to normal since
-    closed = {subject for (kind, subject), r in states.items() if kind == "anomaly" and r.labels.get("state") == "ok"}
-    open_items = sorted(((r.timestamp, r.message or "", key) for (key, subject), r in anomalies.items()
+    closed = {subject for (kind, subject), (_w, r) in states.items()
+              if kind == "anomaly" and r.labels.get("state") == "ok"}
+    open_items = sorted(((when, r.message or "", key) for (key, subject), (when, r) in anomalies.items()
                          if f"{dataset_name(key)} {subject}" not in closed), reverse=True)
     per_dataset = Counter(key for _w, _l, key in open_items)
-    breaches = sorted(((r.timestamp, r.message or "") for (kind, _s), r in states.items()
+    breaches = sorted(((when, r.message or "") for (kind, _s), (when, r) in states.items()
                        if kind == "threshold" and r.labels.get("state") == "alert"), reverse=True)
     for (name, subject), (when, value, unit) in sorted(g.latest.items()):
         limit = thresholds.get(name)

@@ -1,6 +1,6 @@
 """The report's data: KPI documents sorted into datasets, series and the newest column profile of each dataset.
 
-Documents are read back into :class:`~datamonitor.records.KpiRecord` (the one
+Documents are read with :func:`datamonitor.records.read` (records is the one
 place that knows the field names), then grouped: file KPIs by dataset (files of
 one folder and name pattern), each series keyed by KPI, subject and tags, so a
 StatsD series with tags never mixes with the untagged one; disk, UDP and the
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PayloadError
-from .records import KpiRecord
+from .records import DocumentFields, Field, dataset_key, read
 
 __all__ = ["Dataset", "Gathered", "Obs", "SeriesKey", "gather", "is_timestamp"]
 
@@ -87,7 +87,8 @@ class Gathered:
 
     count: int = 0
     skipped: int = 0
-    records: list[KpiRecord] = field(default_factory=list)  # anomalies and notifications, for the overview
+    #: anomalies and notifications, for the overview, with their time
+    records: list[tuple[datetime, DocumentFields]] = field(default_factory=list)
     datasets: dict[str, Dataset] = field(default_factory=dict)
     #: section ("disk", "udp", "other") -> series
     sections: dict[str, dict[SeriesKey, list[Obs]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
@@ -116,8 +117,8 @@ def _file_date(path: str) -> datetime | None:
         return None
 
 
-def _tags(record: KpiRecord) -> tuple[tuple[str, str], ...]:
-    return tuple((k, v) for k, v in record.labels.items() if k not in _NOT_TAGS)
+def _tags(doc: DocumentFields) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in doc.labels.items() if k not in _NOT_TAGS))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -131,8 +132,8 @@ def _shown(file_path: str | None, subject: str | None) -> str:
     return " / ".join(parts) or "-"
 
 
-def _section(record: KpiRecord) -> str:
-    family = record.name.split(".", 1)[0]
+def _section(name: str) -> str:
+    family = name.split(".", 1)[0]
     return family if family in ("disk", "udp") else "other"
 
 
@@ -144,7 +145,6 @@ class _Gatherer:
 
     def dataset(self, path: str) -> Dataset:
         from .baseline import dataset_name
-        from .sources.files import dataset_key
 
         key = self._keys.get(path)
         if key is None:
@@ -154,48 +154,48 @@ class _Gatherer:
             ds = self.out.datasets[key] = Dataset(key, dataset_name(key))
         return ds
 
-    def add(self, r: KpiRecord) -> None:
+    def add(self, when: datetime, r: DocumentFields, name: str) -> None:
         out = self.out
-        if r.name in ("anomaly", "notification"):
-            out.records.append(r)
-            if r.name == "anomaly" and r.labels.get("dataset_key"):
-                dkey = r.labels["dataset_key"]
+        if name in ("anomaly", "notification"):
+            out.records.append((when, r))
+            if name == "anomaly" and r.labels.get("dataset_key"):
+                dkey = str(r.labels["dataset_key"])
                 ds = out.datasets.get(dkey)
                 if ds is None:
                     from .baseline import dataset_name
 
                     ds = out.datasets[dkey] = Dataset(dkey, dataset_name(dkey))
                 # by the day the data is about (files measured in one run share their timestamp)
-                day = _file_date(r.labels.get("day", "")) or r.timestamp
-                ds.anomalies.append((day, r.labels.get("kpi", ""), r.message or ""))
+                day = _file_date(str(r.labels.get("day", ""))) or when
+                ds.anomalies.append((day, str(r.labels.get("kpi", "")), r.message or ""))
             return
-        shown = (r.name, _shown(r.file_path, r.subject))
-        value = r.value if r.value is not None else r.text
-        if shown not in out.latest or r.timestamp > out.latest[shown][0]:
-            out.latest[shown] = (r.timestamp, value, r.unit)
-        if r.file_path is not None and r.name.startswith(("file.", "column.")):
-            self._file_kpi(r)
+        value = r.value if isinstance(r.value, (int, float)) and not isinstance(r.value, bool) else None
+        shown = (name, _shown(r.file_path, r.subject))
+        if shown not in out.latest or when > out.latest[shown][0]:
+            out.latest[shown] = (when, r.text if value is None else value, r.unit)
+        if r.file_path is not None and name.startswith(("file.", "column.")):
+            self._file_kpi(when, r, name, value)
             return
-        if r.value is None or is_timestamp(r.name, float(r.value), r.text, r.unit):
+        if value is None or is_timestamp(name, float(value), r.text, r.unit):
             return
-        key: SeriesKey = (r.name, r.subject or "", _tags(r))
-        out.sections[_section(r)][key].append(_obs(r, r.timestamp))
+        key: SeriesKey = (name, r.subject or "", _tags(r))
+        out.sections[_section(name)][key].append(_obs(r, when, float(value)))
 
-    def _file_kpi(self, r: KpiRecord) -> None:
+    def _file_kpi(self, when: datetime, r: DocumentFields, name: str, value: float | None) -> None:
         assert r.file_path is not None
         ds = self.dataset(r.file_path)
         path = r.file_path
-        ds.files.setdefault(path, r.timestamp)
-        if r.name == "file.mtime" and r.value is not None:
-            self._mtimes[path] = datetime.fromtimestamp(float(r.value), tz=timezone.utc)
-        if r.name == "file.rows" and r.value is not None:
-            ds.rows[path] = float(r.value)
-            if r.file_size is not None:
-                ds.series[("file.size", "", ())].append(Obs(r.timestamp, float(r.file_size), "bytes", file=path))
-        if r.name.startswith("column.") and r.subject:
-            ds.columns[path][r.subject][r.name] = (None if r.value is None else float(r.value), r.text)
-        if r.value is not None and not is_timestamp(r.name, float(r.value), r.text, r.unit):
-            ds.series[(r.name, r.subject or "", _tags(r))].append(_obs(r, r.timestamp, path))
+        ds.files.setdefault(path, when)
+        if name == "file.mtime" and value is not None:
+            self._mtimes[path] = datetime.fromtimestamp(float(value), tz=timezone.utc)
+        if name == "file.rows" and value is not None:
+            ds.rows[path] = float(value)
+            if isinstance(r.file_size, int):
+                ds.series[("file.size", "", ())].append(Obs(when, float(r.file_size), "bytes", file=path))
+        if name.startswith("column.") and r.subject:
+            ds.columns[path][r.subject][name] = (None if value is None else float(value), r.text)
+        if value is not None and not is_timestamp(name, float(value), r.text, r.unit):
+            ds.series[(name, r.subject or "", _tags(r))].append(_obs(r, when, float(value), path))
 
     def finish(self) -> Gathered:
         """Put each file's observations at the file's own date."""
@@ -213,22 +213,30 @@ class _Gatherer:
         return self.out
 
 
-def _obs(r: KpiRecord, when: datetime, path: str | None = None) -> Obs:
-    assert r.value is not None
-    return Obs(when, float(r.value), r.unit, r.lower, r.expected, r.upper, r.score, path)
+def _obs(r: DocumentFields, when: datetime, value: float, path: str | None = None) -> Obs:
+    return Obs(when, value, r.unit, r.lower, r.expected, r.upper, r.score, path)
 
 
 def gather(docs: Iterable[Mapping[str, Any]]) -> Gathered:
     """Sort documents (as the store or Elasticsearch return them) for the report; bad ones are logged, skipped."""
     g = _Gatherer()
+    times: dict[str, datetime] = {}  # documents of one batch share their timestamp
     for doc in docs:
+        fields = read(doc)
+        name = fields.name
         try:
-            record = KpiRecord.from_payload(doc)
+            if not name or not isinstance(name, str):
+                raise PayloadError(f"field '{Field.NAME}': missing")
+            when = times.get(fields.timestamp)
+            if when is None:
+                when = times[fields.timestamp] = fields.when
+                if len(times) > 100_000:
+                    times.clear()
         except PayloadError as exc:
             g.out.skipped += 1
             if g.out.skipped <= 5:
                 log.warning("report: a document left out: %s", exc)
             continue
         g.out.count += 1
-        g.add(record)
+        g.add(when, fields, name)
     return g.finish()

@@ -50,7 +50,7 @@ import elasticsearch
 from .config import EsSettings
 from .connection import CLIENT_ERRORS, describe_hosts, is_refused, response_body, translate_error
 from .errors import AuthenticationFailed, AuthorizationFailed, ClusterUnreachable, ElasticsearchError, RequestRejected
-from .store import PENDING, Store, StoredDocument
+from .store import PENDING, DocKey, Failure, Store, StoredDocument
 
 try:  # POSIX; elsewhere the thread lock alone serialises shippers of one process
     import fcntl
@@ -318,9 +318,9 @@ def _ship_locked(
             break
         last_seq = batch[-1].seq
         outcomes, error = send_documents(client, batch, settings, sleep=sleep)
-        store.mark_shipped((o.index, o.doc_id) for o in outcomes if o.status in (CREATED, DUPLICATE))
+        store.mark_shipped(DocKey(o.index, o.doc_id) for o in outcomes if o.status in (CREATED, DUPLICATE))
         store.mark_failed(
-            (o.index, o.doc_id, o.reason or "", o.status == DEAD) for o in outcomes if o.status in (RETRY, DEAD)
+            Failure(o.index, o.doc_id, o.reason or "", o.status == DEAD) for o in outcomes if o.status in (RETRY, DEAD)
         )
         for o in outcomes:
             if o.status == CREATED:

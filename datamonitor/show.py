@@ -20,6 +20,7 @@ from .baseline import dataset_name
 from .errors import SourceError
 from .notify import human
 from .profiling import ProfileOptions, TableProfile
+from .records import DocumentFields, dataset_key, read
 
 if TYPE_CHECKING:
     from .monitor import DataMonitor
@@ -34,7 +35,7 @@ _COLUMN_KPIS = ("column.type", "column.null_ratio", "column.distinct", "column.m
 
 def summarize(dm: DataMonitor, target: str, *, trend: int = TREND_FILES) -> dict[str, Any]:
     """The summary of a file (measured now) or a dataset (its newest file in the store), JSON-ready."""
-    from .sources.files import dataset_key, file_kpis
+    from .sources.files import file_kpis
 
     path = Path(target)
     if path.is_file():
@@ -72,16 +73,14 @@ def _from_profile(profile: TableProfile) -> dict[str, Any]:
             "columns": columns}
 
 
-def _file_docs(dm: DataMonitor) -> list[Mapping[str, Any]]:
-    return [h["_source"] for h in dm.search(name="file.rows", limit=100_000, local=True)]
+def _file_docs(dm: DataMonitor) -> list[DocumentFields]:
+    return [read(h["_source"]) for h in dm.search(name="file.rows", limit=100_000, local=True)]
 
 
 def _find_dataset(dm: DataMonitor, target: str) -> str:
-    from .sources.files import dataset_key
-
     keys: dict[str, None] = {}
     for doc in _file_docs(dm):
-        keys.setdefault(dataset_key(Path(doc["file"]["path"])), None)
+        keys.setdefault(dataset_key(str(doc.file_path)), None)
     matches = [k for k in keys if target in (k, dataset_name(k))]
     if len(matches) == 1:
         return matches[0]
@@ -91,13 +90,11 @@ def _find_dataset(dm: DataMonitor, target: str) -> str:
     raise SourceError(f"{target}: no such file, and no dataset of that name in the store (known: {known})")
 
 
-def _dataset_files(dm: DataMonitor, key: str) -> list[Mapping[str, Any]]:
+def _dataset_files(dm: DataMonitor, key: str) -> list[DocumentFields]:
     """The ``file.rows`` documents of a dataset, newest first, one per measurement."""
-    from .sources.files import dataset_key
-
     pattern = re.sub(r"#", "*", key).replace("[", "[[]")
-    docs = dm.store.search(name="file.rows", limit=100_000, fields={"file": pattern})
-    return [d.source for d in docs if dataset_key(Path(d.source["file"]["path"])) == key]
+    docs = [read(d.source) for d in dm.store.search(name="file.rows", limit=100_000, fields={"file": pattern})]
+    return [d for d in docs if dataset_key(str(d.file_path)) == key]
 
 
 def _from_store(dm: DataMonitor, key: str) -> dict[str, Any]:
@@ -105,48 +102,49 @@ def _from_store(dm: DataMonitor, key: str) -> dict[str, Any]:
     if not docs:
         raise SourceError(f"{key}: no file of this dataset in the store")
     newest = docs[0]
-    path, when = newest["file"]["path"], newest["@timestamp"]
-    kpis: dict[tuple[str, str], Mapping[str, Any]] = {}
-    bad: Mapping[str, Any] = {}
+    path, when = str(newest.file_path), newest.timestamp
+    kpis: dict[tuple[str, str], DocumentFields] = {}
+    bad: DocumentFields | None = None
     order: dict[str, int] = {}
     for stored in dm.store.search(limit=100_000, since=when, fields={"file": path.replace("*", "?")}):
-        doc = stored.source
-        if doc["@timestamp"] != when or doc.get("file", {}).get("path") != path:
+        kpi = read(stored.source)
+        if kpi.timestamp != when or kpi.file_path != path:
             continue
-        kpi = doc["kpi"]
-        if kpi["name"] == "file.bad_rows":
+        if kpi.name == "file.bad_rows":
             bad = kpi
-        elif kpi["name"] == "file.schema" and kpi.get("text"):
+        elif kpi.name == "file.schema" and kpi.text:
             try:
-                order = {name: i for i, (name, _type) in enumerate(json.loads(kpi["text"]))}
+                order = {name: i for i, (name, _type) in enumerate(json.loads(kpi.text))}
             except (ValueError, TypeError):  # a schema cut at 1,024 characters: the store's order then
                 pass
-        elif kpi["name"] in _COLUMN_KPIS and kpi.get("subject") is not None:
-            kpis[(kpi["subject"], kpi["name"])] = kpi
+        elif kpi.name in _COLUMN_KPIS and kpi.subject is not None:
+            kpis[(kpi.subject, kpi.name)] = kpi
     subjects = sorted((s for s, name in kpis if name == "column.type"), key=lambda s: order.get(s, len(order)))
 
     def val(subject: str, name: str) -> Any:
-        kpi = kpis.get((subject, name), {})
-        return kpi.get("text", kpi.get("value")) if name in ("column.min", "column.max") else kpi.get("value")
+        kpi = kpis.get((subject, name))
+        if kpi is None:
+            return None
+        return kpi.text if kpi.text is not None and name in ("column.min", "column.max") else kpi.value
 
-    columns = [_column(s, kpis[(s, "column.type")].get("text", "?"), val(s, "column.null_ratio"),
+    types = {s: kpis[(s, "column.type")].text for s in subjects}
+    columns = [_column(s, "?" if types[s] is None else str(types[s]), val(s, "column.null_ratio"),
                        val(s, "column.distinct"), val(s, "column.min"), val(s, "column.max"), val(s, "column.mean"),
                        val(s, "column.p50"), val(s, "column.p95")) for s in subjects]
     lines = [{"line": int(m.group(1)), "why": m.group(2)}
-             for m in re.finditer(r"line (\d+): ([^;]*)(?:; |$)", bad.get("text") or "")]
-    return {"rows": newest["kpi"]["value"], "bad_rows": bad.get("value", 0), "bad_row_lines": lines,
+             for m in re.finditer(r"line (\d+): ([^;]*)(?:; |$)", (bad.text if bad else None) or "")]
+    return {"rows": newest.value, "bad_rows": bad.value if bad and bad.value is not None else 0, "bad_row_lines": lines,
             "columns": columns, "file": path, "measured": when}
 
 
 def _trend(dm: DataMonitor, key: str, n: int) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
     for doc in _dataset_files(dm, key):
-        name = doc["file"]["name"]
+        name = str(doc.file_name)
         if name not in seen:  # the newest measurement of each file
-            kpi = doc["kpi"]
-            seen[name] = {"file": name, "rows": kpi["value"], "measured": doc["@timestamp"],
-                          "expected": [kpi["lower"], kpi["upper"]] if "lower" in kpi else None,
-                          "score": kpi.get("score")}
+            seen[name] = {"file": name, "rows": doc.value, "measured": doc.timestamp,
+                          "expected": [doc.lower, doc.upper] if doc.lower is not None else None,
+                          "score": doc.score}
         if len(seen) >= n:
             break
     return sorted(seen.values(), key=lambda t: (t["measured"], t["file"]))

@@ -23,133 +23,23 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import BacklogFull, StoreError
+from .records import Field, NewDocument
+from .storeschema import migrate
+from .storetypes import DEAD, PENDING, SHIPPED, DocKey, DocState, Failure, PutResult, StoredDocument, StoreStats
 
-__all__ = ["PENDING", "SHIPPED", "DEAD", "WHEN_FULL", "PutResult", "Store", "StoreStats", "StoredDocument"]
+__all__ = ["DEAD", "PENDING", "SHIPPED", "WHEN_FULL", "DocKey", "DocState", "Failure", "NewDocument", "PutResult",
+           "Store", "StoreStats", "StoredDocument"]
 
 log = logging.getLogger(__name__)
 
-PENDING, SHIPPED, DEAD = 0, 1, 2
-STATE_NAMES = {PENDING: "pending", SHIPPED: "shipped", DEAD: "dead"}
-_SCHEMA_VERSION = 3
 #: what a bounded store does when a batch does not fit
 WHEN_FULL = ("pause", "drop_oldest")
 # where search(fields=...) looks in a document's JSON
-_FIELD_PATHS = {"file": ("$.file.path", "$.file.name"), "dataset": ("$.event.dataset",), "subject": ("$.kpi.subject",)}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    doc_id     TEXT    NOT NULL,
-    idx        TEXT    NOT NULL,
-    ts         TEXT    NOT NULL,
-    name       TEXT    NOT NULL,
-    body       TEXT    NOT NULL,
-    state      INTEGER NOT NULL DEFAULT 0,
-    attempts   INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    created    REAL    NOT NULL,
-    shipped    REAL,
-    size       INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS documents_pending ON documents (seq) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS documents_dead ON documents (seq) WHERE state = 2;
-CREATE INDEX IF NOT EXISTS documents_name_ts ON documents (name, ts);
-CREATE INDEX IF NOT EXISTS documents_ts ON documents (ts);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
--- the backlog's size, kept in the same transaction as every change to it: by put() for new
--- documents (one update per batch, not one per row), by these triggers for the rest
-DROP TRIGGER IF EXISTS backlog_insert;
-CREATE TRIGGER IF NOT EXISTS backlog_delete AFTER DELETE ON documents WHEN OLD.state != 1 BEGIN
-    UPDATE counters SET value = value - OLD.size WHERE name = 'backlog_bytes';
-END;
-CREATE TRIGGER IF NOT EXISTS backlog_state AFTER UPDATE OF state ON documents
-    WHEN (OLD.state = 1) != (NEW.state = 1) BEGIN
-    UPDATE counters SET value = value + (CASE WHEN NEW.state = 1 THEN -1 ELSE 1 END)
-        * NEW.size WHERE name = 'backlog_bytes';
-END;
-"""
-# One index keyed by the random document id, not two: it is the uniqueness of (id, index) and
-# the look-up by id alone. Random keys make every insert touch its own page, so each such
-# index costs a page write per document (measured: two of them halved the insert rate at 150,000).
-_NEW_KEY = "CREATE UNIQUE INDEX IF NOT EXISTS documents_key ON documents (doc_id, idx);"
-# Schema 1 declared UNIQUE (idx, doc_id) in the table and indexed doc_id apart; an upgraded store keeps both.
-_V1_TABLE_KEY = "CREATE INDEX IF NOT EXISTS documents_id ON documents (doc_id);"
-# run once, when a store older than schema 2 (or a new one) is opened
-_COUNTERS = """
-UPDATE documents SET size = length(CAST(body AS BLOB));
-INSERT OR REPLACE INTO counters (name, value)
-    SELECT 'backlog_bytes', COALESCE(SUM(size), 0) FROM documents WHERE state != 1;
-INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0), ('refused', 0);
-"""
-# run once, when a store made before version 2 ids (schema 1 or 2) is opened: the observations it may
-# already hold keep their version 1 ids, so a re-sent one is still recognised (see records.Encoder)
-_LEGACY_IDS = """
-INSERT OR IGNORE INTO meta (key, value)
-    SELECT 'legacy_ids_until', json_quote(MAX(ts)) FROM documents HAVING COUNT(*) > 0;
-"""
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    """A document as the store holds it."""
-
-    seq: int
-    doc_id: str
-    index: str
-    body: str
-    state: int
-    attempts: int
-    last_error: str | None
-    created: float
-    shipped: float | None
-
-    @property
-    def source(self) -> dict[str, Any]:
-        """The document itself, parsed."""
-        result: dict[str, Any] = json.loads(self.body)
-        return result
-
-    @property
-    def state_name(self) -> str:
-        return STATE_NAMES.get(self.state, str(self.state))
-
-    def as_get_response(self) -> dict[str, Any]:
-        """The shape Elasticsearch's get API answers with, so callers need not care where it came from."""
-        return {"_index": self.index, "_id": self.doc_id, "_version": 1, "found": True, "_source": self.source}
-
-
-@dataclass(frozen=True)
-class PutResult:
-    """What :meth:`Store.put` did: documents new, already there, and undelivered ones dropped to make room."""
-
-    added: int
-    duplicates: int
-    dropped: int = 0
-
-
-@dataclass(frozen=True)
-class StoreStats:
-    """Sizes and counts for ``status``."""
-
-    path: str
-    size_bytes: int
-    total: int
-    pending: int
-    shipped: int
-    dead: int
-    oldest_pending: float | None
-    last_shipment: float | None
-    backlog_bytes: int = 0
-    max_size: int | None = None
-    when_full: str = "pause"
-    dropped: int = 0
-    refused: int = 0
+_FIELD_PATHS = {"file": (Field.FILE_PATH, Field.FILE_NAME), "dataset": (Field.DATASET,), "subject": (Field.SUBJECT,)}
 
 
 def _describe(path: Path, exc: sqlite3.Error) -> str:
@@ -192,31 +82,14 @@ class Store:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.execute("PRAGMA cache_size=-32768")  # 32 MiB: more of a big store's id index in memory
-            self._migrate()
+            with self._lock:
+                migrate(self._db, self.path)
+            self.legacy_ids_until: str | None = self.get_meta("legacy_ids_until")
         except (sqlite3.Error, OSError, StoreError) as exc:
             self._db.close()
             if isinstance(exc, StoreError):
                 raise
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
-
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > _SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: store schema {version} is newer than this datamonitor ({_SCHEMA_VERSION})")
-        with self._lock:
-            # schema 1 had no size column and no counters: added and counted once, in one transaction
-            upgrade = "ALTER TABLE documents ADD COLUMN size INTEGER NOT NULL DEFAULT 0;" if version == 1 else ""
-            counters = _COUNTERS if version < 2 else ""
-            legacy = _LEGACY_IDS if version < 3 else ""  # an empty (new) store has no legacy ids
-            key = _V1_TABLE_KEY if self._has_v1_key() else _NEW_KEY
-            self._db.executescript("BEGIN IMMEDIATE;" + upgrade + _SCHEMA + key + counters + legacy
-                                   + f"PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
-        self.legacy_ids_until: str | None = self.get_meta("legacy_ids_until")
-
-    def _has_v1_key(self) -> bool:
-        """True for a store made by schema 1, whose table itself declares UNIQUE (idx, doc_id)."""
-        row = self._db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'documents'").fetchone()
-        return bool(row) and "UNIQUE (idx, doc_id)" in row[0]
 
     # -------------------------------------------------------------- plumbing
     @contextmanager
@@ -247,25 +120,26 @@ class Store:
 
     @staticmethod
     def _row(row: Sequence[Any]) -> StoredDocument:
-        return StoredDocument(*row)
+        seq, doc_id, idx, body, state, attempts, last_error, created, shipped = row
+        return StoredDocument(seq, doc_id, idx, body, DocState(state), attempts, last_error, created, shipped)
 
     # ---------------------------------------------------------------- writes
-    def put(self, items: Iterable[tuple[str, str, str, str, str]], *, count_refused: bool = True,
-            meta: Mapping[str, Any] | None = None) -> PutResult:
-        """Commit documents, each ``(doc_id, index, timestamp, kpi_name, json_body)``, in one transaction.
+    def put(self, documents: Iterable[NewDocument], *, count_refused: bool = True,
+            state: Mapping[str, Any] | None = None) -> PutResult:
+        """Commit documents in one transaction, with the state that goes with them.
 
         A document whose (index, id) is already stored is left as it is: the
-        first copy of an observation wins, here as in Elasticsearch. ``meta``
-        (key -> JSON value, see :meth:`set_meta`) is kept in the same
-        transaction, so state about the documents (a dataset's schema, the
-        files the watcher measured) is saved exactly when they are. A paused,
+        first copy of an observation wins, here as in Elasticsearch. ``state``
+        (key -> JSON value, see :mod:`datamonitor.state`) is kept in the same
+        transaction, so what is known about the documents (a dataset's schema,
+        the files the watcher measured) is saved exactly when they are. A paused,
         full store raises :class:`BacklogFull`, keeps neither, and counts the
         batch as refused (``count_refused=False`` when the caller will make
         room and try again).
         """
         now = self._clock()
-        rows = [(doc_id, idx, ts, name, body, now, len(body.encode())) for doc_id, idx, ts, name, body in items]
-        meta_rows = [(key, json.dumps(value)) for key, value in (meta or {}).items()]
+        rows = [(doc_id, idx, ts, name, body, now, len(body.encode())) for doc_id, idx, ts, name, body in documents]
+        meta_rows = [(key, json.dumps(value)) for key, value in (state or {}).items()]
         if not rows and not meta_rows:
             return PutResult(0, 0)
         dropped = added = 0
@@ -337,8 +211,8 @@ class Store:
         row = db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else 0
 
-    def mark_shipped(self, keys: Iterable[tuple[str, str]]) -> int:
-        """Mark ``(index, doc_id)`` pairs as delivered; returns how many changed."""
+    def mark_shipped(self, keys: Iterable[DocKey]) -> int:
+        """Mark documents as delivered; returns how many changed."""
         now = self._clock()
         rows = [(now, idx, doc_id) for idx, doc_id in keys]
         if not rows:
@@ -350,8 +224,8 @@ class Store:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_shipment', ?)", (repr(now),))
         return changed
 
-    def mark_failed(self, failures: Iterable[tuple[str, str, str, bool]]) -> None:
-        """Record failed attempts, each ``(index, doc_id, reason, dead)``; dead ones stop being retried."""
+    def mark_failed(self, failures: Iterable[Failure]) -> None:
+        """Record failed attempts; dead ones stop being retried."""
         rows = [(DEAD if dead else PENDING, reason, idx, doc_id) for idx, doc_id, reason, dead in failures]
         if not rows:
             return
@@ -408,7 +282,7 @@ class Store:
         for key, pattern in (fields or {}).items():
             if pattern is not None:
                 paths = _FIELD_PATHS[key]
-                where.append("(" + " OR ".join(f"json_extract(body, '{p}') GLOB ?" for p in paths) + ")")
+                where.append("(" + " OR ".join(f"json_extract(body, '$.{p}') GLOB ?" for p in paths) + ")")
                 params.extend([pattern.replace("[", "[[]")] * len(paths))
         if since is not None:
             where.append("ts >= ?")
@@ -434,11 +308,11 @@ class Store:
                 yield self._row(r[:-1])
             last_seq, last_ts = rows[-1][0], rows[-1][-1]
 
-    def count(self, state: int | None = None) -> int:
-        """How many documents there are, in one state or in all."""
-        if state is None:
-            return int(self._query("SELECT COUNT(*) FROM documents")[0][0])
-        return int(self._query("SELECT COUNT(*) FROM documents WHERE state = ?", (state,))[0][0])
+    def count(self, state: DocState | int | None = None, *, name: str | None = None) -> int:
+        """How many documents there are, in one state or in all, of one KPI name or of all."""
+        where = " AND ".join(clause for clause, value in (("state = ?", state), ("name = ?", name)) if value is not None)
+        params = [value for value in (state, name) if value is not None]
+        return int(self._query("SELECT COUNT(*) FROM documents" + (f" WHERE {where}" if where else ""), params)[0][0])
 
     def stats(self) -> StoreStats:
         """Counts by state, file size and times, for ``status``."""
@@ -472,9 +346,19 @@ class Store:
         return json.loads(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: Any) -> None:
-        """Keep a JSON value under ``key``."""
+        """Keep a JSON value under ``key``, at once (to keep it with documents, give it to :meth:`put`)."""
         with self._write() as db:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    def meta_items(self, prefix: str = "") -> dict[str, Any]:
+        """Every JSON value kept under a key that starts with ``prefix`` (a :class:`~datamonitor.state.Namespace`)."""
+        rows = self._query("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key", (len(prefix), prefix))
+        return {key: json.loads(value) for key, value in rows}
+
+    @property
+    def schema_version(self) -> int:
+        """The layout's version this file is at (``PRAGMA user_version``, see :mod:`datamonitor.storeschema`)."""
+        return int(self._query("PRAGMA user_version")[0][0])
 
     def integrity_check(self) -> str:
         """SQLite's own ``PRAGMA integrity_check``: ``"ok"`` when the file is sound."""

@@ -13,7 +13,6 @@ import glob
 import json
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,7 +22,7 @@ from typing import Any
 from ..errors import SourceError
 from ..isolation import Engine, IsolatedEngine
 from ..profiling import ColumnProfile, ProfileOptions, TableProfile, profile_dataframe, profile_file
-from ..records import KpiRecord
+from ..records import KpiRecord, dataset_key  # dataset_key: re-exported, records owns it
 
 __all__ = ["FileResult", "FileSource", "dataset_key", "dataframe_kpis", "drift", "expand_paths", "file_kpis",
            "profile_kpis"]
@@ -32,14 +31,6 @@ log = logging.getLogger(__name__)
 DATASET = "datamonitor.file"
 _DATA_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".jsonl", ".ndjson", ".json", ".parquet", ".pq",
                   ".gz", ".bz2", ".zst", ".zstd", ".zip"}
-
-
-def dataset_key(path: Path) -> str:
-    """Files of one dataset share a folder and a name pattern: digits become ``#``.
-
-    ``in/sales_2026-11-01.csv`` and ``in/sales_2026-11-02.csv`` are one dataset.
-    """
-    return str(path.parent / re.sub(r"\d+", "#", path.name))
 
 
 def expand_paths(items: Iterable[str | Path], *, recursive: bool = False) -> list[Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -13,19 +14,22 @@ from datamonitor import DataMonitor, KpiRecord, load_config
 from datamonitor.errors import BacklogFull
 from datamonitor.sources.udp import UdpListener
 from datamonitor.sources.watch import DirectoryWatcher
-from datamonitor.store import DEAD, PENDING, SHIPPED, Store
+from datamonitor.store import DEAD, PENDING, SHIPPED, DocKey, Failure, NewDocument, Store
 from datamonitor.tests.conftest import FAKE_URL
 from datamonitor.tests.fakes import FakeCluster
 
 
-def row(i: int, size: int = 100) -> tuple[str, str, str, str, str]:
+def row(i: int, size: int = 100) -> NewDocument:
     pad = "é" * 10 + "x" * size
     body = f'{{"kpi":{{"name":"rows","value":{i:04d}}},"pad":"{pad}"}}'
-    return (f"id{i}", "dm-kpi-2026.11", f"2026-11-23T10:00:00.{i:03d}Z", "rows", body)
+    return NewDocument(f"id{i}", "dm-kpi-2026.11", f"2026-11-23T10:00:00.{i:03d}Z", "rows", body)
 
 
 def true_backlog(store: Store) -> int:
-    return int(store._query("SELECT COALESCE(SUM(length(CAST(body AS BLOB))), 0) FROM documents WHERE state != 1")[0][0])
+    """The oracle: the bytes of the undelivered bodies, summed by a connection of its own."""
+    with sqlite3.connect(store.path) as db:
+        sql = "SELECT COALESCE(SUM(length(CAST(body AS BLOB))), 0) FROM documents WHERE state != 1"
+        return int(db.execute(sql).fetchone()[0])
 
 
 def test_the_backlog_counter_follows_every_change_in_utf8_bytes(tmp_path: Path) -> None:
@@ -33,8 +37,9 @@ def test_the_backlog_counter_follows_every_change_in_utf8_bytes(tmp_path: Path) 
         store.put([row(i) for i in range(20)])
         store.put([row(i) for i in range(10, 30)])  # ten duplicates add nothing
         assert store.stats().backlog_bytes == true_backlog(store) == 30 * len(row(0)[4].encode())
-        store.mark_shipped([("dm-kpi-2026.11", f"id{i}") for i in range(12)])
-        store.mark_failed([("dm-kpi-2026.11", "id20", "400 mapper", True), ("dm-kpi-2026.11", "id21", "503", False)])
+        store.mark_shipped([DocKey("dm-kpi-2026.11", f"id{i}") for i in range(12)])
+        store.mark_failed([Failure("dm-kpi-2026.11", "id20", "400 mapper", True),
+                           Failure("dm-kpi-2026.11", "id21", "503", False)])
         assert store.stats().backlog_bytes == true_backlog(store) == 18 * len(row(0)[4].encode())
         store.requeue_dead()
         assert store.stats().backlog_bytes == true_backlog(store)
@@ -49,7 +54,7 @@ def test_pause_refuses_the_whole_batch_counts_it_and_resumes_after_shipping(tmp_
         with pytest.raises(BacklogFull, match=r"backlog is full .* nothing was stored"):
             store.put([row(i) for i in range(8, 11)])
         assert store.count() == 8 and store.stats().refused == 3
-        store.mark_shipped([("dm-kpi-2026.11", f"id{i}") for i in range(4)])
+        store.mark_shipped([DocKey("dm-kpi-2026.11", f"id{i}") for i in range(4)])
         assert store.put([row(i) for i in range(8, 11)]).added == 3
         stats = store.stats()
         assert (stats.backlog_bytes, stats.dropped) == (7 * size, 0)
@@ -59,8 +64,8 @@ def test_drop_oldest_drops_undelivered_only_and_counts_them(tmp_path: Path) -> N
     size = len(row(0)[4].encode())
     with Store(tmp_path / "s.db", max_size=10 * size, when_full="drop_oldest") as store:
         store.put([row(i) for i in range(10)])
-        store.mark_shipped([("dm-kpi-2026.11", "id0"), ("dm-kpi-2026.11", "id1")])
-        store.mark_failed([("dm-kpi-2026.11", "id2", "400 mapper", True)])
+        store.mark_shipped([DocKey("dm-kpi-2026.11", "id0"), DocKey("dm-kpi-2026.11", "id1")])
+        store.mark_failed([Failure("dm-kpi-2026.11", "id2", "400 mapper", True)])
         result = store.put([row(i) for i in range(10, 15)])
         assert (result.added, result.dropped) == (5, 3)
         # the delivered ones stay; the oldest undelivered (the dead id2, then id3, id4) went
@@ -156,8 +161,6 @@ def test_udp_records_refused_by_a_full_store_wait_for_the_next_flush(home: Path)
 
 
 def test_a_schema_1_store_is_upgraded_and_its_backlog_counted(tmp_path: Path) -> None:
-    import sqlite3
-
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
     db.executescript("""
@@ -173,9 +176,9 @@ def test_a_schema_1_store_is_upgraded_and_its_backlog_counted(tmp_path: Path) ->
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store._query("PRAGMA user_version")[0][0] == 3
+        assert store.schema_version == 3
         assert store.stats().backlog_bytes == true_backlog(store) == sum(len(r[4].encode()) for r in rows[2:])
-        store.mark_shipped([("dm-kpi-2026.11", "id2")])
+        store.mark_shipped([DocKey("dm-kpi-2026.11", "id2")])
         assert store.stats().backlog_bytes == true_backlog(store)
 
 
@@ -195,7 +198,7 @@ def test_a_file_the_full_store_refused_leaves_no_records_schema_or_memory_and_is
             while watcher.deferred < 2 and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert watcher.deferred >= 2 and watcher.processed == 0
-            keys = [k for (k,) in store._query("SELECT key FROM meta")]
+            keys = list(store.meta_items())
             assert not [k for k in keys if k.startswith(("schema:", "state:"))], "nothing saved without the records"
             assert store.count() == 15 and store.stats().refused > 0
             store.max_size = None
@@ -204,7 +207,7 @@ def test_a_file_the_full_store_refused_leaves_no_records_schema_or_memory_and_is
         finally:
             watcher.stop()
         assert watcher.processed == 1
-        keys = [k for (k,) in store._query("SELECT key FROM meta")]
+        keys = list(store.meta_items())
         assert sum(k.startswith("schema:") for k in keys) == 1 and sum(k.startswith("state:") for k in keys) == 1
         assert [h["_source"]["kpi"]["value"] for h in dm.search(name="file.rows")] == [50]
 
@@ -215,7 +218,7 @@ def test_the_backlog_counts_a_batch_with_repeats_inside_and_outside_it_once(tmp_
         result = store.put([row(3), row(7), row(7), row(4), row(8, size=500)])
         assert (result.added, result.duplicates) == (2, 3)
         assert store.stats().backlog_bytes == true_backlog(store)
-    with Store(tmp_path / "s.db") as again:  # a store opened by this version drops the per-row trigger
-        assert not again._query("SELECT name FROM sqlite_master WHERE name = 'backlog_insert'")
+    with Store(tmp_path / "s.db") as again, sqlite3.connect(again.path) as db:  # no per-row trigger
+        assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'backlog_insert'").fetchall()
         again.put([row(9)])
         assert again.stats().backlog_bytes == true_backlog(again)

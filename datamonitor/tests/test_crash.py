@@ -105,7 +105,7 @@ def test_sigkill_during_collection_keeps_every_committed_batch(tmp_path: Path) -
         with Store(home / "datamonitor.db") as store:
             assert store.integrity_check() == "ok"
             # the child's own KPIs: the baselines may add anomaly documents of their own to a batch
-            stored = int(store._query("SELECT COUNT(*) FROM documents WHERE name = 'rows'")[0][0])
+            stored = store.count(name="rows")
         assert stored % 100 == 0, "a batch is stored whole or not at all"
         assert stored >= acknowledged * 100, "every batch reported as committed is there"
     assert acknowledged > 10

@@ -97,3 +97,36 @@ def test_the_config_page_and_the_help_say_toml_or_yaml() -> None:
     assert "YAML" in text and "TOML" in text
     help_text = " ".join(build_parser().format_help().split())
     assert "TOML, or YAML" in help_text
+
+
+def _package_modules() -> set[str]:
+    package = ROOT / "datamonitor"
+    return {".".join(("datamonitor", *p.relative_to(package).with_suffix("").parts)).removesuffix(".__init__")
+            for p in package.rglob("*.py") if "tests" not in p.relative_to(package).parts}
+
+
+def test_the_architecture_page_names_modules_that_exist_and_every_module_has_its_line() -> None:
+    import re
+
+    text = (DOCS / "architecture.rst").read_text()
+    named = set(re.findall(r":mod:`(datamonitor[\w.]*)`", text))
+    modules = _package_modules() - {"datamonitor", "datamonitor.__main__"}
+    assert named - modules == set(), "the page names modules that do not exist"
+    assert modules - named == set(), "modules without their line in docs/architecture.rst"
+    assert "architecture" in (DOCS / "index.rst").read_text(), "the page is in the toctree"
+
+
+def test_no_module_on_the_way_imports_one_that_comes_later() -> None:
+    """records, the store and the shipper know nothing of the facade, the CLI or the service."""
+    import ast
+
+    upper = {"monitor", "factories", "reading", "status", "report", "show", "cli", "cliutil", "service", "checks",
+             "daemon", "loop"}
+    lower = ["records", "payloads", "encoder", "storetypes", "storeschema", "store", "state", "shipping", "connection",
+             "templates", "kpis", "sources/__init__", "sources/disk", "sources/files", "sources/udp",
+             "sources/watch", "sources/statsd"]
+    for name in lower:
+        tree = ast.parse((ROOT / "datamonitor" / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level and node.module:
+                assert node.module.split(".")[0] not in upper, f"{name} imports {node.module}"

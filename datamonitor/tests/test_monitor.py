@@ -162,14 +162,15 @@ def test_sending_the_same_observations_again_stores_nothing_new(dm: DataMonitor)
 def test_a_store_made_before_version_2_ids_still_recognises_its_observations(home: Path) -> None:
     import sqlite3
 
-    from datamonitor.records import document_id
+    from datamonitor.records import NewDocument, document_id
     from datamonitor.store import Store
 
     t = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
     old = KpiRecord(name="rows", value=1, timestamp=t, subject="a")
     config = load_config(home=home)
     with DataMonitor(config) as dm:  # what a version 1 datamonitor stored: the bare hash as id, schema 2
-        dm.store.put([(document_id(old, version=1), "dm-kpi-2026.11", "2026-11-23T10:00:00.000Z", "rows", "{}")])
+        dm.store.put([NewDocument(document_id(old, version=1), "dm-kpi-2026.11", "2026-11-23T10:00:00.000Z", "rows",
+                                  "{}")])
     db = sqlite3.connect(config.store_file)
     db.executescript("DELETE FROM meta WHERE key = 'legacy_ids_until'; PRAGMA user_version = 2;")
     db.close()
@@ -192,7 +193,7 @@ def test_a_refused_batch_keeps_neither_the_records_nor_the_dataset_schema(tmp_pa
     store = Store(home / "bounded.db", max_size=60_000)
     with DataMonitor(load_config(home=home), store=store) as dm:
         dm.collect_file(tmp_path / "sales_1.csv")
-        schema_key = next(k for (k,) in store._query("SELECT key FROM meta") if k.startswith("schema:"))
+        (schema_key,) = store.meta_items("schema:")
         before = (store.count(), store.get_meta(schema_key))
         filler = [KpiRecord(name="pad", text="x" * 1000, subject=str(i)) for i in range(80)]
         room = 60_000 - store.stats().backlog_bytes
@@ -210,11 +211,11 @@ def test_a_refused_batch_keeps_neither_the_records_nor_the_dataset_schema(tmp_pa
 @pytest.mark.parametrize("batch_records, commits", [(10**9, 1), (1, 4)])
 def test_a_file_run_commits_several_files_together(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
                                                     batch_records: int, commits: int) -> None:
-    from datamonitor import monitor
+    from datamonitor import factories
     from datamonitor.store import Store
 
-    monkeypatch.setattr(monitor, "_BATCH_RECORDS", batch_records)
-    monkeypatch.setattr(monitor, "_BATCH_SECONDS", 3600.0)
+    monkeypatch.setattr(factories, "_BATCH_RECORDS", batch_records)
+    monkeypatch.setattr(factories, "_BATCH_SECONDS", 3600.0)
     for i in range(4):  # one dataset: each file's drift is measured against the one before, committed or not
         # each file's own bytes: a file measured before (the same SHA-256) is never drift
         (tmp_path / f"sales_{i}.csv").write_text(f"id,amount\n{i},2.5\n" if i % 2 == 0 else f"id,amount,note\n{i},2.5,x\n")
@@ -226,3 +227,24 @@ def test_a_file_run_commits_several_files_together(tmp_path: Path, home: Path, m
         assert [bool(r.drift) for r in results] == [False, True, True, True]
         assert len(dm.search(name="file.rows", limit=10)) == 4
         assert len(dm.search(name="file.schema_drift", limit=10)) == 3
+
+
+def test_a_closed_monitor_does_not_reopen_its_store(home: Path) -> None:
+    from datamonitor.errors import StoreError
+
+    dm = DataMonitor(load_config(home=home))
+    dm.record([KpiRecord(name="rows", value=1)])
+    dm.close()
+    with pytest.raises(StoreError, match="closed"):
+        dm.record([KpiRecord(name="rows", value=2)])  # a late write is a bug, said so: not a store opened anew
+    dm.close()  # closing twice is harmless
+    with DataMonitor(load_config(home=home)) as again:
+        assert again.store.count(name="rows") == 1
+
+
+def test_configured_says_a_cluster_is_configured_and_connected_is_its_old_name(
+        home: Path, clusters: dict[str, FakeCluster]) -> None:
+    with DataMonitor(load_config(home=home)) as dm:
+        assert (dm.configured, dm.connected) == (False, False)
+        dm.es_connect("http://localhost:9200")
+        assert (dm.configured, dm.connected) == (True, True)

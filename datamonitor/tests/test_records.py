@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datamonitor import KpiRecord, PayloadError
+from datamonitor.encoder import Encoder
 from datamonitor.records import (
     ID_VERSION,
-    Encoder,
     document_id,
     dumps,
     format_timestamp,
@@ -241,3 +241,52 @@ def test_a_field_that_is_not_a_string_still_gives_the_builder_s_row() -> None:
     rec = KpiRecord(name="column.nulls", value=1, subject=0, timestamp=T0, host="h")  # type: ignore[arg-type]
     doc_id, _index, _ts, _name, body = Encoder("dm-kpi", "month").row(rec)
     assert body == dumps(to_document(rec)) and doc_id == document_id(rec)
+
+
+def test_every_field_name_is_a_mapped_field_of_the_documents() -> None:
+    from datamonitor.records import Field
+
+    rec = KpiRecord(name="n", value=1.5, unit="u", text="t", subject="s", timestamp=T0, host="h",
+                    file_path="/a/b.csv", file_size=3, labels={"k": "v"}, message="m",
+                    expected=1.0, lower=0.5, upper=2.0, score=0.4)
+    written = _leaf_paths(to_document(rec))
+    types = _mapped_types(mapping()["properties"])
+    names = [v for k, v in vars(Field).items() if k.isupper()]
+    assert len(names) == 17
+    for name in names:
+        assert name in written and name in types, name
+
+
+@settings(max_examples=200, deadline=None)
+@given(rec=_records)
+def test_read_gives_a_document_s_fields_back_as_the_record_had_them(rec: KpiRecord) -> None:
+    from datamonitor.records import read
+
+    fields = read(json.loads(dumps(to_document(rec))))
+    value = int(rec.value) if isinstance(rec.value, bool) else rec.value
+    assert (fields.name, fields.value, fields.unit, fields.text, fields.subject) == (
+        rec.name, value, rec.unit, rec.text, rec.subject)
+    assert (fields.dataset, fields.host, fields.file_path, fields.message) == (
+        rec.dataset, rec.host, rec.file_path, rec.message)
+    assert dict(fields.labels) == dict(rec.labels) and fields.timestamp == format_timestamp(rec.timestamp)
+    if rec.timestamp.year >= 1000:  # strftime does not pad earlier years, and ISO-8601 wants four digits
+        assert fields.when == rec.timestamp.replace(microsecond=rec.timestamp.microsecond // 1000 * 1000)
+    if rec.file_path is not None:
+        assert fields.file_name == rec.file_path.replace("\\", "/").rsplit("/", 1)[-1]
+        assert fields.file_size == rec.file_size
+
+
+@pytest.mark.parametrize("path, key", [
+    ("/in/sales_2026-11-01.csv", "/in/sales_#-#-#.csv"),
+    ("in/flights_7.csv.gz", "in/flights_#.csv.gz"),
+    ("plain.csv", "plain.csv"),
+    ("/2026/11/a1b22.tsv", "/2026/11/a#b#.tsv"),  # digits in the folders are the folder's, not the pattern's
+])
+def test_dataset_key_turns_the_digits_of_the_name_into_hashes(path: str, key: str) -> None:
+    from pathlib import Path
+
+    from datamonitor.records import dataset_key
+    from datamonitor.sources import files
+
+    assert dataset_key(path) == dataset_key(Path(path)) == key
+    assert files.dataset_key is dataset_key, "one definition, re-exported"

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from datamonitor import StoreError
-from datamonitor.store import DEAD, PENDING, SHIPPED, Store
+from datamonitor.store import DEAD, PENDING, SHIPPED, DocKey, DocState, Failure, NewDocument, Store
 
 
-def row(i: int, idx: str = "dm-kpi-2026.11", name: str = "rows", ts: str | None = None) -> tuple[str, str, str, str, str]:
+def row(i: int, idx: str = "dm-kpi-2026.11", name: str = "rows", ts: str | None = None) -> NewDocument:
     ts = ts or f"2026-11-23T10:00:{i % 60:02d}.000Z"
-    return (f"id{i}", idx, ts, name, f'{{"@timestamp":"{ts}","kpi":{{"name":"{name}","value":{i}}}}}')
+    return NewDocument(f"id{i}", idx, ts, name, f'{{"@timestamp":"{ts}","kpi":{{"name":"{name}","value":{i}}}}}')
 
 
 @pytest.fixture
@@ -25,7 +25,8 @@ def store(tmp_path: Path) -> Store:
 
 def test_opens_in_wal_mode_and_creates_its_folder(tmp_path: Path) -> None:
     with Store(tmp_path / "a" / "b" / "s.db") as s:
-        assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        with sqlite3.connect(s.path) as other:  # a connection of its own: the mode is the file's
+            assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert s.integrity_check() == "ok"
 
 
@@ -42,9 +43,9 @@ def test_pending_is_oldest_first_and_marks_move_states(store: Store) -> None:
     store.put([row(i) for i in range(10)])
     batch = store.pending(4)
     assert [d.doc_id for d in batch] == ["id0", "id1", "id2", "id3"]
-    assert store.mark_shipped([(d.index, d.doc_id) for d in batch]) == 4
-    store.mark_failed([("dm-kpi-2026.11", "id4", "400 mapper_parsing_exception", True),
-                       ("dm-kpi-2026.11", "id5", "503 busy", False)])
+    assert store.mark_shipped([DocKey(d.index, d.doc_id) for d in batch]) == 4
+    store.mark_failed([Failure("dm-kpi-2026.11", "id4", "400 mapper_parsing_exception", True),
+                       Failure("dm-kpi-2026.11", "id5", "503 busy", False)])
     assert (store.count(PENDING), store.count(SHIPPED), store.count(DEAD)) == (5, 4, 1)
     dead = store.dead()[0]
     assert (dead.doc_id, dead.last_error, dead.attempts, dead.state_name) == ("id4", "400 mapper_parsing_exception", 1, "dead")
@@ -142,22 +143,77 @@ def test_meta_is_committed_with_the_documents_or_not_at_all(tmp_path: Path) -> N
     from datamonitor.errors import BacklogFull
 
     with Store(tmp_path / "s.db", max_size=2 * len(row(0)[4])) as store:
-        store.put([row(0)], meta={"schema:a": [["x", "integer"]], "state:watch:/in/a.csv": "abc"})
+        store.put([row(0)], state={"schema:a": [["x", "integer"]], "state:watch:/in/a.csv": "abc"})
         assert store.get_meta("schema:a") == [["x", "integer"]] and store.get_meta("state:watch:/in/a.csv") == "abc"
         with pytest.raises(BacklogFull):
-            store.put([row(1), row(2)], meta={"schema:a": [["x", "string"]]})
+            store.put([row(1), row(2)], state={"schema:a": [["x", "string"]]})
         assert store.count() == 1 and store.get_meta("schema:a") == [["x", "integer"]]
-        assert store.put([], meta={"k": 1}).added == 0 and store.get_meta("k") == 1
+        assert store.put([], state={"k": 1}).added == 0 and store.get_meta("k") == 1
 
 
 def test_a_failed_write_keeps_neither_documents_nor_meta(store: Store) -> None:
-    store._db.execute("CREATE TRIGGER refuse BEFORE INSERT ON documents WHEN NEW.doc_id = 'id2' "
+    with sqlite3.connect(store.path) as other:
+        other.execute("CREATE TRIGGER refuse BEFORE INSERT ON documents WHEN NEW.doc_id = 'id2' "
                       "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
     with pytest.raises(StoreError, match="Nothing of this batch was stored"):
-        store.put([row(1), row(2)], meta={"schema:a": [["x", "integer"]]})
+        store.put([row(1), row(2)], state={"schema:a": [["x", "integer"]]})
     assert store.count() == 0 and store.get_meta("schema:a") is None
 
 
 def test_a_new_store_has_no_legacy_ids(store: Store) -> None:
     assert store.legacy_ids_until is None
-    assert store._query("PRAGMA user_version")[0][0] == 3
+    assert store.schema_version == 3
+
+
+def test_states_come_back_as_the_enum_and_counts_filter_by_state_and_name(store: Store) -> None:
+    store.put([row(1, name="a"), row(2, name="a"), row(3, name="b")])
+    store.mark_shipped([DocKey("dm-kpi-2026.11", "id2")])
+    docs = {d.doc_id: d for d in store.search(limit=10)}
+    assert docs["id2"].state is DocState.SHIPPED and docs["id1"].state is DocState.PENDING
+    assert [docs[i].state_name for i in ("id1", "id2")] == ["pending", "shipped"]
+    assert (store.count(name="a"), store.count(PENDING, name="a"), store.count(SHIPPED, name="b")) == (2, 1, 0)
+
+
+def test_meta_items_lists_one_namespace_exactly(store: Store) -> None:
+    store.put([], state={"schema:a": 1, "schema:b": [2], "Schema:c": 3, "state:x": "d", "schema": 4})
+    assert store.meta_items("schema:") == {"schema:a": 1, "schema:b": [2]}
+    assert set(store.meta_items()) >= {"schema:a", "Schema:c", "state:x", "schema"}
+
+
+def _layout(path: Path) -> dict[str, object]:
+    """Tables with their columns, and the indexes and triggers, read from the file with a connection of its own."""
+    with sqlite3.connect(path) as db:
+        objects = db.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchall()
+        columns = {name: [c[1:3] for c in db.execute(f"PRAGMA table_info({name})")] for kind, name in objects
+                   if kind == "table"}
+        counters = dict(db.execute("SELECT name, value FROM counters"))
+    return {"objects": sorted(objects), "columns": columns, "counters": counters}
+
+
+def test_each_migration_step_leads_to_the_layout_a_new_store_gets(tmp_path: Path) -> None:
+    from datamonitor.storeschema import LAYOUT, MIGRATIONS, VERSION, run_script
+
+    assert sorted(MIGRATIONS) == list(range(2, VERSION + 1)) and all(m.description for m in MIGRATIONS.values())
+    with Store(tmp_path / "new.db"):
+        pass
+    # a schema 2 store (as schema 2 made it: a trigger per insert), upgraded by step 3
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as db:
+        run_script(db, LAYOUT)
+        db.execute("CREATE TRIGGER backlog_insert AFTER INSERT ON documents BEGIN SELECT 1; END")
+        db.execute("PRAGMA user_version = 2")
+    with Store(old) as store:
+        assert store.schema_version == VERSION and store.legacy_ids_until is None
+    assert _layout(old) == _layout(tmp_path / "new.db")
+
+
+def test_a_failed_migration_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path) as db:  # schema 1 without its table: step 2 cannot alter it
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("PRAGMA user_version = 1")
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'counters'").fetchall()

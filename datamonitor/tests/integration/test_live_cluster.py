@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from datamonitor import DataMonitor, KpiRecord, load_config
+from datamonitor.records import NewDocument
 
 URL = os.environ.get("DATAMONITOR_TEST_ES_URL")
 pytestmark = [pytest.mark.live, pytest.mark.skipif(not URL, reason="set DATAMONITOR_TEST_ES_URL to run")]
@@ -77,8 +78,8 @@ def test_a_rejected_document_is_a_dead_letter(live: DataMonitor) -> None:
     live.es_setup()
     prefix = live.config.es.index_prefix
     # a document the mapping refuses: kpi.value must be a number
-    live.store.put([("bad1", f"{prefix}-x", "2026-11-23T00:00:00.000Z", "rows",
-                     '{"@timestamp":"2026-11-23T00:00:00.000Z","kpi":{"name":"rows","value":"abc"}}')])
+    live.store.put([NewDocument("bad1", f"{prefix}-x", "2026-11-23T00:00:00.000Z", "rows",
+                                '{"@timestamp":"2026-11-23T00:00:00.000Z","kpi":{"name":"rows","value":"abc"}}')])
     live.es_send(payload={"name": "rows", "value": 1})
     result = live.ship()
     assert result.dead == 1 and "bad1" in {f.doc_id for f in result.failures}
