@@ -47,17 +47,13 @@ def check_config(config: Config, *, monitors: bool = True) -> list[Check]:
     checks.append(_store_dir(config))
     if monitors and config.source is not None and _has_monitors(config.source):
         problems = service_problems(config.source)
-        checks += [Check(_section(line), "error", line) for line in problems]
+        checks += [Check(p.section, "error", p.text) for p in problems]
         if not problems:
             spec = load_service(config.source)
             kinds = ", ".join(m.type for m in spec.monitors)
             checks.append(Check("monitors", "ok", f"{len(spec.monitors)} ({kinds}), {len(spec.thresholds)} "
                                                   f"threshold(s), {len(spec.notifiers)} notifier(s)"))
     return checks
-
-
-def _section(problem: str) -> str:
-    return next((s for s in ("notifiers", "thresholds") if f": {s}[" in problem), "monitors")
 
 
 def _has_monitors(path: Path) -> bool:

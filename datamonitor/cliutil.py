@@ -7,8 +7,8 @@ import difflib
 import re
 from collections.abc import Iterable
 
-from .config import parse_duration
 from .errors import ConfigError
+from .validation import parse_duration
 
 __all__ = ["completion_script", "duration", "suggest", "suggest_in_error", "truncate"]
 
@@ -18,7 +18,7 @@ def duration(text: str) -> float:
     try:
         return parse_duration(text, "duration")
     except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
+        raise argparse.ArgumentTypeError(exc.reason) from None
 
 
 def suggest(word: str, known: Iterable[str]) -> str | None:

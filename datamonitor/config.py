@@ -11,27 +11,30 @@ import dataclasses
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from .errors import ConfigError
-from .store import WHEN_FULL
+from .errors import ConfigError, UnknownKey
+from .hosts import hosts_fields, normalize_hosts
+from .validation import option, parse_duration, parse_size, read_fields, secret_keys
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["Config", "EsSettings", "default_home", "hosts_fields", "load_config", "normalize_hosts", "parse_duration",
-           "parse_size"]
+__all__ = ["WHEN_FULL", "Config", "EsSettings", "StoreSettings", "default_home", "hosts_fields", "load_config",
+           "normalize_hosts", "parse_duration", "parse_size", "read_config_file"]
 
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "DATAMONITOR_"
 INDEX_PERIODS = ("month", "day", "none")
+#: what a bounded store does when full: pause collection, or drop the oldest undelivered documents
+WHEN_FULL = ("pause", "drop_oldest")
 _REDACTED = "***"
 
 
@@ -39,25 +42,25 @@ _REDACTED = "***"
 class EsSettings:
     """How to reach Elasticsearch and where documents go there."""
 
-    hosts: tuple[str, ...] = ()
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    api_key: str | None = field(default=None, repr=False)
-    ca_certs: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
-    verify_certs: bool = True
-    request_timeout: float = 10.0
-    index_prefix: str = "dm-kpi"
-    index_period: str = "month"
-    chunk_size: int = 500
-    max_retries: int = 5
-    initial_backoff: float = 1.0
-    max_backoff: float = 60.0
-    retention: str = "400d"
+    hosts: tuple[str, ...] = ()  # from the url or hosts key: normalize_hosts
+    username: str | None = option(None, types=(str,))
+    password: str | None = option(None, types=(str,), secret=True)
+    api_key: str | None = option(None, types=(str,), secret=True)
+    ca_certs: str | None = option(None, types=(str,))
+    client_cert: str | None = option(None, types=(str,))
+    client_key: str | None = option(None, types=(str,))
+    verify_certs: bool = option(True, types=(bool,))
+    request_timeout: float = option(10.0, types=(int, float))
+    index_prefix: str = option("dm-kpi", types=(str,))
+    index_period: str = option("month", types=(str,), choices=INDEX_PERIODS)
+    chunk_size: int = option(500, types=(int,))
+    max_retries: int = option(5, types=(int,))
+    initial_backoff: float = option(1.0, types=(int, float))
+    max_backoff: float = option(60.0, types=(int, float))
+    retention: str = option("400d", types=(str,))
     #: replicas of each KPI index: a range for ``auto_expand_replicas`` ("0-1": none on a single node, so it
     #: stays green, one where there are two nodes), or a number for ``number_of_replicas``
-    replicas: str | int = "0-1"
+    replicas: str | int = option("0-1", types=(str, int))
 
     @property
     def configured(self) -> bool:
@@ -74,6 +77,16 @@ class EsSettings:
         return f"EsSettings({', '.join(parts)})"
 
     __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The ``[store]`` table: where the store lives, and how much undelivered data it holds."""
+
+    path: str | None = option(None, types=(str,))
+    #: bytes, or a text such as "500MB" (parse_size)
+    max_size: int | str | None = option(None, types=(int, str))
+    when_full: str = option("pause", types=(str,), choices=WHEN_FULL)
 
 
 @dataclass(frozen=True)
@@ -104,97 +117,8 @@ def default_home(env: Mapping[str, str] | None = None) -> Path:
     return base / "datamonitor"
 
 
-def normalize_hosts(spec: object) -> tuple[tuple[str, ...], str | None, str | None]:
-    """Turn a host spec into credential-free URLs, plus any user and password found in them.
-
-    Accepts a URL string (comma-separated for several), a dict with
-    ``host``/``port``/``scheme`` (and optional ``path_prefix``), or a list of either.
-    """
-    if spec is None:
-        return (), None, None
-    items: Sequence[object]
-    if isinstance(spec, str):
-        items = [s for s in (p.strip() for p in spec.split(",")) if s]
-    elif isinstance(spec, Mapping):
-        items = [spec]
-    elif isinstance(spec, Sequence):
-        items = list(spec)
-    else:
-        raise ConfigError(f"elasticsearch hosts: {type(spec).__name__} is not a URL, a dict or a list")
-    urls: list[str] = []
-    user = password = None
-    for item in items:
-        url, u, p = _one_host(item)
-        urls.append(url)
-        user = user or u
-        password = password or p
-    return tuple(urls), user, password
-
-
-def hosts_fields(spec: object) -> dict[str, Any]:
-    """The EsSettings fields a host spec sets: ``hosts``, and the user and password found in its URLs."""
-    hosts, user, password = normalize_hosts(spec)
-    fields: dict[str, Any] = {"hosts": hosts}
-    if user:
-        fields["username"] = user
-    if password:
-        fields["password"] = password
-    return fields
-
-
-def _one_host(item: object) -> tuple[str, str | None, str | None]:
-    if isinstance(item, Mapping):
-        unknown = set(item) - {"host", "port", "scheme", "path_prefix", "url"}
-        if unknown:
-            raise ConfigError(f"elasticsearch host: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
-        if "url" in item:
-            return _one_host(item["url"])
-        host = item.get("host", "localhost")
-        scheme = item.get("scheme", "http")
-        port = item.get("port", 9200)
-        if scheme not in ("http", "https"):
-            raise ConfigError(f"elasticsearch host: scheme {scheme!r} is not http or https")
-        try:
-            port = int(port)
-        except (TypeError, ValueError):
-            raise ConfigError(f"elasticsearch host: port {port!r} is not a number") from None
-        prefix = str(item.get("path_prefix", "") or "").strip("/")
-        return f"{scheme}://{host}:{port}" + (f"/{prefix}" if prefix else ""), None, None
-    if not isinstance(item, str) or not item.strip():
-        raise ConfigError(f"elasticsearch host: {item!r} is not a URL")
-    text = item.strip()
-    if "://" not in text:
-        text = "http://" + text
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"elasticsearch host: {_strip_userinfo(text)!r} is not an http(s) URL")
-    try:
-        port = parts.port or 9200
-    except ValueError:
-        raise ConfigError(f"elasticsearch host: {_strip_userinfo(text)!r} has a bad port") from None
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    clean = urlunsplit((parts.scheme, f"{host}:{port}", parts.path.rstrip("/"), "", ""))
-    return clean, user, password
-
-
-def _strip_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, ""))
-
-
 # ----------------------------------------------------------------- loading
 
-_ES_TYPES: dict[str, tuple[type, ...]] = {
-    "username": (str,), "password": (str,), "api_key": (str,), "ca_certs": (str,),
-    "client_cert": (str,), "client_key": (str,), "verify_certs": (bool,),
-    "request_timeout": (int, float), "index_prefix": (str,), "index_period": (str,),
-    "chunk_size": (int,), "max_retries": (int,), "initial_backoff": (int, float),
-    "max_backoff": (int, float), "retention": (str,), "replicas": (str, int),
-}
 _ENV_ES = {
     "DATAMONITOR_ES_USERNAME": "username", "DATAMONITOR_ES_PASSWORD": "password",
     "DATAMONITOR_ES_API_KEY": "api_key", "DATAMONITOR_ES_CA_CERTS": "ca_certs",
@@ -204,22 +128,22 @@ _ENV_ES = {
 
 
 def _secrets_in(data: Mapping[str, Any]) -> list[str]:
-    """The keys of a config file's content that hold secrets."""
+    """The keys of a config file's content that hold secrets; each model names its own."""
     found = []
     es = data.get("elasticsearch")
     if isinstance(es, Mapping):
-        found += [f"elasticsearch.{k}" for k in ("password", "api_key") if es.get(k)]
+        found += [f"elasticsearch.{k}" for k in secret_keys(EsSettings, es)]
         for key in ("url", "hosts"):
             urls = es.get(key)
             for url in urls if isinstance(urls, list) else [urls]:
                 if isinstance(url, str) and "@" in urlsplit(url if "://" in url else "http://" + url).netloc:
                     found.append(f"elasticsearch.{key} (credentials in the URL)")
     notifiers = data.get("notifiers")
-    for i, notifier in enumerate(notifiers if isinstance(notifiers, list) else []):
-        if isinstance(notifier, Mapping) and notifier.get("type") == "webhook" and notifier.get("url"):
-            found.append(f"notifiers[{i}].url (a webhook URL is a credential)")
-        if isinstance(notifier, Mapping) and notifier.get("headers"):
-            found.append(f"notifiers[{i}].headers")
+    if isinstance(notifiers, list) and notifiers:
+        from .notify import notifier_secrets  # here: only a file with notifiers needs them
+
+        for i, notifier in enumerate(notifiers):
+            found += [f"notifiers[{i}].{key}" for key in notifier_secrets(notifier)]
     return found
 
 
@@ -261,10 +185,14 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except ImportError:
         raise ConfigError(f"{path}: YAML needs PyYAML: pip install pyyaml") from None
-    except Exception as exc:
-        if type(exc).__module__.startswith("yaml"):
-            raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-        raise
+    except _yaml_errors() as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def _yaml_errors() -> tuple[type[BaseException], ...]:
+    """PyYAML's error class when it is imported (a YAML file was read), else nothing to catch."""
+    yaml = sys.modules.get("yaml")
+    return (yaml.YAMLError,) if yaml is not None else ()
 
 
 def _parse_bool(raw: str, where: str) -> bool:
@@ -278,29 +206,48 @@ def _parse_bool(raw: str, where: str) -> bool:
 
 def _es_from_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, val in table.items():
-        if key in ("url", "hosts"):
-            try:
-                found = hosts_fields(val)
-            except ConfigError as exc:
-                raise ConfigError(f"{where}: key 'elasticsearch.{key}': {exc}") from None
-            out["hosts"] = found.pop("hosts")
-            for name, secret in found.items():
-                out.setdefault(name, secret)
-        elif key in _ES_TYPES:
-            types = _ES_TYPES[key]
-            if (isinstance(val, bool) and bool not in types) or not isinstance(val, types):
-                names = " or ".join(t.__name__ for t in types)
-                raise ConfigError(f"{where}: key 'elasticsearch.{key}' must be {names}, not {type(val).__name__}")
-            out[key] = val
-        else:
-            raise ConfigError(f"{where}: unknown key 'elasticsearch.{key}'")
+    hosts = {key: table[key] for key in ("url", "hosts") if key in table}
+    for key, val in hosts.items():
+        try:
+            found = hosts_fields(val)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: key 'elasticsearch.{key}': {exc}") from None
+        out["hosts"] = found.pop("hosts")
+        for name, secret in found.items():
+            out.setdefault(name, secret)
+    try:
+        fields = read_fields(EsSettings, table, ignore=hosts)
+    except UnknownKey as exc:
+        hint = f" (did you mean {exc.suggestion}?)" if exc.suggestion else ""
+        raise ConfigError(f"{where}: unknown key 'elasticsearch.{exc.key}'{hint}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: key 'elasticsearch.{exc.key}' {exc.reason}") from None
+    return {**fields, **{k: v for k, v in out.items() if k not in fields}}
+
+
+def _store_from_table(table: object, where: str) -> dict[str, Any]:
+    """The [store] table as Config's fields: store_path, store_max_size, store_when_full."""
+    try:
+        fields = read_fields(StoreSettings, table)
+    except UnknownKey:
+        extra = sorted(set(table) - set(StoreSettings.__dataclass_fields__)) if isinstance(table, Mapping) else []
+        raise ConfigError(f"{where}: key 'store' takes only path, max_size and when_full, not {extra}") from None
+    except ConfigError as exc:
+        if exc.key is None:
+            raise ConfigError(f"{where}: key 'store' takes only path, max_size and when_full") from None
+        raise ConfigError(f"{where}: key 'store.{exc.key}' {exc.reason}") from None
+    out: dict[str, Any] = {}
+    if "path" in fields:
+        out["store_path"] = Path(fields["path"]).expanduser()
+    if "max_size" in fields:
+        out["store_max_size"] = parse_size(fields["max_size"], f"{where}: key 'store.max_size'")
+    if "when_full" in fields:
+        out["store_when_full"] = fields["when_full"]
     return out
 
 
 def _check_es(es: EsSettings, where: str) -> EsSettings:
-    if es.index_period not in INDEX_PERIODS:
-        raise ConfigError(f"{where}: key 'elasticsearch.index_period' must be one of {', '.join(INDEX_PERIODS)}")
+    """What no single key says: the prefix is an index name, the replicas a range, the numbers in range."""
     prefix = es.index_prefix
     if not prefix or prefix != prefix.lower() or any(c in prefix for c in ' "*\\<|,>/?#:') or prefix[0] in "-_+.":
         raise ConfigError(f"{where}: key 'elasticsearch.index_prefix' {prefix!r} is not a valid index name")
@@ -349,114 +296,52 @@ def load_config(
     elif (home_path / "datamonitor.toml").is_file():
         source = home_path / "datamonitor.toml"
 
-    es_fields: dict[str, Any] = {}
-    store: Path | None = None
-    store_bounds: dict[str, Any] = {}
+    fields: dict[str, Any] = {"home": home_path, "es": {}}
     if source is not None:
-        where = str(source)
-        data = read_config_file(source)
-        _warn_if_exposed(source, data)  # here, once per start: the service reads the file again for its monitors
-        for key, val in data.items():
-            if key == "elasticsearch":
-                if not isinstance(val, Mapping):
-                    raise ConfigError(f"{where}: key 'elasticsearch' must be a table")
-                es_fields.update(_es_from_table(val, where))
-            elif key == "store":
-                store_keys = {"path", "max_size", "when_full"}
-                if not isinstance(val, Mapping) or set(val) - store_keys:
-                    extra = sorted(set(val) - store_keys) if isinstance(val, Mapping) else []
-                    raise ConfigError(f"{where}: key 'store' takes only path, max_size and when_full"
-                                      + (f", not {extra}" if extra else ""))
-                if "path" in val:
-                    if not isinstance(val["path"], str):
-                        raise ConfigError(f"{where}: key 'store.path' must be str")
-                    store = Path(val["path"]).expanduser()
-                if "max_size" in val:
-                    store_bounds["max_size"] = parse_size(val["max_size"], f"{where}: key 'store.max_size'")
-                if "when_full" in val:
-                    if val["when_full"] not in WHEN_FULL:
-                        raise ConfigError(f"{where}: key 'store.when_full' must be one of {', '.join(WHEN_FULL)}")
-                    store_bounds["when_full"] = val["when_full"]
-            elif key in ("monitors", "thresholds", "notifiers"):
-                continue  # the service's sections: checked by datamonitor.service.load_service
-            elif key == "home":
-                if not isinstance(val, str):
-                    raise ConfigError(f"{where}: key 'home' must be str")
-                if home is None and not env.get("DATAMONITOR_HOME"):
-                    home_path = Path(val).expanduser()
-            else:
-                raise ConfigError(f"{where}: unknown key '{key}'")
+        fields.update(_from_file(source, home_given=home is not None or bool(env.get("DATAMONITOR_HOME")),
+                                 es=fields["es"]))
+    _from_env(env, fields)
+    if es_url is not None:
+        fields["es"].update(hosts_fields(es_url))
+    if store_path is not None:
+        fields["store_path"] = Path(store_path).expanduser()
+    fields["es"] = _check_es(EsSettings(**fields["es"]), str(source) if source else "configuration")
+    return Config(source=source, **fields)
 
+
+def _from_file(source: Path, *, home_given: bool, es: dict[str, Any]) -> dict[str, Any]:
+    """Config's fields that the file sets (the elasticsearch ones into ``es``)."""
+    where = str(source)
+    data = read_config_file(source)
+    _warn_if_exposed(source, data)  # here, once per start: the service reads the file again for its monitors
+    out: dict[str, Any] = {}
+    for key, val in data.items():
+        if key == "elasticsearch":
+            if not isinstance(val, Mapping):
+                raise ConfigError(f"{where}: key 'elasticsearch' must be a table")
+            es.update(_es_from_table(val, where))
+        elif key == "store":
+            out.update(_store_from_table(val, where))
+        elif key in ("monitors", "thresholds", "notifiers"):
+            continue  # the service's sections: checked by datamonitor.service.load_service
+        elif key == "home":
+            if not isinstance(val, str):
+                raise ConfigError(f"{where}: key 'home' must be str")
+            if not home_given:
+                out["home"] = Path(val).expanduser()
+        else:
+            raise ConfigError(f"{where}: unknown key '{key}'")
+    return out
+
+
+def _from_env(env: Mapping[str, str], fields: dict[str, Any]) -> None:
+    """The environment's settings, over the file's."""
     if env.get("DATAMONITOR_ES_URL"):
-        es_fields.update(hosts_fields(env["DATAMONITOR_ES_URL"]))
+        fields["es"].update(hosts_fields(env["DATAMONITOR_ES_URL"]))
     for var, key in _ENV_ES.items():
         if env.get(var):
-            es_fields[key] = _parse_bool(env[var], var) if key == "verify_certs" else env[var]
+            fields["es"][key] = _parse_bool(env[var], var) if key == "verify_certs" else env[var]
     if env.get("DATAMONITOR_STORE"):
-        store = Path(env["DATAMONITOR_STORE"]).expanduser()
+        fields["store_path"] = Path(env["DATAMONITOR_STORE"]).expanduser()
     if env.get("DATAMONITOR_STORE_MAX_SIZE"):
-        store_bounds["max_size"] = parse_size(env["DATAMONITOR_STORE_MAX_SIZE"], "DATAMONITOR_STORE_MAX_SIZE")
-
-    if es_url is not None:
-        es_fields.update(hosts_fields(es_url))
-    if store_path is not None:
-        store = Path(store_path).expanduser()
-    es = _check_es(EsSettings(**es_fields), str(source) if source else "configuration")
-    return Config(home=home_path, store_path=store, es=es, source=source,
-                  store_max_size=store_bounds.get("max_size"), store_when_full=store_bounds.get("when_full", "pause"))
-
-
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
-
-
-def parse_size(raw: object, where: str) -> int:
-    """Bytes from an int or a text such as ``"500MB"`` or ``"10 GiB"`` (Metricbeat's spelling)."""
-    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise ConfigError(f"{where}: must be a number of bytes or a text such as '500MB', not {type(raw).__name__}")
-    if isinstance(raw, int):
-        number, unit = float(raw), ""
-    else:
-        text = raw.strip().lower()
-        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
-        unit = text[len(digits):].strip()
-        try:
-            number = float(digits)
-        except ValueError:
-            raise ConfigError(f"{where}: {raw!r} is not a size such as '500MB'") from None
-        if unit not in _UNITS:
-            raise ConfigError(f"{where}: unknown unit {unit!r} (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)")
-    size = int(number * _UNITS[unit])
-    if size < 1:
-        raise ConfigError(f"{where}: must be positive")
-    return size
-
-
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
-
-def parse_duration(raw: object, where: str, *, allow_zero: bool = False) -> float:
-    """Seconds from a number or a text such as ``"30s"``, ``"5m"``, ``"1.5h"``, ``"7d"`` (a bare number is seconds).
-
-    The units are Metricbeat's and Telegraf's (``ms``, ``s``, ``m``, ``h``) plus ``d`` and ``w``.
-    Zero is refused unless ``allow_zero``: an interval of 0 would spin.
-    """
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        raise ConfigError(f"{where}: must be seconds or a text such as '30s', '5m', '1h', not {type(raw).__name__}")
-    if isinstance(raw, str):
-        text = raw.strip().lower()
-        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
-        unit = text[len(digits):].strip() or "s"
-        if unit not in _DURATION_UNITS:
-            raise ConfigError(f"{where}: unknown unit {unit!r} in {raw!r} (use ms, s, m, h, d or w)")
-        try:
-            seconds = float(digits) * _DURATION_UNITS[unit]
-        except ValueError:
-            raise ConfigError(f"{where}: {raw!r} is not a duration such as '30s', '5m' or '1h'") from None
-    else:
-        seconds = float(raw)
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        raise ConfigError(f"{where}: {raw!r} is not a finite duration")
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ConfigError(f"{where}: must be positive, not {raw!r}")
-    return seconds
+        fields["store_max_size"] = parse_size(env["DATAMONITOR_STORE_MAX_SIZE"], "DATAMONITOR_STORE_MAX_SIZE")

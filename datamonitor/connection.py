@@ -146,24 +146,24 @@ def translate_error(exc: BaseException, settings: EsSettings, action: str) -> El
     if isinstance(exc, ElasticsearchError):
         return exc
     if isinstance(exc, elasticsearch.AuthenticationException):
-        return AuthenticationFailed(f"{action}: Elasticsearch at {hosts} rejected the credentials (401)")
+        return AuthenticationFailed(f"Elasticsearch at {hosts} rejected the credentials (401)", action=action)
     if isinstance(exc, elasticsearch.AuthorizationException):
-        return AuthorizationFailed(f"{action}: not allowed on {hosts} (403): {_reason(exc)}")
+        return AuthorizationFailed(f"not allowed on {hosts} (403): {_reason(exc)}", action=action)
     if isinstance(exc, elasticsearch.ApiError):
-        return RequestRejected(f"{action}: Elasticsearch at {hosts} answered {exc.status_code}: {_reason(exc)}")
+        return RequestRejected(f"Elasticsearch at {hosts} answered {exc.status_code}: {_reason(exc)}", action=action)
     if isinstance(exc, TlsError):
-        return ClusterUnreachable(f"{action}: TLS handshake with {hosts} failed: {type(exc).__name__}")
+        return ClusterUnreachable(f"TLS handshake with {hosts} failed: {type(exc).__name__}", action=action)
     if isinstance(exc, ConnectionTimeout):
-        return ClusterUnreachable(f"{action}: Elasticsearch at {hosts} timed out")
+        return ClusterUnreachable(f"Elasticsearch at {hosts} timed out", action=action)
     if is_refused(exc):
-        return ClusterUnreachable(f"{action}: cannot reach Elasticsearch at {hosts}: connection refused")
+        return ClusterUnreachable(f"cannot reach Elasticsearch at {hosts}: connection refused", action=action)
     if isinstance(exc, (TransportConnectionError, ConnectionError, OSError)):
-        return ClusterUnreachable(f"{action}: cannot reach Elasticsearch at {hosts}")
+        return ClusterUnreachable(f"cannot reach Elasticsearch at {hosts}", action=action)
     if isinstance(exc, SerializationError):
-        return RequestRejected(f"{action}: cannot encode the request: {exc}")
+        return RequestRejected(f"cannot encode the request: {exc}", action=action)
     if isinstance(exc, TransportError):
-        return ClusterUnreachable(f"{action}: transport error talking to {hosts}: {type(exc).__name__}")
-    return ElasticsearchError(f"{action}: {type(exc).__name__}")
+        return ClusterUnreachable(f"transport error talking to {hosts}: {type(exc).__name__}", action=action)
+    return ElasticsearchError(f"{type(exc).__name__}", action=action)
 
 
 #: The client errors that :func:`translate_error` knows; catch these around client calls.

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import DataMonitorError
+from .errors import DaemonError
 
 __all__ = ["start", "status", "stop"]
 
@@ -78,7 +78,7 @@ def start(run_dir: Path, name: str, args: list[str], env: dict[str, str] | None 
     """
     state, pid = status(run_dir, name)
     if state == "running":
-        raise DataMonitorError(f"{name} is already running (pid {pid}); 'stop' it first")
+        raise DaemonError(f"{name} is already running (pid {pid}); 'stop' it first")
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / f"{name}.log"
     offset = log_path.stat().st_size if log_path.exists() else 0
@@ -87,17 +87,17 @@ def start(run_dir: Path, name: str, args: list[str], env: dict[str, str] | None 
         [sys.executable, "-W", "ignore", "-c", _LAUNCHER, str(log_path), sys.executable, "-m", "datamonitor", *args],
         capture_output=True, text=True, env=env, check=False)
     if launcher.returncode != 0 or not launcher.stdout.strip().isdigit():
-        raise DataMonitorError(f"{name} could not be started: {launcher.stderr.strip()[-300:]}")
+        raise DaemonError(f"{name} could not be started: {launcher.stderr.strip()[-300:]}")
     pid = int(launcher.stdout.strip())
     deadline = time.monotonic() + (timeout if ready else 0.5)
     while True:
         if not _alive(pid):
-            raise DataMonitorError(f"{name} exited at once; see {log_path}")
+            raise DaemonError(f"{name} exited at once; see {log_path}")
         if ready and ready in _read_from(log_path, offset):
             break
         if time.monotonic() >= deadline:
             if ready:
-                raise DataMonitorError(f"{name} (pid {pid}) did not report ready within {timeout:g} s; see {log_path}")
+                raise DaemonError(f"{name} (pid {pid}) did not report ready within {timeout:g} s; see {log_path}")
             break
         time.sleep(0.05)
     tmp = _pid_file(run_dir, name).with_suffix(".pid.tmp")
@@ -130,4 +130,4 @@ def stop(run_dir: Path, name: str, timeout: float = 30.0) -> str:
             path.unlink(missing_ok=True)
             return f"stopped (pid {pid})"
         time.sleep(0.1)
-    raise DataMonitorError(f"{name} (pid {pid}) did not stop within {timeout:g} s")
+    raise DaemonError(f"{name} (pid {pid}) did not stop within {timeout:g} s")

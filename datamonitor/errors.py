@@ -1,32 +1,41 @@
-"""The one exception tree of datamonitor.
+"""The one exception tree of datamonitor, and the exit code of each branch.
 
 Every error the library raises on purpose is a :class:`DataMonitorError`; catch
 that to handle them all. Messages carry context (a path, a line, a field, a
-document id) and never a secret.
+document id) and never a secret; where a caller needs a part of the message, the
+error carries it as an attribute (``ConfigError.reason``, ``ElasticsearchError.action``),
+so nothing branches on the text of a message.
 
 ::
 
     DataMonitorError
-    ├── ConfigError            a bad config file, option or environment variable
-    ├── PayloadError           a KPI payload that cannot become a document
-    ├── StoreError             the local SQLite store cannot be opened or written
-    │   └── BacklogFull        a bounded store is full and pauses collection
-    ├── SourceError            a data file or input cannot be read (names the path, and line)
-    ├── ResourceUnavailable    the system refused a resource: a port in use, a permission, a full disk
-    └── ElasticsearchError     anything between us and the cluster
-        ├── NotConfigured      an Elasticsearch call with no cluster configured
-        ├── ClusterUnreachable connection refused, DNS, TLS or timeout
-        ├── AuthenticationFailed   401: bad credentials
-        ├── AuthorizationFailed    403: the user lacks a privilege
-        └── RequestRejected    any other error answer from the cluster, or one that cannot be used
+    ├── UsageError                 how datamonitor was asked to run is wrong             exit 2
+    │   ├── ConfigError            a bad config file, option or environment variable
+    │   │   └── UnknownKey         a key a section does not take (with the key meant)
+    │   └── NotConfigured          an Elasticsearch call with no cluster configured (also an ElasticsearchError)
+    ├── InputError                 what datamonitor was given to read is wrong
+    │   ├── PayloadError           a KPI payload that cannot become a document            exit 2
+    │   └── SourceError            a data file or input cannot be read (names the path, and line)   exit 1
+    ├── StoreError                 the local SQLite store cannot be opened or written      exit 1
+    │   └── BacklogFull            a bounded store is full and pauses collection
+    ├── ElasticsearchError         anything between us and the cluster                     exit 1
+    │   ├── NotConfigured          (above)                                                 exit 2
+    │   ├── ClusterUnreachable     connection refused, DNS, TLS or timeout                 exit 3
+    │   ├── AuthenticationFailed   401: bad credentials
+    │   ├── AuthorizationFailed    403: the user lacks a privilege
+    │   └── RequestRejected        any other error answer from the cluster, or one that cannot be used
+    └── RuntimeFailure             this machine or a process of ours failed at run time    exit 1
+        ├── ResourceUnavailable    the system refused a resource: a port in use, a permission, a full disk   exit 5
+        └── DaemonError            a background process would not start, stop, or is already running
 
-The command line turns them into exit codes with :func:`exit_code`; the table
-is in ``docs/cli.rst``:
+The command line turns them into exit codes with :func:`exit_code`, through the one
+table :data:`EXIT_CODES` (the most specific class of an error that the table names
+wins); the table is also in ``docs/cli.rst``:
 
 ====  ==========================================================================
 0     success
 1     an operation failed (a file could not be measured, the cluster refused a request)
-2     bad usage, input or config (argparse, ConfigError, PayloadError, NotConfigured)
+2     bad usage, input or config (argparse, UsageError, PayloadError)
 3     documents were not delivered and wait in the store: the cluster is unreachable,
       refused the connection or the credentials, or gave an answer that cannot be used
 4     some documents were rejected for good (dead letters)
@@ -37,7 +46,10 @@ is in ``docs/cli.rst``:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
+    "EXIT_CODES",
     "EXIT_FAIL",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
@@ -50,14 +62,19 @@ __all__ = [
     "BacklogFull",
     "ClusterUnreachable",
     "ConfigError",
+    "DaemonError",
     "DataMonitorError",
     "ElasticsearchError",
+    "InputError",
     "NotConfigured",
     "PayloadError",
     "RequestRejected",
     "ResourceUnavailable",
+    "RuntimeFailure",
     "SourceError",
     "StoreError",
+    "UnknownKey",
+    "UsageError",
     "exit_code",
 ]
 
@@ -67,14 +84,67 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNDELIVERED, EXIT_REJECTED, EXIT_RUNTIME, E
 class DataMonitorError(Exception):
     """Base of every error datamonitor raises on purpose."""
 
+    @property
+    def lines(self) -> list[str]:
+        """The message as the command line prints it: one line each."""
+        return str(self).splitlines() or [""]
 
-class ConfigError(DataMonitorError, ValueError):
-    """A config file, option or environment variable is wrong; the message names it."""
+
+# ------------------------------------------------------------------ usage
+
+class UsageError(DataMonitorError):
+    """How datamonitor was asked to run is wrong: an option, the config, a missing cluster."""
 
 
-class PayloadError(DataMonitorError, ValueError):
+class ConfigError(UsageError, ValueError):
+    """A config file, option or environment variable is wrong; the message names it.
+
+    :param reason: the message without its place (``must be positive, not 0``), for a caller that names
+        the place its own way (an argparse option, a section of the file).
+    :param key: the key of a table the reason is about, when the message does not name it yet.
+    :param problems: several problems found at once (``test config``, ``run``): one line each.
+    """
+
+    def __init__(self, message: str = "", *, reason: str | None = None, key: str | None = None,
+                 problems: Iterable[str] = ()) -> None:
+        self.problems = tuple(problems)
+        super().__init__(message or "\n".join(self.problems))
+        self.reason = reason if reason is not None else str(self)
+        self.key = key
+
+    @classmethod
+    def at(cls, where: str, reason: str) -> ConfigError:
+        """``<where>: <reason>``, with the reason kept apart."""
+        return cls(f"{where}: {reason}", reason=reason)
+
+    @property
+    def lines(self) -> list[str]:
+        return list(self.problems) if self.problems else super().lines
+
+
+class UnknownKey(ConfigError):
+    """A key that a section of the config does not take; ``suggestion`` is the known key closest to it."""
+
+    def __init__(self, message: str, *, key: str, known: Iterable[str], suggestion: str | None = None) -> None:
+        super().__init__(message, key=key)
+        self.known, self.suggestion = tuple(known), suggestion
+
+
+# ------------------------------------------------------------------ input
+
+class InputError(DataMonitorError):
+    """What datamonitor was given to read is wrong: a payload, a data file."""
+
+
+class PayloadError(InputError, ValueError):
     """A KPI payload cannot become a document; the message names the field."""
 
+
+class SourceError(InputError):
+    """A data file or other input cannot be read; the message names the path (and the line)."""
+
+
+# ------------------------------------------------------------------ store
 
 class StoreError(DataMonitorError):
     """The local store cannot be opened, read or written."""
@@ -84,19 +154,20 @@ class BacklogFull(StoreError):
     """The store holds ``max_size`` bytes of undelivered documents and pauses: nothing of the batch was stored."""
 
 
-class SourceError(DataMonitorError):
-    """A data file or other input cannot be read; the message names the path (and the line)."""
-
-
-class ResourceUnavailable(DataMonitorError):
-    """The operating system refused something a command needs: a port in use, a permission, a full disk."""
-
+# ---------------------------------------------------------------- cluster
 
 class ElasticsearchError(DataMonitorError):
-    """Base of the errors that come from talking to Elasticsearch."""
+    """Base of the errors that come from talking to Elasticsearch.
+
+    :param action: what was being done (``search``, ``bulk``); the message is then ``<action>: <reason>``.
+    """
+
+    def __init__(self, reason: str = "", *, action: str | None = None) -> None:
+        super().__init__(f"{action}: {reason}" if action else reason)
+        self.reason, self.action = reason, action
 
 
-class NotConfigured(ElasticsearchError):
+class NotConfigured(ElasticsearchError, UsageError):
     """An Elasticsearch operation was asked for, but no cluster is configured."""
 
 
@@ -116,14 +187,33 @@ class RequestRejected(ElasticsearchError):
     """The cluster answered a request with an error other than 401/403."""
 
 
+# ---------------------------------------------------------------- runtime
+
+class RuntimeFailure(DataMonitorError):
+    """This machine, or a process of ours, failed at run time."""
+
+
+class ResourceUnavailable(RuntimeFailure):
+    """The operating system refused something a command needs: a port in use, a permission, a full disk."""
+
+
+class DaemonError(RuntimeFailure):
+    """A background process (``watch start``) would not start or stop, or already runs."""
+
+
+#: The command line's exit code of each branch; an error takes the entry of the first class of its MRO listed here.
+EXIT_CODES: dict[type[BaseException], int] = {
+    KeyboardInterrupt: EXIT_INTERRUPTED,
+    NotConfigured: EXIT_USAGE,
+    UsageError: EXIT_USAGE,
+    PayloadError: EXIT_USAGE,
+    ClusterUnreachable: EXIT_UNDELIVERED,
+    ResourceUnavailable: EXIT_RUNTIME,
+    OSError: EXIT_RUNTIME,
+    DataMonitorError: EXIT_FAIL,
+}
+
+
 def exit_code(exc: BaseException) -> int:
-    """The command line's exit code for an error (the table in this module's docstring)."""
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
-    if isinstance(exc, (ConfigError, PayloadError, NotConfigured)):
-        return EXIT_USAGE
-    if isinstance(exc, ClusterUnreachable):
-        return EXIT_UNDELIVERED
-    if isinstance(exc, (ResourceUnavailable, OSError)):
-        return EXIT_RUNTIME
-    return EXIT_FAIL
+    """The command line's exit code for an error (:data:`EXIT_CODES`); 1 for anything it does not name."""
+    return next((EXIT_CODES[cls] for cls in type(exc).__mro__ if cls in EXIT_CODES), EXIT_FAIL)

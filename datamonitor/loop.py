@@ -4,6 +4,11 @@ A :class:`Monitor` wraps a source. ``step()`` measures once. ``loop()`` repeats
 it every ``interval`` seconds until ``duration`` has passed or ``stop()`` is
 called; in the main thread SIGINT and SIGTERM call ``stop()``, so the current
 step finishes, the records are kept and the loop returns.
+
+A step that fails never ends the loop, whatever it raises, as a step of the
+watcher, of the UDP listener or a notifier never ends theirs: a
+:class:`~datamonitor.errors.DataMonitorError` (a file that cannot be read, a full
+store) is one error line; anything else is a bug and is logged with its traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .errors import DataMonitorError
+from .errors import ConfigError, DataMonitorError
 from .notify import Notifier, Threshold, ThresholdSet, send_all
 from .records import KpiRecord
 from .sources import Source
@@ -36,7 +41,8 @@ class Monitor:
                  notifiers: Sequence[Notifier] = (), sink: Callable[[list[KpiRecord]], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic, state: Any = None) -> None:
         if interval <= 0:
-            raise DataMonitorError(f"interval must be positive, not {interval}")
+            raise ConfigError(f"interval must be positive, not {interval}", key="interval",
+                              reason=f"must be positive, not {interval}")
         self.source, self.interval = source, interval
         self.thresholds = ThresholdSet(thresholds, state=state)
         self.notifiers = list(notifiers)
@@ -64,10 +70,12 @@ class Monitor:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def loop(self, duration: float | None = None) -> int:
+    def loop(self, duration: float | None = None, *,
+             on_step: Callable[[list[KpiRecord]], Any] | None = None) -> int:
         """Step every ``interval`` until ``duration`` seconds passed or ``stop()``; returns the steps taken.
 
-        A step that fails is logged, and the loop goes on.
+        ``on_step`` sees each step's records (and notifications) after the sink. A step that fails is
+        logged, and the loop goes on.
         """
         handlers = self._install_signals()
         deadline = None if duration is None else self._clock() + duration
@@ -76,10 +84,15 @@ class Monitor:
             while not self._stop.is_set():
                 started = self._clock()
                 try:
-                    self.step()
+                    records = self.step()
                     taken += 1
                 except DataMonitorError as exc:
                     log.error("%s: %s", self.source.name, exc)
+                except Exception:
+                    log.exception("%s: a step failed", self.source.name)
+                else:
+                    if on_step is not None:
+                        on_step(records)
                 if deadline is not None and self._clock() >= deadline:
                     break
                 wait = self.interval - (self._clock() - started)

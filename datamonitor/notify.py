@@ -22,11 +22,12 @@ from email.message import EmailMessage
 from typing import Any, Protocol
 from urllib import error, request
 
-from .errors import ConfigError
+from .errors import ConfigError, UnknownKey
 from .records import KpiRecord
+from .validation import REQUIRED, option, read_fields, secret_keys
 
-__all__ = ["EmailNotifier", "LogNotifier", "Notifier", "Threshold", "ThresholdSet", "WebhookNotifier",
-           "check_notifier", "human", "make_notifier", "send_all"]
+__all__ = ["NOTIFIERS", "EmailNotifier", "LogNotifier", "Notifier", "Threshold", "ThresholdSet", "WebhookNotifier",
+           "check_notifier", "human", "make_notifier", "notifier_secrets", "send_all"]
 
 log = logging.getLogger(__name__)
 DATASET = "datamonitor.notify"
@@ -40,28 +41,36 @@ class Notifier(Protocol):
         ...
 
 
+@dataclass
 class LogNotifier:
-    """Notifications as WARNING log lines (stderr in the command line)."""
+    """Notifications as WARNING log lines (stderr in the command line); it takes no options."""
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
-        self._log = logger or logging.getLogger("datamonitor.notifications")
+    logger: logging.Logger | None = field(default=None, repr=False)
 
     def notify(self, title: str, message: str) -> None:
-        self._log.warning("%s: %s", title, message)
+        (self.logger or logging.getLogger("datamonitor.notifications")).warning("%s: %s", title, message)
+
+    def problems(self, env: Mapping[str, str]) -> list[str]:
+        return []
+
+
+def _addresses(value: object, key: str) -> list[str]:
+    """``to``: one address, or a list of them."""
+    return [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
 
 
 @dataclass
 class EmailNotifier:
     """E-mail over SMTP, with STARTTLS when asked; the password comes from the environment."""
 
-    host: str
-    to: Sequence[str]
-    sender: str = "datamonitor@localhost"
-    port: int = 25
-    starttls: bool = False
-    username: str | None = None
-    password_env: str = "DATAMONITOR_SMTP_PASSWORD"
-    timeout: float = 10.0
+    host: str = option(REQUIRED, types=(str,))
+    to: Sequence[str] = option(REQUIRED, types=(list, str), items=str, parse=_addresses)
+    sender: str = option("datamonitor@localhost", types=(str,))
+    port: int = option(25, types=(int,))
+    starttls: bool = option(False, types=(bool,))
+    username: str | None = option(None, types=(str,))
+    password_env: str = option("DATAMONITOR_SMTP_PASSWORD", types=(str,))
+    timeout: float = option(10.0, types=(int, float))
 
     def notify(self, title: str, message: str) -> None:
         msg = EmailMessage()
@@ -77,14 +86,25 @@ class EmailNotifier:
     def __repr__(self) -> str:
         return f"EmailNotifier(host={self.host!r}, port={self.port}, to={list(self.to)!r})"
 
+    def problems(self, env: Mapping[str, str]) -> list[str]:
+        """What would keep it from delivering, found without sending anything."""
+        problems = []
+        if not self.host:
+            problems.append("email: host is empty")
+        if not self.to:
+            problems.append("email: 'to' names nobody")
+        if self.username and not env.get(self.password_env):
+            problems.append(f"email: username {self.username!r} is set but ${self.password_env} is empty")
+        return problems
+
 
 @dataclass
 class WebhookNotifier:
     """An HTTP POST of a JSON body; ``text`` makes it work with Slack-style incoming webhooks."""
 
-    url: str = field(repr=False)
-    timeout: float = 10.0
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    url: str = option(REQUIRED, types=(str,), secret="a webhook URL is a credential")
+    timeout: float = option(10.0, types=(int, float))
+    headers: dict[str, str] = option({}, types=(dict,), items=str, secret=True)
 
     def __repr__(self) -> str:
         # a Slack-style URL holds its token in the path, and headers may hold one: show the host only
@@ -103,57 +123,46 @@ class WebhookNotifier:
         except error.HTTPError as exc:
             raise OSError(f"webhook answered {exc.code}") from None
 
+    def problems(self, env: Mapping[str, str]) -> list[str]:
+        """What would keep it from delivering, found without sending anything."""
+        from urllib.parse import urlsplit
 
-_OPTION_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
-    "log": {},
-    "email": {"host": (str,), "to": (list,), "sender": (str,), "port": (int,), "starttls": (bool,),
-              "username": (str,), "password_env": (str,), "timeout": (int, float)},
-    "webhook": {"url": (str,), "timeout": (int, float), "headers": (dict,)},
-}
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return [f"webhook: url {parts.scheme}://{parts.hostname or ''}/... is not an http(s) URL"]
+        return []
+
+
+#: Every notifier by the name a config file gives it; each class's option() fields are its keys.
+NOTIFIERS: dict[str, type[Any]] = {"log": LogNotifier, "email": EmailNotifier, "webhook": WebhookNotifier}
 
 
 def make_notifier(kind: str, **options: Any) -> Notifier:
     """A notifier by name: ``log``, ``email`` or ``webhook``, with its options."""
-    kinds: dict[str, Any] = {"log": LogNotifier, "email": EmailNotifier, "webhook": WebhookNotifier}
-    if not isinstance(kind, str) or kind not in kinds:
-        raise ConfigError(f"notifier {kind!r} is not one of {', '.join(kinds)}")
-    if kind == "email" and isinstance(options.get("to"), str):
-        options["to"] = [options["to"]]
-    for key, value in options.items():
-        types = _OPTION_TYPES[kind].get(key)
-        if types is None:
-            continue  # an unknown option: the constructor names it below
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types) or (
-                isinstance(value, (list, dict)) and not all(isinstance(v, str) for v in
-                                                            (value.values() if isinstance(value, dict) else value))):
-            names = " or ".join("list of str" if t is list else "table of str" if t is dict else t.__name__
-                                for t in types)
-            raise ConfigError(f"notifier {kind!r}: {key} must be {names}, not {type(value).__name__}")
+    if not isinstance(kind, str) or kind not in NOTIFIERS:
+        raise ConfigError(f"notifier {kind!r} is not one of {', '.join(NOTIFIERS)}")
     try:
-        notifier: Notifier = kinds[kind](**options)
-    except TypeError as exc:
-        raise ConfigError(f"notifier {kind!r}: {exc}") from None
+        fields = read_fields(NOTIFIERS[kind], options)
+    except UnknownKey as exc:
+        raise ConfigError(f"notifier {kind!r}: {exc.key}: {exc.reason}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"notifier {kind!r}: {exc.key} {exc.reason}") from None
+    notifier: Notifier = NOTIFIERS[kind](**fields)
     return notifier
+
+
+def notifier_secrets(entry: object) -> list[str]:
+    """The keys of a ``[[notifiers]]`` entry that hold secrets, each with why where its model says."""
+    if not isinstance(entry, Mapping):
+        return []
+    kind = entry.get("type")
+    return secret_keys(NOTIFIERS[kind], entry) if isinstance(kind, str) and kind in NOTIFIERS else []
 
 
 def check_notifier(notifier: Notifier, env: Mapping[str, str] | None = None) -> list[str]:
     """What would keep a notifier from delivering, found without sending anything: one line each."""
-    from urllib.parse import urlsplit
-
-    env = os.environ if env is None else env
-    problems = []
-    if isinstance(notifier, EmailNotifier):
-        if not notifier.host:
-            problems.append("email: host is empty")
-        if not notifier.to:
-            problems.append("email: 'to' names nobody")
-        if notifier.username and not env.get(notifier.password_env):
-            problems.append(f"email: username {notifier.username!r} is set but ${notifier.password_env} is empty")
-    elif isinstance(notifier, WebhookNotifier):
-        parts = urlsplit(notifier.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(f"webhook: url {parts.scheme}://{parts.hostname or ''}/... is not an http(s) URL")
-    return problems
+    check = getattr(notifier, "problems", None)
+    return list(check(os.environ if env is None else env)) if check is not None else []
 
 
 def send_all(notifiers: Iterable[Notifier], title: str, message: str) -> int:
@@ -172,13 +181,15 @@ def send_all(notifiers: Iterable[Notifier], title: str, message: str) -> int:
 class Threshold:
     """A line on one KPI: ``above`` or ``below`` a limit, cleared only past ``hysteresis``."""
 
-    kpi: str
-    above: float | None = None
-    below: float | None = None
-    hysteresis: float = 0.0
-    subject: str | None = None
+    kpi: str = option(REQUIRED, types=(str,))
+    above: float | None = option(None, types=(int, float))
+    below: float | None = option(None, types=(int, float))
+    hysteresis: float = option(0.0, types=(int, float))
+    subject: str | None = option(None, types=(str,))
 
     def __post_init__(self) -> None:
+        if not self.kpi:
+            raise ConfigError("threshold: kpi is required", reason="required", key="kpi")
         if (self.above is None) == (self.below is None):
             raise ConfigError(f"threshold on {self.kpi!r}: give exactly one of above or below")
         if self.hysteresis < 0:

@@ -13,7 +13,7 @@ from typing import Any
 from .errors import PayloadError
 from .records import _ALIASES, _BASELINE_FIELDS, _DERIVED, KpiRecord, _check_value, parse_timestamp
 
-__all__ = ["KEYS", "from_payload"]
+__all__ = ["KEYS", "from_payload", "near_miss"]
 
 #: every key a payload may give for a record's field (other scalar keys become labels)
 KEYS = frozenset(_ALIASES)
@@ -103,3 +103,13 @@ def from_payload(payload: Mapping[str, Any], defaults: Mapping[str, Any]) -> Kpi
         if isinstance(size, str) and size.strip().isdigit():
             fields["file_size"] = int(size)
     return KpiRecord(labels=labels, **fields)
+
+
+def near_miss(key: str) -> str | None:
+    """The payload key a mistyped one was meant to be (``subjet``: ``subject``), or None for a known key or a label."""
+    import difflib
+
+    if key in KEYS or key == "labels" or "." in key:
+        return None
+    close = difflib.get_close_matches(key, sorted({k for k in KEYS if "." not in k} | {"labels"}), n=1, cutoff=0.75)
+    return close[0] if close else None

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .config import WHEN_FULL  # the [store] model owns its choices
 from .errors import BacklogFull, StoreError
 from .records import Field, NewDocument
 from .storeschema import migrate
@@ -37,7 +38,6 @@ __all__ = ["DEAD", "PENDING", "SHIPPED", "WHEN_FULL", "DocKey", "DocState", "Fai
 log = logging.getLogger(__name__)
 
 #: what a bounded store does when a batch does not fit
-WHEN_FULL = ("pause", "drop_oldest")
 # where search(fields=...) looks in a document's JSON
 _FIELD_PATHS = {"file": (Field.FILE_PATH, Field.FILE_NAME), "dataset": (Field.DATASET,), "subject": (Field.SUBJECT,)}
 

@@ -404,7 +404,8 @@ def test_durations_take_units_on_the_command_line_and_in_the_config(tmp_path: Pa
                     f'  - {{type: watch, dirs: ["{tmp_path}"], settle: 250ms}}\n  - {{type: files, paths: ["{tmp_path}"],'
                     ' interval: 2h}\n')
     spec = load_service(conf)
-    assert [m.options.get("interval", m.options.get("flush", m.options.get("settle"))) for m in spec.monitors] == \
+    # each monitor is its typed model (datamonitor.monitors), its durations in seconds
+    assert [next(getattr(m, k) for k in ("interval", "flush", "settle") if hasattr(m, k)) for m in spec.monitors] == \
         [300.0, 1.5, 0.25, 7200.0]
     empty = tmp_path / "empty"
     empty.mkdir()
