@@ -34,6 +34,7 @@ def _images(page: str) -> list[bytes]:
     return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
 
 
+@pytest.mark.slow
 def test_report_from_real_documents_has_a_section_per_dataset_with_true_column_cards(
         monthly: Path, home: Path, flights_df) -> None:
     import matplotlib.image as mpimg
@@ -79,6 +80,7 @@ def test_report_since_leaves_older_documents_out(home: Path) -> None:
     assert "2013-01-28" not in page and "2013-04-28" in page
 
 
+@pytest.mark.slow
 def test_report_command_writes_one_html_file(monthly: Path, home: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["file", str(monthly)]) == 0
