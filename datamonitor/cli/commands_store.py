@@ -32,7 +32,7 @@ def register(add: Any) -> None:
                    "/s/ID/ URLs, not its display name; default: the default space)")
     p = add("export", "write the Kibana saved objects as NDJSON, for importing by hand", cmd_export)
     p.add_argument("what", choices=["kibana"], help="what to export")
-    p = add("report", "write one self-contained HTML report of the KPIs (plots and latest values)", cmd_report)
+    p = add("report", "write one self-contained HTML report of the KPIs (overview, datasets with their bands, disks, UDP)", cmd_report)
     p.add_argument("--since", default="7d", help="only after this time: ISO-8601, or an age such as 6h, 7d (default 7d)")
     p.add_argument("--out", default="report.html", help="the HTML file to write (default report.html; - for stdout)")
     p.add_argument("--threshold", action="append", default=[], metavar="KPI=VALUE",
