@@ -135,9 +135,8 @@ def _secrets_in(data: Mapping[str, Any]) -> list[str]:
         found += [f"elasticsearch.{k}" for k in secret_keys(EsSettings, es)]
         for key in ("url", "hosts"):
             urls = es.get(key)
-            for url in urls if isinstance(urls, list) else [urls]:
-                if isinstance(url, str) and "@" in urlsplit(url if "://" in url else "http://" + url).netloc:
-                    found.append(f"elasticsearch.{key} (credentials in the URL)")
+            if any(_has_credentials(url) for url in (urls if isinstance(urls, list) else [urls])):
+                found.append(f"elasticsearch.{key} (credentials in the URL)")
     notifiers = data.get("notifiers")
     if isinstance(notifiers, list) and notifiers:
         from .notify import notifier_secrets  # here: only a file with notifiers needs them
@@ -145,6 +144,17 @@ def _secrets_in(data: Mapping[str, Any]) -> list[str]:
         for i, notifier in enumerate(notifiers):
             found += [f"notifiers[{i}].{key}" for key in notifier_secrets(notifier)]
     return found
+
+
+def _has_credentials(url: object) -> bool:
+    """Whether a URL names a user (``https://user:pass@host``); a URL that cannot be split is
+    reported by the settings' own check, not here."""
+    if not isinstance(url, str):
+        return False
+    try:
+        return "@" in urlsplit(url if "://" in url else "http://" + url).netloc
+    except ValueError:
+        return False
 
 
 def _warn_if_exposed(path: Path, data: Mapping[str, Any]) -> None:

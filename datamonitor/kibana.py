@@ -1,4 +1,4 @@
-"""Kibana saved objects for the KPI indices (a data view, Lens charts, a dashboard) and their import.
+"""Kibana saved objects for the KPI indices (a data view, Lens charts and tables, a dashboard) and their import.
 
 The objects are built here from small chart specs, so the index prefix can
 change; ``resources/kibana-objects.ndjson`` is the rendering for the default
@@ -32,7 +32,7 @@ from .errors import ClusterUnreachable, ConfigError, RequestRejected
 from .records import Field
 from .templates import search_pattern
 
-__all__ = ["CHARTS", "MIN_KIBANA", "KibanaTarget", "auth_headers", "import_objects", "kibana_version", "objects",
+__all__ = ["ANOMALY_COLUMNS", "CHARTS", "MIN_KIBANA", "KibanaTarget", "auth_headers", "import_objects", "kibana_version", "objects",
            "to_ndjson"]
 
 _NS = uuid.UUID("5d3c8f0e-6a56-4b57-9f5e-0d6b2c1f4a10")
@@ -71,11 +71,15 @@ class Chart:
     threshold_label: str = ""
     x_field: str | None = Field.TIMESTAMP  # None: bars per breakdown value, no time axis
     size: int = 10
+    #: draw the observation's baseline beside the value: average kpi.expected, kpi.lower, kpi.upper
+    band: bool = False
 
 
 #: The dashboard's charts. KPI names are the ones the sources emit (docs/schema.rst).
 CHARTS: tuple[Chart, ...] = (
     Chart("kpi-over-time", "KPI value over time, by subject", f"{Field.VALUE} : *", "average", Field.SUBJECT),
+    Chart("expected-band", "Rows per file and their expected band (edit the query for another KPI or dataset)",
+          f'{Field.NAME} : "file.rows" and {Field.SCORE} : *', "average", None, band=True),
     Chart("disk-used", "Disk used % per mount", f'{Field.NAME} : "disk.used_pct"', "max", Field.SUBJECT,
           threshold=90.0, threshold_label="threshold 90%"),
     Chart("rows-per-file", "Rows per file over time", f'{Field.NAME} : "file.rows"', "sum", Field.FILE_NAME,
@@ -88,6 +92,23 @@ CHARTS: tuple[Chart, ...] = (
     Chart("notifications", "Notifications", f'{Field.NAME} : "notification"', "count", Field.SUBJECT,
           series="bar_stacked"),
 )
+
+#: The anomalies table's columns: (key, label, Lens operation, field). The rows are the (dataset, KPI on subject)
+#: pairs with an anomaly in the time range; the metrics are those of the newest anomaly document of each.
+ANOMALY_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("dataset", "Dataset", "terms", Field.TEXT),
+    ("what", "KPI and subject", "terms", Field.SUBJECT),
+    ("time", "Last seen", "last_value", Field.TIMESTAMP),
+    ("value", "Value", "last_value", Field.VALUE),
+    ("lower", "Expected from", "last_value", Field.LOWER),
+    ("expected", "Expected (median)", "last_value", Field.EXPECTED),
+    ("upper", "Expected to", "last_value", Field.UPPER),
+    ("score", "Score", "last_value", Field.SCORE),
+    ("count", "Anomalies", "count", "___records___"),
+)
+#: The band's lines beside the value: (field, label, colour)
+_BAND = ((Field.UPPER, "expected to", "#98A2B3"), (Field.EXPECTED, "expected (median)", "#54B399"),
+         (Field.LOWER, "expected from", "#98A2B3"))
 
 
 def _lens(chart: Chart, data_view: str, prefix: str) -> dict[str, Any]:
@@ -118,9 +139,20 @@ def _lens(chart: Chart, data_view: str, prefix: str) -> dict[str, Any]:
                           "operationType": chart.operation, "sourceField": Field.VALUE, "isBucketed": False,
                           "scale": "ratio", "params": {"emptyAsNull": True}}
     order.append(col_y)
+    accessors, y_config = [col_y], []
+    if chart.band:  # the same layer, so the band shares the value's time buckets and axis
+        y_config.append({"forAccessor": col_y, "color": "#6092C0", "axisMode": "left"})
+        for field, label, color in _BAND:
+            col = _id(prefix, chart.key, field)
+            columns[col] = {"label": label, "customLabel": True, "dataType": "number", "operationType": "average",
+                            "sourceField": field, "isBucketed": False, "scale": "ratio", "params": {"emptyAsNull": True}}
+            order.append(col)
+            accessors.append(col)
+            y_config.append({"forAccessor": col, "color": color, "axisMode": "left"})
     layers: dict[str, Any] = {layer: {"columns": columns, "columnOrder": order, "incompleteColumns": {}}}
     vis_layers: list[dict[str, Any]] = [{
-        "layerId": layer, "layerType": "data", "seriesType": chart.series, "accessors": [col_y],
+        "layerId": layer, "layerType": "data", "seriesType": chart.series, "accessors": accessors,
+        "yConfig": y_config or None,
         "xAccessor": col_x if chart.x_field else (col_split if chart.breakdown else None),
         "splitAccessor": col_split if chart.breakdown and chart.x_field else None,
         "palette": {"type": "palette", "name": "default"},
@@ -161,8 +193,93 @@ def _lens(chart: Chart, data_view: str, prefix: str) -> dict[str, Any]:
     }
 
 
+def _anomalies_table(data_view: str, prefix: str) -> dict[str, Any]:
+    """A Lens table of the anomaly documents: per dataset and KPI, the newest value, its band and its score.
+
+    The form is Lens' ``lnsDatatable`` state (``DatatableVisualizationState``: ``layerId``, ``layerType``,
+    ``columns`` of ``{columnId}``; elastic/kibana x-pack/plugins/lens/public/visualizations/datatable/
+    visualization.tsx) over a ``formBased`` layer; ``last_value`` columns take ``params.sortField`` (its
+    ``LastValueIndexPatternColumn``, operations/definitions/last_value.tsx).
+    """
+    layer = _id(prefix, "anomalies", "layer")
+    ids = {key: _id(prefix, "anomalies", key) for key, *_rest in ANOMALY_COLUMNS}
+    columns: dict[str, Any] = {}
+    for key, label, operation, field in ANOMALY_COLUMNS:
+        column: dict[str, Any] = {"label": label, "customLabel": True, "operationType": operation,
+                                  "sourceField": field, "isBucketed": operation == "terms"}
+        if operation == "terms":
+            # ranked by the count: Lens before 8.1x cannot rank terms by a last_value column (its
+            # isSortableByColumn); the table itself is sorted by the time, newest first
+            column.update(dataType="string", scale="ordinal", params={
+                "size": 100, "orderBy": {"type": "column", "columnId": ids["count"]}, "orderDirection": "desc",
+                "otherBucket": False, "missingBucket": False})
+        elif operation == "last_value":
+            # scale: "ordinal" for strings, else "ratio", as last_value.tsx sets it
+            # and the filter on the field's presence that its buildColumn adds
+            column.update(dataType="date" if field == Field.TIMESTAMP else "number", scale="ratio",
+                          params={"sortField": Field.TIMESTAMP, "showArrayValues": False},
+                          filter={"query": f"{field}: *", "language": "kuery"})
+        else:
+            column.update(dataType="number", scale="ratio", params={"emptyAsNull": True})
+        columns[ids[key]] = column
+    state = {
+        "visualization": {"layerId": layer, "layerType": "data",
+                          "columns": [{"columnId": ids[key], "isTransposed": False} for key, *_r in ANOMALY_COLUMNS],
+                          "sorting": {"columnId": ids["time"], "direction": "desc"},
+                          "paging": {"size": 20, "enabled": True}},
+        "query": {"query": f'{Field.NAME} : "anomaly"', "language": "kuery"},
+        "filters": [],
+        "datasourceStates": {"formBased": {"layers": {layer: {
+            "columns": columns, "columnOrder": list(ids.values()), "incompleteColumns": {}}}}},
+        "internalReferences": [],
+        "adHocDataViews": {},
+    }
+    return {
+        "id": _id(prefix, "lens", "anomalies"), "type": "lens", "managed": False,
+        "attributes": {"title": "[datamonitor] Anomalies: the newest per dataset and KPI, with its expected band",
+                       "description": "", "visualizationType": "lnsDatatable", "state": state},
+        "references": [{"type": "index-pattern", "id": data_view, "name": f"indexpattern-datasource-layer-{layer}"}],
+    }
+
+
+def _dashboard(prefix: str, lenses: list[dict[str, Any]]) -> dict[str, Any]:
+    """The dashboard: tables across the full width, charts two by two."""
+    panels, refs = [], []
+    x = y = 0
+    for i, lens in enumerate(lenses):
+        wide = lens["attributes"]["visualizationType"] == "lnsDatatable"
+        if wide and x:
+            x, y = 0, y + 15
+        width = 48 if wide else 24
+        # Kibana's own form: panelRefName "panel_<panelIndex>", reference "<panelIndex>:panel_<panelIndex>"
+        # (its dashboard server's extractPanelSavedObjectId)
+        name = f"panel_{i}"
+        panels.append({"version": "8.11.0", "type": "lens", "panelIndex": str(i), "panelRefName": name,
+                       "gridData": {"x": x, "y": y, "w": width, "h": 15, "i": str(i)},
+                       "embeddableConfig": {"enhancements": {}}})
+        refs.append({"type": "lens", "id": lens["id"], "name": f"{i}:{name}"})
+        x += width
+        if x >= 48:
+            x, y = 0, y + 15
+    return {
+        "id": _id(prefix, "dashboard"), "type": "dashboard", "managed": False,
+        "attributes": {
+            "title": f"[datamonitor] KPIs ({prefix})",
+            "description": "Data KPIs, their expected bands and anomalies, disks, UDP feeds and notifications "
+                           "collected by datamonitor",
+            "panelsJSON": json.dumps(panels, separators=(",", ":")),
+            "optionsJSON": json.dumps({"useMargins": True, "syncColors": False, "hidePanelTitles": False}),
+            "timeRestore": True, "timeFrom": "now-7d", "timeTo": "now",
+            "refreshInterval": {"pause": False, "value": 60000},
+            "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps({"query": {"query": "", "language": "kuery"},
+                                                                      "filter": []})},
+        },
+        "references": refs,
+    }
+
+
 def objects(settings: EsSettings | None = None) -> list[dict[str, Any]]:
-    """Every saved object, in an order Kibana can import: the data view, the charts, the dashboard."""
+    """Every saved object, in an order Kibana can import: the data view, the charts and table, the dashboard."""
     settings = settings or EsSettings()
     prefix = settings.index_prefix
     data_view = _id(prefix, "data-view")
@@ -172,31 +289,9 @@ def objects(settings: EsSettings | None = None) -> list[dict[str, Any]]:
         "attributes": {"title": pattern, "name": f"datamonitor KPIs ({prefix})", "timeFieldName": Field.TIMESTAMP},
         "references": [],
     }]
-    lenses = [_lens(chart, data_view, prefix) for chart in CHARTS]
+    lenses = [_anomalies_table(data_view, prefix), *(_lens(chart, data_view, prefix) for chart in CHARTS)]
     out.extend(lenses)
-    panels, refs = [], []
-    for i, lens in enumerate(lenses):
-        # Kibana's own form: panelRefName "panel_<panelIndex>", reference "<panelIndex>:panel_<panelIndex>"
-        # (its dashboard server's extractPanelSavedObjectId)
-        name = f"panel_{i}"
-        panels.append({"version": "8.11.0", "type": "lens", "panelIndex": str(i), "panelRefName": name,
-                       "gridData": {"x": (i % 2) * 24, "y": (i // 2) * 15, "w": 24, "h": 15, "i": str(i)},
-                       "embeddableConfig": {"enhancements": {}}})
-        refs.append({"type": "lens", "id": lens["id"], "name": f"{i}:{name}"})
-    out.append({
-        "id": _id(prefix, "dashboard"), "type": "dashboard", "managed": False,
-        "attributes": {
-            "title": f"[datamonitor] KPIs ({prefix})",
-            "description": "Data KPIs, disks, UDP feeds and notifications collected by datamonitor",
-            "panelsJSON": json.dumps(panels, separators=(",", ":")),
-            "optionsJSON": json.dumps({"useMargins": True, "syncColors": False, "hidePanelTitles": False}),
-            "timeRestore": True, "timeFrom": "now-7d", "timeTo": "now",
-            "refreshInterval": {"pause": False, "value": 60000},
-            "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps({"query": {"query": "", "language": "kuery"},
-                                                                      "filter": []})},
-        },
-        "references": refs,
-    })
+    out.append(_dashboard(prefix, lenses))
     return [_stamp(o) for o in out]
 
 

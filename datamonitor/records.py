@@ -260,6 +260,11 @@ class Field:
     UNIT: Final = "kpi.unit"
     TEXT: Final = "kpi.text"
     SUBJECT: Final = "kpi.subject"
+    #: a scored observation's baseline (see :mod:`datamonitor.baseline`)
+    EXPECTED: Final = "kpi.expected"
+    LOWER: Final = "kpi.lower"
+    UPPER: Final = "kpi.upper"
+    SCORE: Final = "kpi.score"
     DATASET: Final = "event.dataset"
     HOST: Final = "host.name"
     FILE_PATH: Final = "file.path"
@@ -289,6 +294,7 @@ class DocumentFields:
     host: str | None = None
     file_path: str | None = None
     file_name: str | None = None
+    file_size: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     message: str | None = None
 
@@ -307,7 +313,8 @@ def read(doc: Mapping[str, Any]) -> DocumentFields:
         unit=kpi.get("unit"), text=kpi.get("text"), subject=kpi.get("subject"),
         **{key: kpi.get(key) for key in _BASELINE_FIELDS},
         dataset=(doc.get("event") or {}).get("dataset"), host=(doc.get("host") or {}).get("name"),
-        file_path=file.get("path"), file_name=file.get("name"), labels=doc.get("labels") or {},
+        file_path=file.get("path"), file_name=file.get("name"), file_size=file.get("size"),
+        labels=doc.get("labels") or {},
         message=doc.get("message"))
 
 

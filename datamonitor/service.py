@@ -157,11 +157,12 @@ def run_service(dm: Any, spec: ServiceSpec, *, duration: float | None = None,
     tasks: dict[str, Task] = {}
     previous = {}
     try:
+        # the handlers first: a SIGTERM that arrives while the monitors start stops the run cleanly
+        if threading.current_thread() is threading.main_thread():
+            previous = {sig: signal.signal(sig, lambda _s, _f: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         for i, m in enumerate(spec.monitors):
             label = f"{m.type}[{i}]"
             tasks[label] = m.start(dm, thresholds=thresholds, notifiers=notifiers, label=label)
-        if threading.current_thread() is threading.main_thread():
-            previous = {sig: signal.signal(sig, lambda _s, _f: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         log.info("running %d monitor(s)", len(spec.monitors))
         stop.wait(duration)
     finally:
@@ -169,7 +170,7 @@ def run_service(dm: Any, spec: ServiceSpec, *, duration: float | None = None,
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     summary = {label: task.summary() for label, task in tasks.items()}
-    if dm.connected:
+    if dm.configured:
         shipped = dm.ship()
         summary["shipping"] = {"shipped": shipped.shipped, "pending": shipped.pending, "error": shipped.error}
     return summary

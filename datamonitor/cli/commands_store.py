@@ -32,7 +32,7 @@ def register(add: Any) -> None:
                    "/s/ID/ URLs, not its display name; default: the default space)")
     p = add("export", "write the Kibana saved objects as NDJSON, for importing by hand", cmd_export)
     p.add_argument("what", choices=["kibana"], help="what to export")
-    p = add("report", "write one self-contained HTML report of the KPIs (plots and latest values)", cmd_report)
+    p = add("report", "write one self-contained HTML report of the KPIs (overview, datasets with their bands, disks, UDP)", cmd_report)
     p.add_argument("--since", default="7d", help="only after this time: ISO-8601, or an age such as 6h, 7d (default 7d)")
     p.add_argument("--out", default="report.html", help="the HTML file to write (default report.html; - for stdout)")
     p.add_argument("--threshold", action="append", default=[], metavar="KPI=VALUE",
@@ -78,7 +78,7 @@ def cmd_info(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         "elasticsearch_client": ".".join(map(str, elasticsearch.__version__)),
         "store": str(dm.config.store_file),
         "config": str(dm.config.source) if dm.config.source else None,
-        "cluster": dm.es_info() if dm.connected else None,
+        "cluster": dm.es_info() if dm.configured else None,
     }
     if args.json:
         print_json(info, out)
@@ -100,10 +100,10 @@ def cmd_setup(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
         print_json({kind: {"name": name, "body": body} for kind, (name, body) in templates.rendered(dm.config.es).items()},
                    out)
         return EXIT_OK
-    if not dm.connected and not args.kibana:
+    if not dm.configured and not args.kibana:
         raise NotConfigured("setup needs a cluster (--es URL) or --kibana URL")
     result: dict[str, Any] = {}
-    if dm.connected:
+    if dm.configured:
         result.update(dm.es_setup())
     if args.kibana:
         answer = dm.kibana_setup(args.kibana, space=args.space)
@@ -183,7 +183,7 @@ def cmd_send(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
     payloads = _read_payloads(args, sys.stdin)
     _check_keys(payloads)
     ids = dm.record(payloads, index=args.index, ship=False)
-    result = ship(dm, args) if dm.connected else None
+    result = ship(dm, args) if dm.configured else None
     for doc_id in ids:
         if args.json:
             print_json({"_id": doc_id}, out)
@@ -263,7 +263,7 @@ def ship(dm: DataMonitor, args: argparse.Namespace, retry_dead: bool = False) ->
 
 
 def cmd_ship(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
-    if not dm.connected:
+    if not dm.configured:
         raise NotConfigured("ship needs a cluster: give --es URL or set DATAMONITOR_ES_URL")
     result = ship(dm, args, retry_dead=args.retry_dead)
     if args.json:

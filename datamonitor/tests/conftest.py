@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import threading
-import time
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +16,17 @@ import pytest
 
 from datamonitor import DataMonitor, load_config
 from datamonitor.testing import FakeCluster, fake_elasticsearch
+from datamonitor.tests.helpers import wait_until
 
 FAKE_URL = "http://fake-es:9200"
+
+# On a failure, hypothesis' pytest plugin imports libcst to suggest a patch, and libcst's import warns
+# (mypy_extensions.TypedDict); with warnings as errors that becomes an INTERNALERROR hiding the real failure.
+# Imported once here, warning ignored, for every hypothesis test (it was done in one module only).
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    with contextlib.suppress(ImportError):
+        import libcst  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -33,13 +43,14 @@ def _no_leaked_threads() -> Iterator[None]:
     """A test must stop every thread it starts."""
     before = set(threading.enumerate())
     yield
-    deadline = time.monotonic() + 5
-    while True:
-        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not leaked or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert not leaked, f"threads left running: {leaked}"
+
+    def started() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t not in before and t.is_alive()]
+
+    try:
+        wait_until(lambda: not started(), timeout=5, what="the test's threads to end")
+    except AssertionError:
+        raise AssertionError(f"threads left running: {started()}") from None
 
 
 @pytest.fixture(autouse=True)

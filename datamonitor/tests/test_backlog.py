@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from datamonitor.sources.watch import DirectoryWatcher
 from datamonitor.store import DEAD, PENDING, SHIPPED, DocKey, Failure, NewDocument, Store
 from datamonitor.tests.conftest import FAKE_URL
 from datamonitor.tests.fakes import FakeCluster
+from datamonitor.tests.helpers import wait_until, wait_until_async
 
 
 def row(i: int, size: int = 100) -> NewDocument:
@@ -121,13 +121,10 @@ def test_the_watcher_keeps_a_file_the_full_store_refused_and_measures_it_later(t
     watcher.start()
     try:
         (folder / "a.csv").write_text("x\n1\n")
-        deadline = time.monotonic() + 10
-        while watcher.deferred < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert watcher.deferred >= 2 and not measured
+        wait_until(lambda: watcher.deferred >= 2, what="a.csv refused twice by the full store")
+        assert not measured
         full["on"] = False
-        while not measured and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: measured, what="a.csv measured once the store has room")
     finally:
         watcher.stop()
     assert measured == [folder / "a.csv"] and watcher.processed == 1
@@ -146,12 +143,15 @@ def test_udp_records_refused_by_a_full_store_wait_for_the_next_flush(home: Path)
     listener = UdpListener("127.0.0.1", 0, flush_interval=0.2, sink=sink)
 
     async def run() -> None:
-        task = asyncio.create_task(listener.serve(duration=1.5))
-        while listener.bound is None:
-            await asyncio.sleep(0.01)
+        task = asyncio.create_task(listener.serve())
+        await wait_until_async(lambda: listener.bound, what="the listener bound")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for _ in range(5):
                 sock.sendto(b"jobs.done:1|c", listener.bound)
+        # two flushes refused, then a later one (not the final flush at stop) stores them
+        await wait_until_async(lambda: sum(r.value for r in stored if r.name == "jobs.done") == 5,
+                               what="the five samples stored by a flush after the two refused ones")
+        listener.stop()
         await task
 
     asyncio.run(run())
@@ -194,16 +194,13 @@ def test_a_file_the_full_store_refused_leaves_no_records_schema_or_memory_and_is
         watcher.start()
         try:
             (folder / "a.csv").write_text("id,v\n" + "".join(f"{i},{i}\n" for i in range(50)))
-            deadline = time.monotonic() + 10
-            while watcher.deferred < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert watcher.deferred >= 2 and watcher.processed == 0
+            wait_until(lambda: watcher.deferred >= 2, what="a.csv refused twice by the full store")
+            assert watcher.processed == 0
             keys = list(store.meta_items())
             assert not [k for k in keys if k.startswith(("schema:", "state:"))], "nothing saved without the records"
             assert store.count() == 15 and store.stats().refused > 0
             store.max_size = None
-            while watcher.processed == 0 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: watcher.processed, what="a.csv measured once the store has room")
         finally:
             watcher.stop()
         assert watcher.processed == 1

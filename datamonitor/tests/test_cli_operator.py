@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -19,7 +19,7 @@ import pytest
 from datamonitor import DataMonitor, load_config
 from datamonitor.cli import main
 from datamonitor.tests.fakes import FakeCluster
-from datamonitor.tests.helpers import loopback_http
+from datamonitor.tests.helpers import loopback_http, running_cli, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -104,6 +104,7 @@ def test_every_bad_entry_is_reported_not_only_the_first(capsys: pytest.CaptureFi
 
 # ------------------------------------------------------------------ Ctrl-C
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_long_file_pass_exits_130_without_a_traceback(tmp_path: Path) -> None:
     import psutil
 
@@ -118,9 +119,8 @@ def test_ctrl_c_during_a_long_file_pass_exits_130_without_a_traceback(tmp_path: 
     try:
         # wait on a condition: the process has spent real CPU on the pass (start-up takes about 0.6 s)
         ps = psutil.Process(proc.pid)
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and sum(ps.cpu_times()[:2]) < 1.5 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: proc.poll() is not None or sum(ps.cpu_times()[:2]) >= 1.5, timeout=60,
+                   what="1.5 s of CPU spent on the pass")
         assert proc.poll() is None, "the pass ended before it could be interrupted: make the file bigger"
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
@@ -273,25 +273,38 @@ def test_a_zero_or_bad_interval_is_refused(capsys: pytest.CaptureFixture[str], a
 def test_the_disk_loop_prints_a_line_per_measurement_on_a_terminal(tmp_path: Path) -> None:
     import pty
 
+    pattern = re.compile(rf"\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d  {re.escape(str(tmp_path))}  [\d.]+% used, [\d.,]+ \w+ free")
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "datamonitor", "--home", str(tmp_path / "h"), "disk", str(tmp_path),
-                             "--interval", "100ms", "--duration", "350ms"], stdout=slave, stderr=subprocess.DEVNULL)
+                             "--interval", "100ms"], stdout=slave, stderr=subprocess.DEVNULL)
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
+    chunks: list[bytes] = []
+
+    def live() -> list[str]:
+        return [line for line in b"".join(chunks).decode().splitlines() if pattern.fullmatch(line)]
+
+    def three_lines() -> bool:  # read what the terminal shows; the condition: three measurements' lines
+        if select.select([master], [], [], 0.05)[0]:
+            chunks.append(os.read(master, 4096))
+        return len(live()) >= 3 or proc.poll() is not None
+
+    try:
+        wait_until(three_lines, what="three live lines on the terminal")
+        proc.send_signal(signal.SIGTERM)
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
     assert proc.wait(timeout=60) == 0
-    lines = b"".join(chunks).decode().splitlines()
-    live = [line for line in lines if re.fullmatch(rf"\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d  {re.escape(str(tmp_path))}  "
-                                                   r"[\d.]+% used, [\d.,]+ \w+ free", line)]
-    assert len(live) >= 3, lines
+    assert len(live()) >= 3, b"".join(chunks).decode()
     # piped: no such lines, the table only
     piped = cli("--home", str(tmp_path / "h"), "disk", str(tmp_path), "--interval", "0.1", "--duration", "0.25")
     assert piped.returncode == 0 and "% used," not in piped.stdout
@@ -328,22 +341,12 @@ def test_the_watcher_logs_a_line_per_file_at_the_default_level(tmp_path: Path) -
     inbox.mkdir()
     (inbox / "good.csv").write_text("a,b\n1,2\n")
     (inbox / "bad.csv").write_bytes(b"\x00\xff" * 64)
-    proc = subprocess.Popen([sys.executable, "-m", "datamonitor", "--home", str(tmp_path / "h"), "watch", str(inbox),
-                             "--settle", "50ms"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen: list[str] = []
-    try:
-        assert proc.stderr is not None
-        while not (any("good.csv: measured" in s for s in seen) and any("bad.csv" in s for s in seen)):
-            line = proc.stderr.readline()
-            assert line, f"the watcher ended early: {seen}"
-            seen.append(line.rstrip("\n"))
-        proc.send_signal(signal.SIGTERM)
-        out, _err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0
+    with running_cli(["--home", str(tmp_path / "h"), "watch", str(inbox), "--settle", "50ms"], tmp_path / "h") as cli:
+        cli.wait_for_line("good.csv: measured")
+        cli.wait_for_line("bad.csv")
+        code, out, err = cli.stop()
+    assert code == 0
+    seen = err.splitlines()
     with DataMonitor(load_config(home=tmp_path / "h")) as dm:
         stored = len(dm.search(file=str(inbox / "good.csv"), limit=1000))
     assert f"datamonitor: INFO: {inbox / 'good.csv'}: measured, {stored} KPIs" in seen

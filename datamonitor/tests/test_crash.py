@@ -10,10 +10,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
+
+import pytest
 
 from datamonitor import DataMonitor, KpiRecord, load_config
 from datamonitor.store import PENDING, SHIPPED, Store
+from datamonitor.tests.helpers import wait_until
+
+pytestmark = pytest.mark.slow  # dozens of SIGKILLed processes, about a minute
 
 SEED = 20261123
 
@@ -53,7 +59,7 @@ def test_sigkill_during_shipping_loses_nothing_and_doubles_nothing(tmp_path: Pat
     kills = in_flight_kills = 0
     for _ in range(12):
         proc = child("ship", str(home), str(log))
-        time.sleep(rng.uniform(0.3, 1.5))
+        time.sleep(rng.uniform(0.3, 1.5))  # the scenario: a kill at a random moment
         if proc.poll() is not None:
             proc.communicate()
             break
@@ -88,9 +94,11 @@ def test_sigkill_during_collection_keeps_every_committed_batch(tmp_path: Path) -
     acknowledged = 0
     for _ in range(10):
         proc = child("collect", str(home))
-        deadline = time.monotonic() + rng.uniform(0.5, 1.5)
-        last = None
-        assert proc.stdout is not None
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()  # up and committing (start-up takes seconds under load): now pick the moment
+        assert first, proc.stderr.read()
+        last = int(first)
+        deadline = time.monotonic() + rng.uniform(0.5, 1.5)  # the scenario: a kill at a random moment
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
@@ -100,15 +108,21 @@ def test_sigkill_during_collection_keeps_every_committed_batch(tmp_path: Path) -
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-        if last is not None:
-            acknowledged += last + 1
+        acknowledged += last + 1
         with Store(home / "datamonitor.db") as store:
             assert store.integrity_check() == "ok"
             # the child's own KPIs: the baselines may add anomaly documents of their own to a batch
             stored = store.count(name="rows")
         assert stored % 100 == 0, "a batch is stored whole or not at all"
         assert stored >= acknowledged * 100, "every batch reported as committed is there"
-    assert acknowledged > 10
+    assert acknowledged > 10, "the kills landed while batches were being committed, not only after the first"
+
+
+def _collecting(proc: subprocess.Popen[str], home: Path, before: int) -> bool:
+    """The service is up and has stored something new (it must not have died meanwhile)."""
+    assert proc.poll() is None, proc.communicate()[1]
+    with Store(home / "datamonitor.db") as store:
+        return store.count() > before
 
 
 def test_thirty_sigkills_of_the_service_while_collecting_and_shipping_lose_nothing_and_double_nothing(
@@ -126,14 +140,8 @@ def test_thirty_sigkills_of_the_service_while_collecting_and_shipping_lose_nothi
         with Store(home / "datamonitor.db") as store:
             before = store.count()
         proc = child("run", str(home), str(log), str(conf))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # up and collecting: now pick the moment
-            with Store(home / "datamonitor.db") as store:
-                if store.count() > before:
-                    break
-            assert proc.poll() is None, proc.communicate()[1]
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 0.6))
+        wait_until(partial(_collecting, proc, home, before), what=f"run {run + 1} collecting")  # now pick the moment
+        time.sleep(rng.uniform(0.0, 0.6))  # the scenario: a kill at a random moment
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         with Store(home / "datamonitor.db") as store:

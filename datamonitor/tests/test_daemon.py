@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from datamonitor import DataMonitor, DataMonitorError, daemon, load_config
 from datamonitor.cli import main
+from datamonitor.tests.helpers import wait_until
 
 
 def test_start_status_stop_and_the_file_is_measured(tmp_path: Path, home: Path,
@@ -24,13 +24,12 @@ def test_start_status_stop_and_the_file_is_measured(tmp_path: Path, home: Path,
         assert main(["watch", "start", str(inbox)]) == 1, "a second start is refused"
         assert "already running" in capsys.readouterr().err
         (inbox / "feed.csv").write_text("a,b\n1,2\n3,4\n")
-        deadline = time.monotonic() + 15
-        rows = []
-        while time.monotonic() < deadline and not rows:
-            time.sleep(0.2)
+        def rows() -> list:
             with DataMonitor(load_config(home=home)) as dm:
-                rows = dm.search(name="file.rows")
-        assert rows and rows[0]["_source"]["kpi"]["value"] == 2
+                return dm.search(name="file.rows")
+
+        found = wait_until(rows, what="feed.csv measured by the background watcher")
+        assert found[0]["_source"]["kpi"]["value"] == 2
     finally:
         assert main(["watch", "stop"]) == 0
     assert main(["watch", "status"]) == 1

@@ -8,7 +8,6 @@ misconfigured proxy or a non-Elasticsearch server would.
 from __future__ import annotations
 
 import json
-import socket
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -20,7 +19,7 @@ import pytest
 from datamonitor import DataMonitor, load_config
 from datamonitor.cli import main
 from datamonitor.store import PENDING
-from datamonitor.tests.helpers import loopback_http
+from datamonitor.tests.helpers import free_port, loopback_http
 
 
 class _Endpoint(BaseHTTPRequestHandler):
@@ -63,10 +62,7 @@ def endpoint() -> Iterator[str]:
 @pytest.fixture
 def closed_port_url() -> str:
     """A loopback URL where nothing listens: connecting is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port('tcp')}"
 
 
 def _fast_config(tmp_path: Path, url: str, max_retries: int = 2) -> Path:

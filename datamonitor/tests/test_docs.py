@@ -99,6 +99,18 @@ def test_the_config_page_and_the_help_say_toml_or_yaml() -> None:
     assert "TOML, or YAML" in help_text
 
 
+def test_the_everyday_run_leaves_out_slow_tests_and_tox_runs_them_all() -> None:
+    import configparser
+
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(ROOT / "tox.ini")
+    assert "slow:" in tox["pytest"]["markers"] and "--strict-markers" in tox["pytest"]["addopts"]
+    for runs_everything in (tox["pytest"]["addopts"], tox["testenv"]["commands"]):
+        assert "-m" not in runs_everything.split(), "tox and .ci/run must not deselect the slow tests"
+    everyday = 'python -m pytest -m "not slow"'
+    assert everyday in (ROOT / "README.md").read_text() and everyday in (DOCS / "reliability.rst").read_text()
+
+
 def _package_modules() -> set[str]:
     package = ROOT / "datamonitor"
     return {".".join(("datamonitor", *p.relative_to(package).with_suffix("").parts)).removesuffix(".__init__")

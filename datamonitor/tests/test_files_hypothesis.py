@@ -8,24 +8,16 @@ engine inferring types from a head sample, or from its first chunk, has to widen
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import random
-import warnings
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from datamonitor.profiling import ProfileOptions, profile_file
-
-# On a failure, hypothesis' pytest plugin imports libcst to suggest a patch, and libcst's import warns
-# (mypy_extensions.TypedDict); with warnings as errors that becomes an INTERNALERROR hiding the real failure.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    with contextlib.suppress(ImportError):
-        import libcst  # noqa: F401
 
 #: no shrinking: each example is a file of up to a few MB, and the failing spec is in the assertion message
 FAST = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "phases": [Phase.explicit, Phase.reuse,
@@ -110,6 +102,7 @@ def _check(prof, df: pd.DataFrame, specs: list[dict]) -> None:
             assert math.isclose(col.mean, values.mean(), rel_tol=1e-9, abs_tol=1e-9), col.name
 
 
+@pytest.mark.slow
 @settings(max_examples=25, **FAST)
 @given(example)
 def test_csv_late_change_widens_like_pandas(tmp_path_factory, ex: dict) -> None:
@@ -131,6 +124,7 @@ def test_csv_late_change_widens_like_pandas(tmp_path_factory, ex: dict) -> None:
     _check(prof, df, specs)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, **FAST)
 @given(example, st.floats(0.0, 1.0))
 def test_jsonl_late_change_widens_like_pandas(tmp_path_factory, ex: dict, key_from: float) -> None:

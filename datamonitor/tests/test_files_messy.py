@@ -292,6 +292,7 @@ def test_bad_row_line_numbers_in_cli_verbose_and_json(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- 2. width
 
+@pytest.mark.slow
 def test_ten_thousand_columns_are_measured(tmp_path: Path) -> None:
     """10,000 columns of four kinds, a few rows: every column measured and equal to pandas."""
     width, rows = 10_000, 6
@@ -596,6 +597,7 @@ def test_flights_every_kpi_equals_pandas_exactly(flights_csv: Path, flights_df: 
                                                        "air_time": "integer", "time_hour": "datetime"})
 
 
+@pytest.mark.slow
 def test_same_kpis_from_csv_compressed_csv_and_parquet(tmp_path: Path, flights_csv: Path) -> None:
     """The same 100,000 flights as CSV, gzip, bz2, zstd and zip CSV, and Parquet: whichever reader or engine runs,
     the KPIs are equal."""

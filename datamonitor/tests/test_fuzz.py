@@ -43,6 +43,7 @@ def _storable(found: list[records.KpiRecord]) -> None:
 
 
 # ------------------------------------------------------------------- UDP
+@pytest.mark.slow
 @FUZZ
 @given(st.one_of(kpi_like, st.lists(kpi_like, max_size=5)))
 def test_json_datagrams_with_nan_huge_numbers_and_unicode_are_accepted_storable_or_rejected(payload: Any) -> None:
@@ -174,6 +175,7 @@ config_docs = st.dictionaries(
     max_size=5)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(doc=config_docs)
 def test_any_config_loads_or_is_one_clear_error(tmp_path: Path, doc: dict[str, Any]) -> None:
@@ -210,6 +212,11 @@ def test_missing_and_unreadable_config_files_are_one_clear_error(tmp_path: Path)
 
 
 def test_zlib_is_not_mistaken_for_data(tmp_path: Path) -> None:
+    """A bare zlib stream (no gzip header) named .csv is refused in one line naming the file, never measured."""
     path = tmp_path / "packed.csv"
-    path.write_bytes(zlib.compress(b"a,b\n1,2\n" * 1000))
-    _measure(path)
+    packed = zlib.compress(b"a,b\n1,2\n" * 1000)
+    assert b"\0" in packed[:65536], "the premise: the stream holds a NUL byte, the sign of binary data"
+    path.write_bytes(packed)
+    with pytest.raises(SourceError) as err:
+        file_kpis(path)
+    assert str(err.value) == f"{path}: binary data, not a text table (a NUL byte in the first 64 KiB)"

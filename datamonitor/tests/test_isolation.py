@@ -76,18 +76,16 @@ def test_the_kpis_do_not_depend_on_the_chunk_size(flights_csv: Path) -> None:
 
 def test_a_worker_that_dies_with_files_in_flight_is_replaced_without_mixing_up_the_answers(tmp_path: Path) -> None:
     """The worker crashes on the second file before the third is queued: the third still gets its own answer."""
-    import time
+    from datamonitor.tests.helpers import wait_until
 
     paths = _files(tmp_path, ["a.csv", "crash.csv", "b.csv", "c.csv"])
     engine = IsolatedEngine(CRASHING)
 
     def jobs():
         for i, path in enumerate(paths):
-            if i == 2:  # wait for the crash on the file in flight (a condition, with a deadline)
-                deadline = time.monotonic() + 60
-                while engine._proc is not None and engine._proc.poll() is None and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                assert engine._proc is None or engine._proc.poll() is not None, "the worker should have died"
+            if i == 2:  # wait for the crash on the file in flight
+                wait_until(lambda: engine._proc is None or engine._proc.poll() is not None, timeout=60,
+                           what="the worker to die on crash.csv", every=0.01)
             yield path, None, path.name
 
     try:

@@ -34,7 +34,7 @@ def shipped() -> list[dict[str, Any]]:
 
 def test_shipped_ndjson_parses_and_matches_the_builder() -> None:
     objs = shipped()
-    assert [o["type"] for o in objs] == ["index-pattern"] + ["lens"] * 6 + ["dashboard"]
+    assert [o["type"] for o in objs] == ["index-pattern"] + ["lens"] * 8 + ["dashboard"]
     assert to_ndjson(objs) == to_ndjson(objects()), "regenerate resources/kibana-objects.ndjson"
 
 
@@ -52,7 +52,12 @@ def test_every_reference_resolves() -> None:
             for layer_id, layer in layers.items():
                 assert f"indexpattern-datasource-layer-{layer_id}" in names
                 assert set(layer["columnOrder"]) == set(layer["columns"])
-            for vis_layer in obj["attributes"]["state"]["visualization"]["layers"]:
+            vis = obj["attributes"]["state"]["visualization"]
+            if obj["attributes"]["visualizationType"] == "lnsDatatable":
+                assert vis["layerId"] in layers and vis["layerType"] == "data"
+                assert [c["columnId"] for c in vis["columns"]] == layers[vis["layerId"]]["columnOrder"]
+                continue
+            for vis_layer in vis["layers"]:
                 assert vis_layer["layerId"] in layers
                 for acc in vis_layer["accessors"]:
                     assert acc in layers[vis_layer["layerId"]]["columns"]
@@ -61,7 +66,7 @@ def test_every_reference_resolves() -> None:
             refs = {r["name"] for r in obj["references"]}
             # Kibana names a panel's reference "<panelIndex>:<panelRefName>" (dashboard server,
             # extractPanelSavedObjectId), with panelRefName "panel_<panelIndex>"
-            assert len(panels) == 6
+            assert len(panels) == 8
             assert refs == {f"{p['panelIndex']}:{p['panelRefName']}" for p in panels}
             assert all(p["panelRefName"] == f"panel_{p['panelIndex']}" for p in panels)
 
@@ -75,11 +80,74 @@ def test_objects_use_only_fields_the_index_template_maps() -> None:
             used.add(attrs["timeFieldName"])
         if obj["type"] == "lens":
             state = attrs["state"]
+            queries = [state["query"]["query"]]
             for layer in state["datasourceStates"]["formBased"]["layers"].values():
-                used |= {c["sourceField"] for c in layer["columns"].values() if "sourceField" in c}
-            used |= set(re.findall(r"([\w.@]+)\s*:", state["query"]["query"]))
+                for column in layer["columns"].values():
+                    used |= {column[k] for k in ("sourceField",) if k in column}
+                    used |= {column["params"]["sortField"]} if "sortField" in column.get("params", {}) else set()
+                    queries += [column["filter"]["query"]] if "filter" in column else []
+            used |= {f for q in queries for f in re.findall(r"([\w.@]+)\s*:", q)}
     used.discard("___records___")  # Lens' name for "count of documents"
     assert used and used <= fields, used - fields
+    # every field the band chart and the anomalies table need is among them
+    assert {"kpi.expected", "kpi.lower", "kpi.upper", "kpi.score", "kpi.text", "kpi.subject"} <= used
+
+
+def _lens_by_title(part: str) -> dict[str, Any]:
+    (found,) = [o for o in shipped() if o["type"] == "lens" and part in o["attributes"]["title"]]
+    return found
+
+
+def test_the_band_chart_draws_the_value_beside_its_expected_band() -> None:
+    lens = _lens_by_title("their expected band")
+    (layer,) = lens["attributes"]["state"]["datasourceStates"]["formBased"]["layers"].values()
+    (vis_layer,) = lens["attributes"]["state"]["visualization"]["layers"]
+    fields = [layer["columns"][acc]["sourceField"] for acc in vis_layer["accessors"]]
+    assert fields == ["kpi.value", "kpi.upper", "kpi.expected", "kpi.lower"], "one axis, one time bucket each"
+    assert {layer["columns"][acc]["operationType"] for acc in vis_layer["accessors"]} == {"average"}
+    assert "kpi.score : *" in lens["attributes"]["state"]["query"]["query"], "only scored observations"
+
+
+def test_the_anomalies_table_lists_anomaly_documents_with_their_band_and_score() -> None:
+    from datamonitor.kibana import ANOMALY_COLUMNS
+
+    lens = _lens_by_title("Anomalies")
+    state = lens["attributes"]["state"]
+    assert lens["attributes"]["visualizationType"] == "lnsDatatable"
+    assert state["query"]["query"] == 'kpi.name : "anomaly"'
+    (layer,) = state["datasourceStates"]["formBased"]["layers"].values()
+    shown = [(layer["columns"][c]["label"], layer["columns"][c]["sourceField"]) for c in layer["columnOrder"]]
+    assert shown == [(label, field) for _k, label, _o, field in ANOMALY_COLUMNS]
+    rows = [c for c in layer["columnOrder"] if layer["columns"][c]["isBucketed"]]
+    assert [layer["columns"][c]["sourceField"] for c in rows] == ["kpi.text", "kpi.subject"]
+    for column in rows:  # ranked by a column every Lens can rank by (not last_value: isSortableByColumn)
+        ranked_by = layer["columns"][column]["params"]["orderBy"]["columnId"]
+        assert layer["columns"][ranked_by]["operationType"] == "count"
+    sort = state["visualization"]["sorting"]
+    assert layer["columns"][sort["columnId"]]["sourceField"] == "@timestamp" and sort["direction"] == "desc"
+
+
+def test_the_anomaly_documents_fill_the_tables_fields() -> None:
+    """The fields the table reads are the ones the baselines write into an anomaly document."""
+    from datamonitor.baseline import Baselines
+    from datamonitor.records import to_document
+    from datamonitor.tests.test_baseline import JUNE, _rows
+
+    class _Meta(dict):
+        def get_meta(self, key: str) -> Any:
+            return self.get(key)
+
+        def set_meta(self, key: str, value: Any) -> None:
+            self[key] = value
+
+    baselines = Baselines(_Meta())
+    for day, value in enumerate(JUNE, start=1):
+        baselines.observe([_rows(day, value)])
+    (anomaly,) = baselines.observe([_rows(len(JUNE) + 1, 197_000)]).anomalies
+    doc = to_document(anomaly)
+    assert doc["kpi"]["name"] == "anomaly" and doc["kpi"]["text"] == "flights" and doc["kpi"]["subject"] == "file.rows"
+    assert doc["kpi"]["lower"] < doc["kpi"]["expected"] < doc["kpi"]["upper"] < doc["kpi"]["value"] * 2
+    assert doc["kpi"]["score"] < -4
 
 
 def test_the_data_view_follows_the_index_prefix() -> None:
@@ -149,7 +217,7 @@ def kibana() -> Iterator[str]:
 def test_import_posts_every_object_with_xsrf_and_auth(kibana: str) -> None:
     settings = EsSettings(username="elastic", password="s3cret")
     answer = import_objects(KibanaTarget(kibana), settings)
-    assert answer["success"] is True and answer["successCount"] == 8
+    assert answer["success"] is True and answer["successCount"] == 10
     req = _Kibana.requests[0]
     assert req["path"] == "/api/saved_objects/_import?overwrite=true"
     assert req["headers"]["kbn-xsrf"] and req["headers"]["authorization"].startswith("Basic ")
@@ -166,7 +234,7 @@ def test_import_into_a_space_with_an_api_key(kibana: str) -> None:
 def test_running_setup_twice_sends_the_same_objects(kibana: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["setup", "--kibana", kibana]) == 0
     assert main(["setup", "--kibana", kibana]) == 0
-    assert "imported 8" in capsys.readouterr().out
+    assert "imported 10" in capsys.readouterr().out
     first, second = (r["ndjson"] for r in _Kibana.requests)
     assert first == second, "fixed ids and overwrite=true: the second import replaces, it does not add"
 

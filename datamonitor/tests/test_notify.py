@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -21,7 +20,7 @@ from datamonitor.notify import (
     make_notifier,
     send_all,
 )
-from datamonitor.tests.helpers import loopback_http
+from datamonitor.tests.helpers import free_port, loopback_http
 
 
 def kpi(value: float, subject: str = "/") -> KpiRecord:
@@ -78,9 +77,7 @@ def smtp_server() -> Iterator[tuple[int, list[Any]]]:
             received.append(envelope)
             return "250 OK"
 
-    with socket.socket() as probe:  # a free port: the controller checks readiness by connecting to it
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port("tcp")  # the controller checks readiness by connecting to it
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     try:

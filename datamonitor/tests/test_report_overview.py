@@ -27,13 +27,14 @@ def test_the_overview_comes_first_with_counts_anomalies_and_breaches(home: Path)
         notes = ThresholdSet([Threshold("disk.used_pct", above=90)]).check([disk])
         dm.record([disk, *notes], ship=False)
         page = dm.report()
-        assert page.index("<h2>Overview</h2>") < page.index("<h2>disk</h2>") < page.index("<h2>file</h2>")
+        assert page.index('<h2 id="overview">Overview</h2>') < page.index(">flights</h2>") < page.index("<h2>Disks</h2>")
         assert _cards(page) == {"datasets": "2", "files": "15", "rows": f"{sum(JUNE) + 197_000 + 10:,}",
                                 "open anomalies": "1", "threshold breaches": "1"}
         assert '<div class="card bad"><b>1</b>open anomalies</div>' in page
         assert "<li>flights: 197,000 rows on 2013-06-14, expected 317,674\u2013347,326</li>" in page
         assert "<li>disk.used_pct on /data is 95%, above 90%</li>" in page
-        assert re.search(r"<tr><td>flights</td><td>/data/flights_#-#-#\.csv</td><td class=\"num\">14</td>"
+        assert re.search(r"<tr><td><a href=\"#ds-data-flights-csv\">flights</a></td><td>/data/flights_#-#-#\.csv</td>"
+                         r"<td class=\"num\">14</td>"
                          r"<td class=\"num\">[\d,]+</td><td>flights_2013-06-14\.csv</td>"
                          r"<td class=\"num\">197,000</td><td class=\"num\">1</td></tr>", page)
         assert 'alt="anomaly"' not in page and 'alt="notification"' not in page, "events are not plotted"

@@ -9,7 +9,6 @@ import os
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from datamonitor.errors import PayloadError
 from datamonitor.notify import WebhookNotifier
 from datamonitor.sources.udp import UdpListener, parse_datagram, sign
 from datamonitor.sources.watch import DirectoryWatcher
+from datamonitor.tests.helpers import wait_until, wait_until_async
 
 trustme = pytest.importorskip("trustme")
 
@@ -155,10 +155,10 @@ def test_the_udp_listener_binds_to_loopback_and_caps_datagrams() -> None:
     assert listener.host == "127.0.0.1"
 
     async def run() -> None:
-        task = asyncio.create_task(listener.serve(duration=0.3))
-        while listener.bound is None:
-            await asyncio.sleep(0.01)
-        assert listener.bound[0] == "127.0.0.1"
+        task = asyncio.create_task(listener.serve())
+        bound = await wait_until_async(lambda: listener.bound, what="the listener bound")
+        assert bound[0] == "127.0.0.1"
+        listener.stop()
         await task
 
     asyncio.run(run())
@@ -183,12 +183,15 @@ def test_the_watcher_never_follows_a_symlink_out_of_its_root_and_survives_loops(
     try:
         (outside / "new.csv").write_text("a\n2\n")  # reachable only through the escape link
         (root / "sub" / "late.csv").write_text("a\n3\n")
-        deadline = time.monotonic() + 10
-        while len(measured) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
+        wait_until(lambda: len(measured) >= 2, what="own.csv and late.csv measured")
+        # a barrier: a last file in the same folder; once it is measured and the watcher idle, every earlier event
+        # (one that followed the escape link, say) was handled
+        (root / "sub" / "zz-barrier.csv").write_text("a\n4\n")
+        wait_until(lambda: "zz-barrier.csv" in {p.name for p in measured} and watcher.idle(),
+                   what="the barrier measured")
     finally:
         watcher.stop()
+    measured = [p for p in measured if p.name != "zz-barrier.csv"]
     assert sorted(p.name for p in measured) == ["late.csv", "own.csv"]
     assert all(outside not in p.resolve().parents for p in measured)
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from datamonitor import ConfigError, DataMonitor, load_config
 from datamonitor.service import load_service, run_service
-from datamonitor.tests.helpers import cli_until_sigterm
+from datamonitor.tests.helpers import free_port, running_cli, stored, udp_bound, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,18 +53,12 @@ def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
         load_service(path)
 
 
-def _udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_every_monitor_runs_in_one_process(tmp_path: Path, home: Path) -> None:
     inbox, exports = tmp_path / "inbox", tmp_path / "exports"
     inbox.mkdir()
     exports.mkdir()
     (exports / "daily.csv").write_text("a,b\n1,2\n3,\n")
-    port = _udp_port()
+    port = free_port()
     conf = tmp_path / "service.toml"
     conf.write_text(f"""
 [[monitors]]
@@ -96,21 +88,30 @@ interval = 0.5
     with DataMonitor() as dm:
         runner = threading.Thread(target=lambda: result.update(run_service(dm, spec, stop=stop)))
         runner.start()
-        time.sleep(1.0)
+        # up: the UDP listener's socket is bound, and it starts after the watcher (run_service's order)
+        wait_until(lambda: udp_bound(port) or not runner.is_alive(), what=f"the service to bind UDP port {port}")
+        assert runner.is_alive(), "run_service ended before its monitors were up"
         (inbox / "arrived.csv").write_text("x,y\n1,2\n")
         import statsd
 
         client = statsd.StatsClient("127.0.0.1", port)
         client.incr("jobs.done", 7)
         client.close()
-        time.sleep(1.5)
+
+        def names() -> set[str]:
+            return {h["_source"]["kpi"]["name"] for h in dm.search(limit=2000)}
+
+        def files() -> set[str]:
+            return {h["_source"]["file"]["name"] for h in dm.search(name="file.rows", limit=100)}
+
+        wanted = {"disk.used_pct", "notification", "jobs.done", "udp.accepted"}
+        wait_until(lambda: wanted <= names() and files() == {"arrived.csv", "daily.csv"}
+                   and len(dm.search(name="disk.used_pct", limit=100)) >= 3,
+                   what="every monitor's documents and three disk steps in the store")
         stop.set()
         runner.join(timeout=30)
         assert not runner.is_alive()
-        names = {h["_source"]["kpi"]["name"] for h in dm.search(limit=2000)}
-        files = {h["_source"]["file"]["name"] for h in dm.search(name="file.rows", limit=100)}
-        assert {"disk.used_pct", "notification", "jobs.done", "udp.accepted"} <= names
-        assert files == {"arrived.csv", "daily.csv"}
+        assert wanted <= names() and files() == {"arrived.csv", "daily.csv"}
     assert result["udp[2]"]["accepted"] == 1 and result["watch[1]"]["files"] == 1
     assert result["disk[0]"]["steps"] >= 3
 
@@ -118,7 +119,10 @@ interval = 0.5
 def test_run_command_stops_on_sigterm(tmp_path: Path) -> None:
     conf = tmp_path / "service.toml"
     conf.write_text(f'[[monitors]]\ntype = "disk"\npaths = ["{tmp_path}"]\ninterval = 0.2\n')
-    code, out, err = cli_until_sigterm(["--config", str(conf), "--json", "run"], tmp_path / "home", start_wait=2.0)
+    home = tmp_path / "home"
+    with running_cli(["--config", str(conf), "--json", "run"], home) as cli:
+        cli.wait_for(lambda: stored(home, "disk.used_pct") >= 3, "three disk steps in the store")
+        code, out, err = cli.stop()
     assert code == 0, err
     assert json.loads(out)["disk[0]"]["steps"] >= 3
 

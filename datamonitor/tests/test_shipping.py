@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 
@@ -42,9 +43,12 @@ def test_bulk_ships_in_chunks_and_marks_everything(es_dm: DataMonitor, fake: Fak
 
 def test_resending_the_same_observations_adds_nothing(es_dm: DataMonitor, fake: FakeCluster) -> None:
     records = kpis(20)
-    es_dm.record(records)
-    # a crash after the bulk but before marking: the store still says pending
-    es_dm.store._db.execute("UPDATE documents SET state = 0")
+    es_dm.record(records, ship=False)
+    # a crash after the bulk but before marking: the cluster took them, the store still says pending
+    pending = es_dm.store.pending(100)
+    fake.bulk(operations=[line for doc in pending for line in
+                          (json.dumps({"create": {"_index": doc.index, "_id": doc.doc_id}}), doc.body)])
+    assert len(fake.accepted) == 20 and es_dm.store.count(PENDING) == 20
     result = es_dm.ship()
     assert (result.created, result.duplicates, result.pending) == (0, 20, 0)
     es_dm.record(records)  # and the same records collected again

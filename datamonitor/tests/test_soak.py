@@ -13,24 +13,23 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from datamonitor import DataMonitor, load_config
 from datamonitor.service import load_service, run_service
+from datamonitor.tests.helpers import free_port, udp_bound, wait_until
+
+pytestmark = pytest.mark.slow  # 60 s of load by design: python -m pytest -m slow runs it
 
 SECONDS = float(os.environ.get("DATAMONITOR_SOAK_SECONDS", "60"))
 RATE = 2000  # datagrams a second
 FILES_PER_SECOND = 2
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_udp_and_watcher_under_load_lose_nothing_uncounted(tmp_path: Path, home: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    port = _free_udp_port()
+    port = free_port()
     conf = tmp_path / "soak.toml"
     conf.write_text(f'[[monitors]]\ntype = "udp"\nport = {port}\nflush = 1.0\n\n'
                     f'[[monitors]]\ntype = "watch"\ndirs = ["{inbox}"]\nsettle = 0.2\n')
@@ -55,7 +54,7 @@ def test_udp_and_watcher_under_load_lose_nothing_uncounted(tmp_path: Path, home:
                         sock.sendto(f"soak.events:{value}|c|#src:s{n % 4}".encode(), ("127.0.0.1", port))
                         sent["good"] += 1
                         sent["sum"] += value
-                time.sleep(0.002)
+                time.sleep(0.002)  # the scenario: a steady rate
 
     def write_files() -> None:
         start, i = time.monotonic(), 0
@@ -67,18 +66,21 @@ def test_udp_and_watcher_under_load_lose_nothing_uncounted(tmp_path: Path, home:
             (inbox / f"partial-{i}.part").write_text("id\n1\n")  # never finished: must be ignored
             written.append(name)
             i += 1
-            time.sleep(1 / FILES_PER_SECOND)
+            time.sleep(1 / FILES_PER_SECOND)  # the scenario: files arriving at a steady rate
 
     with DataMonitor(load_config(home=home)) as dm:
         runner = threading.Thread(target=lambda: result.update(run_service(dm, spec, stop=stop)))
         runner.start()
-        time.sleep(1.0)
+        wait_until(lambda: udp_bound(port) or not runner.is_alive(), what=f"the service to bind UDP port {port}")
+        assert runner.is_alive(), "run_service ended before its monitors were up"
         workers = [threading.Thread(target=send), threading.Thread(target=write_files)]
         for w in workers:
             w.start()
         for w in workers:
             w.join()
-        time.sleep(3.0)  # the last flush interval and the last files' settle time
+        # the last files settled and stored (the listener's last flush comes at stop)
+        wait_until(lambda: len(dm.search(name="file.rows", limit=len(written) + 10)) >= len(written),
+                   timeout=60, what=f"the {len(written)} files written stored")
         stop.set()
         runner.join(timeout=60)
         assert not runner.is_alive()

@@ -10,7 +10,6 @@ import math
 import random
 import socket
 import struct
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -26,7 +25,7 @@ from datamonitor.records import KpiRecord
 from datamonitor.sources.mmsg import batch_receiver
 from datamonitor.sources.statsd import RANK_ERROR
 from datamonitor.sources.udp import Aggregator, UdpListener, parse_datagram, sign, socket_drops
-from datamonitor.tests.helpers import cli_until_sigterm
+from datamonitor.tests.helpers import free_port, running_cli, stored, wait_until, wait_until_async
 
 
 def test_json_datagrams_become_records() -> None:
@@ -93,8 +92,7 @@ def test_listener_with_the_statsd_client_and_raw_datagrams() -> None:
 
     async def scenario() -> None:
         task = asyncio.create_task(listener.serve())
-        while listener.bound is None:
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: listener.bound, what="the listener bound")
         client = statsd.StatsClient("127.0.0.1", listener.bound[1])
         for _ in range(10):
             client.incr("jobs.done")
@@ -105,10 +103,7 @@ def test_listener_with_the_statsd_client_and_raw_datagrams() -> None:
             raw.sendto(b"\xff\xfe garbage", listener.bound)
             raw.sendto(b"x" * 9000, listener.bound)
         client.close()
-        for _ in range(200):
-            if listener.counts.received >= 15:
-                break
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: listener.counts.received >= 15, what="the 15 datagrams received")
         listener.stop()
         await task
 
@@ -122,20 +117,18 @@ def test_listener_with_the_statsd_client_and_raw_datagrams() -> None:
 def test_udp_command_stores_until_sigterm(tmp_path: Path) -> None:
     import statsd
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    def send() -> None:
+    port, home = free_port(), tmp_path / "home"
+    with running_cli(["udp", "--port", str(port), "--flush", "0.3", "--json"], home,
+                     ready="datamonitor: listening on") as cli:
         client = statsd.StatsClient("127.0.0.1", port)
         for _ in range(5):
             client.incr("feed.rows", 100)
         client.close()
-
-    code, out, err = cli_until_sigterm(["udp", "--port", str(port), "--flush", "0.3", "--json"], tmp_path / "home",
-                                       during=send, after_wait=0.8)
+        cli.wait_for(lambda: stored(home, "feed.rows"), "a flush of feed.rows stored")
+        code, out, err = cli.stop()
     assert code == 0, err
     assert json.loads(out)["accepted"] == 5
-    with DataMonitor(load_config(home=tmp_path / "home")) as dm:
+    with DataMonitor(load_config(home=home)) as dm:
         hits = dm.search(name="feed.rows", limit=10)
         assert sum(h["_source"]["kpi"]["value"] for h in hits) == 500
 
@@ -169,8 +162,7 @@ def _serving(listener: UdpListener, scenario: Callable[[tuple[str, int]], None])
 
     async def run() -> None:
         task = asyncio.create_task(listener.serve())
-        while listener.bound is None:
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: listener.bound, what="the listener bound")
         await asyncio.to_thread(scenario, listener.bound)
         listener.stop()
         await task
@@ -178,10 +170,9 @@ def _serving(listener: UdpListener, scenario: Callable[[tuple[str, int]], None])
     asyncio.run(run())
 
 
-def _wait_received(listener: UdpListener, n: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while listener.counts.received + listener.totals.received < n and time.monotonic() < deadline:
-        time.sleep(0.005)
+def _wait_received(listener: UdpListener, n: int) -> None:
+    wait_until(lambda: listener.counts.received + listener.totals.received >= n, what=f"{n} datagrams received",
+               every=0.005)
 
 
 def _mix(rnd: random.Random, n: int) -> tuple[list[bytes], dict[tuple[str, str], float], dict[tuple[str, str], list[float]],
@@ -394,9 +385,7 @@ def cli_logging() -> Iterator[None]:
 def test_the_command_says_where_it_listens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from datamonitor.cli import main
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     assert main(["--home", str(tmp_path), "udp", "--port", str(port), "--duration", "0.2"]) == 0
     err = capsys.readouterr().err
     assert err.count(f"datamonitor: listening on 127.0.0.1:{port} (udp); receive buffer ") == 1

@@ -8,25 +8,16 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from datamonitor import DataMonitor, load_config
 from datamonitor.sources.watch import DirectoryWatcher, Measured, ignored
-from datamonitor.tests.helpers import cli_until_sigterm
+from datamonitor.tests.helpers import running_cli, wait_until
 
 CSV = "a,b\n" + "".join(f"{i},x{i}\n" for i in range(100))
-
-
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture
@@ -42,9 +33,18 @@ def seen(tmp_path: Path) -> Iterator[tuple[Path, list[Path], DirectoryWatcher]]:
         watcher.stop()
 
 
-def settled(watcher: DirectoryWatcher) -> None:
-    time.sleep(0.5)
-    assert wait_for(watcher.idle)
+BARRIER = "zz-barrier.csv"
+
+
+def settled(watcher: DirectoryWatcher, folder: Path, done: Callable[[], int] | None = None) -> None:
+    """Wait until every event so far is handled: drop one more file and wait until it is measured and the watcher
+    is idle. One folder's events reach the watcher in order, so a late event about an earlier file (one that
+    would measure it twice) was handled by then. ``done`` counts measured files (``watcher.processed`` by default).
+    """
+    count = done or (lambda: watcher.processed)
+    before = count()
+    (folder / BARRIER).write_text("barrier\n1\n")
+    wait_until(lambda: count() > before and watcher.idle(), what=f"{BARRIER} measured and the watcher idle")
 
 
 def test_default_ignore_patterns() -> None:
@@ -56,9 +56,9 @@ def test_default_ignore_patterns() -> None:
 def test_a_written_file_is_measured_once(seen) -> None:
     inbox, measured, watcher = seen
     (inbox / "a.csv").write_text(CSV)
-    assert wait_for(lambda: measured == [inbox / "a.csv"])
-    settled(watcher)
-    assert measured == [inbox / "a.csv"]
+    wait_until(lambda: measured == [inbox / "a.csv"], what="a.csv measured")
+    settled(watcher, inbox)
+    assert measured == [inbox / "a.csv", inbox / BARRIER]
 
 
 @pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed (.ci/run installs it)")
@@ -69,18 +69,18 @@ def test_rsync_into_the_folder_gives_the_final_name_only(seen, tmp_path: Path) -
     for i in range(5):
         (src / f"part{i}.csv").write_text(CSV)
     subprocess.run(["rsync", "-a", f"{src}/", f"{inbox}/"], check=True)
-    assert wait_for(lambda: len(measured) == 5)
-    settled(watcher)
-    assert sorted(p.name for p in measured) == [f"part{i}.csv" for i in range(5)]
+    wait_until(lambda: len(measured) == 5, what="the five rsynced files measured")
+    settled(watcher, inbox)
+    assert sorted(p.name for p in measured) == [f"part{i}.csv" for i in range(5)] + [BARRIER]
 
 
 def test_a_part_file_renamed_into_place_is_measured_under_its_final_name(seen) -> None:
-    inbox, measured, _watcher = seen
+    inbox, measured, watcher = seen
     (inbox / "big.csv.part").write_text(CSV)
-    time.sleep(0.5)
-    assert measured == []
+    settled(watcher, inbox)
+    assert measured == [inbox / BARRIER], "the .part file is not measured"
     os.rename(inbox / "big.csv.part", inbox / "big.csv")
-    assert wait_for(lambda: measured == [inbox / "big.csv"])
+    wait_until(lambda: measured == [inbox / BARRIER, inbox / "big.csv"], what="big.csv measured under its final name")
 
 
 def test_a_growing_file_waits_until_it_holds_still(seen) -> None:
@@ -91,10 +91,10 @@ def test_a_growing_file_waits_until_it_holds_still(seen) -> None:
         for i in range(8):
             fh.write(f"{i},x\n")
             fh.flush()
-            time.sleep(0.1)
-    assert wait_for(lambda: measured == [path])
-    settled(watcher)
-    assert measured == [path]
+            time.sleep(0.1)  # the scenario: a file written slowly
+    wait_until(lambda: measured == [path], what="the grown file measured")
+    settled(watcher, inbox)
+    assert measured == [path, inbox / BARRIER]
 
 
 def test_restart_catches_up_and_never_measures_the_same_content_twice(tmp_path: Path, home: Path) -> None:
@@ -104,31 +104,31 @@ def test_restart_catches_up_and_never_measures_the_same_content_twice(tmp_path: 
     with DataMonitor() as dm:
         watcher = dm.watcher(inbox, settle=0.1)
         watcher.start()
-        assert wait_for(lambda: watcher.processed == 1)
+        wait_until(lambda: watcher.processed == 1, what="old.csv measured")
         watcher.stop()
         (inbox / "while_down.csv").write_text(CSV)  # arrives while nothing watches
         watcher = dm.watcher(inbox, settle=0.1)
         watcher.start()
-        assert wait_for(lambda: watcher.processed == 1)
-        settled(watcher)
+        wait_until(lambda: watcher.processed == 1, what="while_down.csv caught up")
+        settled(watcher, inbox)
         watcher.stop()
-        assert watcher.processed == 1, "old.csv was not measured again"
-        names = {h["_source"]["file"]["name"] for h in dm.search(name="file.rows", limit=10)}
-        assert names == {"old.csv", "while_down.csv"}
+        assert watcher.processed == 2, "old.csv was not measured again (while_down.csv and the barrier were)"
+        names = [h["_source"]["file"]["name"] for h in dm.search(name="file.rows", limit=10)]
+        assert sorted(names) == ["old.csv", "while_down.csv", BARRIER]
 
 
 def test_watch_command_until_sigterm(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    def drop() -> None:
+    home = tmp_path / "home"
+    with running_cli(["watch", str(inbox), "--settle", "0.1", "--json"], home, ready="datamonitor: watching") as cli:
         shutil.copy(Path(__file__), inbox / "not-data.py")  # measured as a one-column CSV is fine; proves it reacts
         (inbox / "feed.csv").write_text(CSV)
-
-    code, out, err = cli_until_sigterm(["watch", str(inbox), "--settle", "0.1", "--json"], tmp_path / "home",
-                                       start_wait=2.0, during=drop, after_wait=2.0)
+        cli.wait_for_line(": measured, ", count=2)  # the watcher's line per file measured
+        code, out, err = cli.stop()
     assert code == 0, err
     assert '"processed": 2' in out
-    with DataMonitor(load_config(home=tmp_path / "home")) as dm:
+    with DataMonitor(load_config(home=home)) as dm:
         rows = {h["_source"]["file"]["name"]: h["_source"]["kpi"]["value"] for h in dm.search(name="file.rows")}
         assert rows["feed.csv"] == 100
 
@@ -154,13 +154,14 @@ def test_finished_files_are_hashed_once_and_committed_together(tmp_path: Path) -
     try:
         for i in range(12):
             (inbox / f"f{i}.csv").write_text(CSV + str(i))
-        assert wait_for(lambda: len(measured) == 12)
+        wait_until(lambda: len(measured) == 12, what="the twelve files measured")
         gate.set()
-        assert wait_for(lambda: watcher.processed == 12)
-        settled(watcher)
+        wait_until(lambda: watcher.processed == 12, what="the twelve files committed")
+        settled(watcher, inbox)
     finally:
         gate.set()
         watcher.stop()
+    assert measured.pop() == (BARRIER, hashlib.sha256(b"barrier\n1\n").hexdigest()) and batches.pop() == [BARRIER]
     assert sorted(measured) == sorted((f"f{i}.csv", hashlib.sha256((CSV + str(i)).encode()).hexdigest())
                                       for i in range(12))
     assert sorted(name for b in batches for name in b) == sorted(f"f{i}.csv" for i in range(12))
@@ -176,10 +177,10 @@ def test_the_watcher_commits_records_schema_and_its_memory_of_a_file_together(tm
         try:
             for i in range(6):
                 (inbox / f"sales_{i}.csv").write_text(CSV)
-            assert wait_for(lambda: watcher.processed == 6)
+            wait_until(lambda: watcher.processed == 6, what="the six files measured")
         finally:
             watcher.stop()
-        meta = dict(dm.store._query("SELECT key, value FROM meta"))
+        meta = dm.store.meta_items()
         states = {k for k in meta if k.startswith("state:watch:")}
         assert states == {f"state:watch:{inbox.resolve() / f'sales_{i}.csv'}" for i in range(6)}
         assert sum(k.startswith("schema:") for k in meta) == 1
