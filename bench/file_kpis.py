@@ -94,8 +94,9 @@ import json, resource, sys, time
 PATH = sys.argv[1]
 t0 = time.perf_counter()
 {code}
-print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "rows": int(rows)}}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": usage.ru_maxrss / 1024,
+                  "cpu_s": usage.ru_utime + usage.ru_stime, "rows": int(rows)}}))
 """
 
 
@@ -252,7 +253,8 @@ def _alternate(names: list[str], repeat: int, once: Any) -> dict[str, list[dict[
             res = once(name)
             runs[name].append(res)
             shown = res.get("error") or f"{res['seconds']:7.2f} s" + "".join(
-                f"  {k} {res[k]:,.0f}" for k in ("rss_mb", "documents", "rows") if k in res)
+                f"  {k} {res[k]:,.0f}" for k in ("rss_mb", "documents", "rows") if k in res) + (
+                f"  cpu {res['cpu_s']:.2f} s" if "cpu_s" in res else "")
             print(f"  round {r + 1}  {name:28s} {shown}", flush=True)
     return runs
 
@@ -292,6 +294,10 @@ def bench_big(args: argparse.Namespace) -> None:
                 print(f"  {gb:g} GB: datamonitor {dm:.2f} s ({size_mb / dm:.0f} MB/s, peak RSS {dm_rss:.0f} MB), "
                       f"{ref} {other:.2f} s (peak RSS {_median(runs[ref], 'rss_mb'):.0f} MB): "
                       f"{dm / other:.2f}x its time" + (" (target <= 1.1x)" if ref == "polars streaming" else ""))
+                cpu, other_cpu = _median(runs["datamonitor"], "cpu_s"), _median(runs[ref], "cpu_s")
+                if cpu and other_cpu:  # steadier than wall time on a shared machine
+                    print(f"  {gb:g} GB: CPU time (user + system, all threads) {cpu:.2f} s vs {other_cpu:.2f} s: "
+                          f"{cpu / other_cpu:.2f}x")
         summary.append((gb, dm_rss))
     if len(summary) > 1:
         print("datamonitor peak RSS by size: " + ", ".join(f"{gb:g} GB: {rss:.0f} MB" for gb, rss in summary if rss)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import Config, EsSettings, load_config
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     AuthenticationFailed,
     AuthorizationFailed,
@@ -24,9 +26,24 @@ from .errors import (
     SourceError,
     StoreError,
 )
-from .monitor import DataMonitor
-from .records import KpiRecord
-from .shipping import ShipResult
+
+if TYPE_CHECKING:
+    from .config import Config, EsSettings, load_config
+    from .monitor import DataMonitor
+    from .records import KpiRecord
+    from .shipping import ShipResult
+
+#: imported on first use: measuring a file (``datamonitor.profiling``) does not load the Elasticsearch client
+_LAZY = {"Config": "config", "EsSettings": "config", "load_config": "config", "DataMonitor": "monitor",
+         "KpiRecord": "records", "ShipResult": "shipping"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "AuthenticationFailed",

@@ -253,13 +253,20 @@ def _text_pass(p: Path, det: Detected, opts: ProfileOptions, schema: Any, digest
     # a second thread reads (and hashes) ahead only where there is more than a chunk to read
     blocks = readers.decode_blocks(prefetch(raw.blocks()) if big else raw.blocks(), det.encoding or "utf-8")
     stats = _stats(opts)
-    reader: readers.CsvReader | readers.JsonReader
-    if det.format in ("json", "jsonl"):
-        reader = readers.JsonReader(blocks, document=det.format == "json", schema=schema, chunk_size=opts.chunk_bytes)
-    else:
-        reader = readers.CsvReader(blocks, delimiter=det.delimiter or ",", header=opts.header, decimal=det.decimal,
-                                   comment=opts.comment, null_values=opts.null_values, schema=schema,
-                                   chunk_size=opts.chunk_bytes)
+    with ThreadPoolExecutor(1, thread_name_prefix="datamonitor-parse") as parse_pool:
+        reader: readers.CsvReader | readers.JsonReader
+        if det.format in ("json", "jsonl"):
+            reader = readers.JsonReader(blocks, document=det.format == "json", schema=schema,
+                                        chunk_size=opts.chunk_bytes)
+        else:  # a big file: the next chunk is parsed while this one is measured
+            reader = readers.CsvReader(blocks, delimiter=det.delimiter or ",", header=opts.header,
+                                       decimal=det.decimal, comment=opts.comment, null_values=opts.null_values,
+                                       schema=schema, chunk_size=opts.chunk_bytes, pool=parse_pool if big else None)
+        return _measure(reader, stats, big, size), reader, raw
+
+
+def _measure(reader: Any, stats: TableStats, big: bool, size: int) -> TableStats:
+    """Every chunk of the reader into the statistics; a big file's chunks in a pipeline."""
 
     def ascii_of() -> bool:  # read after each chunk is parsed
         return bool(getattr(reader, "chunk_ascii", False))
@@ -267,7 +274,7 @@ def _text_pass(p: Path, det: Detected, opts: ProfileOptions, schema: Any, digest
     if not big:
         for df in reader.chunks():
             stats.add(df, ascii_text=ascii_of())
-        return _finish(stats, reader), reader, raw
+        return _finish(stats, reader)
     # the statistics of one chunk are computed while the next is parsed: both release the GIL
     with ThreadPoolExecutor(1, thread_name_prefix="datamonitor-stats") as pool:
         pending: Future[None] | None = None
@@ -279,7 +286,7 @@ def _text_pass(p: Path, det: Detected, opts: ProfileOptions, schema: Any, digest
             pending = pool.submit(stats.add, df, ascii_text=ascii_of())
         if pending is not None:
             pending.result()
-    return _finish(stats, reader), reader, raw
+    return _finish(stats, reader)
 
 
 def _finish(stats: TableStats, reader: Any) -> TableStats:

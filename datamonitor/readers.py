@@ -20,6 +20,7 @@ import csv
 import json
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,10 @@ _EXAMPLES = 5
 
 #: a Polars type, as an instance (``Datetime("us")``) or a class (``Int64``)
 DType = Any
+#: what a chunk's fast parse depends on: the types to parse, the null markers, the time columns' layouts
+_Plan = tuple[dict[str, DType], tuple[str, ...], tuple[tuple[str, DType, "str | None"], ...]]
+#: a chunk's parse under a plan, started ahead
+_Ahead = tuple[_Plan, "Future[pl.DataFrame]"]
 
 #: what makes a chunk leave the fast path: Polars' parse errors, and a width or a line count that does not fit
 _NOT_FAST = (pl.exceptions.PolarsError, ValueError)
@@ -228,12 +233,14 @@ class CsvReader:
 
     def __init__(self, blocks: Iterator[bytes], *, delimiter: str, header: bool | None, decimal: str,
                  comment: str | None, null_values: tuple[str, ...], schema: dict[str, DType] | None = None,
-                 chunk_size: int = CHUNK, encoding: str = "utf-8") -> None:
+                 chunk_size: int = CHUNK, encoding: str = "utf-8", pool: Executor | None = None) -> None:
         self.blocks, self.delimiter, self.header = blocks, delimiter, header is not False
         self.decimal, self.comment, self.null_values = decimal, comment, null_values
         self.schema = dict(schema) if schema else None
         self.final = schema is not None
         self.chunk_size, self.encoding = chunk_size, encoding
+        #: where the next chunk is parsed while this one is measured (None: one chunk at a time)
+        self.pool = pool
         self.bad = BadRows()
         self.names: list[str] = []
         self.lines_done = 0
@@ -374,7 +381,7 @@ class CsvReader:
         self.schema = schema
         return df if len(head) == len(chunk) else None
 
-    def _fast(self, chunk: bytes) -> pl.DataFrame:
+    def _fast(self, chunk: bytes, ahead: _Ahead | None = None) -> pl.DataFrame:
         if self.schema is None:
             learned = self._learn(chunk)
             schema: dict[str, DType] = self.schema or {}
@@ -384,19 +391,48 @@ class CsvReader:
                 return learned.with_columns(
                     _cast(learned.get_column(n).cast(pl.String), schema[n], self.decimal, self.formats.get(n))
                     for n in changed) if changed else learned
-        assert self.schema is not None
+        plan = self._plan()
+        assert plan is not None
+        if ahead is not None and ahead[0] == plan:
+            return ahead[1].result()  # parsed while the chunk before was measured (raises as the parse did)
+        return self._parse(chunk, plan)
+
+    def _plan(self) -> _Plan | None:
+        """All that the fast parse of a chunk depends on and that may change between chunks."""
+        if self.schema is None:
+            return None
         parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime)) else t for n, t in self.schema.items()}
-        df = pl.read_csv(chunk, schema=parse, **self._options(self.markers))
-        rest = [m for m in self.null_values if m not in self.markers]  # "" too: a quoted "" is text, not null
+        times = tuple((n, t, self.formats.get(n)) for n, t in self.schema.items() if parse[n] != t)
+        return parse, tuple(self.markers), times
+
+    def _parse(self, chunk: bytes, plan: _Plan) -> pl.DataFrame:
+        """The fast parse: Polars under the schema; reads nothing that changes (it may run in another thread)."""
+        parse, markers, times = plan
+        df = pl.read_csv(chunk, schema=parse, **self._options(list(markers)))
+        rest = [m for m in self.null_values if m not in markers]  # "" too: a quoted "" is text, not null
         text = [n for n, t in parse.items() if t == pl.String]
         if rest and text:
             df = df.with_columns(pl.when(pl.col(n).is_in(rest)).then(None).otherwise(pl.col(n)).alias(n)
                                  for n in text)
-        times = [n for n, t in self.schema.items() if parse[n] != t]
         if times:
-            df = df.with_columns(_cast(df.get_column(n), self.schema[n], self.decimal, self.formats.get(n))
-                                 for n in times)
+            df = df.with_columns(_cast(df.get_column(n), t, self.decimal, fmt) for n, t, fmt in times)
         return df
+
+    def _ahead(self, chunks: Iterator[bytes]) -> Iterator[tuple[bytes, _Ahead | None]]:
+        """Each chunk with its fast parse, started (in ``pool``) while the chunk before it is measured."""
+        if self.pool is None:
+            for chunk in chunks:
+                yield chunk, None
+            return
+        held: tuple[bytes, _Ahead | None] | None = None
+        for chunk in chunks:
+            plan = self._plan() if held is not None else None  # the first chunk holds the header
+            current = (chunk, (plan, self.pool.submit(self._parse, chunk, plan)) if plan is not None else None)
+            if held is not None:
+                yield held
+            held = current
+        if held is not None:
+            yield held
 
     def _strings(self, chunk: bytes) -> pl.DataFrame:
         schema = dict.fromkeys(self.names, pl.String)
@@ -471,10 +507,10 @@ class CsvReader:
             start = lines.line + 1
         return pl.DataFrame({n: pl.Series(n, c, dtype=pl.String) for n, c in zip(self.names, columns, strict=True)})
 
-    def _typed(self, chunk: bytes, first_line: int) -> tuple[pl.DataFrame, bool]:
+    def _typed(self, chunk: bytes, first_line: int, ahead: _Ahead | None = None) -> tuple[pl.DataFrame, bool]:
         """One chunk, typed; True when the schema widened."""
         try:
-            raw = self._fast(chunk)
+            raw = self._fast(chunk, ahead)
             if not self.comment and b'"' not in chunk:  # every line is a row (a blank one a row of nulls)
                 self.chunk_lines = raw.height
             return self._drop_short(raw, chunk, first_line), False
@@ -496,7 +532,7 @@ class CsvReader:
         widened_after_first = False
         first = True
         line = 1
-        for chunk in self._chunks():
+        for chunk, ahead in self._ahead(self._chunks()):
             if first:
                 rest = self._header(chunk)
                 line = self.lines_done + 1
@@ -506,7 +542,7 @@ class CsvReader:
             self.bytes_read += len(chunk)
             self.chunk_lines = None
             if chunk:
-                df, widened = self._typed(chunk, line)
+                df, widened = self._typed(chunk, line, ahead)
                 self.chunk_ascii = chunk.isascii()
                 self.non_ascii = self.non_ascii or not self.chunk_ascii
                 if widened and not first:

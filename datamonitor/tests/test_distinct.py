@@ -1,0 +1,91 @@
+"""Distinct counts through the bitmap of whole numbers equal pandas, and equal the hash-set path's counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from datamonitor import distinct, tablestats
+from datamonitor.tablestats import TableStats
+
+
+def _frame() -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    n = 60_000
+    late = rng.integers(-50, 50, n).astype(float)
+    late[n // 2:] += 0.5  # whole numbers first, halves after: the bitmap turns into a hash set
+    wide = rng.integers(0, 1000, n)
+    wide[-10:] = rng.integers(10**12, 10**13, 10)  # past the bitmap's range at the end
+    with_nan = rng.integers(0, 300, n).astype(float)
+    with_nan[::7] = np.nan
+    return pd.DataFrame({
+        "small": rng.integers(-20, 20, n),
+        "minutes": rng.integers(0, 2400, n).astype(float),
+        "late_halves": late,
+        "wide": wide,
+        "with_nan": with_nan,
+        "int32": pl.Series(rng.integers(0, 70_000, n)).cast(pl.Int32).to_numpy(),
+        "neg_zero": np.where(rng.random(n) < 0.5, -0.0, 0.0),
+    })
+
+
+def _measure(df: pd.DataFrame, budget: int = 1 << 30, step: int = 7_000) -> dict[str, tuple[int | None, bool]]:
+    frame = pl.from_pandas(df, nan_to_null=False)
+    stats = TableStats(distinct_budget=budget)
+    for start in range(0, frame.height, step):
+        stats.add(frame.slice(start, step))
+    return {name: stats.distinct(st) for name, st in stats.columns.items()}
+
+
+def test_bitmap_counts_equal_pandas() -> None:
+    df = _frame()
+    got = _measure(df)
+    for name, (count, exact) in got.items():
+        assert exact and count == df[name].nunique(), name
+
+
+def test_bitmap_and_hash_set_give_the_same_counts_exact_and_sketched(monkeypatch: pytest.MonkeyPatch) -> None:
+    df = _frame()
+    for budget in (1 << 30, 500):  # exact, then a sketch from the second chunk on
+        with_bitmap = _measure(df, budget)
+        monkeypatch.setattr(tablestats, "takes_bitmap", lambda dtype: False)
+        without = _measure(df, budget)
+        monkeypatch.undo()
+        assert with_bitmap == without, budget
+
+
+def test_a_range_past_the_budget_falls_back_to_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tablestats, "BITMAP_BUDGET", 3000)  # room for "small" and "minutes" only
+    df = _frame()
+    stats = TableStats()
+    stats.add(pl.from_pandas(df))
+    kinds = {name: st.bitmap is not None for name, st in stats.columns.items()}
+    assert kinds["small"] and not kinds["wide"] and not kinds["late_halves"]
+    assert stats._bitmap_bytes <= 3000
+    for name, st in stats.columns.items():
+        assert stats.distinct(st) == (df[name].nunique(), True), name
+
+
+def test_a_bitmap_hashes_like_the_hash_set() -> None:
+    bitmap = distinct.Bitmap(pl.Float64)
+    values = pl.Series([3.0, -2.0, 7.0, 3.0, None])
+    assert bitmap.add(values, -2.0, 7.0, 1 << 20)
+    assert bitmap.count == 3
+    assert sorted(bitmap.hashes(5).to_list()) == sorted(values.drop_nulls().unique().hash(5).to_list())
+    assert not bitmap.add(pl.Series([1.5]), 1.5, 1.5, 1 << 20)
+    assert not bitmap.add(pl.Series([1], dtype=pl.Int64), 1, 1, 1 << 20)  # another type: not this bitmap
+
+
+def test_nan_counts_as_a_null_in_every_aggregate() -> None:
+    df = _frame()
+    frame = pl.from_pandas(df, nan_to_null=False)  # NaN stays NaN in Polars: the chunk is measured again
+    stats = TableStats()
+    for start in range(0, frame.height, 7_000):
+        stats.add(frame.slice(start, 7_000))
+    st = stats.columns["with_nan"]
+    series = df["with_nan"]
+    assert st.nulls == series.isna().sum() > 0
+    assert (st.min, st.max) == (series.min(), series.max())
+    assert abs(st.mean - series.mean()) < 1e-9 and abs(stats.std(st) - series.std()) < 1e-9
