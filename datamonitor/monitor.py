@@ -139,9 +139,8 @@ class DataMonitor:
         return dict(self._call("info", lambda es: es.info()))
 
     def es_setup(self, *, dry_run: bool = False) -> dict[str, str]:
-        """Install the ILM policy and index templates, idempotently; returns ``name -> outcome``.
-
-        ``dry_run``: change nothing; the outcome is what it would do (``create``, ``update``, ``unchanged``)."""
+        """Install the ILM policy and index templates, idempotently: ``name -> outcome``; ``dry_run``: change nothing,
+        say what it would do (``create``, ``update``, ``unchanged``)."""
         step, action = (templates.plan, "setup (dry run)") if dry_run else (templates.install, "setup")
         return dict(self._call(action, lambda es: step(es, self._config.es)))
 
