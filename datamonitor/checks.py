@@ -65,7 +65,6 @@ def _has_monitors(path: Path) -> bool:
 def check_output(dm: Any, *, kibana: str | None = None) -> list[Check]:
     """Reach the cluster, check the credentials and TLS, and say what ``setup`` would change; Kibana too."""
     from .connection import describe_hosts
-    from .templates import plan
 
     es = dm.config.es
     if not es.configured:
@@ -90,7 +89,7 @@ def check_output(dm: Any, *, kibana: str | None = None) -> list[Check]:
     if major.isdigit() and int(major) < 8:
         checks.append(Check("version", "error", f"Elasticsearch {version}: datamonitor needs 8.x or later"))
     try:
-        changes = dm._call("test output", lambda client: plan(client, es))
+        changes = dm.es_setup(dry_run=True)
     except DataMonitorError as exc:
         checks.append(Check("templates", "error", str(exc)))
     else:

@@ -9,6 +9,7 @@ host, never the credentials.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from typing import Any
 import elasticsearch
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, SerializationError, TlsError, TransportError
+from urllib3.exceptions import NewConnectionError
 
 from .config import EsSettings, hosts_fields
 from .errors import (
@@ -32,6 +34,8 @@ from .errors import (
 __all__ = ["build_client", "connect_settings", "describe_hosts", "is_refused", "response_body", "translate_error"]
 
 log = logging.getLogger(__name__)
+#: the errnos of a connection that could not be made at all
+_NO_CONNECTION = frozenset((errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH))
 
 
 def response_body(resp: Any) -> Any:
@@ -126,17 +130,31 @@ def _reason(exc: elasticsearch.ApiError) -> str:
 
 
 def is_refused(exc: BaseException) -> bool:
-    """True when no connection could be made at all (refused, no route, unknown host): known at once, not retried."""
+    """True when no connection could be made at all (refused, no route, unknown host): known at once, not retried.
+
+    Decided by type, never by the message. elastic-transport's nodes wrap what failed: the urllib3
+    node (``elastic_transport/_node/_http_urllib3.py``, ``perform_request``) raises
+    ``ConnectionError(str(e), errors=(e,))`` ``from e`` where ``e`` is urllib3's ``NewConnectionError``
+    ("failed to establish a new connection": refused, no route; its subclass ``NameResolutionError``
+    for an unknown host), itself raised from the socket's ``ConnectionRefusedError``; the requests
+    node (``_http_requests.py``) raises ``from None``, which keeps the chain in ``__context__``
+    (requests' ``ConnectionError`` ← urllib3's ``MaxRetryError`` ← ``NewConnectionError``); older
+    releases raised inside the ``except``, with ``errors=(e,)``. So this walks ``errors``,
+    ``__cause__`` and ``__context__`` for a ``NewConnectionError`` or an ``OSError`` whose errno says
+    the connection was refused or had no route.
+    """
     seen: set[int] = set()
-    node: BaseException | None = exc
-    while node is not None and id(node) not in seen:
+    todo: list[BaseException] = [exc]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
         seen.add(id(node))
-        if isinstance(node, ConnectionRefusedError) or type(node).__name__ in ("NewConnectionError",
-                                                                               "NameResolutionError"):
+        if isinstance(node, (NewConnectionError, ConnectionRefusedError)) or (
+                isinstance(node, OSError) and node.errno in _NO_CONNECTION):
             return True
-        if isinstance(node, TransportConnectionError) and "Connection refused" in str(node.message):
-            return True
-        node = node.__cause__ or node.__context__
+        todo.extend(e for e in getattr(node, "errors", ()) if isinstance(e, BaseException))
+        todo.extend(e for e in (node.__cause__, node.__context__) if e is not None)
     return False
 
 

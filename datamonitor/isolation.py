@@ -112,6 +112,12 @@ class IsolatedEngine:
         self._lock = threading.RLock()
         self.crashes = 0
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The worker process's id while it runs; None before it starts, after a crash and after :meth:`close`."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
     def _start(self) -> _Channel:
         # a fresh interpreter, not multiprocessing: a user's script is never imported again as __main__
         code = f"from datamonitor.isolation import serve; serve({self.target!r})"

@@ -138,9 +138,11 @@ class DataMonitor:
         """The cluster's info: name, version, tagline, as Elasticsearch answers ``GET /``."""
         return dict(self._call("info", lambda es: es.info()))
 
-    def es_setup(self) -> dict[str, str]:
-        """Install the ILM policy and index templates, idempotently; returns ``name -> outcome``."""
-        return dict(self._call("setup", lambda es: templates.install(es, self._config.es)))
+    def es_setup(self, *, dry_run: bool = False) -> dict[str, str]:
+        """Install the ILM policy and index templates, idempotently: ``name -> outcome``; ``dry_run``: change nothing,
+        say what it would do (``create``, ``update``, ``unchanged``)."""
+        step, action = (templates.plan, "setup (dry run)") if dry_run else (templates.install, "setup")
+        return dict(self._call(action, lambda es: step(es, self._config.es)))
 
     # --------------------------------------------------------------- writing
     def _rows(self) -> Encoder:

@@ -23,6 +23,7 @@ the ``fake_clusters`` fixture. Needs the ``testing`` extra
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import json
 import os
@@ -43,13 +44,15 @@ from elasticmock.fake_cluster import FakeClusterClient
 from elasticmock.fake_elasticsearch import FakeElasticsearch
 from elasticmock.fake_indices import FakeIndicesClient
 from elasticsearch.serializer import JsonSerializer
+from urllib3.connection import HTTPConnection
+from urllib3.exceptions import NewConnectionError
 
 try:  # a private module of the client, needed only by its own bulk helpers (streaming_bulk reads client._otel)
     from elasticsearch._otel import OpenTelemetry
 except ImportError:  # pragma: no cover - a client without it does not read it either
     OpenTelemetry = None  # type: ignore[assignment,misc]
 
-__all__ = ["FakeCluster", "PartialReset", "api_error", "fake_elasticsearch"]
+__all__ = ["FakeCluster", "PartialReset", "api_error", "connection_refused", "fake_elasticsearch"]
 
 
 def _meta(status: int) -> ApiResponseMeta:
@@ -65,6 +68,18 @@ def api_error(status: int, error_type: str = "error", reason: str = "") -> elast
            404: elasticsearch.NotFoundError, 409: elasticsearch.ConflictError,
            400: elasticsearch.BadRequestError}.get(status, elasticsearch.ApiError)
     return cls(message=error_type, meta=_meta(status), body=body)
+
+
+def connection_refused(host: str = "fake-es", port: int = 9200) -> TransportConnectionError:
+    """The error elastic-transport's urllib3 node raises when nothing listens: a ``ConnectionError``
+    wrapping urllib3's ``NewConnectionError``, itself raised from the socket's ``ConnectionRefusedError``."""
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+    message = f"Failed to establish a new connection: [Errno {errno.ECONNREFUSED}] Connection refused"
+    cause = NewConnectionError(HTTPConnection(host, port), message)
+    cause.__cause__ = refused
+    err = TransportConnectionError(str(cause), errors=(cause,))
+    err.__cause__ = cause
+    return err
 
 
 def _patterns_overlap(a: str, b: str) -> bool:
@@ -218,7 +233,7 @@ class FakeCluster(FakeElasticsearch):
 
     def _check_reachable(self) -> None:
         if self.unreachable:
-            raise TransportConnectionError("Connection refused")
+            raise connection_refused()
 
     def info(self, *args: Any, **kwargs: Any) -> Any:
         self._check_reachable()

@@ -11,24 +11,20 @@ the rest>``. Malformed, oversized, non-UTF-8 or unsigned datagrams are counted a
 logged at most once every 10 s; they never stop the listener. The listener's own
 counters are KPIs too (see :meth:`UdpListener.flush`).
 
-How it keeps up (README, Performance): a thread of its own takes the waiting datagrams
-with ``recvmmsg`` (:mod:`datamonitor.sources.mmsg`; ``recv`` where there is none) and only
-counts each datagram's bytes in a dict (identical datagrams, such as the same counter
-increment, collapse into one entry). Every 2,048 datagrams, or when the socket is idle
-for 0.1 s, it parses each distinct datagram once, through a cache of parsed lines and
-line templates, and aggregates it as often as it came. Flushing swaps the aggregator
-out under a lock, so receiving never waits for the store.
+How it keeps up (README, Performance): a thread of its own (:mod:`datamonitor.sources.receive`)
+takes the waiting datagrams with ``recvmmsg`` (:mod:`datamonitor.sources.mmsg`; ``recv`` where
+there is none) and only counts each datagram's bytes in a dict (identical datagrams, such as the
+same counter increment, collapse into one entry). Every 2,048 datagrams, or when the socket is idle
+for 0.1 s, the listener parses each distinct datagram once, through a cache of parsed lines and
+line templates, and aggregates it as often as it came; datagrams off that fast path (JSON, signed,
+oversized) go through :mod:`datamonitor.sources.datagram`. Flushing swaps the aggregator out under
+a lock, so receiving never waits for the store.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
-import hashlib
-import hmac
-import json
 import logging
-import os
 import socket
 import struct
 import sys
@@ -42,21 +38,10 @@ from typing import Any
 
 from ..errors import ConfigError, DataMonitorError, PayloadError
 from ..records import KpiRecord
-from .mmsg import batch_receiver
-from .statsd import (
-    BLANK,
-    COUNTER,
-    DATASET,
-    EXACT_SAMPLES,
-    GAUGE,
-    TIMER,
-    UNSUPPORTED,
-    Aggregator,
-    Entry,
-    LineCache,
-    Metric,
-    parse_line,
-)
+from .datagram import SLOW_START, parse_datagram, parse_entries, sign
+from .receive import BATCH as BATCH  # re-exported: the batch size, named here since the start
+from .receive import receive, rmem_max, socket_drops
+from .statsd import COUNTER, DATASET, EXACT_SAMPLES, GAUGE, TIMER, UNSUPPORTED, Aggregator, LineCache, Metric
 
 __all__ = ["Aggregator", "Metric", "UdpListener", "parse_datagram", "sign"]
 
@@ -64,73 +49,10 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 8200
 #: the receive buffer the listener asks for; Linux grants at most ``net.core.rmem_max``
 RCVBUF = 8 << 20
-#: datagrams received between two parses
-BATCH = 2048
 #: how long the receiving thread blocks on an idle socket before it parses what it has
 IDLE = 0.1
 #: self-metric documents are written when they change, and at least this often (seconds)
 SELF_EVERY = 60.0
-#: first bytes that send a datagram the slow way: JSON, blanks (and an empty datagram)
-_SLOW_START = frozenset((b"", b"[", b"{", b" ", b"\t", b"\r", b"\n", b"\x0b", b"\x0c"))
-
-
-def sign(payload: bytes, secret: bytes) -> bytes:
-    """The datagram a sender with the shared secret sends: an ``hmac=`` line, then the payload."""
-    digest = hmac.new(secret, payload, hashlib.sha256).hexdigest()
-    return b"hmac=" + digest.encode() + b"\n" + payload
-
-
-def _verify(data: bytes, secret: bytes) -> bytes:
-    head, sep, payload = data.partition(b"\n")
-    if not sep or not head.startswith(b"hmac="):
-        raise PayloadError("unsigned datagram (a secret is configured)")
-    expected = hmac.new(secret, payload, hashlib.sha256).hexdigest().encode()
-    if not hmac.compare_digest(head[5:].strip(), expected):
-        raise PayloadError("bad HMAC signature")
-    return payload
-
-
-def _parse(data: bytes, secret: bytes | None, max_size: int,
-           cache: LineCache | None = None) -> tuple[list[KpiRecord], list[Entry]]:
-    """JSON records and parsed StatsD lines (blank and unsupported ones included) of one datagram."""
-    if len(data) > max_size:
-        raise PayloadError(f"datagram of {len(data)} bytes is over the {max_size}-byte limit")
-    if secret is not None:
-        data = _verify(data, secret)
-    if not data.isascii():
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise PayloadError("datagram is not UTF-8") from None
-    stripped = data.strip()
-    if not stripped:
-        raise PayloadError("empty datagram")
-    if stripped[:1] in (b"[", b"{"):
-        try:
-            payload = json.loads(stripped)
-        except (ValueError, RecursionError) as exc:  # ValueError: also an integer over 4,300 digits
-            raise PayloadError(f"malformed JSON: {str(exc)[:120]}") from None
-        items = payload if isinstance(payload, list) else [payload]
-        if not items or len(items) > 1000:
-            raise PayloadError("a JSON datagram holds 1 to 1000 KPIs")
-        return [KpiRecord.from_payload(item, dataset=DATASET) for item in items], []
-    if cache is None:
-        entries = [parse_line(line) for line in stripped.splitlines()]
-    else:
-        entries = [cache.lines.get(line) or cache.parse(line) for line in stripped.splitlines()]
-    if all(e[0] is BLANK for e in entries):
-        raise PayloadError("empty datagram")
-    return [], entries
-
-
-def parse_datagram(data: bytes, *, secret: bytes | None = None, max_size: int = 8192) -> tuple[list[KpiRecord],
-                                                                                                list[Metric]]:
-    """JSON records and StatsD samples from one datagram; raises PayloadError naming what is wrong.
-
-    Events and service checks are left out (the listener counts them as ``udp.unsupported``).
-    """
-    records, entries = _parse(data, secret, max_size)
-    return records, [Metric.from_entry(e) for e in entries if e[0] is not BLANK and e[0] is not UNSUPPORTED]
 
 
 @dataclass
@@ -141,36 +63,6 @@ class _Counts:
     #: event and service-check lines in accepted datagrams, skipped
     unsupported: int = 0
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-
-def _rmem_max() -> int | None:
-    try:
-        with open("/proc/sys/net/core/rmem_max") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return None
-
-
-def socket_drops(sock: socket.socket) -> int | None:
-    """Datagrams the kernel dropped for this socket since it was opened (its receive buffer was full).
-
-    The ``drops`` column of ``/proc/net/udp`` (or ``udp6``) for the socket's inode; None where there is none.
-    """
-    try:
-        inode = str(os.fstat(sock.fileno()).st_ino)
-    except OSError:
-        return None
-    for path in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            with open(path) as f:
-                next(f, None)
-                for line in f:
-                    fields = line.split()
-                    if len(fields) > 12 and fields[9] == inode:
-                        return int(fields[12])
-        except (OSError, ValueError):
-            continue
-    return None
 
 
 class UdpListener:
@@ -227,6 +119,10 @@ class UdpListener:
         with self._lock:
             self._take({data: 1})
 
+    def _take_locked(self, batch: dict[bytes, int]) -> None:
+        with self._lock:
+            self._take(batch)
+
     def _take(self, batch: dict[bytes, int]) -> None:
         """Count, parse and aggregate a batch: each distinct datagram and how often it came (lock held)."""
         c = self.counts
@@ -239,7 +135,7 @@ class UdpListener:
         received = accepted = 0
         for data, times in batch.items():
             received += times
-            if secret is not None or len(data) > max_size or data[:1] in _SLOW_START or not data.isascii():
+            if secret is not None or len(data) > max_size or data[:1] in SLOW_START or not data.isascii():
                 self._take_slow(data, times)
                 continue
             entries = []
@@ -278,9 +174,9 @@ class UdpListener:
         try:
             if len(data) > self.max_size:
                 raise PayloadError(f"datagram over the {self.max_size}-byte limit")
-            records, entries = _parse(data, self.secret, self.max_size, self._cache)
+            records, entries = parse_entries(data, self.secret, self.max_size, self._cache)
             for _ in range(times - 1):  # each JSON datagram is a record of its own
-                records += _parse(data, self.secret, self.max_size, self._cache)[0]
+                records += parse_entries(data, self.secret, self.max_size, self._cache)[0]
         except Exception as exc:  # noqa: BLE001 - a datagram never stops the listener: counted, logged
             self._reject(exc, times)
             return
@@ -305,51 +201,6 @@ class UdpListener:
         if now - self._last_log >= 10.0:
             self._last_log = now
             log.warning("rejected %d datagram(s) in this interval; last: %s", self.counts.rejected, last)
-
-    def _receive(self, sock: socket.socket) -> None:
-        """The receiving thread: count datagrams by their bytes, and parse them every ``BATCH`` or when idle."""
-        size, take, lock, halted = self.max_size + 1, self._take, self._lock, self._halt.is_set
-        many = batch_receiver(sock, size)
-        receive: Callable[[], list[bytes]] = many.receive if many is not None else (lambda: [sock.recv(size)])
-        while not halted():
-            batch: dict[bytes, int] = {}
-            pop = batch.pop
-            count = 0
-            try:
-                while count < BATCH:
-                    datagrams = receive()
-                    for data in datagrams:
-                        batch[data] = pop(data, 0) + 1  # moved to the end: the dict's order is the last arrival's
-                    count += len(datagrams)
-            except (BlockingIOError, InterruptedError, TimeoutError):
-                pass  # idle for IDLE seconds
-            except OSError as exc:
-                if exc.errno == errno.EBADF:
-                    break
-                log.warning("receiving a datagram failed: %s", exc)
-            if batch:
-                with lock:
-                    take(batch)
-        self._drain(sock)
-
-    def _drain(self, sock: socket.socket, limit: float = 2.0) -> None:
-        """At stop: take what already waits in the socket's buffer (for at most ``limit`` seconds)."""
-        batch: dict[bytes, int] = {}
-        try:
-            sock.setblocking(False)
-            deadline = time.monotonic() + limit
-            while time.monotonic() < deadline:
-                for _ in range(BATCH):
-                    data = sock.recv(self.max_size + 1)
-                    batch[data] = batch.pop(data, 0) + 1
-                with self._lock:
-                    self._take(batch)
-                batch = {}
-        except OSError:
-            pass
-        if batch:
-            with self._lock:
-                self._take(batch)
 
     # ------------------------------------------------------------ flushing
 
@@ -423,7 +274,7 @@ class UdpListener:
         self.rcvbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         granted = self.rcvbuf // 2 if sys.platform.startswith("linux") else self.rcvbuf
         if granted < self.requested_rcvbuf:
-            limit = _rmem_max()
+            limit = rmem_max()
             log.warning("the kernel capped the UDP receive buffer at %s bytes (asked for %s)%s; raise it with "
                         "'sysctl -w net.core.rmem_max=%d' to absorb bigger bursts", f"{granted:,}",
                         f"{self.requested_rcvbuf:,}", f": net.core.rmem_max is {limit:,}" if limit else "",
@@ -442,7 +293,8 @@ class UdpListener:
         sock = self._sock = self._open()
         self.bound = sock.getsockname()[:2]
         self._drops_seen = socket_drops(sock)
-        receiver = threading.Thread(target=self._receive, args=(sock,), name="datamonitor-udp-receive", daemon=True)
+        receiver = threading.Thread(target=receive, args=(sock, self.max_size + 1, self._take_locked, self._halt.is_set),
+                                    name="datamonitor-udp-receive", daemon=True)
         receiver.start()
         log.info("listening for KPI datagrams on %s:%s, receive buffer %s bytes", *self.bound, f"{self.rcvbuf:,}")
         deadline = None if duration is None else loop.time() + duration

@@ -135,7 +135,7 @@ def test_no_module_on_the_way_imports_one_that_comes_later() -> None:
     upper = {"monitor", "factories", "reading", "status", "report", "show", "cli", "cliutil", "service", "checks",
              "daemon", "loop"}
     lower = ["records", "payloads", "encoder", "storetypes", "storeschema", "store", "state", "shipping", "connection",
-             "templates", "kpis", "sources/__init__", "sources/disk", "sources/files", "sources/udp",
+             "templates", "kpis", "sources/__init__", "sources/disk", "sources/files", "sources/udp", "sources/datagram", "sources/receive",
              "sources/watch", "sources/statsd"]
     for name in lower:
         tree = ast.parse((ROOT / "datamonitor" / f"{name}.py").read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -56,7 +57,10 @@ def test_the_command_line_reports_a_crash_in_one_line_and_measures_the_rest(
 
 def test_the_worker_gives_the_same_profile_as_this_process(tmp_path: Path, flights_csv: Path) -> None:
     with IsolatedEngine() as engine:
+        assert engine.worker_pid is None, "no worker before the first file"
         isolated = engine.profile(flights_csv, None, None)
+        assert engine.worker_pid not in (None, os.getpid()), "measured in a process of its own"
+    assert engine.worker_pid is None, "closed: the worker is gone"
     here = profile_file(flights_csv)
     assert dataclasses.replace(isolated, seconds=0) == dataclasses.replace(here, seconds=0)
 
@@ -84,7 +88,7 @@ def test_a_worker_that_dies_with_files_in_flight_is_replaced_without_mixing_up_t
     def jobs():
         for i, path in enumerate(paths):
             if i == 2:  # wait for the crash on the file in flight
-                wait_until(lambda: engine._proc is None or engine._proc.poll() is not None, timeout=60,
+                wait_until(lambda: engine.worker_pid is None, timeout=60,
                            what="the worker to die on crash.csv", every=0.01)
             yield path, None, path.name
 

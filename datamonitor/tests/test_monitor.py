@@ -129,6 +129,15 @@ def test_es_info_on_an_unreachable_cluster_is_a_clear_error(es_dm: DataMonitor, 
     assert st["reachable"] is False and "cannot reach" in st["cluster_error"]
 
 
+def test_setup_dry_run_says_what_setup_would_do_and_changes_nothing(es_dm: DataMonitor) -> None:
+    planned = es_dm.es_setup(dry_run=True)
+    assert planned and set(planned.values()) == {"create"}
+    assert es_dm.es_setup(dry_run=True) == planned, "the dry run installed nothing"
+    installed = es_dm.es_setup()
+    assert installed.keys() == planned.keys() and set(installed.values()) == {"created"}
+    assert set(es_dm.es_setup(dry_run=True).values()) == {"unchanged"}
+
+
 def test_status_counts(es_dm: DataMonitor, fake: FakeCluster) -> None:
     es_dm.record([KpiRecord(name="a", value=1)])
     fake.unreachable = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import random
 from collections import Counter
@@ -12,7 +13,7 @@ from elastic_transport import ConnectionTimeout
 
 from datamonitor import DataMonitor, KpiRecord
 from datamonitor.store import DEAD, PENDING, SHIPPED
-from datamonitor.testing import FakeCluster, PartialReset
+from datamonitor.testing import FakeCluster, PartialReset, connection_refused
 
 
 def kpis(n: int, name: str = "rows") -> list[KpiRecord]:
@@ -251,7 +252,7 @@ def test_a_refused_connection_is_not_retried(es_dm: DataMonitor, fake: FakeClust
     from datamonitor import shipping
 
     stage(es_dm, 3)
-    fake.bulk_faults = [TransportConnectionError("Connection refused")] * 5
+    fake.bulk_faults = [connection_refused()] * 5
     slept: list[float] = []
     result = shipping.ship(es_dm.store, fake, es_dm.config.es, sleep=slept.append)
     assert fake.bulk_requests == 1 and slept == [], "refused is known at once: no backoff, no second try"
@@ -334,3 +335,14 @@ def test_the_shipping_lock_holds_across_processes(dm: DataMonitor) -> None:
     with ship_lock(dm.store):
         assert other_process() == "busy"
     assert other_process() == "free"
+
+
+def test_refused_is_told_by_the_error_types_not_by_the_message() -> None:
+    from datamonitor.connection import is_refused
+
+    assert is_refused(connection_refused()), "the urllib3 node's shape: ConnectionError ← NewConnectionError"
+    assert not is_refused(TransportConnectionError("Connection refused")), "the text alone is not a refusal"
+    assert not is_refused(TransportConnectionError("Connection reset by peer", errors=(ConnectionResetError(),)))
+    wrapped = TransportConnectionError("no route")  # the requests node raises `from None`: the chain is the context
+    wrapped.__context__ = OSError(errno.EHOSTUNREACH, "No route to host")
+    assert is_refused(wrapped)
