@@ -83,7 +83,7 @@ class DataMonitor:
         if self._baselines is None:
             with _baselines_lock:  # the watcher's workers store files from two threads
                 if self._baselines is None:
-                    self._baselines = Baselines(self.store)
+                    self._baselines = Baselines(self.store, self._config.baseline)
         return self._baselines
 
     @property
