@@ -134,11 +134,12 @@ class _Watched:
 
 
 def _digest(anomalies: list[dict[str, Any]]) -> tuple[int, str]:
-    """How many anomalies fell on a 2013 day, and a digest of what each said (day, KPI, subject, value, band)."""
+    """How many anomalies fell on a 2013 day, and a digest of what each said (day, KPI, subject, value, band); the
+    others (a late file, dated the day it was late) are counted apart."""
     lines = sorted(f"{a['labels'].get('day')}|{a['labels'].get('kpi')}|{a['kpi']['subject']}|{a['kpi'].get('value')}|"
                    f"{a['kpi'].get('lower')}|{a['kpi'].get('upper')}" for a in anomalies
                    if str(a["labels"].get("day", "")).startswith("2013"))
-    return len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
+    return len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12] + f", {len(anomalies) - len(lines)} others"
 
 
 def _fault(kind: str | None, df: pd.DataFrame, rng: np.random.Generator, seed: int,
