@@ -15,8 +15,8 @@ from typing import Any
 import polars as pl
 
 from .chunking import chunked
+from .columntypes import category
 from .errors import SourceError
-from .tablestats import category
 from .texttypes import CHUNK, BadRows, DType, Widened, wider
 
 __all__ = ["JsonReader"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from .tablestats import category
+from .columntypes import category
 
 __all__ = ["CHUNK", "DATE_LIKE", "NOT_FAST", "BadRows", "DType", "Reencode", "Widened", "cast", "date_format",
            "infer", "type_columns", "wider"]
