@@ -38,49 +38,70 @@ import fnmatch
 import functools
 import itertools
 import logging
-import math
-import re
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
+from . import arrival, drift
+from .anomalytext import DASH, DATE, _bound, _day, _weekday, _what, anomaly_line, dataset_name
+from .bands import CONSTANT_SCORE, Band, _median, robust_band, score
 from .errors import ConfigError
-from .notify import Threshold, human
+from .notify import Threshold
+from .partner import Series, partner_band, partners
 from .records import KpiRecord
+from .schemas import SchemaHistory
 
 __all__ = ["CONSTANT_SCORE", "Band", "BaselineSettings", "Baselines", "SchemaHistory", "Scored", "anomaly_line",
            "dataset_name", "grouped", "robust_band", "score"]
 
 log = logging.getLogger(__name__)
 
-#: scales the MAD to the standard deviation of normally distributed data
-MAD_SCALE = 1.4826
-#: scales the mean absolute deviation likewise; used when the MAD is 0
-MEANAD_SCALE = 1.2533
-#: the least scale, as a share of the median: a series that barely varied is not news for a 1 % change
-RELATIVE_FLOOR = 0.01
-#: the score of a value that differs from a history that never varied
-CONSTANT_SCORE = 1e6
 DATASET = "datamonitor.anomaly"
 _META_PREFIX = "baseline:"
+#: the meta key listing the datasets that have a history
+_INDEX = "baselines"
 #: labels that describe a measurement, not a series: they never split one
 _NOT_SERIES = frozenset({"fingerprint", "approximate", "dataset_key"})
 #: KPIs of files scored by default (the rest of a file's KPIs are times, checksums, texts)
 DEFAULT_FILE_KPIS = ("file.rows", "file.bad_rows", "file.columns", "column.null_ratio", "column.distinct",
                      "column.mean")
+
+
+@dataclass(frozen=True)
+class MinChange:
+    """The least change that is news for the KPIs matching ``kpi`` (a shell pattern), however unusual.
+
+    A value out of its band is an anomaly only when it is also this far from the expected value: ``relative``
+    times the expected value, ``absolute``, or ``spread`` times the column's standard deviation in the file,
+    whichever is largest.
+    """
+
+    kpi: str
+    relative: float = 0.0
+    absolute: float = 0.0
+    spread: float = 0.0
+
+    def __post_init__(self) -> None:
+        if min(self.relative, self.absolute, self.spread) < 0:
+            raise ConfigError(f"baseline: min_change for {self.kpi} must not be negative")
+
+
+#: a third fewer rows or distinct values, 5 points more nulls, a mean moved by half the column's spread
+DEFAULT_MIN_CHANGE = (MinChange("file.rows", relative=0.3), MinChange("column.distinct", relative=0.3),
+                      MinChange("column.null_ratio", absolute=0.05), MinChange("column.mean", spread=0.5),
+                      MinChange("column.psi", absolute=drift.SHIFT))
 #: KPIs that say where a column's values lie, not scored for a column with one value in the file
 _LOCATION = frozenset({"column.mean", "column.p50", "column.p95", "column.p99", "column.min", "column.max"})
 #: KPIs never scored: datamonitor's own, and the records this module makes
 _NEVER = ("notification", "anomaly", "datamonitor.*", "udp.*")
 #: units of KPIs that are never negative: their band starts at 0 at the lowest
 _COUNTS = frozenset({"rows", "columns", "values", "ratio", "bytes", "documents", "datagrams", "chars"})
-_DASH = "\u2013"  # an en dash, between the ends of a band
-_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
 
 class _State(Protocol):
@@ -110,6 +131,7 @@ class BaselineSettings:
     hysteresis: float = 1.0
     file_kpis: tuple[str, ...] = DEFAULT_FILE_KPIS
     commit_every: float = 1.0
+    min_change: tuple[MinChange, ...] = DEFAULT_MIN_CHANGE
 
     def __post_init__(self) -> None:
         if not self.k > 0:
@@ -123,9 +145,43 @@ class BaselineSettings:
         if self.window < self.min_history:
             raise ConfigError(f"baseline: window ({self.window}) must be at least min_history ({self.min_history})")
 
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str = "[baseline]") -> BaselineSettings:
+        """Settings from a config table such as ``[baseline]``: its keys are the fields; ``min_change`` is a list of
+        tables (``{kpi = "file.rows", relative = 0.3}``). An unknown key or a bad value is one ConfigError naming it.
+        """
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in data:
+            if key not in known:
+                raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+        values = dict(data)
+        try:
+            if "file_kpis" in values:
+                values["file_kpis"] = tuple(str(p) for p in values["file_kpis"])
+            if "min_change" in values:
+                values["min_change"] = tuple(MinChange(**m) for m in values["min_change"])
+            for key in ("k", "column_k", "hysteresis", "commit_every", "min_history", "window"):
+                if key in values and (isinstance(values[key], bool) or not isinstance(values[key], (int, float))):
+                    raise ConfigError(f"{where}: {key} must be a number, not {values[key]!r}")
+            return cls(**values)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: " + str(exc).removeprefix(f"{where}: ").removeprefix("baseline: ")) from None
+        except TypeError as exc:  # a min_change entry with a wrong key, a list that is not one
+            raise ConfigError(f"{where}: {exc}") from None
+
     def k_for(self, name: str) -> float:
         """The band's half-width for a KPI: ``column_k`` for the per-column KPIs, ``k`` for the rest."""
         return self.column_k if name.startswith("column.") else self.k
+
+    def least_change(self, name: str, expected: float, spread: float | None = None) -> float:
+        """The least ``|x - expected|`` that is news for a KPI: ``min_change``'s first pattern that matches.
+
+        ``spread`` is the column's standard deviation in the file, for a :class:`MinChange` with ``spread``.
+        """
+        for m in self.min_change:
+            if fnmatch.fnmatchcase(name, m.kpi):
+                return max(m.relative * abs(expected), m.absolute, m.spread * (spread or 0.0))
+        return 0.0
 
     def scored(self, record: KpiRecord) -> bool:
         """Whether a record's KPI has a baseline: numeric, and a file KPI of the list or another source's."""
@@ -141,190 +197,43 @@ def _scored_name(name: str, file_kpis: tuple[str, ...]) -> bool:
     return not any(fnmatch.fnmatchcase(name, p) for p in _NEVER)
 
 
-@dataclass(frozen=True)
-class Band:
-    """A series' baseline: its median, MAD, scale and expected band, or not enough history yet."""
-
-    n: int
-    median: float | None = None
-    mad: float | None = None
-    scale: float | None = None
-    lower: float | None = None
-    upper: float | None = None
-
-    @property
-    def enough(self) -> bool:
-        return self.median is not None
-
-    @property
-    def state(self) -> str:
-        return "baseline" if self.enough else "not enough history yet"
-
-
 def _date(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _median(sorted_values: Sequence[float]) -> float:
-    n = len(sorted_values)
-    mid = n // 2
-    return float(sorted_values[mid]) if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2.0
+@dataclass
+class _Group:
+    """One KPI of one dataset's columns in a batch: each series' history and value, and its partner."""
+
+    series: dict[str, Series]
+    partners: dict[str, tuple[str, float]]
 
 
-def _scale(deviations: Sequence[float], m: float) -> tuple[float, float]:
-    """(MAD, scale) of sorted absolute deviations, with the mean-deviation fallback; floors apart (:func:`_floor`)."""
-    mad = _median(deviations)
-    scale = MAD_SCALE * mad
-    if scale <= _tiny(m):
-        mean_ad = sum(deviations) / len(deviations)
-        scale = MEANAD_SCALE * mean_ad if MEANAD_SCALE * mean_ad > _tiny(m) else 0.0
-    return mad, scale
+@dataclass
+class _Batch:
+    """What scoring one batch needs beyond each record: file numbers, the column groups, the columns' spreads."""
+
+    numbers: dict[str, int]
+    groups: dict[tuple[str, str], _Group]
+    spreads: dict[tuple[str | None, str | None], float]
 
 
-def _floor(scale: float, m: float, values: Sequence[float]) -> float:
-    """At least one step (values that come in steps, such as whole numbers) and 1 % of the median; 0 stays 0."""
-    if scale <= 0.0:
-        return scale
-    scale = max(scale, RELATIVE_FLOOR * abs(m))
-    if not all(float(v).is_integer() for v in values):  # the step is that of whole numbers
-        return scale
-    distinct = sorted(set(values))
-    step = min((b - a for a, b in itertools.pairwise(distinct)), default=0.0)
-    return max(scale, float(step))
-
-
-def robust_band(history: Sequence[float], k: float = 4.0, min_history: int = 7, *,
-                weekdays: Sequence[int] | None = None, weekday: int | None = None) -> Band:
-    """The median, MAD and band ``median ± k·scale`` of a history; see the module's docstring.
-
-    With ``weekdays`` (one per value, -1 for unknown) and the new value's ``weekday``, the band is the
-    weekday's when the week has a rhythm: see :func:`_weekly`.
-    """
-    n = len(history)
-    if n < min_history:
-        return Band(n)
-    m = _median(sorted(history))
-    mad, raw = _scale(sorted(abs(x - m) for x in history), m)
-    scale = _floor(raw, m, history)
-    if weekdays is not None and weekday is not None and weekday >= 0:
-        weekly = _weekly(history, weekdays, weekday, raw)
-        if weekly is not None:
-            m, mad, weekly_raw = weekly
-            scale = _floor(max(weekly_raw, 0.5 * raw), m, history)
-    return Band(n, m, mad, scale, m - k * scale, m + k * scale)
-
-
-def _weekly(history: Sequence[float], weekdays: Sequence[int], weekday: int,
-            plain_scale: float) -> tuple[float, float, float] | None:
-    """(median, MAD, scale) of the same weekday, when the history has a weekly rhythm; else None.
-
-    The expected value is the median of the history's values of the same weekday (at least 3 of them, and 21
-    values in all); the scale is that of the residuals (each value less its weekday's median), and at least
-    half the plain scale. It is used only when the rhythm is real: the residuals' scale is under 0.7 times
-    the plain scale.
-    """
-    if len(history) < 21 or len(weekdays) != len(history):
-        return None
-    by_day: list[list[float]] = [[], [], [], [], [], [], []]
-    for x, wd in zip(history, weekdays, strict=True):
-        if wd >= 0:
-            by_day[wd].append(x)
-    if len(by_day[weekday]) < 3:
-        return None
-    medians = [_median(sorted(v)) if len(v) >= 2 else None for v in by_day]
-    residuals = [x - medians[wd] for x, wd in zip(history, weekdays, strict=True)  # type: ignore[operator]
-                 if wd >= 0 and medians[wd] is not None]
-    m = medians[weekday]
-    assert m is not None
-    mad, scale = _scale(sorted(abs(r) for r in residuals), m)
-    if plain_scale > 0.0 and scale < 0.7 * plain_scale:
-        # residuals from medians of 4 or 5 values are too small: the caller keeps half the plain scale at least
-        return m, mad, scale
-    return None
-
-
-def _tiny(m: float) -> float:
-    return 1e-9 * max(1.0, abs(m))
-
-
-def score(x: float, band: Band) -> float | None:
-    """How many scaled MADs ``x`` is from the median; None without a baseline."""
-    if band.median is None or band.scale is None:
-        return None
-    diff = x - band.median
-    if band.scale == 0.0:
-        return 0.0 if abs(diff) <= _tiny(band.median) else (CONSTANT_SCORE if diff > 0 else -CONSTANT_SCORE)
-    return diff / band.scale
-
-
-def dataset_name(key: str) -> str:
-    """What people call a dataset: ``/in/flights_#.csv`` is ``flights``."""
-    name = key.replace("\\", "/").rsplit("/", 1)[-1]
-    stem = name.split(".", 1)[0] if not name.startswith(".") else name
-    cleaned = re.sub(r"[_\-. ]*#[#_\-. ]*", "_", stem).strip("_-. ")
-    return cleaned or stem or key
-
-
-def _day(record: KpiRecord) -> str:
-    """The day the data is about: a date in the file's name, else the day it was measured."""
-    if record.file_path is not None:
-        name = record.file_path.replace("\\", "/").rsplit("/", 1)[-1]
-        match = _DATE.search(name)
-        if match:
-            y, mo, d = (int(g) for g in match.groups())
-            if 1 <= mo <= 12 and 1 <= d <= 31:
-                return f"{y:04d}-{mo:02d}-{d:02d}"
-    return record.timestamp.strftime("%Y-%m-%d")
-
-
-def _weekday(record: KpiRecord) -> int:
-    """The weekday (Monday 0) of the date in a file's name; -1 without one."""
-    if record.file_path is None:
-        return -1
-    match = _DATE.search(record.file_path.replace("\\", "/").rsplit("/", 1)[-1])
-    if not match:
-        return -1
-    try:
-        return date(*(int(g) for g in match.groups())).weekday()
-    except ValueError:
-        return -1
-
-
-def _what(record: KpiRecord, value: float) -> str:
-    """``197,000 rows``, ``dep_delay nulls 20%``, ``dep_delay mean 45.2``."""
-    if record.name == "column.null_ratio":
-        return f"{record.subject} nulls {value * 100:,.3g}%"
-    short = record.name.split(".", 1)[-1]
-    subject = f"{record.subject} " if record.subject else ""
-    if record.name.startswith("file.") and record.unit:
-        shown = human(value, record.unit)
-        return shown if short == record.unit else f"{shown} ({short.replace('_', ' ')})"
-    unit = record.unit if record.unit not in (None, "ratio") else None
-    if record.name.startswith(("file.", "column.")):
-        return f"{subject}{short} {human(value, unit)}"
-    return f"{record.name} {subject}{human(value, unit)}".replace("  ", " ")
-
-
-def _bound(value: float, record: KpiRecord, integral: bool, up: bool = False) -> str:
-    if record.name == "column.null_ratio":
-        return f"{value * 100:,.3g}%"
-    if integral:
-        value = float(math.floor(value + 1e-9) if up else math.ceil(value - 1e-9))
-    return human(value, None if record.unit == "ratio" else record.unit, like=value).removesuffix(
-        f" {record.unit}" if record.unit else "")
-
-
-def anomaly_line(dataset: str, record: KpiRecord, band: Band, *, integral: bool = False) -> str:
-    """One line for people: ``flights: 197,000 rows on 2013-06-14, expected 320,000-345,000`` (an en dash)."""
-    assert record.value is not None and band.lower is not None and band.upper is not None
-    lo, hi = band.lower, band.upper
-    if integral and math.ceil(lo - 1e-9) > math.floor(hi + 1e-9):
-        integral = False  # no whole number inside the band: show its ends as they are
-    if integral:  # the whole numbers inside the band
-        lo, hi = float(math.ceil(lo - 1e-9)), float(math.floor(hi + 1e-9))
-    low_text, high_text = _bound(lo, record, integral), _bound(hi, record, integral, up=True)
-    expected = low_text if low_text == high_text else f"{low_text}{_DASH}{high_text}"
-    return f"{dataset}: {_what(record, float(record.value))} on {_day(record)}, expected {expected}"
+def _given(band: Band, x: float, k: float, group: _Group, key: str) -> Band:
+    """The band given the series' partner when it explains ``x`` better than the plain band; see :mod:`.partner`."""
+    name, r = group.partners[key]
+    assert band.median is not None and band.scale
+    p = partner_band(group.series[key], group.series[name], name, r, band.scale)
+    if p is None:
+        return band
+    if abs(x - band.median) <= k * band.scale:  # within its own band: is the partner the odd one out?
+        other = group.series[name]
+        own = robust_band(other.history, k)
+        z_other = score(other.today, own)
+        if z_other is not None and abs(z_other) > k:
+            return band  # it is: this series keeps its own band, and only the partner is news
+    subject = name.split("|")[1]
+    return Band(band.n, p.expected, band.mad, p.scale, p.expected - k * p.scale, p.expected + k * p.scale,
+                given=subject, given_value=p.partner_value)
 
 
 @dataclass(frozen=True)
@@ -358,6 +267,7 @@ class Baselines:
         self._keys: dict[str, str] = {}
         self._clock = clock
         self._written = clock()
+        self._indexed: set[str] | None = None
 
     # -------------------------------------------------------------- series
     def _dataset(self, record: KpiRecord) -> str:
@@ -389,6 +299,8 @@ class Baselines:
             state.setdefault("weekdays", {})  # series -> the weekday of each value (-1: not known)
             state.setdefault("files", {})  # SHA-256 -> file name, the last 200 files
             state.setdefault("days", [])  # the dates in the last 30 files' names
+            state.setdefault("deciles", {})  # column -> the summaries of its last files (see .drift)
+            state.setdefault("at", {})  # series -> the running number of the file of each value
             self._cache[dataset] = state
         return state
 
@@ -417,38 +329,116 @@ class Baselines:
         notes: list[KpiRecord] = []
         with self._lock:
             seen_files: dict[str, bool] = {}
+            mtimes = {r.file_path: float(r.value) for r in records if r.name == "file.mtime" and r.value is not None}
             for r in records:
                 if r.name == "file.sha256" and r.file_path is not None and r.text:
-                    seen_files[r.file_path] = self._arrival(r, anomalies, notes)
+                    seen_files[r.file_path] = self._arrival(r, anomalies, notes, mtimes.get(r.file_path))
             # a column with one value in a file (a partition key such as month) labels the file: its mean is no
             # measurement, and the next month is no anomaly
             constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
+            records = self._with_drift(records, seen_files, constant)
+            todo = [r for r in records if s.scored(r) and not (r.file_path is not None and seen_files.get(r.file_path))
+                    and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)]
+            scored = {id(r) for r in todo}
+            numbers = self._file_numbers(todo)
+            batch_ = _Batch(numbers, self._groups(todo, numbers),
+                            {(r.file_path, r.subject): float(r.value) for r in records
+                             if r.name == "column.std" and r.value is not None})
             for r in records:
-                if not s.scored(r) or (r.file_path is not None and seen_files.get(r.file_path)) or (
-                        constant and r.name in _LOCATION and (r.file_path, r.subject) in constant):
-                    out.append(r)
-                    continue
-                dataset = self._dataset(r)
-                state = self._load(dataset)
-                key = self.series(r)
-                history: list[float] = state["series"].get(key, [])
-                weekdays: list[int] = state["weekdays"].get(key, [])
-                weekday = _weekday(r)
-                x = float(r.value)  # type: ignore[arg-type]  # scored() checked it
-                band = robust_band(history, s.k_for(r.name), s.min_history, weekdays=weekdays, weekday=weekday)
-                if band.lower is not None and band.lower < 0 and r.unit in _COUNTS:
-                    band = dataclasses.replace(band, lower=0.0)  # a count or a ratio is never negative
-                z = score(x, band)
-                if z is not None:
-                    r = _with_band(r, band, z)
-                    self._judge(dataset, state, key, r, band, z, history, anomalies, notes)
-                out.append(r)
-                state["series"][key] = [*history[-(s.window - 1):], x]
-                state["weekdays"][key] = [*weekdays[-(s.window - 1):], weekday]
-                self._dirty.add(dataset)
+                out.append(self._observe(r, batch_, anomalies, notes) if id(r) in scored else r)
         return Scored(out, anomalies, notes)
 
-    def _arrival(self, r: KpiRecord, anomalies: list[KpiRecord], notes: list[KpiRecord]) -> bool:
+    def _with_drift(self, records: list[KpiRecord], seen_files: dict[str, bool],
+                    constant: set[tuple[str | None, str | None]]) -> list[KpiRecord]:
+        """The records with a ``column.psi`` after each new file's column summary (``column.deciles``); the
+        columns with as many past files are computed together (see :func:`datamonitor.drift.psi_many`)."""
+        todo: list[tuple[KpiRecord, list[list[float]]]] = []
+        for r in records:
+            if (r.deciles is not None and r.file_path is not None and not seen_files.get(r.file_path)
+                    and (r.file_path, r.subject) not in constant):
+                state = self._load(self._dataset(r))
+                past: list[list[float]] = state["deciles"].get(r.subject or "", [])
+                state["deciles"][r.subject or ""] = [*past, list(r.deciles)][-drift.WINDOW:]
+                self._dirty.add(self._dataset(r))
+                if len(past) >= min(self.settings.min_history, drift.WINDOW):
+                    todo.append((r, past))
+        if not todo:
+            return records
+        values: dict[int, float] = {}
+        by_length: dict[int, list[tuple[KpiRecord, list[list[float]]]]] = {}
+        for item in todo:
+            by_length.setdefault(len(item[1]), []).append(item)
+        for same in by_length.values():
+            found = drift.psi_many(np.asarray([r.deciles for r, _p in same], dtype=float),
+                                   np.asarray([p for _r, p in same], dtype=float))
+            values.update({id(r): round(float(v), 6) for (r, _p), v in zip(same, found, strict=True)})
+        out = []
+        for r in records:
+            out.append(r)
+            if id(r) in values:
+                out.append(KpiRecord(name="column.psi", value=values[id(r)], subject=r.subject, dataset=r.dataset,
+                                     timestamp=r.timestamp, host=r.host, file_path=r.file_path,
+                                     file_size=r.file_size, labels=r.labels))
+        return out
+
+    def _file_numbers(self, todo: list[KpiRecord]) -> dict[str, int]:
+        """A running number per file of each dataset: which values of two series came from the same file."""
+        numbers: dict[str, int] = {}
+        for r in todo:
+            if r.file_path is not None and r.file_path not in numbers:
+                state = self._load(self._dataset(r))
+                state["files_seen"] = numbers[r.file_path] = int(state.get("files_seen", 0)) + 1
+        return numbers
+
+    def _groups(self, todo: list[KpiRecord], numbers: dict[str, int]) -> dict[tuple[str, str], _Group]:
+        """The batch's per-column KPIs by (dataset, KPI name), each series with its history and partner."""
+        groups: dict[tuple[str, str], _Group] = {}
+        for r in todo:
+            if r.file_path is None or not r.name.startswith("column."):
+                continue
+            dataset = self._dataset(r)
+            state = self._load(dataset)
+            key = self.series(r)
+            group = groups.setdefault((dataset, r.name), _Group({}, {}))
+            group.series[key] = Series(state["series"].get(key, []), state["at"].get(key, []),
+                                       float(r.value))  # type: ignore[arg-type]  # scored() checked it
+        for group in groups.values():
+            group.partners.update(partners(group.series))
+        return groups
+
+    def _observe(self, r: KpiRecord, batch: _Batch, anomalies: list[KpiRecord], notes: list[KpiRecord]) -> KpiRecord:
+        """Score one record, judge it, and add its value to its series' history."""
+        s = self.settings
+        dataset = self._dataset(r)
+        state = self._load(dataset)
+        key = self.series(r)
+        history: list[float] = state["series"].get(key, [])
+        weekdays: list[int] = state["weekdays"].get(key, [])
+        weekday = _weekday(r)
+        x = float(r.value)  # type: ignore[arg-type]  # scored() checked it
+        k = s.k_for(r.name)
+        band = robust_band(history, k, s.min_history, weekdays=weekdays, weekday=weekday, value=x)
+        group = batch.groups.get((dataset, r.name))
+        if group is not None and key in group.partners and band.scale:
+            band = _given(band, x, k, group, key)
+        if band.lower is not None and band.lower < 0 and r.unit in _COUNTS:
+            band = dataclasses.replace(band, lower=0.0)  # a count or a ratio is never negative
+        z = score(x, band)
+        if z is not None:
+            r = _with_band(r, band, z)
+            least = s.least_change(r.name, band.median, batch.spreads.get((r.file_path, r.subject)))  # type: ignore[arg-type]
+            news = abs(x - band.median) >= least and not (  # type: ignore[operator]
+                r.name == "column.psi" and band.median >= drift.STABLE)  # type: ignore[operator]  # never stable
+            self._judge(dataset, state, key, r, band, z if news else 0.0, history, anomalies, notes)
+        state["series"][key] = [*history[-(s.window - 1):], x]
+        state["weekdays"][key] = [*weekdays[-(s.window - 1):], weekday]
+        if r.file_path is not None:
+            state["at"][key] = [*state["at"].get(key, [])[-(s.window - 1):], batch.numbers[r.file_path]]
+        self._dirty.add(dataset)
+        return r
+
+    def _arrival(self, r: KpiRecord, anomalies: list[KpiRecord], notes: list[KpiRecord],
+                 mtime: float | None = None) -> bool:
         """Note a file's arrival; True when its bytes were measured before (it is then not observed again).
 
         The same bytes under another name are a file delivered twice; a gap in the dates of the files'
@@ -471,7 +461,8 @@ class Baselines:
         while len(files) > 200:
             del files[next(iter(files))]
         self._dirty.add(dataset)
-        day = _day(r) if _DATE.search(name) else None
+        self._arrived(r, dataset, state, mtime, notes)
+        day = _day(r) if DATE.search(name) else None
         if day is None:
             return False
         days: list[str] = state["days"]
@@ -491,6 +482,54 @@ class Baselines:
                     missing += timedelta(days=step)
         state["days"] = sorted([*days, day])[-30:]
         return False
+
+    def _arrived(self, r: KpiRecord, dataset: str, state: dict[str, Any], mtime: float | None,
+                 notes: list[KpiRecord]) -> None:
+        """Add a new file's arrival time (its mtime) to its dataset's; a dataset that was late is on time again."""
+        when = mtime if mtime is not None else r.timestamp.timestamp()
+        state["arrivals"] = arrival.added(state.get("arrivals", []), when)
+        if state.pop("late", None) is not None:
+            name = dataset_name(dataset)
+            notes.append(KpiRecord(
+                name="notification", subject=f"{name} file.arrival", text=f"OK: {name} file.arrival is back to normal",
+                message=f"{name}: a file came at {arrival.stamp(when)}", dataset="datamonitor.notify",
+                timestamp=r.timestamp, host=r.host,
+                labels={"kpi": "file.arrival", "state": "ok", "kind": "late", "dataset_key": dataset}))
+
+    def overdue(self, now: datetime | None = None) -> Scored:
+        """The datasets whose next file is late at ``now``: an anomaly and an alert each, once per late file.
+
+        It needs no new file: the watcher calls it on a timer (see :meth:`DataMonitor.check_overdue`). A dataset
+        is late once the time since its last file is past its usual interval by ``k`` spreads (see
+        :mod:`datamonitor.arrival`); it is on time again when a file comes.
+        """
+        now = now or datetime.now(timezone.utc)
+        at = now.timestamp()
+        anomalies: list[KpiRecord] = []
+        notes: list[KpiRecord] = []
+        with self._lock:
+            index = self._state.get_meta(_INDEX)
+            for dataset in sorted({*(index if isinstance(index, list) else []), *self._cache}):
+                state = self._load(dataset)
+                d = arrival.due(state.get("arrivals", []), self.settings.k, self.settings.min_history)
+                if d is None or at <= d.late or state.get("late") == d.expected:
+                    continue
+                state["late"] = d.expected
+                self._dirty.add(dataset)
+                name = dataset_name(dataset)
+                line = arrival.late_line(name, d)
+                elapsed = at - d.last
+                labels = {"kpi": "file.arrival", "kind": "late", "dataset_key": dataset,
+                          "day": datetime.fromtimestamp(d.expected, timezone.utc).strftime("%Y-%m-%d")}
+                anomalies.append(KpiRecord(
+                    name="anomaly", value=round(elapsed, 3), unit="s", subject="file.arrival", dataset=DATASET,
+                    timestamp=now, message=line, text=name, expected=d.interval, upper=d.late - d.last,
+                    score=round((elapsed - d.interval) / d.spread, 6), labels=labels))
+                notes.append(KpiRecord(
+                    name="notification", subject=f"{name} file.arrival", text=f"ANOMALY: {name} file.arrival",
+                    message=line, dataset="datamonitor.notify", timestamp=now,
+                    labels={"kpi": "file.arrival", "state": "alert", "kind": "late", "dataset_key": dataset}))
+        return Scored([], anomalies, notes)
 
     def _event(self, r: KpiRecord, dataset: str, kind: str, line: str, anomalies: list[KpiRecord],
                notes: list[KpiRecord], day: str | None = None) -> None:
@@ -539,7 +578,7 @@ class Baselines:
             title = f"OK: {name} {subject} is back to normal"
             assert band.lower is not None and band.upper is not None and r.value is not None
             message = (f"{name}: {_what(r, float(r.value))} on {_day(r)}, back within "
-                       f"{_bound(band.lower, r, integral)}{_DASH}{_bound(band.upper, r, integral, up=True)}")
+                       f"{_bound(band.lower, r, integral)}{DASH}{_bound(band.upper, r, integral, up=True)}")
         notes.append(KpiRecord(
             name="notification", value=r.value, unit=r.unit, subject=f"{name} {subject}", text=title,
             message=message, dataset="datamonitor.notify", timestamp=when, host=r.host,
@@ -559,6 +598,12 @@ class Baselines:
             dirty, self._dirty, self._written = self._dirty, set(), now
             for dataset in sorted(dirty):
                 self._state.set_meta(_META_PREFIX + dataset, self._cache[dataset])
+            if self._indexed is None:
+                index = self._state.get_meta(_INDEX)
+                self._indexed = set(index) if isinstance(index, list) else set()
+            if not dirty <= self._indexed:  # the datasets with a history, for overdue() after a restart
+                self._indexed |= dirty
+                self._state.set_meta(_INDEX, sorted(self._indexed))
 
     def forget(self) -> None:
         """Drop what is cached and not committed (a batch that could not be stored)."""
@@ -595,55 +640,3 @@ def _with_band(record: KpiRecord, band: Band, z: float) -> KpiRecord:
     new = object.__new__(KpiRecord)
     new.__dict__.update(record.__dict__, expected=band.median, lower=band.lower, upper=band.upper, score=round(z, 6))
     return new
-
-
-class SchemaHistory:
-    """Each dataset's recent schemas in the store's meta table; its baseline is the most common of them.
-
-    ``get(key)`` gives ``{"schema": [[name, type], ...], "sha256": [...]}``: the
-    baseline schema and the checksums of the files it was learned from, which
-    :func:`~datamonitor.sources.files.drift` uses, so a file measured again is
-    never drift and one odd file does not move the baseline. ``set(key, value)``
-    adds a file's ``{"schema", "sha256"}`` (or a bare schema) to the history.
-    """
-
-    def __init__(self, state: _State, prefix: str = "schema:", window: int = 10) -> None:
-        self._state, self._prefix, self.window = state, prefix, window
-
-    def _recent(self, key: str) -> list[dict[str, Any]]:
-        raw = self._state.get_meta(self._prefix + key)
-        if isinstance(raw, list):  # the format before the history: the last schema alone
-            return [{"schema": raw, "sha256": ""}] if raw else []
-        if isinstance(raw, dict):
-            return list(raw.get("recent", []))
-        return []
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        recent = self._recent(key)
-        if not recent:
-            return None
-        counts = Counter(_schema_text(e["schema"]) for e in recent)
-        top = max(counts.values())
-        # ties go to the newest: a dataset that changed for good has a new baseline after half the window
-        best = next(e["schema"] for e in reversed(recent) if counts[_schema_text(e["schema"])] == top)
-        return {"schema": best, "sha256": [e["sha256"] for e in recent if e.get("sha256")]}
-
-    def set(self, key: str, value: Any) -> None:
-        change = self.updated(key, value)
-        if change is not None:
-            self._state.set_meta(*change)
-
-    def updated(self, key: str, value: Any) -> tuple[str, Any] | None:
-        """The meta key and value that adding a file's ``{"schema", "sha256"}`` makes, not saved (None: no change).
-
-        For callers that save it in their own transaction, with the file's records.
-        """
-        entry = dict(value) if isinstance(value, dict) else {"schema": value, "sha256": ""}
-        recent = self._recent(key)
-        if entry.get("sha256") and any(e.get("sha256") == entry["sha256"] for e in recent):
-            return None  # the same file again: it is in the history already
-        return self._prefix + key, {"recent": [*recent, entry][-self.window:]}
-
-
-def _schema_text(schema: Any) -> str:
-    return "|".join(f"{n}:{t}" for n, t in schema)

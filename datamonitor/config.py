@@ -14,12 +14,15 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, UnknownKey
 from .hosts import hosts_fields, normalize_hosts
 from .validation import option, parse_duration, parse_size, read_fields, secret_keys
+
+if TYPE_CHECKING:
+    from .baseline import BaselineSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -100,6 +103,8 @@ class Config:
     #: the most bytes of undelivered documents the store holds (None: no bound), and what it does when full
     store_max_size: int | None = None
     store_when_full: str = "pause"
+    #: the ``[baseline]`` table: how baselines are learned (None: the defaults of BaselineSettings)
+    baseline: BaselineSettings | None = None
 
     @property
     def store_file(self) -> Path:
@@ -332,6 +337,12 @@ def _from_file(source: Path, *, home_given: bool, es: dict[str, Any]) -> dict[st
             es.update(_es_from_table(val, where))
         elif key == "store":
             out.update(_store_from_table(val, where))
+        elif key == "baseline":
+            if not isinstance(val, Mapping):
+                raise ConfigError(f"{where}: key 'baseline' must be a table")
+            from .baseline import BaselineSettings  # here: numpy is imported only by a file that has the table
+
+            out["baseline"] = BaselineSettings.from_mapping(val, f"{where}: [baseline]")
         elif key in ("monitors", "thresholds", "notifiers"):
             continue  # the service's sections: checked by datamonitor.service.load_service
         elif key == "home":

@@ -121,7 +121,8 @@ class Encoder:
     def row(self, record: KpiRecord, index: str | None = None) -> NewDocument:
         """The store's row for one record; ``index`` overrides the dated index."""
         try:
-            if record.expected is None and record.lower is None and record.upper is None and record.score is None:
+            if (record.expected is None and record.lower is None and record.upper is None and record.score is None
+                    and record.deciles is None):
                 return self._row(record, index)
         except TypeError:  # a field that is not a string where one is expected: the general builder copes
             pass

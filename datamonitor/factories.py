@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,6 +51,8 @@ class Recorder(Protocol):
     def record(self, kpis: Iterable[KpiRecord], *, index: str | None = None, ship: bool = True) -> list[str]: ...
 
     def ship(self) -> ShipResult: ...
+
+    def check_overdue(self, now: datetime | None = None) -> list[KpiRecord]: ...
 
 
 def collect_files(dm: Recorder, paths: Iterable[str | Path], options: ProfileOptions, *, recursive: bool,
@@ -138,4 +141,5 @@ def make_watcher(dm: Recorder, dirs: Iterable[str | Path], profile: ProfileOptio
 
     return DirectoryWatcher(dirs, measure=measure, commit=commit, recursive=recursive, on_stop=engines.close,
                             settle=settle, ignore=DEFAULT_IGNORE if ignore is None else ignore,
-                            state=StoredState(dm.store, Namespace.WATCHER), workers=workers)
+                            state=StoredState(dm.store, Namespace.WATCHER), workers=workers,
+                            tick=dm.check_overdue)  # late files are news without waiting for the next

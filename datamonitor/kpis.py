@@ -46,6 +46,9 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("column.p50", None, _COL, "median of a numeric column (t-digest)"),
     Kpi("column.p95", None, _COL, "95th percentile of a numeric column (t-digest)"),
     Kpi("column.p99", None, _COL, "99th percentile of a numeric column (t-digest)"),
+    Kpi("column.deciles", None, _COL, "minimum, nine deciles and maximum in kpi.deciles (stored, not indexed)"),
+    Kpi("column.psi", None, _COL, "population stability index against the column's last 10 files: "
+        "< 0.1 stable, 0.1-0.25 moderate, > 0.25 a shift"),
     Kpi("column.min_length", "chars", _COL, "shortest text of a string column"),
     Kpi("column.max_length", "chars", _COL, "longest text of a string column"),
     Kpi("disk.total_bytes", "bytes", _DISK, "size of the filesystem"),

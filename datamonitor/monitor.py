@@ -83,7 +83,7 @@ class DataMonitor:
         if self._baselines is None:
             with _baselines_lock:  # the watcher's workers store files from two threads
                 if self._baselines is None:
-                    self._baselines = Baselines(self.store)
+                    self._baselines = Baselines(self.store, self._config.baseline)
         return self._baselines
 
     @property
@@ -184,6 +184,18 @@ class DataMonitor:
         ``state`` maps keys of :mod:`datamonitor.state` to JSON values: a batch the store refuses keeps neither.
         """
         return self._put(records, None, state=state)[1]
+
+    def check_overdue(self, now: datetime | None = None) -> list[KpiRecord]:
+        """Store and announce the datasets whose next file is late now; returns their anomalies.
+
+        The watcher calls it on a timer; see :meth:`~datamonitor.baseline.Baselines.overdue`.
+        """
+        scored = self.baselines.overdue(now)
+        if scored.anomalies:
+            self._put([*scored.anomalies, *scored.notifications], None)
+            for title, message in grouped(scored.notifications):
+                send_all(self.notifiers, title, message)
+        return scored.anomalies
 
     def _report_dropped(self, dropped: int) -> None:
         """A full store dropped undelivered documents: say so, and record the running total as a KPI."""

@@ -52,6 +52,10 @@ KMV_K = 16384
 DISTINCT_ERROR = 1 / math.sqrt(KMV_K - 2)
 
 
+#: the deciles a numeric column's summary holds
+DECILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
 @dataclass(frozen=True)
 class ProfileOptions:
     """How to read a table. None means "detect it"."""
@@ -66,6 +70,8 @@ class ProfileOptions:
     #: lines starting with this text are comments (skipped); None means no line is a comment
     comment: str | None = None
     quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)
+    #: also a numeric column's nine deciles, kept as one compact summary for distribution drift
+    deciles: bool = True
     #: distinct counts are exact while the distinct hashes of all columns fit this many, a sketch above
     exact_distinct_values: int = 8 << 20
     #: quantiles are exact while the numeric values of all columns fit this many, from a uniform sample above
@@ -90,6 +96,8 @@ class ColumnProfile:
     mean: float | None = None
     std: float | None = None
     quantiles: dict[float, float] = field(default_factory=dict)
+    #: the nine deciles (0.1 to 0.9) of a numeric column, when asked for
+    deciles: tuple[float, ...] = ()
     min_length: int | None = None
     max_length: int | None = None
 
@@ -224,16 +232,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _profiles(stats: TableStats) -> tuple[ColumnProfile, ...]:
+def _profiles(stats: TableStats, opts: ProfileOptions) -> tuple[ColumnProfile, ...]:
     out = []
     for st in stats.columns.values():
         distinct, exact = stats.distinct(st)
         numeric = st.numeric or st.cat == "duration"
+        found = stats.quantile_values(st) if numeric else {}
         out.append(ColumnProfile(
             name=st.name, type=st.cat, nulls=st.nulls, distinct=distinct, distinct_exact=exact,
             min=_plain(st.min), max=_plain(st.max),
             mean=_plain(st.mean) if numeric and st.count else None,
-            std=_plain(stats.std(st)), quantiles=stats.quantile_values(st) if numeric else {},
+            std=_plain(stats.std(st)), quantiles={q: found[q] for q in opts.quantiles if q in found},
+            deciles=tuple(found[q] for q in DECILES) if opts.deciles and found else (),
             min_length=st.min_length, max_length=st.max_length,
         ))
     return tuple(out)
@@ -242,7 +252,8 @@ def _profiles(stats: TableStats) -> tuple[ColumnProfile, ...]:
 def _stats(opts: ProfileOptions) -> TableStats:
     from .tablestats import TableStats
 
-    return TableStats(opts.quantiles, distinct_budget=opts.exact_distinct_values, quantile_budget=opts.quantile_values)
+    quantiles = tuple(sorted({*opts.quantiles, *DECILES})) if opts.deciles else opts.quantiles
+    return TableStats(quantiles, distinct_budget=opts.exact_distinct_values, quantile_budget=opts.quantile_values)
 
 
 def _pass(req: ReadRequest, opts: ProfileOptions) -> tuple[TableStats, FormatReader, str]:
@@ -329,7 +340,7 @@ def profile_file(path: str | Path, options: ProfileOptions | None = None,
         raise SourceError(f"{p}: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}") from None
     if progress:
         progress(1.0)
-    return TableProfile(rows=stats.rows, columns=_profiles(stats), bad_rows=reader.bad.count,
+    return TableProfile(rows=stats.rows, columns=_profiles(stats, opts), bad_rows=reader.bad.count,
                         bad_row_examples=tuple(reader.bad.examples), seconds=time.perf_counter() - started,
                         format=det.format, compression=det.compression, encoding=det.encoding,
                         delimiter=det.delimiter, sha256=digest, decimal=det.decimal)
@@ -368,5 +379,5 @@ def profile_dataframe(df: Any, options: ProfileOptions | None = None) -> TablePr
     step = 1 << 20
     for start in range(0, max(frame.height, 1), step):
         stats.add(frame.slice(start, step))
-    return TableProfile(rows=stats.rows, columns=_profiles(stats), seconds=time.perf_counter() - started,
+    return TableProfile(rows=stats.rows, columns=_profiles(stats, opts), seconds=time.perf_counter() - started,
                         format="dataframe")

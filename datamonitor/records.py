@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -115,6 +116,9 @@ class KpiRecord:
     lower: float | None = None
     upper: float | None = None
     score: float | None = None
+    #: a numeric column's distribution in a file: its minimum, nine deciles and maximum (``kpi.deciles``, stored
+    #: but not indexed; see :mod:`datamonitor.drift`)
+    deciles: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         name = self.name
@@ -129,6 +133,8 @@ class KpiRecord:
             for key in _BASELINE_FIELDS:
                 if getattr(self, key) is not None:
                     object.__setattr__(self, key, _check_value(getattr(self, key), key))
+        if self.deciles is not None:
+            object.__setattr__(self, "deciles", _check_deciles(self.deciles))
         if self.text is not None and len(self.text) > _MAX_TEXT:
             raise PayloadError(f"field 'text': longer than {_MAX_TEXT} characters")
         ts = self.timestamp
@@ -178,6 +184,16 @@ def as_records(items: Iterable[KpiRecord | Mapping[str, Any]]) -> list[KpiRecord
         except PayloadError as exc:
             raise PayloadError(f"document {position}: {exc}") from None
     return batch
+
+
+def _check_deciles(values: Any) -> tuple[float, ...]:
+    """A quantile summary: a list of finite numbers in ascending order (11: minimum, 9 deciles, maximum)."""
+    if not isinstance(values, (list, tuple)) or len(values) != 11 or any(v is None for v in values):
+        raise PayloadError("field 'deciles': 11 numbers (minimum, 9 deciles, maximum)")
+    out = tuple(float(_check_value(v, "deciles") or 0) for v in values)
+    if any(b < a for a, b in itertools.pairwise(out)):
+        raise PayloadError("field 'deciles': not in ascending order")
+    return out
 
 
 def _check_value(value: object, name: str = "value") -> float | int | None:
@@ -256,6 +272,8 @@ class Field:
     FILE_SIZE: Final = "file.size"
     LABELS: Final = "labels"
     MESSAGE: Final = "message"
+    #: a column's minimum, nine deciles and maximum: stored, not indexed (see :mod:`datamonitor.drift`)
+    DECILES: Final = "kpi.deciles"
 
 
 @dataclass(frozen=True)
@@ -316,6 +334,8 @@ def to_document(record: KpiRecord) -> dict[str, Any]:
         val = getattr(record, key)
         if val is not None:
             kpi[key] = val
+    if record.deciles is not None:
+        kpi["deciles"] = list(record.deciles)
     doc: dict[str, Any] = {
         "@timestamp": format_timestamp(record.timestamp),
         "ecs": {"version": ECS_VERSION},
@@ -405,6 +425,7 @@ _ALIASES = {
     "file_size": "file_size", Field.FILE_SIZE: "file_size",
     Field.MESSAGE: "message",
     **{f"kpi.{key}": key for key in _BASELINE_FIELDS},
+    Field.DECILES: "deciles",
 }
 # Parts of a whole document that the builder derives again, so they are dropped on the way in.
 _DERIVED = {"ecs.version", "event.kind", "event.module", "file.name", "file.extension", "datamonitor.schema_version"}

@@ -111,6 +111,10 @@ def _column_kpis(col: ColumnProfile, rows: int, make: Callable[..., KpiRecord]) 
         yield make("column.std", col.std, subject=col.name)
     for q, v in col.quantiles.items():
         yield make(f"column.p{round(q * 100):02d}", v, subject=col.name)
+    if col.deciles and col.type in ("integer", "float") and isinstance(col.min, (int, float)) and isinstance(
+            col.max, (int, float)):  # a duration's extremes and quantiles are not in one unit: numbers only
+        summary = (min(float(col.min), col.deciles[0]), *col.deciles, max(float(col.max), col.deciles[-1]))
+        yield make("column.deciles", deciles=summary, subject=col.name)
     if col.min_length is not None:
         yield make("column.min_length", col.min_length, unit="chars", subject=col.name)
         yield make("column.max_length", col.max_length, unit="chars", subject=col.name)
@@ -127,8 +131,9 @@ def profile_kpis(profile: TableProfile, *, when: datetime, file_path: str | None
     base: dict[str, Any] = {"dataset": DATASET, "timestamp": when, "file_path": file_path, "file_size": file_size}
 
     def make(name: str, value: Any = None, *, text: str | None = None, unit: str | None = None,
-             subject: str | None = None, labels: dict[str, str] | None = None) -> KpiRecord:
-        return KpiRecord(name=name, value=value, text=text, unit=unit, subject=subject,
+             subject: str | None = None, labels: dict[str, str] | None = None,
+             deciles: tuple[float, ...] | None = None) -> KpiRecord:
+        return KpiRecord(name=name, value=value, text=text, unit=unit, subject=subject, deciles=deciles,
                          labels={**(extra or {}), **(labels or {})}, **base)
 
     extra = labels

@@ -89,6 +89,9 @@ class DirectoryWatcher:
         puts all of them back for later.
     :param state: remembers processed files: ``get(key)`` (and ``set(key, value)`` when
         ``process`` is used), kept in the store so it survives a restart; None keeps it in memory.
+    :param tick: called every ``tick_every`` seconds while the watcher runs, from its scheduler thread (the facade
+        checks there for files that are late: :meth:`~datamonitor.DataMonitor.check_overdue`); what it raises is
+        logged and the watcher goes on.
     """
 
     def __init__(self, dirs: Iterable[str | Path], process: Callable[[Path], Any] | None = None, *,
@@ -96,7 +99,8 @@ class DirectoryWatcher:
                  commit: Callable[[list[Measured]], Any] | None = None, recursive: bool = False,
                  ignore: Iterable[str] = DEFAULT_IGNORE, settle: float = 0.5, state: Any = None,
                  workers: int = 2, clock: Callable[[], float] = time.monotonic,
-                 on_stop: Callable[[], Any] | None = None) -> None:
+                 on_stop: Callable[[], Any] | None = None, tick: Callable[[], Any] | None = None,
+                 tick_every: float = 60.0) -> None:
         if (process is None) == (measure is None or commit is None) or (measure is None) != (commit is None):
             raise TypeError("give either process, or both measure and commit")
         self.dirs = [Path(d).resolve() for d in dirs]
@@ -106,6 +110,8 @@ class DirectoryWatcher:
         self.process, self.measure, self.commit, self.recursive = process, measure, commit, recursive
         #: called once everything is stored at stop (the facade closes its engine workers there)
         self.on_stop = on_stop
+        #: called every ``tick_every`` seconds while it runs (the facade checks for late files there)
+        self.tick, self.tick_every = tick, tick_every
         self.ignore, self.settle, self._clock = tuple(ignore), settle, clock
         self._state = state if state is not None else _MemoryState()
         self._pending: dict[Path, tuple[float, int, float]] = {}
@@ -273,7 +279,14 @@ class DirectoryWatcher:
             self._done(len(batch) - failed, failed=failed, files=len(batch))
 
     def _run(self) -> None:
+        next_tick = self._clock() + self.tick_every
         while not self._stop.is_set():
+            if self.tick is not None and self._clock() >= next_tick:
+                next_tick = self._clock() + self.tick_every
+                try:
+                    self.tick()
+                except Exception as exc:  # noqa: BLE001 - the watcher goes on; the next tick tries again
+                    log.warning("the watcher's timer failed: %s", exc)
             with self._lock:
                 ready = self._due()
                 if not ready:

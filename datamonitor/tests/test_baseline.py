@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from datamonitor.baseline import (
     CONSTANT_SCORE,
     Baselines,
     BaselineSettings,
+    MinChange,
     SchemaHistory,
     dataset_name,
     grouped,
@@ -141,7 +143,7 @@ def test_hysteresis_keeps_one_alert_while_the_anomaly_lasts() -> None:
         def set_meta(self, key: str, value: object) -> None:
             state[key] = value
 
-    baselines = Baselines(Meta())
+    baselines = Baselines(Meta(), BaselineSettings(min_change=()))  # the band alone: no least change
     notes, anomalies = [], []
     for day, value in enumerate([*JUNE, 100_000, 120_000, 319_500], start=1):
         scored = baselines.observe([_rows(day, value)])
@@ -329,7 +331,9 @@ def test_a_weekly_rhythm_gets_the_weekday_band() -> None:
     history = [float(week[i % 7]) for i in range(28)]
     plain = robust_band(history)
     assert score(750, plain) < -4, "against all days, every Saturday would be an anomaly"
-    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    # a quarter fewer rows is under the least change news for rows (a third): without it, the band alone
+    assert BaselineSettings().least_change("file.rows", 1000) == 300
+    baselines = Baselines(_meta(), BaselineSettings(min_change=()))  # type: ignore[arg-type]
     flagged = [i for i in range(28)
                if baselines.observe([_on(start + timedelta(days=i), "file.rows", week[i % 7])]).anomalies]
     # the weekday band needs 21 values and 3 of the weekday: until then Saturdays and Sundays stand out
@@ -357,3 +361,130 @@ def test_a_column_with_one_value_in_a_file_labels_it_and_is_not_scored() -> None
         assert scored.anomalies == [], f"July is not an anomaly of the month column ({day})"
     assert baselines.history("/data/flights_#-#-#.csv", "column.mean|month|") == []
     assert len(baselines.history("/data/flights_#-#-#.csv", "column.distinct|carrier|")) == 14
+
+
+def test_a_column_is_scored_given_its_partner_a_storm_is_not_news_one_column_alone_is() -> None:
+    # dep_time's and dep_delay's nulls move together (a cancelled flight has neither); one stormy day at 10 %
+    together = [0.01, 0.02, 0.01, 0.03, 0.02, 0.01, 0.02, 0.10, 0.02, 0.01, 0.03, 0.02, 0.01, 0.02]
+    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    start = date(2013, 6, 1)
+
+    def day(i: int, dep_time: float, dep_delay: float) -> list[KpiRecord]:
+        when = start + timedelta(days=i)
+        return [_on(when, "column.null_ratio", dep_time, "dep_time", "ratio"),
+                _on(when, "column.null_ratio", dep_delay, "dep_delay", "ratio")]
+
+    for i, v in enumerate(together):
+        baselines.observe(day(i, v, v))
+    # a storm: both at 15 %. Against its own history dep_delay is out of its band: median 0.02, MAD 0.01 (six
+    # deviations of 0, seven of 0.01, one of 0.08), 0.13 / 0.014826 = 8.8 scaled MADs > column_k = 8 ...
+    plain = robust_band(together, 8)
+    assert plain.median == 0.02 and plain.mad == pytest.approx(0.01) and score(0.15, plain) > 8
+    storm = baselines.observe(day(14, 0.15, 0.15))
+    # ... but given dep_time's 15 % it is just what was expected: Theil-Sen's slope 1, intercept 0
+    assert storm.anomalies == [] and [r.expected for r in storm.records] == pytest.approx([0.15, 0.15])
+    # dep_delay's nulls alone at 20 %: far out of the band given dep_time's 2 %
+    fault = baselines.observe(day(15, 0.02, 0.20))
+    [anomaly] = fault.anomalies
+    assert anomaly.subject == "column.null_ratio on dep_delay" and anomaly.expected == pytest.approx(0.02)
+    # the scale (numpy as the oracle): the residuals are all 0, so the floor, a tenth of the plain scale,
+    # widened as a regression's prediction interval at dep_time's 2 %
+    x = np.array([*together, 0.15])
+    y = x
+    plain_scale = 1.4826 * np.median(np.abs(y - np.median(y)))
+    scale = 0.1 * plain_scale * np.sqrt(1 + 1 / len(x) + (0.02 - x.mean()) ** 2 / ((x - x.mean()) ** 2).sum())
+    assert anomaly.score == pytest.approx((0.20 - 0.02) / scale, rel=1e-5)
+    low, high = 0.02 - 8 * scale, 0.02 + 8 * scale
+    assert anomaly.message == (f"flights: dep_delay nulls 20% on 2013-06-16, expected {low * 100:,.3g}%\u2013"
+                               f"{high * 100:,.3g}% given dep_time nulls 2%")
+
+
+def test_a_change_under_the_least_change_is_no_anomaly() -> None:
+    settings = BaselineSettings()
+    assert settings.least_change("column.null_ratio", 0.02) == 0.05
+    assert settings.least_change("column.mean", 10.0, spread=40.0) == 20.0
+    assert settings.least_change("column.mean", 10.0) == 0.0 and settings.least_change("udp.x", 5.0) == 0.0
+    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    for day, value in enumerate(JUNE, start=1):
+        baselines.observe([_rows(day, value)])
+    # 300,000 rows is 8.8 scaled MADs under the median (32,500 / 3,706.5), but only a tenth fewer: not news
+    quiet = baselines.observe([_rows(14, 300_000)])
+    assert quiet.records[0].score == pytest.approx(-32_500 / 3_706.5, abs=1e-6) and quiet.anomalies == []
+    with pytest.raises(ConfigError, match="must not be negative"):
+        MinChange("file.rows", relative=-1)
+
+
+def _delivered(day: date, hour: int = 10, minute: int = 0) -> list[KpiRecord]:
+    """A file's checksum and its modification time (when it was delivered)."""
+    mtime = datetime(day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc).timestamp()
+    return [KpiRecord(name="file.sha256", text=f"sha-{day.isoformat()}", dataset="datamonitor.file", host="h",
+                      file_path=f"/data/flights_{day.isoformat()}.csv",
+                      timestamp=datetime(2026, 11, 1, tzinfo=timezone.utc)),
+            _on(day, "file.mtime", mtime, unit="s")]
+
+
+def test_a_late_file_is_an_anomaly_before_the_next_one_comes() -> None:
+    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    start = date(2013, 6, 1)
+    for i in range(10):  # a file every day at 10:00
+        assert baselines.observe(_delivered(start + timedelta(days=i))).anomalies == []
+    baselines.commit()
+    last = datetime(2013, 6, 10, 10, 0, tzinfo=timezone.utc)
+    # by hand: 9 intervals of 86,400 s, MAD 0, so the spread is its floor, a tenth of the interval (8,640 s);
+    # the next file is expected at 2013-06-11 10:00 and late k = 4 spreads (9.6 hours) later, at 19:36
+    assert baselines.overdue(last + timedelta(days=1, hours=9, minutes=35)).anomalies == []
+    late = baselines.overdue(last + timedelta(days=1, hours=9, minutes=37))
+    [anomaly] = late.anomalies
+    assert anomaly.message == ("flights: no file since 2013-06-10 10:00 UTC; one comes every 1 day, "
+                               "expected 2013-06-11 10:00 UTC, late since 2013-06-11 19:36 UTC")
+    assert anomaly.labels["kind"] == "late" and anomaly.labels["day"] == "2013-06-11"
+    assert anomaly.value == pytest.approx(86_400 + 9 * 3_600 + 37 * 60)
+    assert anomaly.score == pytest.approx((9 * 3_600 + 37 * 60) / 8_640, abs=1e-6)
+    assert [n.text for n in late.notifications] == ["ANOMALY: flights file.arrival"]
+    # said once: the next tick finds nothing new
+    assert baselines.overdue(last + timedelta(days=2)).anomalies == []
+    # the file comes: on time again
+    scored = baselines.observe(_delivered(date(2013, 6, 11), 23, 0))
+    assert [n.text for n in scored.notifications] == ["OK: flights file.arrival is back to normal"]
+    assert scored.notifications[0].message == "flights: a file came at 2013-06-11 23:00 UTC"
+
+
+def test_late_files_are_found_after_a_restart_stored_and_announced(home: Path) -> None:
+    notifier = Recording()
+    with DataMonitor() as dm:
+        for i in range(8):
+            dm.record(_delivered(date(2013, 6, 1) + timedelta(days=i)), ship=False)
+    with DataMonitor() as dm:  # a new process: the datasets come from the store's index
+        dm.notifiers = [notifier]
+        assert dm.check_overdue(datetime(2013, 6, 9, 12, tzinfo=timezone.utc)) == []
+        [anomaly] = dm.check_overdue(datetime(2013, 6, 10, tzinfo=timezone.utc))
+        assert anomaly.subject == "file.arrival"
+        assert [h["_source"]["kpi"]["subject"] for h in dm.search(name="anomaly")] == ["file.arrival"]
+        assert notifier.sent == [("ANOMALY: flights file.arrival", anomaly.message)]
+
+
+def test_the_watcher_calls_its_timer(tmp_path: Path) -> None:
+    from datamonitor.sources.watch import DirectoryWatcher
+
+    ticks = threading.Event()
+    watcher = DirectoryWatcher([tmp_path], process=lambda p: None, tick=ticks.set, tick_every=0.0)
+    watcher.start(catch_up=False)
+    try:
+        assert ticks.wait(timeout=10)
+    finally:
+        watcher.stop()
+
+
+def test_settings_from_a_config_table_and_one_clear_error_for_a_bad_one() -> None:
+    settings = BaselineSettings.from_mapping({"k": 5, "window": 60, "file_kpis": ["file.rows"],
+                                              "min_change": [{"kpi": "file.rows", "relative": 0.2}]})
+    assert settings.k == 5 and settings.window == 60 and settings.file_kpis == ("file.rows",)
+    assert settings.least_change("file.rows", 1000) == 200
+    with pytest.raises(ConfigError, match=r"\[baseline\]: unknown key 'kk'"):
+        BaselineSettings.from_mapping({"kk": 5})
+    with pytest.raises(ConfigError, match="k must be a number"):
+        BaselineSettings.from_mapping({"k": "five"})
+    with pytest.raises(ConfigError, match="window"):
+        BaselineSettings.from_mapping({"window": 3})
+    with pytest.raises(ConfigError, match=r"\[baseline\]: .*unexpected keyword argument 'share'"):
+        BaselineSettings.from_mapping({"min_change": [{"kpi": "file.rows", "share": 0.2}]})

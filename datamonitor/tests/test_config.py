@@ -151,3 +151,32 @@ def test_bad_durations_are_refused(raw: object, message: str) -> None:
     with pytest.raises(ConfigError) as exc:
         parse_duration(raw, "x")
     assert str(exc.value).startswith(message)
+
+
+def test_a_baseline_table_sets_how_baselines_are_learned(tmp_path: Path) -> None:
+    from datamonitor import DataMonitor
+
+    conf = write(tmp_path / "c.toml", '[baseline]\nk = 5\nwindow = 20\n'
+                 'min_change = [{kpi = "file.rows", relative = 0.5}]\n')
+    cfg = load_config(conf, env={}, home=tmp_path / "h")
+    assert cfg.baseline is not None and (cfg.baseline.k, cfg.baseline.window) == (5, 20)
+    assert cfg.baseline.least_change("file.rows", 1000) == 500
+    dm = DataMonitor(cfg)
+    try:
+        assert dm.baselines.settings is cfg.baseline
+    finally:
+        dm.close()
+    assert load_config(env={}, home=tmp_path / "h").baseline is None  # no table: the defaults
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[baseline]\nkk = 5\n', "[baseline]: unknown key 'kk'"),
+    ('[baseline]\nk = "wide"\n', "[baseline]: k must be a number, not 'wide'"),
+    ('[baseline]\nk = -1\n', "[baseline]: k must be positive, not -1"),
+    ('baseline = 3\n', "key 'baseline' must be a table"),
+])
+def test_a_bad_baseline_table_is_one_error_naming_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    conf = write(tmp_path / "c.toml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(conf, env={}, home=tmp_path / "h")
+    assert str(err.value).startswith(str(conf)) and message in str(err.value) and "\n" not in str(err.value)

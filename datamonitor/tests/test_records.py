@@ -248,11 +248,11 @@ def test_every_field_name_is_a_mapped_field_of_the_documents() -> None:
 
     rec = KpiRecord(name="n", value=1.5, unit="u", text="t", subject="s", timestamp=T0, host="h",
                     file_path="/a/b.csv", file_size=3, labels={"k": "v"}, message="m",
-                    expected=1.0, lower=0.5, upper=2.0, score=0.4)
+                    expected=1.0, lower=0.5, upper=2.0, score=0.4, deciles=tuple(float(i) for i in range(11)))
     written = _leaf_paths(to_document(rec))
     types = _mapped_types(mapping()["properties"])
     names = [v for k, v in vars(Field).items() if k.isupper()]
-    assert len(names) == 17
+    assert len(names) == 18
     for name in names:
         assert name in written and name in types, name
 
