@@ -37,7 +37,7 @@ Through the real watcher (``--watcher``: each file renamed into a watched folder
 the next once the store holds it), the same 2 seeds (0, 1) give the very same
 table as in process, anomaly for anomaly: recall 1.00 for all six kinds, 12 of
 718 clean days alarmed (the same 7 and 5 days), 18 and 16 anomalies of 2013 days
-with equal digests, no late-file anomaly (48 s beside 34 s in process;
+with equal digests, no late-file anomaly (38 s beside 36 s in process;
 2026-11-24). A file moved in from a folder that is not watched is not taken:
 the watcher sees only a created event (inotify's unpaired move), which it
 ignores; so the bench writes a dotfile in the watched folder and renames it.
