@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from .chunking import chunked
+from .rawinput import prefetch
 from .texttypes import (
     CHUNK,
     DATE_LIKE,
@@ -331,7 +332,10 @@ class CsvReader:
         widened_after_first = False
         first = True
         line = 1
-        for chunk, ahead in self._ahead(chunked(self.blocks, self.chunk_size, quoted=True)):
+        chunks = chunked(self.blocks, self.chunk_size, quoted=True)
+        if self.pool is not None:  # a big file: the next chunk is cut in a thread of its own as well
+            chunks = prefetch(chunks)
+        for chunk, ahead in self._ahead(chunks):
             if first:
                 rest = self._header(chunk)
                 line = self.lines_done + 1

@@ -50,3 +50,17 @@ def test_the_pipelined_path_measures_what_the_one_chunk_path_measures(tmp_path: 
             assert math.isclose(a.mean, b.mean, rel_tol=1e-12) and math.isclose(a.std, b.std, rel_tol=1e-9), a.name
     amount = next(c for c in piped.columns if c.name == "amount")
     assert amount.distinct == truth["amount"].nunique() and math.isclose(amount.mean, truth["amount"].mean())
+
+
+def test_quantiles_of_several_big_columns_computed_side_by_side_equal_pandas(tmp_path: Path) -> None:
+    """Past a million sampled values the columns' quantiles are selected in two threads; they equal pandas'."""
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"a": rng.normal(size=400_000), "b": rng.integers(0, 10**6, 400_000),
+                          "c": rng.exponential(size=400_000)})
+    path = tmp_path / "big.csv"
+    frame.to_csv(path, index=False)
+    quantiles = (0.5, 0.95, 0.99)
+    profile = profile_file(path, ProfileOptions(quantiles=quantiles, chunk_bytes=1 << 20))
+    for col in profile.columns:
+        for q in quantiles:
+            assert col.quantiles[q] == pytest.approx(float(frame[col.name].quantile(q)), rel=1e-12), (col.name, q)
