@@ -34,13 +34,11 @@ anomalies live in the store's meta table, one key per dataset.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
-import functools
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -51,14 +49,15 @@ import numpy as np
 from . import arrival, drift
 from .anomalytext import DASH, DATE, _bound, _day, _weekday, _what, anomaly_line, dataset_name
 from .bands import CONSTANT_SCORE, Band, _median, robust_band, score
-from .errors import ConfigError
+from .baselineconfig import DEFAULT_FILE_KPIS, DEFAULT_MIN_CHANGE, BaselineSettings, DatasetSettings, MinChange
 from .notify import Threshold
 from .partner import Series, partner_band, partners
 from .records import KpiRecord
 from .schemas import SchemaHistory
 
-__all__ = ["CONSTANT_SCORE", "Band", "BaselineSettings", "Baselines", "SchemaHistory", "Scored", "anomaly_line",
-           "dataset_name", "grouped", "robust_band", "score"]
+__all__ = ["CONSTANT_SCORE", "DEFAULT_FILE_KPIS", "DEFAULT_MIN_CHANGE", "Band", "BaselineSettings", "Baselines",
+           "DatasetSettings", "MinChange", "SchemaHistory", "Scored", "anomaly_line", "dataset_name", "grouped",
+           "robust_band", "score"]
 
 log = logging.getLogger(__name__)
 
@@ -68,38 +67,8 @@ _META_PREFIX = "baseline:"
 _INDEX = "baselines"
 #: labels that describe a measurement, not a series: they never split one
 _NOT_SERIES = frozenset({"fingerprint", "approximate", "dataset_key"})
-#: KPIs of files scored by default (the rest of a file's KPIs are times, checksums, texts)
-DEFAULT_FILE_KPIS = ("file.rows", "file.bad_rows", "file.columns", "column.null_ratio", "column.distinct",
-                     "column.mean")
-
-
-@dataclass(frozen=True)
-class MinChange:
-    """The least change that is news for the KPIs matching ``kpi`` (a shell pattern), however unusual.
-
-    A value out of its band is an anomaly only when it is also this far from the expected value: ``relative``
-    times the expected value, ``absolute``, or ``spread`` times the column's standard deviation in the file,
-    whichever is largest.
-    """
-
-    kpi: str
-    relative: float = 0.0
-    absolute: float = 0.0
-    spread: float = 0.0
-
-    def __post_init__(self) -> None:
-        if min(self.relative, self.absolute, self.spread) < 0:
-            raise ConfigError(f"baseline: min_change for {self.kpi} must not be negative")
-
-
-#: a third fewer rows or distinct values, 5 points more nulls, a mean moved by half the column's spread
-DEFAULT_MIN_CHANGE = (MinChange("file.rows", relative=0.3), MinChange("column.distinct", relative=0.3),
-                      MinChange("column.null_ratio", absolute=0.05), MinChange("column.mean", spread=0.5),
-                      MinChange("column.psi", absolute=drift.SHIFT))
 #: KPIs that say where a column's values lie, not scored for a column with one value in the file
 _LOCATION = frozenset({"column.mean", "column.p50", "column.p95", "column.p99", "column.min", "column.max"})
-#: KPIs never scored: datamonitor's own, and the records this module makes
-_NEVER = ("notification", "anomaly", "datamonitor.*", "udp.*")
 #: units of KPIs that are never negative: their band starts at 0 at the lowest
 _COUNTS = frozenset({"rows", "columns", "values", "ratio", "bytes", "documents", "datagrams", "chars"})
 
@@ -108,93 +77,6 @@ class _State(Protocol):
     def get_meta(self, key: str) -> Any: ...
 
     def set_meta(self, key: str, value: Any) -> None: ...
-
-
-@dataclass(frozen=True)
-class BaselineSettings:
-    """How baselines are learned and when an observation is an anomaly.
-
-    :param k: the band's half-width in scaled MADs; ``|score| > k`` is an anomaly.
-    :param column_k: the same for the per-column KPIs: a file has many columns, so more tests, and each
-        needs a wider band for the file to raise as few false alarms.
-    :param min_history: observations a series needs before it is scored.
-    :param window: the most recent observations the baseline is computed from.
-    :param hysteresis: an open anomaly closes only when ``|score|`` is back under ``k - hysteresis``.
-    :param file_kpis: the file KPIs that are scored (shell patterns); other sources' numeric KPIs all are.
-    :param commit_every: the facade writes the histories back at most this often (seconds), and when closed.
-    """
-
-    k: float = 4.0
-    column_k: float = 8.0
-    min_history: int = 7
-    window: int = 30
-    hysteresis: float = 1.0
-    file_kpis: tuple[str, ...] = DEFAULT_FILE_KPIS
-    commit_every: float = 1.0
-    min_change: tuple[MinChange, ...] = DEFAULT_MIN_CHANGE
-
-    def __post_init__(self) -> None:
-        if not self.k > 0:
-            raise ConfigError(f"baseline: k must be positive, not {self.k}")
-        if not self.column_k > 0:
-            raise ConfigError(f"baseline: column_k must be positive, not {self.column_k}")
-        if not 0 <= self.hysteresis < min(self.k, self.column_k):
-            raise ConfigError(f"baseline: hysteresis must be in [0, min(k, column_k)), not {self.hysteresis}")
-        if self.min_history < 3:
-            raise ConfigError(f"baseline: min_history must be at least 3, not {self.min_history}")
-        if self.window < self.min_history:
-            raise ConfigError(f"baseline: window ({self.window}) must be at least min_history ({self.min_history})")
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], where: str = "[baseline]") -> BaselineSettings:
-        """Settings from a config table such as ``[baseline]``: its keys are the fields; ``min_change`` is a list of
-        tables (``{kpi = "file.rows", relative = 0.3}``). An unknown key or a bad value is one ConfigError naming it.
-        """
-        known = [f.name for f in dataclasses.fields(cls)]
-        for key in data:
-            if key not in known:
-                raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
-        values = dict(data)
-        try:
-            if "file_kpis" in values:
-                values["file_kpis"] = tuple(str(p) for p in values["file_kpis"])
-            if "min_change" in values:
-                values["min_change"] = tuple(MinChange(**m) for m in values["min_change"])
-            for key in ("k", "column_k", "hysteresis", "commit_every", "min_history", "window"):
-                if key in values and (isinstance(values[key], bool) or not isinstance(values[key], (int, float))):
-                    raise ConfigError(f"{where}: {key} must be a number, not {values[key]!r}")
-            return cls(**values)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: " + str(exc).removeprefix(f"{where}: ").removeprefix("baseline: ")) from None
-        except TypeError as exc:  # a min_change entry with a wrong key, a list that is not one
-            raise ConfigError(f"{where}: {exc}") from None
-
-    def k_for(self, name: str) -> float:
-        """The band's half-width for a KPI: ``column_k`` for the per-column KPIs, ``k`` for the rest."""
-        return self.column_k if name.startswith("column.") else self.k
-
-    def least_change(self, name: str, expected: float, spread: float | None = None) -> float:
-        """The least ``|x - expected|`` that is news for a KPI: ``min_change``'s first pattern that matches.
-
-        ``spread`` is the column's standard deviation in the file, for a :class:`MinChange` with ``spread``.
-        """
-        for m in self.min_change:
-            if fnmatch.fnmatchcase(name, m.kpi):
-                return max(m.relative * abs(expected), m.absolute, m.spread * (spread or 0.0))
-        return 0.0
-
-    def scored(self, record: KpiRecord) -> bool:
-        """Whether a record's KPI has a baseline: numeric, and a file KPI of the list or another source's."""
-        if record.value is None:
-            return False
-        return _scored_name(record.name, self.file_kpis)
-
-
-@functools.lru_cache(maxsize=4096)
-def _scored_name(name: str, file_kpis: tuple[str, ...]) -> bool:
-    if name.startswith(("file.", "column.")):
-        return any(fnmatch.fnmatchcase(name, p) for p in file_kpis)
-    return not any(fnmatch.fnmatchcase(name, p) for p in _NEVER)
 
 
 def _date(text: str) -> date:
@@ -259,7 +141,9 @@ class Baselines:
     def __init__(self, state: _State, settings: BaselineSettings | None = None, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._state = state
+        #: the settings; those of one dataset are :meth:`settings_for`'s (``settings.datasets``)
         self.settings = settings or BaselineSettings()
+        self._per_dataset: tuple[BaselineSettings, dict[str, BaselineSettings]] = (self.settings, {})
         self._thresholds: dict[tuple[float, float], Threshold] = {}
         self._cache: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
@@ -282,6 +166,24 @@ class Baselines:
                 self._keys[record.file_path] = key
             return key
         return f"{record.dataset}@{record.host}"
+
+    def settings_for(self, dataset: str) -> BaselineSettings:
+        """The settings of one dataset (its key): the first of ``settings.datasets`` that matches, else
+        ``settings``."""
+        s = self.settings
+        if not s.datasets:
+            return s
+        known, cache = self._per_dataset
+        if known is not s:  # the settings were replaced
+            cache = {}
+            self._per_dataset = (s, cache)
+        found = cache.get(dataset)
+        if found is None:
+            found = cache[dataset] = s.for_dataset(dataset)
+        return found
+
+    def _settings(self, record: KpiRecord) -> BaselineSettings:
+        return self.settings if not self.settings.datasets else self.settings_for(self._dataset(record))
 
     @staticmethod
     def series(record: KpiRecord) -> str:
@@ -311,7 +213,7 @@ class Baselines:
 
     def band(self, dataset: str, series: str) -> Band:
         """The current baseline of one series."""
-        s = self.settings
+        s = self.settings_for(dataset)
         return robust_band(self.history(dataset, series), s.k_for(series.split("|", 1)[0]), s.min_history)
 
     def open_anomalies(self, dataset: str) -> dict[str, str]:
@@ -340,7 +242,6 @@ class Baselines:
     def _observe_file(self, records: list[KpiRecord], out: list[KpiRecord], anomalies: list[KpiRecord],
                       notes: list[KpiRecord]) -> None:
         """Score one file's records (or the records of no file) and add them to the histories."""
-        s = self.settings
         seen_files: dict[str, bool] = {}
         mtimes = {r.file_path: float(r.value) for r in records if r.name == "file.mtime" and r.value is not None}
         for r in records:
@@ -350,7 +251,8 @@ class Baselines:
         # measurement, and the next month is no anomaly
         constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
         records = self._with_drift(records, seen_files, constant)
-        todo = [r for r in records if s.scored(r) and not (r.file_path is not None and seen_files.get(r.file_path))
+        todo = [r for r in records if self._settings(r).scored(r)
+                and not (r.file_path is not None and seen_files.get(r.file_path))
                 and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)]
         scored = {id(r) for r in todo}
         numbers = self._file_numbers(todo)
@@ -372,7 +274,7 @@ class Baselines:
                 past: list[list[float]] = state["deciles"].get(r.subject or "", [])
                 state["deciles"][r.subject or ""] = [*past, list(r.deciles)][-drift.WINDOW:]
                 self._dirty.add(self._dataset(r))
-                if len(past) >= min(self.settings.min_history, drift.WINDOW):
+                if len(past) >= min(self._settings(r).min_history, drift.WINDOW):
                     todo.append((r, past))
         if not todo:
             return records
@@ -420,8 +322,8 @@ class Baselines:
 
     def _observe(self, r: KpiRecord, batch: _Batch, anomalies: list[KpiRecord], notes: list[KpiRecord]) -> KpiRecord:
         """Score one record, judge it, and add its value to its series' history."""
-        s = self.settings
         dataset = self._dataset(r)
+        s = self.settings_for(dataset)
         state = self._load(dataset)
         key = self.series(r)
         history: list[float] = state["series"].get(key, [])
@@ -481,7 +383,7 @@ class Baselines:
         if day in days:
             return False
         known = sorted(days)
-        if len(known) >= self.settings.min_history and day > known[-1]:
+        if len(known) >= self.settings_for(dataset).min_history and day > known[-1]:
             steps = [(_date(b) - _date(a)).days for a, b in itertools.pairwise(known)]
             step = int(_median(sorted(steps)))
             last = _date(known[-1])
@@ -523,7 +425,8 @@ class Baselines:
             index = self._state.get_meta(_INDEX)
             for dataset in sorted({*(index if isinstance(index, list) else []), *self._cache}):
                 state = self._load(dataset)
-                d = arrival.due(state.get("arrivals", []), self.settings.k, self.settings.min_history)
+                s = self.settings_for(dataset)
+                d = arrival.due(state.get("arrivals", []), s.k, s.min_history)
                 if d is None or at <= d.late or state.get("late") == d.expected:
                     continue
                 state["late"] = d.expected
@@ -559,11 +462,12 @@ class Baselines:
     def _judge(self, dataset: str, state: dict[str, Any], key: str, r: KpiRecord, band: Band, z: float,
                history: list[float], anomalies: list[KpiRecord], notes: list[KpiRecord]) -> None:
         was_open = key in state["open"]
-        k = self.settings.k_for(r.name)
-        threshold = self._thresholds.get((k, self.settings.hysteresis))
+        s = self.settings_for(dataset)
+        k = s.k_for(r.name)
+        threshold = self._thresholds.get((k, s.hysteresis))
         if threshold is None:  # the thresholds' own hysteresis, on |score|
-            threshold = Threshold("anomaly.score", above=k, hysteresis=self.settings.hysteresis)
-            self._thresholds[(k, self.settings.hysteresis)] = threshold
+            threshold = Threshold("anomaly.score", above=k, hysteresis=s.hysteresis)
+            self._thresholds[(k, s.hysteresis)] = threshold
         now_open = threshold.breached(abs(z), was_open)
         if abs(z) <= k and not now_open and not was_open:
             return

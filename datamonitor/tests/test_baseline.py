@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -488,6 +489,69 @@ def test_settings_from_a_config_table_and_one_clear_error_for_a_bad_one() -> Non
         BaselineSettings.from_mapping({"window": 3})
     with pytest.raises(ConfigError, match=r"\[baseline\]: .*unexpected keyword argument 'share'"):
         BaselineSettings.from_mapping({"min_change": [{"kpi": "file.rows", "share": 0.2}]})
+
+
+def _day_rows(name: str, day: int, value: int) -> KpiRecord:
+    return dataclasses.replace(_rows(day, value), file_path=f"/data/{name}_2013-06-{day:02d}.csv")
+
+
+def test_two_datasets_in_one_store_have_their_own_settings_and_bands() -> None:
+    # flights: k 2 over its last 10 values; trips inherits k 4 and window 30; both inherit min_change = []
+    settings = BaselineSettings.from_mapping({"min_change": [], "datasets": [
+        {"match": "flights*", "k": 2, "window": 10}, {"match": "flights", "k": 9}]})
+    baselines = Baselines(_meta(), settings)  # type: ignore[arg-type]
+    for day, value in enumerate(JUNE, start=1):
+        baselines.observe([_day_rows("flights", day, value), _day_rows("trips", day, value)])
+    flights, trips = "/data/flights_#-#-#.csv", "/data/trips_#-#-#.csv"
+    assert (baselines.settings_for(flights).k, baselines.settings_for(flights).window) == (2, 10)  # the first match
+    assert baselines.settings_for(trips) is settings and settings.min_change == ()
+    # flights' last 10: sorted 328000 329000 330000 330000 331000 | 334500 335000 335500 336500 337500: median 332,750;
+    # |x - 332750| sorted 1750 1750 2250 2750 2750 | 2750 3750 3750 4750 4750: MAD 2,750
+    last10 = np.array(JUNE[-10:], dtype=float)
+    assert (np.median(last10), np.median(np.abs(last10 - np.median(last10)))) == (332_750, 2_750)
+    series = "file.rows||"
+    band = baselines.band(flights, series)
+    assert (band.median, band.mad) == (332_750, 2_750)
+    assert (band.lower, band.upper) == pytest.approx((332_750 - 2 * 1.4826 * 2_750, 332_750 + 2 * 1.4826 * 2_750))
+    band = baselines.band(trips, series)  # all 13: median 332,500, MAD 2,500 (test_the_known_history_by_hand), k 4
+    assert (band.lower, band.upper) == pytest.approx((332_500 - 4 * 3_706.5, 332_500 + 4 * 3_706.5))
+    # 320,000 scores (320000 - 332750) / 4077.15 = -3.13 for flights (beyond 2) and -3.37 for trips (within 4)
+    scored = baselines.observe([_day_rows("flights", 14, 320_000), _day_rows("trips", 14, 320_000)])
+    [anomaly] = scored.anomalies
+    assert anomaly.text == "flights" and anomaly.score == pytest.approx((320_000 - 332_750) / (1.4826 * 2_750))
+    assert anomaly.lower == pytest.approx(332_750 - 2 * 1.4826 * 2_750)
+    [trips_day] = [r for r in scored.records if "trips" in (r.file_path or "")]
+    assert trips_day.score == pytest.approx((320_000 - 332_500) / 3_706.5)
+    assert len(baselines.history(flights, series)) == 10 and len(baselines.history(trips, series)) == 14
+
+
+def test_a_dataset_table_matches_the_name_or_the_key_and_inherits_the_rest() -> None:
+    settings = BaselineSettings.from_mapping({"k": 5, "hysteresis": 2, "datasets": [
+        {"match": "/in/*", "column_k": 10}, {"match": "sales", "hysteresis": 0.5, "file_kpis": ["file.rows"]}]})
+    by_key = settings.for_dataset("/in/flights_#.csv")
+    assert (by_key.k, by_key.column_k, by_key.hysteresis) == (5, 10, 2)
+    by_name = settings.for_dataset("/elsewhere/sales_#.csv.gz")
+    assert (by_name.k, by_name.hysteresis, by_name.file_kpis) == (5, 0.5, ("file.rows",))
+    assert settings.for_dataset("/elsewhere/flights_#.csv") is settings
+    assert by_key.datasets == () and by_name.commit_every == settings.commit_every
+    # without the table, nothing changes: the same defaults, and every dataset gets them
+    assert BaselineSettings.from_mapping({}) == BaselineSettings() and BaselineSettings().datasets == ()
+    plain = Baselines(_meta(), BaselineSettings())  # type: ignore[arg-type]
+    assert plain.settings_for("/in/flights_#.csv") is plain.settings
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"datasets": [{"k": 3}]}, "[baseline.datasets][0]: match must be a shell pattern"),
+    ({"datasets": [{"match": "a"}, {"match": "b", "kk": 3}]}, "[baseline.datasets][1]: unknown key 'kk'"),
+    ({"datasets": [{"match": "a", "commit_every": 3}]}, "[baseline.datasets][0]: commit_every is for every dataset"),
+    ({"datasets": [{"match": "a", "datasets": []}]}, "[baseline.datasets][0]: datasets is for every dataset"),
+    ({"k": 3, "datasets": [{"match": "a", "hysteresis": 3}]}, "[baseline.datasets][0]: hysteresis must be in"),
+    ({"datasets": {"match": "a"}}, "[baseline]: datasets must be a list of tables"),
+])
+def test_a_bad_dataset_table_is_one_error_naming_it_and_its_key(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        BaselineSettings.from_mapping(table, "c.toml: [baseline]")
+    assert str(err.value).startswith("c.toml: " + message) and "\n" not in str(err.value)
 
 
 def test_the_outcome_does_not_depend_on_how_many_files_a_batch_holds(tmp_path: Path) -> None:

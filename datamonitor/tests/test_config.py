@@ -180,3 +180,31 @@ def test_a_bad_baseline_table_is_one_error_naming_the_file_and_key(tmp_path: Pat
     with pytest.raises(ConfigError) as err:
         load_config(conf, env={}, home=tmp_path / "h")
     assert str(err.value).startswith(str(conf)) and message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_baseline_dataset_tables_set_some_datasets_apart(tmp_path: Path) -> None:
+    conf = write(tmp_path / "c.toml", '[baseline]\nk = 5\n\n[[baseline.datasets]]\nmatch = "flights*"\nk = 3\n'
+                 'window = 40\n\n[[baseline.datasets]]\nmatch = "/in/*"\ncolumn_k = 12\n')
+    cfg = load_config(conf, env={}, home=tmp_path / "h")
+    assert cfg.baseline is not None and [d.match for d in cfg.baseline.datasets] == ["flights*", "/in/*"]
+    flights = cfg.baseline.for_dataset("/in/flights_#.csv")  # the first match wins
+    assert (flights.k, flights.window, flights.column_k) == (3, 40, 8)
+    other = cfg.baseline.for_dataset("/in/sales_#.csv")  # unlisted keys come from [baseline]
+    assert (other.k, other.window, other.column_k) == (5, 30, 12)
+    assert cfg.baseline.for_dataset("/out/sales_#.csv") is cfg.baseline
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[baseline.datasets]]\nk = 3\n', "[baseline.datasets][0]: match must be a shell pattern"),
+    ('[[baseline.datasets]]\nmatch = "a"\n[[baseline.datasets]]\nmatch = "b"\nk = "wide"\n',
+     "[baseline.datasets][1]: k must be a number, not 'wide'"),
+    ('[[baseline.datasets]]\nmatch = "a"\nwindow = 3\n', "[baseline.datasets][0]: window (3) must be at least"),
+    ('[[baseline.datasets]]\nmatch = "a"\ncommit_every = 2\n', "[baseline.datasets][0]: commit_every is for every"),
+    ('[baseline]\ndatasets = 3\n', "[baseline]: datasets must be a list of tables"),
+])
+def test_a_bad_baseline_dataset_table_is_one_error_naming_the_file_table_and_key(tmp_path: Path, text: str,
+                                                                                 message: str) -> None:
+    conf = write(tmp_path / "c.toml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(conf, env={}, home=tmp_path / "h")
+    assert str(err.value).startswith(f"{conf}: {message}") and "\n" not in str(err.value)
