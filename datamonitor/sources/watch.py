@@ -1,7 +1,8 @@
 """The directory watcher: finished data files become KPIs, files still being written are left alone.
 
-watchdog (inotify on Linux) reports a file closed after writing, or moved or
-renamed into a watched folder. Names matching the ignore patterns are skipped:
+watchdog (inotify on Linux) reports a file closed after writing, moved or
+renamed into a watched folder, or created there (a file moved in from a folder
+that is not watched comes as a creation only). Names matching the ignore patterns are skipped:
 by default ``*.tmp*``, ``*.part``, ``*.crdownload`` and dotfiles, which covers
 rsync's ``.name.XXXXXX``. A file is measured only once its size and modification
 time have held still for ``settle`` seconds, so a growing file waits. Each
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler
+from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from ..errors import StoreError
@@ -71,6 +72,13 @@ class _Handler(FileSystemEventHandler):
 
     def on_closed(self, event: FileSystemEvent) -> None:
         if isinstance(event, FileClosedEvent) and not event.is_directory:
+            self.watcher.offer(Path(os.fsdecode(event.src_path)))
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        # a file moved in from a folder that is not watched (``mv /staging/x.csv /inbox/``) comes as a creation
+        # only, with no close to follow; a file created here and still written waits out ``settle`` (and its
+        # close offers it again)
+        if isinstance(event, FileCreatedEvent) and not event.is_directory:
             self.watcher.offer(Path(os.fsdecode(event.src_path)))
 
     def on_moved(self, event: FileSystemEvent) -> None:

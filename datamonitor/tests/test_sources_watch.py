@@ -83,6 +83,18 @@ def test_a_part_file_renamed_into_place_is_measured_under_its_final_name(seen) -
     wait_until(lambda: measured == [inbox / BARRIER, inbox / "big.csv"], what="big.csv measured under its final name")
 
 
+def test_a_file_moved_in_from_a_folder_that_is_not_watched_is_measured(seen, tmp_path: Path) -> None:
+    """inotify reports such a move as IN_MOVED_TO alone, which watchdog turns into a creation (no close follows)."""
+    inbox, measured, watcher = seen
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "x.csv").write_text(CSV)
+    os.rename(staging / "x.csv", inbox / "x.csv")
+    wait_until(lambda: measured == [inbox / "x.csv"], what="x.csv, moved in from staging/, measured")
+    settled(watcher, inbox)
+    assert measured == [inbox / "x.csv", inbox / BARRIER]
+
+
 def test_a_growing_file_waits_until_it_holds_still(seen) -> None:
     inbox, measured, watcher = seen
     path = inbox / "growing.csv"
