@@ -176,3 +176,16 @@ def stored(home: Path, name: str) -> int:
     with Store(path) as store:
         return store.count(name=name)
 
+
+def memory_meta() -> object:
+    """A key-value state kept in memory (``get_meta``/``set_meta``, as the store has), for Baselines alone."""
+    state: dict[str, object] = {}
+
+    class Meta:
+        def get_meta(self, key: str) -> object:
+            return state.get(key)
+
+        def set_meta(self, key: str, value: object) -> None:
+            state[key] = value
+
+    return Meta()

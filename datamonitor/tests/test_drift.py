@@ -16,6 +16,7 @@ from datamonitor.drift import STABLE, cdf, psi, reading, shares
 from datamonitor.errors import PayloadError
 from datamonitor.records import KpiRecord, to_document
 from datamonitor.templates import mapping
+from datamonitor.tests.helpers import memory_meta
 
 UNIFORM = [float(i) for i in range(11)]  # values spread evenly over 0..10: minimum, deciles 1..9, maximum
 
@@ -59,19 +60,6 @@ def test_psi_of_samples_from_deciles_is_near_the_psi_of_the_samples_themselves()
         assert ours == pytest.approx(oracle, rel=0.35, abs=0.02)
 
 
-def _meta() -> object:
-    state: dict[str, object] = {}
-
-    class Meta:
-        def get_meta(self, key: str) -> object:
-            return state.get(key)
-
-        def set_meta(self, key: str, value: object) -> None:
-            state[key] = value
-
-    return Meta()
-
-
 def _summary(day: date, summary: list[float]) -> KpiRecord:
     return KpiRecord(name="column.deciles", subject="delay", deciles=tuple(summary), dataset="datamonitor.file",
                      host="h", file_path=f"/data/flights_{day.isoformat()}.csv",
@@ -79,7 +67,7 @@ def _summary(day: date, summary: list[float]) -> KpiRecord:
 
 
 def test_baselines_add_a_psi_record_once_a_column_has_history() -> None:
-    baselines = Baselines(_meta())  # type: ignore[arg-type]
+    baselines = Baselines(memory_meta())  # type: ignore[arg-type]
     start = date(2013, 6, 1)
     for i in range(7):
         out = baselines.observe([_summary(start + timedelta(days=i), UNIFORM)]).records
