@@ -26,7 +26,7 @@ from .notify import Notifier, send_all
 from .profiling import ProfileOptions
 from .records import KpiRecord, dataset_key
 from .sources import files
-from .state import Namespace, PendingState, StateChanges, StoredState
+from .state import StateChanges
 from .store import PENDING, PutResult, Store
 
 if TYPE_CHECKING:
@@ -405,8 +405,3 @@ class DataMonitor:
 
     def __repr__(self) -> str:
         return f"DataMonitor(store={str(self._config.store_file)!r}, es={self._config.es!r})"
-
-
-# the names these had before datamonitor.state, kept for one merge (service.py's branch may still use them)
-_PendingState = PendingState
-_StoreSchemas = lambda store, prefix="schema:": StoredState(store, Namespace(prefix))  # noqa: E731

@@ -70,11 +70,3 @@ def test_pending_state_is_safe_from_two_threads(tmp_path: Path) -> None:
         for t in threads:
             t.join()
         assert len(pending.take()) == 1000
-
-
-def test_the_old_private_names_still_work_for_one_merge(tmp_path: Path) -> None:
-    from datamonitor import monitor
-
-    with Store(tmp_path / "s.db") as store:
-        monitor._StoreSchemas(store, prefix="state:").set("a", 1)
-        assert store.get_meta("state:a") == 1 and monitor._PendingState is PendingState
