@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -177,15 +177,18 @@ def stored(home: Path, name: str) -> int:
         return store.count(name=name)
 
 
-def memory_meta() -> object:
+class MemoryMeta:
     """A key-value state kept in memory (``get_meta``/``set_meta``, as the store has), for Baselines alone."""
-    state: dict[str, object] = {}
 
-    class Meta:
-        def get_meta(self, key: str) -> object:
-            return state.get(key)
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = {}
 
-        def set_meta(self, key: str, value: object) -> None:
-            state[key] = value
+    def get_meta(self, key: str) -> Any:
+        return self.state.get(key)
 
-    return Meta()
+    def set_meta(self, key: str, value: Any) -> None:
+        self.state[key] = value
+
+
+def memory_meta() -> MemoryMeta:
+    return MemoryMeta()

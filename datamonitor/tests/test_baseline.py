@@ -137,16 +137,8 @@ def test_a_known_outlier_alerts_once_with_its_line_and_clears(home: Path) -> Non
 
 
 def test_hysteresis_keeps_one_alert_while_the_anomaly_lasts() -> None:
-    state: dict[str, object] = {}
-
-    class Meta:
-        def get_meta(self, key: str) -> object:
-            return state.get(key)
-
-        def set_meta(self, key: str, value: object) -> None:
-            state[key] = value
-
-    baselines = Baselines(Meta(), BaselineSettings(min_change=()))  # the band alone: no least change
+    meta = memory_meta()
+    baselines = Baselines(meta, BaselineSettings(min_change=()))  # the band alone: no least change
     notes, anomalies = [], []
     for day, value in enumerate([*JUNE, 100_000, 120_000, 319_500], start=1):
         scored = baselines.observe([_rows(day, value)])
@@ -157,11 +149,11 @@ def test_hysteresis_keeps_one_alert_while_the_anomaly_lasts() -> None:
     # day 16 scores (319,500 - 332,500) / 3,706.5 = -3.5 (the MAD is still 2,500): beyond k - hysteresis = 3 but
     # within k = 4, so the anomaly stays open
     assert [n.labels["state"] for n in notes] == ["alert"]
-    assert len(Meta().get_meta("baseline:/data/flights_#-#-#.csv")["open"]) == 1  # type: ignore[index]
+    assert len(meta.get_meta("baseline:/data/flights_#-#-#.csv")["open"]) == 1
 
 
 def test_a_ratio_band_starts_at_zero_and_many_alerts_of_one_file_are_one_message() -> None:
-    baselines = Baselines(memory_meta())  # type: ignore[arg-type]
+    baselines = Baselines(memory_meta())
     history = [0.01, 0.02, 0.01, 0.03, 0.02, 0.01, 0.02]  # median 0.02, MAD 0.01: m - 4s is below 0
     for day, ratio in enumerate([*history, 0.2], start=1):
         scored = baselines.observe([
@@ -186,16 +178,8 @@ def test_a_ratio_band_starts_at_zero_and_many_alerts_of_one_file_are_one_message
 
 
 def test_series_are_kept_apart_by_subject_labels_and_dataset() -> None:
-    state: dict[str, object] = {}
-
-    class Meta:
-        def get_meta(self, key: str) -> object:
-            return state.get(key)
-
-        def set_meta(self, key: str, value: object) -> None:
-            state[key] = value
-
-    baselines = Baselines(Meta())
+    meta = memory_meta()
+    baselines = Baselines(meta)
     for i in range(8):
         baselines.observe([
             KpiRecord(name="requests", value=10 + i, labels={"route": "/a"}, host="h"),
@@ -262,16 +246,9 @@ def test_schema_drift_is_against_the_dataset_baseline_and_never_for_the_same_fil
 
 
 def test_schema_history_reads_the_old_single_schema_format() -> None:
-    state: dict[str, object] = {"schema:k": [["a", "integer"]]}
-
-    class Meta:
-        def get_meta(self, key: str) -> object:
-            return state.get(key)
-
-        def set_meta(self, key: str, value: object) -> None:
-            state[key] = value
-
-    history = SchemaHistory(Meta())
+    meta = memory_meta()
+    meta.set_meta("schema:k", [["a", "integer"]])
+    history = SchemaHistory(meta)
     assert history.get("k") == {"schema": [["a", "integer"]], "sha256": []}
     history.set("k", {"schema": [["a", "string"]], "sha256": "f1"})
     history.set("k", {"schema": [["a", "string"]], "sha256": "f1"})
@@ -293,7 +270,7 @@ def _sha(day: int, sha: str) -> KpiRecord:
 
 
 def test_a_day_without_a_file_and_a_file_delivered_twice_are_anomalies() -> None:
-    baselines = Baselines(memory_meta())  # type: ignore[arg-type]
+    baselines = Baselines(memory_meta())
     for day in range(1, 9):
         assert baselines.observe([_sha(day, f"s{day}")]).anomalies == []
     gap = baselines.observe([_sha(10, "s10")])
@@ -323,7 +300,7 @@ def test_a_weekly_rhythm_gets_the_weekday_band() -> None:
     assert score(750, plain) < -4, "against all days, every Saturday would be an anomaly"
     # a quarter fewer rows is under the least change news for rows (a third): without it, the band alone
     assert BaselineSettings().least_change("file.rows", 1000) == 300
-    baselines = Baselines(memory_meta(), BaselineSettings(min_change=()))  # type: ignore[arg-type]
+    baselines = Baselines(memory_meta(), BaselineSettings(min_change=()))
     flagged = [i for i in range(28)
                if baselines.observe([_on(start + timedelta(days=i), "file.rows", week[i % 7])]).anomalies]
     # the weekday band needs 21 values and 3 of the weekday: until then Saturdays and Sundays stand out
@@ -339,7 +316,7 @@ def test_a_weekly_rhythm_gets_the_weekday_band() -> None:
 
 
 def test_a_column_with_one_value_in_a_file_labels_it_and_is_not_scored() -> None:
-    baselines = Baselines(memory_meta())  # type: ignore[arg-type]
+    baselines = Baselines(memory_meta())
     start = date(2013, 6, 20)
     for i in range(14):
         day = start + timedelta(days=i)
@@ -356,7 +333,7 @@ def test_a_column_with_one_value_in_a_file_labels_it_and_is_not_scored() -> None
 def test_a_column_is_scored_given_its_partner_a_storm_is_not_news_one_column_alone_is() -> None:
     # dep_time's and dep_delay's nulls move together (a cancelled flight has neither); one stormy day at 10 %
     together = [0.01, 0.02, 0.01, 0.03, 0.02, 0.01, 0.02, 0.10, 0.02, 0.01, 0.03, 0.02, 0.01, 0.02]
-    baselines = Baselines(memory_meta())  # type: ignore[arg-type]
+    baselines = Baselines(memory_meta())
     start = date(2013, 6, 1)
 
     def day(i: int, dep_time: float, dep_delay: float) -> list[KpiRecord]:
@@ -394,7 +371,7 @@ def test_a_change_under_the_least_change_is_no_anomaly() -> None:
     assert settings.least_change("column.null_ratio", 0.02) == 0.05
     assert settings.least_change("column.mean", 10.0, spread=40.0) == 20.0
     assert settings.least_change("column.mean", 10.0) == 0.0 and settings.least_change("udp.x", 5.0) == 0.0
-    baselines = Baselines(memory_meta())  # type: ignore[arg-type]
+    baselines = Baselines(memory_meta())
     for day, value in enumerate(JUNE, start=1):
         baselines.observe([_rows(day, value)])
     # 300,000 rows is 8.8 scaled MADs under the median (32,500 / 3,706.5), but only a tenth fewer: not news
@@ -414,7 +391,7 @@ def _delivered(day: date, hour: int = 10, minute: int = 0) -> list[KpiRecord]:
 
 
 def test_a_late_file_is_an_anomaly_before_the_next_one_comes() -> None:
-    baselines = Baselines(memory_meta())  # type: ignore[arg-type]
+    baselines = Baselines(memory_meta())
     start = date(2013, 6, 1)
     for i in range(10):  # a file every day at 10:00
         assert baselines.observe(_delivered(start + timedelta(days=i))).anomalies == []
@@ -488,7 +465,7 @@ def test_two_datasets_in_one_store_have_their_own_settings_and_bands() -> None:
     # flights: k 2 over its last 10 values; trips inherits k 4 and window 30; both inherit min_change = []
     settings = BaselineSettings.from_mapping({"min_change": [], "datasets": [
         {"match": "flights*", "k": 2, "window": 10}, {"match": "flights", "k": 9}]})
-    baselines = Baselines(memory_meta(), settings)  # type: ignore[arg-type]
+    baselines = Baselines(memory_meta(), settings)
     for day, value in enumerate(JUNE, start=1):
         baselines.observe([_day_rows("flights", day, value), _day_rows("trips", day, value)])
     flights, trips = "/data/flights_#-#-#.csv", "/data/trips_#-#-#.csv"
@@ -525,7 +502,7 @@ def test_a_dataset_table_matches_the_name_or_the_key_and_inherits_the_rest() -> 
     assert by_key.datasets == () and by_name.commit_every == settings.commit_every
     # without the table, nothing changes: the same defaults, and every dataset gets them
     assert BaselineSettings.from_mapping({}) == BaselineSettings() and BaselineSettings().datasets == ()
-    plain = Baselines(memory_meta(), BaselineSettings())  # type: ignore[arg-type]
+    plain = Baselines(memory_meta(), BaselineSettings())
     assert plain.settings_for("/in/flights_#.csv") is plain.settings
 
 
@@ -562,7 +539,7 @@ def test_the_outcome_does_not_depend_on_how_many_files_a_batch_holds(tmp_path: P
         records.append(file_kpis(path).records)
 
     def outcome(batches: list[list[KpiRecord]]) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-        baselines = Baselines(memory_meta())  # type: ignore[arg-type]
+        baselines = Baselines(memory_meta())
         scores, anomalies = [], []
         for batch in batches:
             scored = baselines.observe(batch)

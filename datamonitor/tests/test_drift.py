@@ -67,7 +67,7 @@ def _summary(day: date, summary: list[float]) -> KpiRecord:
 
 
 def test_baselines_add_a_psi_record_once_a_column_has_history() -> None:
-    baselines = Baselines(memory_meta())  # type: ignore[arg-type]
+    baselines = Baselines(memory_meta())
     start = date(2013, 6, 1)
     for i in range(7):
         out = baselines.observe([_summary(start + timedelta(days=i), UNIFORM)]).records
