@@ -45,6 +45,8 @@ _Plan = tuple[dict[str, DType], tuple[str, ...], tuple[tuple[str, DType, "str | 
 #: a chunk's parse under a plan, started ahead
 _Ahead = tuple[_Plan, "Future[pl.DataFrame]"]
 _SURROGATE = re.compile("[\udc80-\udcff]")
+#: text that may be a number Polars' inference leaves as text ("+5", "Infinity"): the column's casts are tried
+_NUMBER_LIKE = re.compile(r"\s*[-+]?(\d|\.\d|inf)", re.IGNORECASE)
 
 
 class _Lines:
@@ -74,7 +76,8 @@ class CsvReader:
 
     def __init__(self, blocks: Iterator[bytes], *, delimiter: str, header: bool | None, decimal: str,
                  comment: str | None, null_values: tuple[str, ...], schema: dict[str, DType] | None = None,
-                 chunk_size: int = CHUNK, encoding: str = "utf-8", pool: Executor | None = None) -> None:
+                 chunk_size: int = CHUNK, encoding: str = "utf-8", pool: Executor | None = None,
+                 formats: dict[str, str] | None = None) -> None:
         self.blocks, self.delimiter, self.header = blocks, delimiter, header is not False
         self.decimal, self.comment, self.null_values = decimal, comment, null_values
         self.schema = dict(schema) if schema else None
@@ -85,8 +88,8 @@ class CsvReader:
         self.bad = BadRows()
         self.names: list[str] = []
         self.lines_done = 0
-        #: the layout of each time column's text
-        self.formats: dict[str, str] = {}
+        #: the layout of each time column's text (from the pass before, when ``schema`` is its final one)
+        self.formats: dict[str, str] = dict(formats or {})
         #: a chunk so far held UTF-8 beyond ASCII, so bad bytes later are bad rows, not another encoding
         self.non_ascii = False
         #: bytes of text handed out so far
@@ -169,7 +172,7 @@ class CsvReader:
                 col = df.get_column(name)
                 first = next((v for v in col.head(100) if v is not None), None)
                 if first is None or not (DATE_LIKE.match(first) or first.strip().lower() in ("true", "false")
-                                         or (self.decimal == "," and first.strip()[:1].isdigit())
+                                         or _NUMBER_LIKE.match(first)  # "+5", "Infinity": numbers to pandas
                                          or first != first.strip()):  # " 2.5": a number, as pandas reads it
                     continue  # text that no other type could take: no cast is tried
                 own, fmt = infer(col, self.decimal)
@@ -356,7 +359,7 @@ class CsvReader:
         if first and not self.names:
             return
         if widened_after_first and not self.final and self.schema is not None:
-            raise Widened(self.schema)
+            raise Widened(self.schema, self.formats)
 
 
 def _decodes(data: bytes, encoding: str) -> bool:

@@ -38,14 +38,20 @@ class JsonReader:
         self.chunk_ascii = False
 
     def _frame(self, records: list[Any]) -> pl.DataFrame:
+        """Records as a frame, each value as it is: the types are the records' own (the schema so far is not
+        imposed, which would cut 2.5 to 2 in an integer column and drop a new key); they widen after."""
         rows = [r if isinstance(r, dict) else {"value": r} for r in records]
-        try:
-            return pl.from_dicts(rows, schema=self.schema, infer_schema_length=None, strict=False) \
-                if self.schema else pl.from_dicts(rows, infer_schema_length=None, strict=False)
-        except Exception:  # noqa: BLE001 - mixed nested values: keep them as JSON text
-            text = [{k: v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)
-                     for k, v in r.items()} for r in rows]
-            return pl.from_dicts(text, infer_schema_length=None, strict=False)
+        kinds: dict[str, set[type]] = {}
+        for r in rows:  # these records were parsed by Python, one by one: a look at their types costs little more
+            for k, v in r.items():
+                kinds.setdefault(k, set()).add(type(v))
+        # Polars' own supertypes would make true a 1 where a key holds true and 5
+        if all(len(ks - {type(None)}) < 2 or ks - {type(None)} <= {int, float} for ks in kinds.values()):
+            try:
+                return pl.from_dicts(rows, infer_schema_length=None, strict=True)
+            except Exception:  # noqa: BLE001 - nested values of mixed shapes: each column on its own
+                pass
+        return pl.DataFrame([_series(k, [r.get(k) for r in rows]) for k in kinds], height=len(rows))
 
     def _slow(self, chunk: bytes, first_line: int) -> pl.DataFrame:
         records = []
@@ -120,6 +126,18 @@ class JsonReader:
             if not self.final:
                 self._merge_schema(df)
             yield df if not self.final or not self.schema else _conform(df, self.schema)
+
+
+def _series(name: str, values: list[Any]) -> pl.Series:
+    """One key's values: numbers widen to float; a mix with anything else (true and 5, a list and a word) is text,
+    each value as its JSON (Polars' lenient cast would make true a 1)."""
+    try:
+        return pl.Series(name, values, strict=True)
+    except Exception:  # noqa: BLE001 - mixed types
+        pass
+    if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+        return pl.Series(name, [None if v is None else float(v) for v in values], dtype=pl.Float64)
+    return pl.Series(name, [v if v is None or isinstance(v, str) else json.dumps(v) for v in values], dtype=pl.String)
 
 
 def _json_wider(a: DType, b: DType) -> DType:

@@ -358,7 +358,9 @@ class TableStats:
             values.partition(ranks)  # in place: the joined array is this call's own
         else:
             values = np.partition(st.values[0], ranks)
-        found = values[lo] + (values[hi] - values[lo]) * (pos - lo)
+        with np.errstate(invalid="ignore"):  # inf - inf: an interpolation between infinities is no number
+            # a quantile on a rank is that value (an infinity times nothing would be NaN)
+            found = np.where(pos == lo, values[lo], values[lo] + (values[hi] - values[lo]) * (pos - lo))
         return {q: float(v) for q, v in zip(self.quantiles, found, strict=True)}
 
     def std(self, st: ColumnState) -> float | None:

@@ -1,7 +1,7 @@
 """Types of text columns: what a column of text is, its cast, and how a type widens.
 
 A text table's value that does not fit its column's type widens the column
-(integer → float → string; date → datetime → string), never alters it; since
+(integer → float → string; a time column keeps one layout, else it is text), never alters it; since
 chunks measured before a widening were measured under the narrower type,
 :class:`Widened` tells the caller to measure the file again with the final
 schema. Rows left out of the KPIs are :class:`BadRows`, counted with a few
@@ -35,9 +35,11 @@ NOT_FAST = (pl.exceptions.PolarsError, ValueError)
 class Widened(Exception):
     """A column's type widened after chunks were measured: measure again with ``schema``."""
 
-    def __init__(self, schema: dict[str, DType]) -> None:
+    def __init__(self, schema: dict[str, DType], formats: dict[str, str] | None = None) -> None:
         super().__init__("schema widened")
         self.schema = schema
+        #: the layout of each time column's text (the pass again parses its times with them)
+        self.formats = dict(formats or {})
 
 
 class Reencode(Exception):
@@ -156,6 +158,8 @@ def cast(s: pl.Series, dtype: DType, decimal: str, fmt: str | None) -> Any:
         return low == "true"
     if dtype == pl.Date or isinstance(dtype, pl.Datetime):
         if fmt is None:
+            if s.null_count() == len(s):  # no value to parse
+                return pl.Series(s.name, [None] * len(s), dtype=dtype)
             raise ValueError("no layout")
         return _to_time(s, fmt, dtype)
     return s.cast(dtype, strict=True)
@@ -175,10 +179,10 @@ def type_columns(strings: pl.DataFrame, schema: dict[str, DType] | None, formats
         except NOT_FAST:  # does not fit: widen
             own, own_fmt = infer(s, decimal)
             wide = wider(want, own)
-            if wide != want and (wide == pl.Date or isinstance(wide, pl.Datetime)):
-                fmt = own_fmt if wide == own and own_fmt is not None else None
-                if fmt is None:
-                    wide = pl.String
+            if wide == pl.Date or isinstance(wide, pl.Datetime):
+                # times of another layout than the column's (dates among datetimes, "T" or " "): a time column
+                # has one layout, as in one chunk (date_format), so the column is text
+                wide = pl.String
             want = wide
             typed = cast(s, want, decimal, fmt)
         if fmt is not None and (want == pl.Date or isinstance(want, pl.Datetime)):
