@@ -100,6 +100,10 @@ class CsvReader:
         self.chunk_ascii = False
         #: the null markers the parse itself maps (those the first rows use)
         self.markers: list[str] = list(null_values)
+        #: columns read as text because the first rows held no value in them: their first values type them
+        self.untyped: set[str] = set()
+        #: the types those columns' values later showed (the file is then measured again under them)
+        self.retyped: dict[str, DType] = {}
 
     # ------------------------------------------------------------ parsing
 
@@ -161,17 +165,25 @@ class CsvReader:
                 df = self._slow(head, 1)
             finally:
                 self.bad = counted
+            self.untyped = {s.name for s in df.get_columns() if s.null_count() == len(s)}
             df, schema = type_columns(df, None, self.formats, self.decimal)
             self.schema = schema
             return None
         if df.width != len(self.names):
             raise ValueError("width")
         schema = dict(df.schema)
+        huge = [n for n, t in schema.items() if t == pl.Float64 and (df.get_column(n).abs().max() or 0) >= 2 ** 53]
+        if huge:  # whole numbers past 2**53 (Int64 and UInt64 mixed): Polars takes floats, which round them
+            text = self._strings(head).select(huge)
+            schema.update({n: infer(text.get_column(n), self.decimal)[0] for n in huge})
         for name, dtype in df.schema.items():
             if dtype == pl.String:  # times, decimal commas with thousands marks, True/TRUE: Polars keeps text
                 col = df.get_column(name)
-                first = next((v for v in col.head(100) if v is not None), None)
-                if first is None or not (DATE_LIKE.match(first) or first.strip().lower() in ("true", "false")
+                first = next(iter(col.drop_nulls().head(1)), None)  # past any number of leading nulls
+                if first is None:  # no value in the first rows: the first values type it
+                    self.untyped.add(name)
+                    continue
+                if not (DATE_LIKE.match(first) or first.strip().lower() in ("true", "false")
                                          or _NUMBER_LIKE.match(first)  # "+5", "Infinity": numbers to pandas
                                          or first != first.strip()):  # " 2.5": a number, as pandas reads it
                     continue  # text that no other type could take: no cast is tried
@@ -181,6 +193,7 @@ class CsvReader:
                     self.formats[name] = fmt
             elif dtype == pl.Null:
                 schema[name] = pl.String
+                self.untyped.add(name)
         self.schema = schema
         return df if len(head) == len(chunk) else None
 
@@ -330,6 +343,16 @@ class CsvReader:
         self.schema = schema
         return typed, widened
 
+    def _retype(self, df: pl.DataFrame) -> None:
+        """The type of a column that held no value in the first rows, from its first values (it was read as text)."""
+        for name in [n for n in self.untyped if df.get_column(n).null_count() < df.height]:
+            self.untyped.discard(name)
+            own, fmt = infer(df.get_column(name), self.decimal)
+            if own != pl.String:
+                self.retyped[name] = own
+                if fmt is not None:
+                    self.formats[name] = fmt
+
     def chunks(self) -> Iterator[pl.DataFrame]:
         """Typed chunks; raises :class:`Widened` at the end when a type widened after the first chunk."""
         widened_after_first = False
@@ -349,6 +372,8 @@ class CsvReader:
             self.chunk_lines = None
             if chunk:
                 df, widened = self._typed(chunk, line, ahead)
+                if self.untyped and not self.final:
+                    self._retype(df)
                 self.chunk_ascii = chunk.isascii()
                 self.non_ascii = self.non_ascii or not self.chunk_ascii
                 if widened and not first:
@@ -358,8 +383,8 @@ class CsvReader:
             first = False
         if first and not self.names:
             return
-        if widened_after_first and not self.final and self.schema is not None:
-            raise Widened(self.schema, self.formats)
+        if (widened_after_first or self.retyped) and not self.final and self.schema is not None:
+            raise Widened({**self.schema, **self.retyped}, self.formats)
 
 
 def _decodes(data: bytes, encoding: str) -> bool:

@@ -135,6 +135,11 @@ def _series(name: str, values: list[Any]) -> pl.Series:
         return pl.Series(name, values, strict=True)
     except Exception:  # noqa: BLE001 - mixed types
         pass
+    if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
+        try:  # integers past Int64 (2**64 - 1 among negative ones): exact, not floats
+            return pl.Series(name, values, dtype=pl.Int128, strict=True)
+        except Exception:  # noqa: BLE001 - past Int128: floats
+            pass
     if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
         return pl.Series(name, [None if v is None else float(v) for v in values], dtype=pl.Float64)
     return pl.Series(name, [v if v is None or isinstance(v, str) else json.dumps(v) for v in values], dtype=pl.String)

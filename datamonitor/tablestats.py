@@ -62,6 +62,8 @@ class ColumnState:
     #: past the exact budget: the sketch keeps hashes under this threshold
     threshold: int | None = None
     values: list[Any] = field(default_factory=list)
+    #: the column's type in its first chunk
+    dtype: Any = None
 
     @property
     def numeric(self) -> bool:
@@ -75,6 +77,14 @@ def _row(frame: pl.DataFrame) -> dict[str, Any]:
     for name in lists:
         out[name] = frame.get_column(name)[0]
     return out
+
+
+def _as(s: pl.Series, dtype: Any) -> pl.Series:
+    """A chunk's column in the type of the column's first chunk, lossy (only a pass measured again takes it)."""
+    try:
+        return s.cast(dtype, strict=False)
+    except Exception:  # noqa: BLE001 - no cast between the two
+        return pl.Series(s.name, [None] * len(s), dtype=dtype)
 
 
 def _lt(a: Any, b: Any) -> bool:
@@ -116,11 +126,17 @@ class TableStats:
         if odd:  # no value yet, categories, or Python objects: measured as text
             df = df.with_columns(pl.col(n).map_elements(str, return_dtype=pl.String) if schema[n] == pl.Object
                                  else pl.col(n).cast(pl.String) for n in odd)
+        retyped = []
         for s in df.get_columns():
             if s.name not in self.columns:
-                st = self.columns[s.name] = ColumnState(s.name, category(s.dtype))
+                st = self.columns[s.name] = ColumnState(s.name, category(s.dtype), dtype=s.dtype)
                 if takes_bitmap(s.dtype):
                     st.bitmap = Bitmap(s.dtype)
+            elif category(s.dtype) != self.columns[s.name].cat and not (
+                    {category(s.dtype), self.columns[s.name].cat} <= {"integer", "float"}):
+                retyped.append(s.name)
+        if retyped:  # a type widened in this pass (a word among numbers): the reader measures the file again
+            df = df.with_columns(_as(df.get_column(n), self.columns[n].dtype) for n in retyped)
         if df.height == 0:
             return
         self.rows += df.height

@@ -70,8 +70,8 @@ def wider(a: DType, b: DType) -> DType:
     if b == pl.Null:
         return a
     ca, cb = category(a), category(b)
-    if {ca, cb} == {"integer"}:
-        return pl.Int128 if pl.Int128 in (a, b) else pl.Int64
+    if {ca, cb} == {"integer"}:  # past Int64 (an unsigned 64-bit value among signed ones): Int128
+        return pl.Int128 if pl.Int128 in (a, b) or pl.UInt64 in (a, b) else pl.Int64
     if {ca, cb} <= {"integer", "float"}:
         return pl.Float64
     if {ca, cb} <= {"date", "datetime"}:
@@ -131,7 +131,7 @@ def infer(s: pl.Series, decimal: str) -> tuple[DType, str | None]:
     found = date_format(values)
     if found is not None:
         return found[1], found[0]
-    for dtype in (pl.Int64, pl.Float64, pl.Boolean):
+    for dtype in (pl.Int64, pl.Int128, pl.Float64, pl.Boolean):
         try:
             cast(values, dtype, decimal, None)
             return dtype, None
