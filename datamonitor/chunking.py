@@ -69,7 +69,7 @@ def _cut_after(block: bytes, start: int, quotes_before: int | None) -> int:
     end = block.find(b"\n", start)
     if end < 0 or quotes_before is None:
         return end + 1 if end >= 0 else -1
-    inside = (quotes_before + block.count(b'"', 0, end)) % 2
+    inside = (quotes_before + (block.count(b'"', 0, end) if b'"' in block else 0)) % 2
     while inside:
         nxt = block.find(b"\n", end + 1)
         if nxt < 0:

@@ -56,6 +56,8 @@ class _Lines:
         self._it = iter(text.splitlines(keepends=True))
         self.line = first_line - 1
         self.comment = comment
+        #: the last physical line handed out
+        self.last = ""
 
     def __iter__(self) -> _Lines:
         return self
@@ -65,6 +67,7 @@ class _Lines:
             line = next(self._it)
             self.line += 1
             if not (self.comment and line.startswith(self.comment)):
+                self.last = line
                 return line
 
 
@@ -310,7 +313,7 @@ class CsvReader:
         columns: list[list[str | None]] = [[] for _ in range(width)]
         start = first_line
         for row in csv.reader(lines, delimiter=self.delimiter):
-            if not row or (len(row) == 1 and not row[0].strip() and width > 1):
+            if not row or (len(row) == 1 and not lines.last.strip() and width > 1):  # a blank line, not '""'
                 start = lines.line + 1
                 continue
             if len(row) != width:

@@ -79,6 +79,12 @@ def _row(frame: pl.DataFrame) -> dict[str, Any]:
     return out
 
 
+def _retyped(dtype: Any, cat: str) -> bool:
+    """A chunk's column of another kind than the column's first chunk (numbers of either kind merge)."""
+    now = category(dtype)
+    return now != cat and not {now, cat} <= {"integer", "float"}
+
+
 def _as(s: pl.Series, dtype: Any) -> pl.Series:
     """A chunk's column in the type of the column's first chunk, lossy (only a pass measured again takes it)."""
     try:
@@ -132,8 +138,7 @@ class TableStats:
                 st = self.columns[s.name] = ColumnState(s.name, category(s.dtype), dtype=s.dtype)
                 if takes_bitmap(s.dtype):
                     st.bitmap = Bitmap(s.dtype)
-            elif category(s.dtype) != self.columns[s.name].cat and not (
-                    {category(s.dtype), self.columns[s.name].cat} <= {"integer", "float"}):
+            elif s.dtype != self.columns[s.name].dtype and _retyped(s.dtype, self.columns[s.name].cat):
                 retyped.append(s.name)
         if retyped:  # a type widened in this pass (a word among numbers): the reader measures the file again
             df = df.with_columns(_as(df.get_column(n), self.columns[n].dtype) for n in retyped)

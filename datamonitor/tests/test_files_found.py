@@ -1,0 +1,163 @@
+"""Regressions found by the differential test (test_files_differential.py): one minimal file each, with its oracle.
+
+Each of these gave a wrong KPI, or failed the whole file, before its fix. Some need a file past one 8 MiB
+read block (the size at which the engine's chunks were cut before ``chunk_bytes`` cut smaller ones), a few
+seconds at most.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from datamonitor.chunking import chunked
+from datamonitor.profiling import ColumnProfile, ProfileOptions, profile_file
+from datamonitor.sources.files import file_kpis
+
+NULLS = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "None"]
+#: a file past one read block (8 MiB) is cut into chunks of this size even by the code before the fixes
+MIB = ProfileOptions(chunk_bytes=1 << 20)
+
+
+def cols(path: Path, options: ProfileOptions | None = None) -> dict[str, ColumnProfile]:
+    return {c.name: c for c in profile_file(path, options).columns}
+
+
+def test_chunk_bytes_cuts_a_file_smaller_than_a_read_block(tmp_path: Path) -> None:
+    """``chunk_bytes=4096`` parsed 8 MiB at a time (the read block), so no small file was ever cut."""
+    data = b"".join(b'%d,"a\nb",x\n' % i for i in range(5000))
+    chunks = list(chunked(iter([data]), 4096, quoted=True))
+    assert b"".join(chunks) == data and len(chunks) >= len(data) // 4096 - 1
+    assert all(c.endswith(b"\n") and c.count(b'"') % 2 == 0 and len(c) < 4096 + 64 for c in chunks)
+    path = tmp_path / "small.csv"
+    path.write_bytes(b"i,s,t\n" + data)
+    whole, small = profile_file(path), profile_file(path, ProfileOptions(chunk_bytes=4096))
+    assert small.rows == whole.rows == 5000 and small.columns == whole.columns
+
+
+def test_a_late_widening_keeps_the_layout_of_time_columns(tmp_path: Path) -> None:
+    """A CSV of several chunks with a datetime column and one late float failed whole ("ValueError: no layout"):
+    the second pass, under the widened types, had lost the layout of the times."""
+    rows = ["i,when,amount", *(f"{i},2024-01-01 {i % 24:02d}:00:00,{i % 500}" for i in range(330_000))]
+    rows[-5] = "7,2024-01-02 00:00:00,2.5"
+    path = tmp_path / "times.csv"
+    path.write_text("\n".join(rows) + "\n")
+    got = cols(path, MIB)
+    truth = pd.read_csv(path)
+    assert got["amount"].type == "float" and math.isclose(got["amount"].mean, truth["amount"].mean(), rel_tol=1e-12)
+    assert got["when"].type == "datetime" and got["when"].max.isoformat() == "2024-01-02T00:00:00+00:00"
+
+
+def test_signed_and_spelled_out_numbers_are_numbers_as_pandas_reads_them(tmp_path: Path) -> None:
+    """"+5" and "Infinity" made text columns (Polars' inference); pandas reads numbers."""
+    path = tmp_path / "signs.csv"
+    path.write_text("delta,ratio\n+5,1.5\n-3,Infinity\n+12,+0.25\n")
+    truth = pd.read_csv(path)
+    assert str(truth["delta"].dtype) == "int64" and str(truth["ratio"].dtype) == "float64"
+    got = cols(path)
+    assert got["delta"].type == "integer" and (got["delta"].min, got["delta"].max) == (-3, 12)
+    assert got["delta"].mean == truth["delta"].mean()
+    assert got["ratio"].type == "float" and got["ratio"].min == 0.25 and got["ratio"].distinct == 3
+
+
+def test_a_column_holding_inf_is_measured_and_stored(tmp_path: Path) -> None:
+    """A float column with inf failed the whole file when its KPIs were stored ("nan is not a finite number",
+    after numpy warnings): a quantile on a rank is that value, and a KPI that is not finite is not reported."""
+    path = tmp_path / "inf.csv"
+    path.write_text("x,n\ninf,1\n1.5,2\n-inf,3\n")
+    got = cols(path)["x"]
+    assert got.type == "float" and got.distinct == 3 and got.nulls == 0
+    assert got.quantiles == {0.5: 1.5} and got.mean is None and got.min is None and got.deciles == ()
+    result = file_kpis(path)
+    assert result.error is None, result.error
+    records = result.records
+    names = {(r.name, r.subject) for r in records}
+    assert ("column.p50", "x") in names and ("column.p95", "x") not in names and ("column.mean", "x") not in names
+    assert all(r.value is None or math.isfinite(r.value) for r in records)
+
+
+def test_a_json_key_holding_true_and_5_is_text_not_ones_and_zeros(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_text('{"f": true}\n{"f": false}\n{"f": 5}\n{"f": {"x": 1}, "oops"\n')
+    prof = profile_file(path)
+    f = {c.name: c for c in prof.columns}["f"]
+    assert prof.bad_rows == 1 and prof.rows == 3
+    assert f.type == "string" and (f.min, f.max, f.distinct) == ("5", "true", 3)
+
+
+def test_a_json_chunk_with_a_malformed_line_keeps_its_values_and_new_keys(tmp_path: Path) -> None:
+    """A chunk holding a malformed line was read under the types so far: 2.5 was cut to 2, a new key dropped."""
+    lines = [json.dumps({"a": i}) for i in range(800_000)]
+    lines[-100] = json.dumps({"a": 2.5, "new": 7})
+    lines[-50] = '{"a": 1, oops'
+    path = tmp_path / "slow.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    prof = profile_file(path, MIB)
+    got = {c.name: c for c in prof.columns}
+    values = [Fraction(json.loads(line)["a"]) for n, line in enumerate(lines) if n != len(lines) - 50]
+    assert prof.rows == len(values) and prof.bad_row_examples == ((len(lines) - 49, "malformed JSON"),)
+    assert got["a"].type == "float" and math.isclose(got["a"].mean, float(sum(values) / len(values)), rel_tol=1e-12)
+    assert got["new"].type == "integer" and got["new"].nulls == len(values) - 1 and got["new"].max == 7
+
+
+def test_whole_numbers_past_int64_on_both_sides_stay_integers(tmp_path: Path) -> None:
+    """2**64 - 1 among values under -2**63 became floats where a ragged row sent the chunk to the text path (its
+    types tried Int64, then Float64), which rounds them: 18446744073709551615 and ...614 were one value."""
+    values = [2**64 - 1, 2**64 - 2, -(2**63) - 1, 5]
+    path = tmp_path / "huge.csv"
+    path.write_text("a,b\n" + "".join(f"{v},x\n" for v in values) + "1,2,3\n")
+    prof = profile_file(path)
+    got = prof.columns[0]
+    assert prof.bad_rows == 1 and got.type == "integer"
+    assert (got.min, got.max, got.distinct) == (min(values), max(values), 4)
+
+
+def test_a_column_with_no_value_in_the_first_mebibyte_is_typed_by_its_values(tmp_path: Path) -> None:
+    """A column empty in the first rows was text for good: its floats later were measured as text."""
+    rows = ["i,x", *(f"{i}," for i in range(200_000)), *(f"{i},{i / 4}" for i in range(1000))]
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join(rows) + "\n")
+    truth = pd.read_csv(path, keep_default_na=False, na_values=NULLS)
+    for options in (ProfileOptions(), ProfileOptions(chunk_bytes=1 << 16)):
+        x = cols(path, options)["x"]
+        assert x.type == "float" and x.nulls == 200_000 and math.isclose(x.mean, truth["x"].mean(), rel_tol=1e-12)
+
+
+def test_dates_after_more_than_a_hundred_empty_rows_are_dates(tmp_path: Path) -> None:
+    """The first 100 rows decided whether a text column was tried as times: 150 empty ones made dates text."""
+    rows = ["i,d", *(f"{i}," for i in range(150)), *(f"{i},2024-01-{i % 28 + 1:02d}" for i in range(150, 400))]
+    path = tmp_path / "dates.csv"
+    path.write_text("\n".join(rows) + "\n")
+    d = cols(path)["d"]
+    assert d.type == "date" and d.nulls == 150 and d.distinct == 28
+    assert (d.min.date().isoformat(), d.max.date().isoformat()) == ("2024-01-01", "2024-01-28")
+
+
+@pytest.mark.parametrize("layout", ["dates first", "datetimes first"])
+def test_dates_among_datetimes_make_text_however_the_file_is_cut(tmp_path: Path, layout: str) -> None:
+    """docs/files.rst: a time column has one layout; dates in a column of datetimes make it text, in one chunk or
+    in many (a widening to datetimes failed the parse of the dates after it)."""
+    a, b = ["2024-01-01"] * 3000, ["2024-01-02 10:00:00"] * 3000
+    rows = ["d", *(a + b if layout == "dates first" else b + a), "2024-01-03"]
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(rows) + "\n")
+    for options in (ProfileOptions(), ProfileOptions(chunk_bytes=4096)):
+        d = cols(path, options)["d"]
+        assert (d.type, d.distinct, d.min, d.max) == ("string", 3, "2024-01-01", "2024-01-03")
+
+
+@pytest.mark.parametrize("rest", ["3,4\n", "3,4,5\n6,7\n"])
+def test_a_line_of_one_empty_quoted_field_is_a_bad_row_on_every_path(tmp_path: Path, rest: str) -> None:
+    """'""' is one field, not a blank line: a bad row whether Polars parsed the chunk or Python's csv module did (a
+    row too long sends the chunk there); the second path skipped it without a word."""
+    path = tmp_path / "q.csv"
+    path.write_text('a,b\n1,2\n""\n' + rest)
+    prof = profile_file(path)
+    ragged = rest.count(",") != rest.count("\n")
+    assert prof.rows == 2 and prof.bad_rows == 1 + ragged
+    assert prof.bad_row_examples[0] == (3, "expected 2 fields, found 1")
