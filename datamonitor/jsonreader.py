@@ -82,6 +82,13 @@ class JsonReader:
                 self.schema[name] = new
         return changed
 
+    def _as_schema(self, df: pl.DataFrame) -> pl.DataFrame:
+        """A chunk's columns narrower than the schema so far (integers in a float key) in the schema's type, so
+        that every chunk of a column is measured alike (17 integers after a float were hashed as integers)."""
+        assert self.schema is not None
+        odd = [n for n, t in df.schema.items() if t != self.schema[n]]
+        return df.with_columns(_cast(df.get_column(n), self.schema[n]) for n in odd) if odd else df
+
     def chunks(self) -> Iterator[pl.DataFrame]:
         if self.document:
             yield from self._document()
@@ -101,8 +108,10 @@ class JsonReader:
                 df = self._slow(chunk, at)
                 if self.final and self.schema:
                     df = _conform(df, self.schema)
-            if not self.final and self._merge_schema(df) and not first:
-                widened = True
+            if not self.final:
+                if self._merge_schema(df) and not first:
+                    widened = True
+                df = self._as_schema(df)
             first = False
             yield df
         if widened and self.schema is not None:
@@ -125,6 +134,7 @@ class JsonReader:
             df = self._frame([r for r in part if isinstance(r, dict)])
             if not self.final:
                 self._merge_schema(df)
+                df = self._as_schema(df)
             yield df if not self.final or not self.schema else _conform(df, self.schema)
 
 
@@ -151,6 +161,14 @@ def _json_wider(a: DType, b: DType) -> DType:
     if category(a) in ("list", "struct") or category(b) in ("list", "struct"):
         return a if b == pl.Null else b if a == pl.Null else pl.String
     return wider(a, b)
+
+
+def _cast(s: pl.Series, dtype: DType) -> pl.Series:
+    """A column in a wider type; values Polars cannot cast (a list into text) as their JSON."""
+    try:
+        return s.cast(dtype, strict=False)
+    except Exception:  # noqa: BLE001
+        return pl.Series(s.name, [None if v is None else json.dumps(v, default=str) for v in s.to_list()], dtype=dtype)
 
 
 def _conform(df: pl.DataFrame, schema: dict[str, DType]) -> pl.DataFrame:

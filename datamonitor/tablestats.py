@@ -135,7 +135,8 @@ class TableStats:
         retyped = []
         for s in df.get_columns():
             if s.name not in self.columns:
-                st = self.columns[s.name] = ColumnState(s.name, category(s.dtype), dtype=s.dtype)
+                # a column first seen now (a JSON key) was null in the rows before
+                st = self.columns[s.name] = ColumnState(s.name, category(s.dtype), dtype=s.dtype, nulls=self.rows)
                 if takes_bitmap(s.dtype):
                     st.bitmap = Bitmap(s.dtype)
             elif s.dtype != self.columns[s.name].dtype and _retyped(s.dtype, self.columns[s.name].cat):
@@ -144,6 +145,11 @@ class TableStats:
             df = df.with_columns(_as(df.get_column(n), self.columns[n].dtype) for n in retyped)
         if df.height == 0:
             return
+        if len(self.columns) > df.width:  # columns this chunk does not hold (a JSON key absent from it): null here
+            present = set(df.columns)
+            for st in self.columns.values():
+                if st.name not in present:
+                    st.nulls += df.height
         self.rows += df.height
         names = df.columns
         step = 256
