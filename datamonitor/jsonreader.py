@@ -141,10 +141,12 @@ class JsonReader:
 def _series(name: str, values: list[Any]) -> pl.Series:
     """One key's values: numbers widen to float; a mix with anything else (true and 5, a list and a word) is text,
     each value as its JSON (Polars' lenient cast would make true a 1)."""
-    try:
-        return pl.Series(name, values, strict=True)
-    except Exception:  # noqa: BLE001 - mixed types
-        pass
+    kinds = {type(v) for v in values if v is not None}
+    if len(kinds) < 2 or bool not in kinds:  # Python's True is an int: Polars takes it for 1 even when strict
+        try:
+            return pl.Series(name, values, strict=True)
+        except Exception:  # noqa: BLE001 - mixed types
+            pass
     if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
         try:  # integers past Int64 (2**64 - 1 among negative ones): exact, not floats
             return pl.Series(name, values, dtype=pl.Int128, strict=True)

@@ -161,3 +161,18 @@ def test_a_line_of_one_empty_quoted_field_is_a_bad_row_on_every_path(tmp_path: P
     ragged = rest.count(",") != rest.count("\n")
     assert prof.rows == 2 and prof.bad_rows == 1 + ragged
     assert prof.bad_row_examples[0] == (3, "expected 2 fields, found 1")
+
+
+def test_json_keys_and_numbers_measured_alike_in_every_chunk(tmp_path: Path) -> None:
+    """Past the first chunk, a key first seen late had its nulls undercounted (the rows before it were counted as
+    values), and integers after a float in the first chunk were hashed as integers, the float chunk's 5.0 and a
+    later 5 two distinct values."""
+    lines = [json.dumps({"a": 0.5}), *(json.dumps({"a": i % 1000}) for i in range(900_000))]
+    lines[-10:] = [json.dumps({"a": i, "b": i % 3}) for i in range(10)]
+    path = tmp_path / "keys.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    prof = profile_file(path, MIB)
+    got = {c.name: c for c in prof.columns}
+    assert prof.rows == len(lines) and got["a"].type == "float" and got["a"].distinct == 1001
+    assert got["b"].nulls == len(lines) - 10 and got["b"].distinct == 3
+    assert got["b"].std is not None and math.isclose(got["b"].std, pd.Series([i % 3 for i in range(10)]).std())
