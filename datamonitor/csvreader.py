@@ -105,8 +105,9 @@ class CsvReader:
         self.markers: list[str] = list(null_values)
         #: columns read as text because the first rows held no value in them: their first values type them
         self.untyped: set[str] = set()
-        #: the types those columns' values later showed (the file is then measured again under them)
+        #: the types those columns' values later showed (the file is then measured again under them), and layouts
         self.retyped: dict[str, DType] = {}
+        self.retyped_formats: dict[str, str] = {}
 
     # ------------------------------------------------------------ parsing
 
@@ -353,8 +354,8 @@ class CsvReader:
             own, fmt = infer(df.get_column(name), self.decimal)
             if own != pl.String:
                 self.retyped[name] = own
-                if fmt is not None:
-                    self.formats[name] = fmt
+                if fmt is not None:  # kept aside: this pass reads the column as text and forgets its layout
+                    self.retyped_formats[name] = fmt
 
     def chunks(self) -> Iterator[pl.DataFrame]:
         """Typed chunks; raises :class:`Widened` at the end when a type widened after the first chunk."""
@@ -387,7 +388,7 @@ class CsvReader:
         if first and not self.names:
             return
         if (widened_after_first or self.retyped) and not self.final and self.schema is not None:
-            raise Widened({**self.schema, **self.retyped}, self.formats)
+            raise Widened({**self.schema, **self.retyped}, {**self.formats, **self.retyped_formats})
 
 
 def _decodes(data: bytes, encoding: str) -> bool:

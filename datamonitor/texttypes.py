@@ -174,6 +174,9 @@ def type_columns(strings: pl.DataFrame, schema: dict[str, DType] | None, formats
         fmt = formats.get(s.name)
         if want is None:
             want, fmt = infer(s, decimal)
+        elif fmt is None and (want == pl.Date or isinstance(want, pl.Datetime)):
+            found = date_format(s)  # a time column whose layout is not known yet: its values tell it
+            fmt = found[0] if found is not None and found[1] == want else None
         try:
             typed = cast(s, want, decimal, fmt)
         except NOT_FAST:  # does not fit: widen

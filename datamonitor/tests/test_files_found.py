@@ -118,14 +118,20 @@ def test_whole_numbers_past_int64_on_both_sides_stay_integers(tmp_path: Path) ->
 
 
 def test_a_column_with_no_value_in_the_first_mebibyte_is_typed_by_its_values(tmp_path: Path) -> None:
-    """A column empty in the first rows was text for good: its floats later were measured as text."""
-    rows = ["i,x", *(f"{i}," for i in range(200_000)), *(f"{i},{i / 4}" for i in range(1000))]
+    """A column empty in the first rows was text for good: its floats later were measured as text. (Its datetime,
+    once typed, kept its layout through the chunks read as text after it: a late word in ``w`` sends them there.)"""
+    rows = ["i,x,t,w", *(f"{i},,,{i}" for i in range(200_000)), *(f"{i},{i / 4},,{i}" for i in range(1000))]
+    rows[-500] = "7,2.5,2024-03-01 10:00:00,8"
+    rows[-3] = "7,2.5,,word"
     path = tmp_path / "late.csv"
     path.write_text("\n".join(rows) + "\n")
-    truth = pd.read_csv(path, keep_default_na=False, na_values=NULLS)
+    truth = pd.read_csv(path, keep_default_na=False, na_values=NULLS, low_memory=False)
     for options in (ProfileOptions(), ProfileOptions(chunk_bytes=1 << 16)):
-        x = cols(path, options)["x"]
+        got = cols(path, options)
+        x, t = got["x"], got["t"]
         assert x.type == "float" and x.nulls == 200_000 and math.isclose(x.mean, truth["x"].mean(), rel_tol=1e-12)
+        assert t.type == "datetime" and t.nulls == len(rows) - 2 and t.min.isoformat() == "2024-03-01T10:00:00+00:00"
+        assert got["w"].type == "string" and got["w"].distinct == truth["w"].nunique()
 
 
 def test_dates_after_more_than_a_hundred_empty_rows_are_dates(tmp_path: Path) -> None:
