@@ -161,10 +161,19 @@ class CsvReader:
         # (R's NA, say); the others are found after it, in the text columns only (a marker in a number
         # column fails the parse, and that chunk takes the path that knows every marker)
         self.markers = [m for m in self.null_values if m and m.encode() in head]
+        counted, self.bad = self.bad, BadRows()  # the head's bad rows are counted with their chunk
         try:
             df = pl.read_csv(head, new_columns=self.names, infer_schema_length=None, **opts)
+            if df.width != len(self.names):
+                raise ValueError("width")
+            self._drop_short(df, head, 1)  # a short row's values would type the columns (Polars' inference)
+            short = self.bad.count
         except NOT_FAST:
-            counted, self.bad = self.bad, BadRows()  # the head's bad rows are counted with their chunk
+            short = 1
+        finally:
+            self.bad = counted
+        if short:  # rows Polars cannot read or too short: the schema from the good rows' text
+            counted, self.bad = self.bad, BadRows()
             try:
                 df = self._slow(head, 1)
             finally:
@@ -173,8 +182,6 @@ class CsvReader:
             df, schema = type_columns(df, None, self.formats, self.decimal)
             self.schema = schema
             return None
-        if df.width != len(self.names):
-            raise ValueError("width")
         schema = dict(df.schema)
         huge = [n for n, t in schema.items() if t == pl.Float64 and (df.get_column(n).abs().max() or 0) >= 2 ** 53]
         if huge:  # whole numbers past 2**53 (Int64 and UInt64 mixed): Polars takes floats, which round them

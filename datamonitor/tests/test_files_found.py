@@ -182,3 +182,14 @@ def test_json_keys_and_numbers_measured_alike_in_every_chunk(tmp_path: Path) -> 
     assert prof.rows == len(lines) and got["a"].type == "float" and got["a"].distinct == 1001
     assert got["b"].nulls == len(lines) - 10 and got["b"].distinct == 3
     assert got["b"].std is not None and math.isclose(got["b"].std, pd.Series([i % 3 for i in range(10)]).std())
+
+
+def test_a_short_row_does_not_type_the_columns(tmp_path: Path) -> None:
+    """A bad row (too few fields) is left out of every KPI, its type too: its 2.5 and its word typed the columns
+    of the first rows (Polars' inference read it, filling the missing field with a null)."""
+    path = tmp_path / "short.csv"
+    path.write_text("n,flag,x\n1,true,a\n2,false,b\n2.5,word\n3,true,c\n")
+    prof = profile_file(path)
+    got = {c.name: c for c in prof.columns}
+    assert prof.rows == 3 and prof.bad_row_examples == ((4, "expected 3 fields, found 2"),)
+    assert (got["n"].type, got["n"].mean, got["flag"].type) == ("integer", 2.0, "boolean")
