@@ -253,7 +253,7 @@ def _profiles(stats: TableStats, opts: ProfileOptions) -> tuple[ColumnProfile, .
         out.append(ColumnProfile(
             name=st.name, type=st.cat, nulls=st.nulls, distinct=distinct, distinct_exact=exact,
             min=_plain(st.min), max=_plain(st.max),
-            mean=_plain(st.mean) if numeric and st.count else None,
+            mean=_plain(st.mean + st.shift if st.shift else st.mean) if numeric and st.count else None,
             std=_plain(stats.std(st)), quantiles={q: found[q] for q in opts.quantiles if q in found},
             deciles=tuple(found[q] for q in DECILES) if opts.deciles and all(q in found for q in DECILES) else (),
             min_length=st.min_length, max_length=st.max_length,

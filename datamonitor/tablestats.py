@@ -64,6 +64,9 @@ class ColumnState:
     values: list[Any] = field(default_factory=list)
     #: the column's type in its first chunk
     dtype: Any = None
+    #: integers past 2**53: ``mean`` is of the values less this (a float would round a value, and a spread of a
+    #: few units near 2**63 would be measured in steps of 2048)
+    shift: int = 0
 
     @property
     def numeric(self) -> bool:
@@ -77,6 +80,11 @@ def _row(frame: pl.DataFrame) -> dict[str, Any]:
     for name in lists:
         out[name] = frame.get_column(name)[0]
     return out
+
+
+def _huge(lo: Any, hi: Any) -> bool:
+    """Integers a float does not hold exactly."""
+    return lo is not None and max(abs(int(lo)), abs(int(hi))) >= 1 << 53
 
 
 def _retyped(dtype: Any, cat: str) -> bool:
@@ -164,6 +172,8 @@ class TableStats:
                     self._without_nan(df, name, out)
             for name in part:
                 st = self.columns[name]
+                if st.cat == "integer" and (st.shift or _huge(out.get(name + "\x00min"), out.get(name + "\x00max"))):
+                    self._shifted(df, st, out)
                 self._merge(st, out)
                 if st.bitmap is not None:
                     self._mark(st, df.get_column(name), out)
@@ -228,6 +238,17 @@ class TableStats:
                 st.hashes = st.hashes.bottom_k(KMV_K)
                 st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
             self._kept_hashes += len(st.hashes) - before
+
+    @staticmethod
+    def _shifted(df: pl.DataFrame, st: ColumnState, out: dict[str, Any]) -> None:
+        """An integer column's mean and variance, of its values less a shift, in exact integers before any float."""
+        key = st.name + "\x00"
+        if not st.shift:
+            st.shift = int(out[key + "min"])
+            if st.count:  # the chunks before in the shifted frame (their spread is unchanged)
+                st.mean -= st.shift
+        c = (pl.col(st.name).cast(pl.Int128) - st.shift).cast(pl.Float64)
+        out[key + "mean"], out[key + "var"] = df.select(c.mean().alias("m"), c.var(ddof=0).alias("v")).row(0)
 
     @staticmethod
     def _without_nan(df: pl.DataFrame, name: str, out: dict[str, Any]) -> None:
