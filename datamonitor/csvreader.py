@@ -183,7 +183,7 @@ class CsvReader:
             self.schema = schema
             return None
         schema = dict(df.schema)
-        huge = [n for n, t in schema.items() if t == pl.Float64 and (df.get_column(n).abs().max() or 0) >= 2 ** 53]
+        huge = [n for n, t in schema.items() if t == pl.Float64 and (df.get_column(n).abs() >= 2**53).any()]
         if huge:  # whole numbers past 2**53 (Int64 and UInt64 mixed): Polars takes floats, which round them
             text = self._strings(head).select(huge)
             schema.update({n: infer(text.get_column(n), self.decimal)[0] for n in huge})

@@ -168,7 +168,8 @@ def _json_wider(a: DType, b: DType) -> DType:
 def _cast(s: pl.Series, dtype: DType) -> pl.Series:
     """A column in a wider type; values Polars cannot cast (a list into text) as their JSON."""
     try:
-        return s.cast(dtype, strict=False)
+        cast: pl.Series = s.cast(dtype, strict=False)
+        return cast
     except Exception:  # noqa: BLE001
         return pl.Series(s.name, [None if v is None else json.dumps(v, default=str) for v in s.to_list()], dtype=dtype)
 

@@ -96,7 +96,8 @@ def _retyped(dtype: Any, cat: str) -> bool:
 def _as(s: pl.Series, dtype: Any) -> pl.Series:
     """A chunk's column in the type of the column's first chunk, lossy (only a pass measured again takes it)."""
     try:
-        return s.cast(dtype, strict=False)
+        cast: pl.Series = s.cast(dtype, strict=False)
+        return cast
     except Exception:  # noqa: BLE001 - no cast between the two
         return pl.Series(s.name, [None] * len(s), dtype=dtype)
 

@@ -180,7 +180,7 @@ def type_columns(strings: pl.DataFrame, schema: dict[str, DType] | None, formats
         try:
             typed = cast(s, want, decimal, fmt)
         except NOT_FAST:  # does not fit: widen
-            own, own_fmt = infer(s, decimal)
+            own, _layout = infer(s, decimal)
             wide = wider(want, own)
             if wide == pl.Date or isinstance(wide, pl.Datetime):
                 # times of another layout than the column's (dates among datetimes, "T" or " "): a time column

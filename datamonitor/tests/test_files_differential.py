@@ -139,7 +139,7 @@ def _write_text(path: Path, ex: dict, names: list[str], data: list[list[str | No
             line_no += 1
         cells = [_field(rng.choice(markers) if col[r] is None else col[r], sep, ex["quote_all"]) for col in data]
         if r in ragged:  # a field more or a field less: a bad row at its first line
-            cells = cells + ["extra"] if rng.random() < 0.5 else cells[:-1]
+            cells = [*cells, "extra"] if rng.random() < 0.5 else cells[:-1]
         text = sep.join(cells)
         if r not in ragged:
             kept.append(r)

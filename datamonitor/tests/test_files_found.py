@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from fractions import Fraction
 from pathlib import Path
 
@@ -193,3 +194,18 @@ def test_a_short_row_does_not_type_the_columns(tmp_path: Path) -> None:
     got = {c.name: c for c in prof.columns}
     assert prof.rows == 3 and prof.bad_row_examples == ((4, "expected 3 fields, found 2"),)
     assert (got["n"].type, got["n"].mean, got["flag"].type) == ("integer", 2.0, "boolean")
+
+
+@pytest.mark.parametrize("start", [2**63 - 2500, -(2**63), 10**18])
+def test_the_spread_of_integers_past_2_53_is_measured_exactly(tmp_path: Path, start: int) -> None:
+    """Values near 2**63 were turned into floats before their variance: 5,000 consecutive integers, whose standard
+    deviation is 1,443.5, measured 0 in one chunk and 2,862 in several (floats there are 2,048 apart)."""
+    values = [start + i for i in range(5000)]
+    path = tmp_path / "ids.csv"
+    path.write_text("id\n" + "".join(f"{v}\n" for v in values))
+    exact = statistics.stdev(values)
+    for options in (ProfileOptions(), ProfileOptions(chunk_bytes=4096)):
+        got = cols(path, options)["id"]
+        assert got.type == "integer" and (got.min, got.max, got.distinct) == (values[0], values[-1], 5000)
+        assert math.isclose(got.std, exact, rel_tol=1e-9), (got.std, exact)
+        assert math.isclose(got.mean, float(Fraction(sum(values), len(values))), rel_tol=1e-15)
