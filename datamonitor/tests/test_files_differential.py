@@ -19,7 +19,7 @@ p50/p95/p99 and text lengths.
 
 from __future__ import annotations
 
-import io
+import gzip
 import json
 import math
 import os
@@ -62,7 +62,8 @@ column = st.fixed_dictionaries({
 })
 
 example = st.fixed_dictionaries({
-    "format": st.sampled_from(["csv", "csv", "tsv", "jsonl"]),
+    "format": st.sampled_from(["csv", "csv", "tsv", "jsonl", "json"]),
+    "gzip": st.sampled_from([False, False, False, True]),
     "rows": st.one_of(st.integers(1, 40), st.integers(300, 3000)),
     "columns": st.lists(column, min_size=1, max_size=5),
     "chunk_bytes": st.sampled_from([4096, 4096, 65_536, 16 << 20]),
@@ -149,7 +150,7 @@ def _write_text(path: Path, ex: dict, names: list[str], data: list[list[str | No
         lines.append(text)
         line_no += 1 + text.count("\n")
     body = nl.join(lines) + (nl if ex["last_newline"] else "")
-    path.write_bytes(("\ufeff" if ex["bom"] else "").encode() + body.encode("utf-8"))
+    _write(path, ex, ("\ufeff" if ex["bom"] else "").encode() + body.encode("utf-8"))
     return kept, bad
 
 
@@ -185,8 +186,16 @@ def _write_jsonl(path: Path, ex: dict, names: list[str], specs: list[dict], data
                 rec[names[i]] = v
             values[i].append(v)
         lines.append(json.dumps(rec, ensure_ascii=rng.random() < 0.5))
-    path.write_bytes(((nl.join(lines)) + (nl if ex["last_newline"] else "")).encode("utf-8"))
+    if ex["format"] == "json":  # a JSON document: an array of the same records, one a line or pretty-printed
+        records = [json.loads(line) for line in lines if line]
+        indent = 2 if ex["seed"] % 2 else None
+        lines = [json.dumps(records, indent=indent, ensure_ascii=False)]
+    _write(path, ex, ((nl.join(lines)) + (nl if ex["last_newline"] else "")).encode("utf-8"))
     return values
+
+
+def _write(path: Path, ex: dict, data: bytes) -> None:
+    path.write_bytes(gzip.compress(data) if ex["gzip"] else data)
 
 
 # ---------------------------------------------------------------- the oracle's types (docs/files.rst)
@@ -329,16 +338,17 @@ def _run(tmp: Path, ex: dict) -> None:
     data = [_cells(s, ex["rows"], rng, len(specs) > 1) for s in specs]
     where = f"{ex}"
     opts = ProfileOptions(chunk_bytes=ex["chunk_bytes"])
-    if fmt == "jsonl":
-        path = tmp / "f.jsonl"
+    gz = ".gz" if ex["gzip"] else ""
+    if fmt in ("jsonl", "json"):
+        path = tmp / f"f.{fmt}{gz}"
         values = _write_jsonl(path, ex, names, specs, data, rng)
         _check(profile_file(path, opts), ex["rows"], [], names, values, _typed_json, where)
         return
-    path = tmp / f"f.{fmt}"
+    path = tmp / f"f.{fmt}{gz}"
     kept, bad = _write_text(path, ex, names, data, rng)
     columns = [[col[r] for r in kept] for col in data]
     if not bad:  # pandas reads the file back into the very cells written: it is a CSV file as pandas knows it
-        df = pd.read_csv(io.BytesIO(path.read_bytes()), sep="\t" if fmt == "tsv" else ",", dtype=str,
+        df = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", dtype=str,
                          keep_default_na=False, na_values=list(NULLS), encoding="utf-8-sig")
         assert list(df.columns) == names and len(df) == len(kept), where
         for name, col in zip(names, columns, strict=True):
