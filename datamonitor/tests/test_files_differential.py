@@ -56,6 +56,7 @@ column = st.fixed_dictionaries({
     # one odd value: none, or a value of another kind, most often near the end
     "odd": st.one_of(st.none(), st.sampled_from(KINDS)),
     "where": st.one_of(st.just(1.0), st.floats(0.9, 1.0), st.floats(0.0, 1.0)),
+    "odd_count": st.sampled_from([1, 1, 2, 5]),
     "null_rate": st.sampled_from([0.0, 0.0, 0.02, 0.3, 1.0]),
     "layout": st.sampled_from(LAYOUTS),
     "distinct": st.sampled_from([2, 50, 10**6]),
@@ -64,7 +65,8 @@ column = st.fixed_dictionaries({
 example = st.fixed_dictionaries({
     "format": st.sampled_from(["csv", "csv", "tsv", "jsonl", "json"]),
     "gzip": st.sampled_from([False, False, False, True]),
-    "rows": st.one_of(st.integers(1, 40), st.integers(300, 3000)),
+    # the hunt (DATAMONITOR_FUZZ_EXAMPLES) also writes files of tens of thousands of rows: hundreds of chunks
+    "rows": st.one_of(st.integers(1, 40), st.integers(300, 3000), *([st.integers(5000, 30000)] if EXAMPLES else [])),
     "columns": st.lists(column, min_size=1, max_size=5),
     "chunk_bytes": st.sampled_from([4096, 4096, 65_536, 16 << 20]),
     "crlf": st.booleans(),
@@ -105,12 +107,20 @@ def _value(kind: str, spec: dict, rng: random.Random) -> str:
     return rng.choice(BOOLS[:2] if n == 2 else BOOLS)
 
 
+def _odd_row(spec: dict, rows: int) -> int:
+    return min(rows - 1, int(spec["where"] * rows))
+
+
 def _cells(spec: dict, rows: int, rng: random.Random, blank_ok: bool) -> list[str | None]:
     """One column's cells; None for a null (written as a null marker)."""
     out: list[str | None] = [None if rng.random() < spec["null_rate"] else _value(spec["kind"], spec, rng)
                              for _ in range(rows)]
     if spec["odd"] is not None and rows:
-        out[min(rows - 1, int(spec["where"] * rows))] = _value(spec["odd"], spec, rng)
+        out[_odd_row(spec, rows)] = _value(spec["odd"], spec, rng)
+        for _ in range(spec["odd_count"] - 1):  # more odd values, anywhere after the first
+            at = rng.randrange(_odd_row(spec, rows), rows)
+            out[at] = _value(spec["odd"], spec, rng)
+            spec.setdefault("more", set()).add(at)
     if not blank_ok:  # a one-column row of only spaces or nothing is a blank line, which readers skip
         out = [None if c is not None and not c.strip() else c for c in out]
     return out
@@ -177,8 +187,8 @@ def _write_jsonl(path: Path, ex: dict, names: list[str], specs: list[dict], data
         rec: dict[str, Any] = {}
         for i, (spec, col) in enumerate(zip(specs, data, strict=True)):
             cell = col[r]
-            kind = spec["kind"] if cell is None or r != min(ex["rows"] - 1, int(spec["where"] * ex["rows"])) \
-                or spec["odd"] is None else spec["odd"]
+            odd = spec["odd"] is not None and (r == _odd_row(spec, ex["rows"]) or r in spec.get("more", ()))
+            kind = spec["odd"] if odd and cell is not None else spec["kind"]
             v = None if cell is None else _json_value(kind, cell)
             if isinstance(v, float) and ({spec["kind"], spec["odd"]} & {"text", "date", "datetime", "bool"}):
                 v = cell  # a float's text in a column of text: the text is written, as Polars' own would differ
