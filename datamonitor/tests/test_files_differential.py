@@ -367,7 +367,7 @@ def _run(tmp: Path, ex: dict) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=EXAMPLES or 40, **FAST)
+@settings(max_examples=EXAMPLES or 150, **FAST)
 @given(example)
 def test_random_messy_files_every_kpi_equals_the_oracle(tmp_path_factory: pytest.TempPathFactory, ex: dict) -> None:
     _run(tmp_path_factory.mktemp("diff"), ex)
