@@ -183,8 +183,11 @@ class CsvReader:
             self.schema = schema
             return None
         schema = dict(df.schema)
-        huge = [n for n, t in schema.items() if t == pl.Float64 and (df.get_column(n).abs() >= 2**53).any()]
-        if huge:  # whole numbers past 2**53 (Int64 and UInt64 mixed): Polars takes floats, which round them
+        huge = [n for n, t in schema.items() if t == pl.Float64 and (self.decimal == "," or
+                                                                    (df.get_column(n).abs() >= 2**53).any())]
+        # whole numbers past 2**53 (Int64 and UInt64 mixed): Polars takes floats, which round them; with decimal
+        # commas Polars also takes "2.5" for 2.5 where a dot can only mark thousands (texttypes.cast)
+        if huge:
             text = self._strings(head).select(huge)
             schema.update({n: infer(text.get_column(n), self.decimal)[0] for n in huge})
         for name, dtype in df.schema.items():
@@ -206,7 +209,7 @@ class CsvReader:
                 schema[name] = pl.String
                 self.untyped.add(name)
         self.schema = schema
-        return df if len(head) == len(chunk) else None
+        return df if len(head) == len(chunk) and not huge else None
 
     def _fast(self, chunk: bytes, ahead: _Ahead | None = None) -> pl.DataFrame:
         if self.schema is None:
@@ -228,7 +231,9 @@ class CsvReader:
         """All that the fast parse of a chunk depends on and that may change between chunks."""
         if self.schema is None:
             return None
-        parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime)) else t for n, t in self.schema.items()}
+        # times are parsed by layout, and numbers with decimal commas by texttypes.cast (Polars would take "2.5")
+        parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime) or (t == pl.Float64 and self.decimal == ","))
+                 else t for n, t in self.schema.items()}
         times = tuple((n, t, self.formats.get(n)) for n, t in self.schema.items() if parse[n] != t)
         return parse, tuple(self.markers), times
 

@@ -79,6 +79,7 @@ def wider(a: DType, b: DType) -> DType:
     return pl.String
 
 
+_THOUSANDS = r"^[-+]?\d{1,3}(\.\d{3})+(,\d*)?$"
 DATE_LIKE = re.compile(r"^\s*\d{4}[-/]\d{2}[-/]\d{2}")
 _UTC = pl.Datetime("us", "UTC")
 #: the layouts a column of times may have; an ambiguous day/month order is left as text
@@ -148,8 +149,13 @@ def cast(s: pl.Series, dtype: DType, decimal: str, fmt: str | None) -> Any:
         return s.str.strip_chars().cast(dtype, strict=True)
     if dtype.is_float():
         t = s.str.strip_chars()
-        if decimal == ",":
-            t = t.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+        if decimal == ",":  # a dot marks thousands, in groups of three: 1.234,5; "2.5" is no number here
+            dotted = t.str.contains(".", literal=True)
+            if dotted.any():
+                if not t.filter(dotted).str.contains(_THOUSANDS).all():
+                    raise ValueError("a dot that marks no thousands")
+                t = t.str.replace_all(".", "", literal=True)
+            t = t.str.replace(",", ".", literal=True)
         return t.cast(pl.Float64, strict=True)
     if dtype == pl.Boolean:
         low = s.str.strip_chars().str.to_lowercase()

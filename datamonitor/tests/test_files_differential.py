@@ -49,6 +49,7 @@ WORDS = ["plain", "Zoë", "crème brûlée", "Москва", "東京", "😀 emo
          'say "hi"', '"quoted"', "line\nbreak", "crlf\r\nbreak", " lead", "trail ", "12abc", "n/a", "-", "∞",
          "x" * 300, "", "0x1F", "1_000", "TRUE!", "2020-13-45"]
 TEXT_WORDS = [w for w in WORDS if w]
+SEPARATORS = {"csv": ",", "tsv": "\t", "ssv": ";"}
 BOOLS = ("True", "False", "TRUE", "FALSE", "true", "false")  # pandas' default true_values/false_values
 
 column = st.fixed_dictionaries({
@@ -63,7 +64,8 @@ column = st.fixed_dictionaries({
 })
 
 example = st.fixed_dictionaries({
-    "format": st.sampled_from(["csv", "csv", "tsv", "jsonl", "json"]),
+    # ssv: ";"-separated with decimal commas (2,5), as European exports are, read with ``--decimal ,``
+    "format": st.sampled_from(["csv", "csv", "tsv", "ssv", "jsonl", "json"]),
     "gzip": st.sampled_from([False, False, False, True]),
     # the hunt (DATAMONITOR_FUZZ_EXAMPLES) also writes files of tens of thousands of rows: hundreds of chunks
     "rows": st.one_of(st.integers(1, 40), st.integers(300, 3000), *([st.integers(5000, 30000)] if EXAMPLES else [])),
@@ -137,7 +139,7 @@ def _field(cell: str, sep: str, quote_all: bool) -> str:
 def _write_text(path: Path, ex: dict, names: list[str], data: list[list[str | None]],
                 rng: random.Random) -> tuple[list[int], list[int]]:
     """A CSV or TSV file; returns the good rows kept and the line numbers of the bad rows."""
-    sep = "\t" if ex["format"] == "tsv" else ","
+    sep = SEPARATORS[ex["format"]]
     nl = "\r\n" if ex["crlf"] else "\n"
     width = len(names)
     markers = NULLS if width > 1 else NULLS[1:]
@@ -245,6 +247,14 @@ def _typed(values: list[str]) -> tuple[str, list[Any]]:
     return "string", values
 
 
+def _typed_comma(values: list[str]) -> tuple[str, list[Any]]:
+    """docs/files.rst: with ``--decimal ,`` a comma is the decimal mark (and a dot marks thousands, none written)."""
+    if all(_FLOAT.fullmatch(v.strip().replace(",", ".")) and "." not in v for v in values) and \
+            not all(_INT.fullmatch(v.strip()) for v in values):
+        return "float", [float(v.strip().replace(",", ".")) for v in values]
+    return _typed(values)
+
+
 def _typed_json(values: list[Any]) -> tuple[str, list[Any]]:
     """JSON values: numbers widen integer → float, a string among them makes text of them all."""
     if all(isinstance(v, bool) for v in values):
@@ -347,7 +357,13 @@ def _run(tmp: Path, ex: dict) -> None:
     names = [f"c{i}_{s['kind']}" for i, s in enumerate(specs)]
     data = [_cells(s, ex["rows"], rng, len(specs) > 1) for s in specs]
     where = f"{ex}"
-    opts = ProfileOptions(chunk_bytes=ex["chunk_bytes"])
+    # ";" and the decimal comma are given, not sniffed: a file of ragged rows may fairly be sniffed otherwise
+    opts = ProfileOptions(chunk_bytes=ex["chunk_bytes"], **({"decimal": ",", "delimiter": ";"} if fmt == "ssv" else {}))
+    typer = _typed
+    if fmt == "ssv":  # every float written with a decimal comma; the oracle reads it back with a point
+        data = [[c.replace(".", ",") if c is not None and _FLOAT.fullmatch(c.strip()) else c for c in col]
+                for col in data]
+        typer = _typed_comma
     gz = ".gz" if ex["gzip"] else ""
     if fmt in ("jsonl", "json"):
         path = tmp / f"f.{fmt}{gz}"
@@ -358,12 +374,12 @@ def _run(tmp: Path, ex: dict) -> None:
     kept, bad = _write_text(path, ex, names, data, rng)
     columns = [[col[r] for r in kept] for col in data]
     if not bad:  # pandas reads the file back into the very cells written: it is a CSV file as pandas knows it
-        df = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", dtype=str,
+        df = pd.read_csv(path, sep=SEPARATORS[fmt], dtype=str,
                          keep_default_na=False, na_values=list(NULLS), encoding="utf-8-sig")
         assert list(df.columns) == names and len(df) == len(kept), where
         for name, col in zip(names, columns, strict=True):
             assert [None if pd.isna(v) else v for v in df[name]] == col, f"{where}: pandas reads {name} otherwise"
-    _check(profile_file(path, opts), len(kept), bad, names, columns, _typed, where)
+    _check(profile_file(path, opts), len(kept), bad, names, columns, typer, where)
 
 
 @pytest.mark.slow

@@ -209,3 +209,21 @@ def test_the_spread_of_integers_past_2_53_is_measured_exactly(tmp_path: Path, st
         assert got.type == "integer" and (got.min, got.max, got.distinct) == (values[0], values[-1], 5000)
         assert math.isclose(got.std, exact, rel_tol=1e-9), (got.std, exact)
         assert math.isclose(got.mean, float(Fraction(sum(values), len(values))), rel_tol=1e-15)
+
+
+def test_with_decimal_commas_a_dot_only_marks_thousands_on_every_path(tmp_path: Path) -> None:
+    """With ``--decimal ,``, "2.5" was 2.5 where Polars parsed the chunk and 25 where the chunk went to the text path
+    (a "1.234,5" sends it there), and "1.000" was 1.0 or 1000 the same way. A dot marks thousands, in groups of
+    three (docs/files.rst); any other dot makes the value no number, and its column text."""
+    thousands, odd = tmp_path / "thousands.csv", tmp_path / "odd.csv"
+    thousands.write_text("a;b\n1.000;x\n2,5;y\n-3;z\n")
+    odd.write_text("a;b\n1,5;x\n1.234,5;y\n2.5;z\n")
+    comma = ProfileOptions(decimal=",")
+    got = cols(thousands, comma)["a"]
+    assert (got.type, got.min, got.max, got.mean) == ("float", -3.0, 1000.0, 999.5 / 3)
+    assert cols(odd, comma)["a"].type == "string"
+    late = tmp_path / "late.csv"  # decimal commas detected from the first rows; a late "2.5" in one chunk or many
+    late.write_text("a;b\n" + "".join(f"{i},{i % 10};w\n" for i in range(3000)) + "2.5;z\n")
+    for options in (ProfileOptions(), ProfileOptions(chunk_bytes=4096)):
+        prof = profile_file(late, options)
+        assert prof.decimal == "," and prof.columns[0].type == "string" and prof.columns[0].distinct == 3001
