@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .columntypes import CATEGORIES, cat_has_no_distinct, category, flatten_structs
+from .columntypes import CATEGORIES, cast_lossy, cat_has_no_distinct, category, flatten_structs, other_kind
 from .distinct import Bitmap, takes_bitmap
 from .profiling import KMV_K as PROFILING_KMV_K
 
@@ -87,21 +87,6 @@ def _huge(lo: Any, hi: Any) -> bool:
     return lo is not None and max(abs(int(lo)), abs(int(hi))) >= 1 << 53
 
 
-def _retyped(dtype: Any, cat: str) -> bool:
-    """A chunk's column of another kind than the column's first chunk (numbers of either kind merge)."""
-    now = category(dtype)
-    return now != cat and not {now, cat} <= {"integer", "float"}
-
-
-def _as(s: pl.Series, dtype: Any) -> pl.Series:
-    """A chunk's column in the type of the column's first chunk, lossy (only a pass measured again takes it)."""
-    try:
-        cast: pl.Series = s.cast(dtype, strict=False)
-        return cast
-    except Exception:  # noqa: BLE001 - no cast between the two
-        return pl.Series(s.name, [None] * len(s), dtype=dtype)
-
-
 def _lt(a: Any, b: Any) -> bool:
     try:
         return bool(a < b)
@@ -148,10 +133,10 @@ class TableStats:
                 st = self.columns[s.name] = ColumnState(s.name, category(s.dtype), dtype=s.dtype, nulls=self.rows)
                 if takes_bitmap(s.dtype):
                     st.bitmap = Bitmap(s.dtype)
-            elif s.dtype != self.columns[s.name].dtype and _retyped(s.dtype, self.columns[s.name].cat):
+            elif s.dtype != self.columns[s.name].dtype and other_kind(s.dtype, self.columns[s.name].cat):
                 retyped.append(s.name)
         if retyped:  # a type widened in this pass (a word among numbers): the reader measures the file again
-            df = df.with_columns(_as(df.get_column(n), self.columns[n].dtype) for n in retyped)
+            df = df.with_columns(cast_lossy(df.get_column(n), self.columns[n].dtype) for n in retyped)
         if df.height == 0:
             return
         if len(self.columns) > df.width:  # columns this chunk does not hold (a JSON key absent from it): null here
@@ -248,7 +233,11 @@ class TableStats:
             st.shift = int(out[key + "min"])
             if st.count:  # the chunks before in the shifted frame (their spread is unchanged)
                 st.mean -= st.shift
-        c = (pl.col(st.name).cast(pl.Int128) - st.shift).cast(pl.Float64)
+        c = pl.col(st.name)
+        if df.schema[st.name].is_integer():
+            c = (c.cast(pl.Int128) - st.shift).cast(pl.Float64)
+        else:  # floats in a pass about to widen the column (it is measured again): no exact integers to keep
+            c = c.cast(pl.Float64).fill_nan(None) - float(st.shift)
         out[key + "mean"], out[key + "var"] = df.select(c.mean().alias("m"), c.var(ddof=0).alias("v")).row(0)
 
     @staticmethod

@@ -227,3 +227,17 @@ def test_with_decimal_commas_a_dot_only_marks_thousands_on_every_path(tmp_path: 
     for options in (ProfileOptions(), ProfileOptions(chunk_bytes=4096)):
         prof = profile_file(late, options)
         assert prof.decimal == "," and prof.columns[0].type == "string" and prof.columns[0].distinct == 3001
+
+
+def test_integers_past_int64_with_a_late_float_widen_to_float(tmp_path: Path) -> None:
+    """Past Int64 and a float later: the column is float (docs/files.rst: integer → float), whatever the chunks;
+    it was text (the text path tried Int64, then floats, then gave up on the mix)."""
+    values = [str(2**63 + i) for i in range(2000)] + ["-5"]
+    values[1500] = "2.5"
+    path = tmp_path / "wide.csv"
+    path.write_text("a\n" + "".join(f"{v}\n" for v in values))
+    floats = [float(v) for v in values]
+    for options in (ProfileOptions(), ProfileOptions(chunk_bytes=4096)):
+        got = cols(path, options)["a"]
+        assert (got.type, got.nulls, got.min, got.max) == ("float", 0, -5.0, max(floats))
+        assert math.isclose(got.mean, math.fsum(floats) / len(floats), rel_tol=1e-12)
