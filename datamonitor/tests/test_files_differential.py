@@ -387,3 +387,70 @@ def _run(tmp: Path, ex: dict) -> None:
 @given(example)
 def test_random_messy_files_every_kpi_equals_the_oracle(tmp_path_factory: pytest.TempPathFactory, ex: dict) -> None:
     _run(tmp_path_factory.mktemp("diff"), ex)
+
+
+# ---------------------------------------------------------------- Parquet: typed columns, the same KPIs
+
+_ARROW = {"integer": "int64", "float": "float64", "boolean": "bool_", "string": "string", "date": "date32",
+          "datetime": "timestamp"}
+
+
+def _arrow_column(spec: dict, rows: int, rng: random.Random) -> tuple[str, list[Any]]:
+    """A typed column: the kind's values as the CSV oracle types them (integers within Int64, or UInt64 past it)."""
+    kind = spec["kind"] if spec["kind"] != "bigint" else rng.choice(["int", "bigint"])
+    values: list[Any] = []
+    typed_kind = None
+    for _ in range(rows):
+        if rng.random() < spec["null_rate"]:
+            values.append(None)
+            continue
+        t, (v,) = _typed([_value(kind, spec, rng)])
+        v = v.date() if t == "date" else v
+        typed_kind = typed_kind or t
+        values.append(v if t == typed_kind else None)
+    return typed_kind or "string", values
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES or 40, **FAST)
+@given(st.lists(column, min_size=1, max_size=5), st.integers(1, 5000), st.integers(0, 2**32 - 1),
+       st.sampled_from([1, 7, 1000]))
+def test_random_parquet_files_every_kpi_equals_the_oracle(tmp_path_factory: pytest.TempPathFactory, specs: list[dict],
+                                                          rows: int, seed: int, group: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(seed)
+    names, columns, arrays = [], [], []
+    for i, spec in enumerate(specs):
+        kind, values = _arrow_column(spec, rows, rng)
+        non = [v for v in values if v is not None]
+        if kind == "integer" and non and (max(non) >= 2**63 or min(non) < -(2**63)):
+            if min(non) < 0 or max(non) >= 2**64:
+                values = [v if v is None or -(2**63) <= v < 2**63 else None for v in values]
+                arrow_type = pa.int64()
+            else:
+                arrow_type = pa.uint64()
+        elif kind == "datetime":
+            arrow_type = pa.timestamp("us")
+        else:
+            arrow_type = getattr(pa, _ARROW[kind])()
+        names.append(f"c{i}_{kind}")
+        columns.append(values)
+        arrays.append(pa.array(values, type=arrow_type))
+    path = tmp_path_factory.mktemp("pq") / "f.parquet"
+    pq.write_table(pa.table(dict(zip(names, arrays, strict=True))), path, row_group_size=group)
+    prof = profile_file(path)
+    where = f"{specs} rows={rows} seed={seed} group={group}"
+    kinds = {n: n.split("_", 1)[1] for n in names}
+    _check_typed(prof, rows, names, columns, kinds, where)
+
+
+def _check_typed(prof: TableProfile, rows: int, names: list[str], columns: list[list[Any]], kinds: dict[str, str],
+                 where: str) -> None:
+    assert prof.rows == rows and prof.bad_rows == 0, where
+    by_name = {c.name: c for c in prof.columns}
+    for name, col in zip(names, columns, strict=True):
+        non = [v for v in col if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        typed = (kinds[name], non) if non else None
+        _check_column(by_name[name], typed, len(col) - len(non), f"{where} {name}")
