@@ -84,7 +84,7 @@ def _row(frame: pl.DataFrame) -> dict[str, Any]:
 
 def _huge(lo: Any, hi: Any) -> bool:
     """Integers a float does not hold exactly."""
-    return lo is not None and max(abs(int(lo)), abs(int(hi))) >= 1 << 53
+    return lo is not None and max(abs(lo), abs(hi)) >= 1 << 53
 
 
 def _lt(a: Any, b: Any) -> bool:
@@ -229,14 +229,17 @@ class TableStats:
     def _shifted(df: pl.DataFrame, st: ColumnState, out: dict[str, Any]) -> None:
         """An integer column's mean and variance, of its values less a shift, in exact integers before any float."""
         key = st.name + "\x00"
+        whole = df.schema[st.name].is_integer()
         if not st.shift:
+            if not whole:  # floats in a pass about to widen the column (it is measured again): nothing to keep exact
+                return
             st.shift = int(out[key + "min"])
             if st.count:  # the chunks before in the shifted frame (their spread is unchanged)
                 st.mean -= st.shift
         c = pl.col(st.name)
-        if df.schema[st.name].is_integer():
+        if whole:
             c = (c.cast(pl.Int128) - st.shift).cast(pl.Float64)
-        else:  # floats in a pass about to widen the column (it is measured again): no exact integers to keep
+        else:
             c = c.cast(pl.Float64).fill_nan(None) - float(st.shift)
         out[key + "mean"], out[key + "var"] = df.select(c.mean().alias("m"), c.var(ddof=0).alias("v")).row(0)
 
