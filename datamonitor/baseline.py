@@ -46,12 +46,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import arrival, drift
+from . import arrival, drift, outliers
 from .anomalytext import DASH, DATE, _bound, _day, _weekday, _what, anomaly_line, dataset_name
 from .bands import CONSTANT_SCORE, Band, _median, robust_band, score
 from .baselineconfig import DEFAULT_FILE_KPIS, DEFAULT_MIN_CHANGE, BaselineSettings, DatasetSettings, MinChange
 from .notify import Threshold
-from .partner import Series, partner_band, partners
+from .partner import Series, given, partners
 from .records import KpiRecord
 from .schemas import SchemaHistory
 
@@ -98,24 +98,6 @@ class _Batch:
     numbers: dict[str, int]
     groups: dict[tuple[str, str], _Group]
     spreads: dict[tuple[str | None, str | None], float]
-
-
-def _given(band: Band, x: float, k: float, group: _Group, key: str) -> Band:
-    """The band given the series' partner when it explains ``x`` better than the plain band; see :mod:`.partner`."""
-    name, r = group.partners[key]
-    assert band.median is not None and band.scale
-    p = partner_band(group.series[key], group.series[name], name, r, band.scale)
-    if p is None:
-        return band
-    if abs(x - band.median) <= k * band.scale:  # within its own band: is the partner the odd one out?
-        other = group.series[name]
-        own = robust_band(other.history, k)
-        z_other = score(other.today, own)
-        if z_other is not None and abs(z_other) > k:
-            return band  # it is: this series keeps its own band, and only the partner is news
-    subject = name.split("|")[1]
-    return Band(band.n, p.expected, band.mad, p.scale, p.expected - k * p.scale, p.expected + k * p.scale,
-                given=subject, given_value=p.partner_value)
 
 
 @dataclass(frozen=True)
@@ -203,6 +185,7 @@ class Baselines:
             state.setdefault("days", [])  # the dates in the last 30 files' names
             state.setdefault("deciles", {})  # column -> the summaries of its last files (see .drift)
             state.setdefault("at", {})  # series -> the running number of the file of each value
+            state.setdefault("runs", {})  # series -> its run of outliers (see .outliers)
             self._cache[dataset] = state
         return state
 
@@ -251,7 +234,7 @@ class Baselines:
         # measurement, and the next month is no anomaly
         constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
         records = self._with_drift(records, seen_files, constant)
-        todo = [r for r in records if self._settings(r).scored(r)
+        todo = [r for r in records if self._settings(r).scored(r) and not self._off(r)
                 and not (r.file_path is not None and seen_files.get(r.file_path))
                 and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)]
         scored = {id(r) for r in todo}
@@ -269,7 +252,7 @@ class Baselines:
         todo: list[tuple[KpiRecord, list[list[float]]]] = []
         for r in records:
             if (r.deciles is not None and r.file_path is not None and not seen_files.get(r.file_path)
-                    and (r.file_path, r.subject) not in constant):
+                    and (r.file_path, r.subject) not in constant and not self._off(r)):
                 state = self._load(self._dataset(r))
                 past: list[list[float]] = state["deciles"].get(r.subject or "", [])
                 state["deciles"][r.subject or ""] = [*past, list(r.deciles)][-drift.WINDOW:]
@@ -294,6 +277,11 @@ class Baselines:
                                      timestamp=r.timestamp, host=r.host, file_path=r.file_path,
                                      file_size=r.file_size, labels=r.labels))
         return out
+
+    def _off(self, r: KpiRecord) -> bool:
+        """Whether the record's day is in its dataset's calendar (see :mod:`.eventcalendar`): not scored, not learned."""
+        days = self._settings(r).days_off
+        return bool(days) and _day(r) in days
 
     def _file_numbers(self, todo: list[KpiRecord]) -> dict[str, int]:
         """A running number per file of each dataset: which values of two series came from the same file."""
@@ -334,7 +322,7 @@ class Baselines:
         band = robust_band(history, k, s.min_history, weekdays=weekdays, weekday=weekday, value=x)
         group = batch.groups.get((dataset, r.name))
         if group is not None and key in group.partners and band.scale:
-            band = _given(band, x, k, group, key)
+            band = given(band, x, k, group.series, group.partners[key], key)
         if band.lower is not None and band.lower < 0 and r.unit in _COUNTS:
             band = dataclasses.replace(band, lower=0.0)  # a count or a ratio is never negative
         z = score(x, band)
@@ -343,8 +331,13 @@ class Baselines:
             least = s.least_change(r.name, band.median, batch.spreads.get((r.file_path, r.subject)))  # type: ignore[arg-type]
             news = abs(x - band.median) >= least and not (  # type: ignore[operator]
                 r.name == "column.psi" and band.median >= drift.STABLE)  # type: ignore[operator]  # never stable
-            self._judge(dataset, state, key, r, band, z if news else 0.0, history, anomalies, notes)
-        state["series"][key] = [*history[-(s.window - 1):], x]
+            z = z if news else 0.0  # judged: an anomaly only when the change is worth telling
+            self._judge(dataset, state, key, r, band, z, history, anomalies, notes)
+        kept, run = outliers.added(history, state["runs"].get(key, []), x, band, z, k, s.level_shift)
+        state["series"][key] = kept[-s.window:]
+        state["runs"].pop(key, None)
+        if run:
+            state["runs"][key] = run
         state["weekdays"][key] = [*weekdays[-(s.window - 1):], weekday]
         if r.file_path is not None:
             state["at"][key] = [*state["at"].get(key, [])[-(s.window - 1):], batch.numbers[r.file_path]]
@@ -449,6 +442,8 @@ class Baselines:
     def _event(self, r: KpiRecord, dataset: str, kind: str, line: str, anomalies: list[KpiRecord],
                notes: list[KpiRecord], day: str | None = None) -> None:
         """An anomaly that is an event, not a value out of its band: an anomaly document and an alert."""
+        if (day or _day(r)) in self.settings_for(dataset).days_off:
+            return  # a day of its calendar: no anomaly
         name = dataset_name(dataset)
         labels = {"kpi": f"file.{kind}", "kind": kind, "dataset_key": dataset, "day": day or _day(r)}
         anomalies.append(KpiRecord(name="anomaly", subject=f"file.{kind}", dataset=DATASET, timestamp=r.timestamp,
