@@ -38,7 +38,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -46,8 +46,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import arrival, drift, outliers
-from .anomalytext import DASH, DATE, _bound, _day, _weekday, _what, anomaly_line, dataset_name
+from . import arrival, drift, incomplete, outliers
+from .anomalytext import DASH, DATE, _bound, _day, _weekday, _what, anomaly_line, dataset_name, grouped
 from .bands import CONSTANT_SCORE, Band, _median, robust_band, score
 from .baselineconfig import DEFAULT_FILE_KPIS, DEFAULT_MIN_CHANGE, BaselineSettings, DatasetSettings, MinChange
 from .notify import Threshold
@@ -234,9 +234,11 @@ class Baselines:
         # measurement, and the next month is no anomaly
         constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
         records = self._with_drift(records, seen_files, constant)
+        partial = incomplete.columns(records, self._nulls_band)  # their values stand for no others: not scored
         todo = [r for r in records if self._settings(r).scored(r) and not self._off(r)
                 and not (r.file_path is not None and seen_files.get(r.file_path))
-                and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)]
+                and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)
+                and not (partial and r.name in incomplete.KPIS and (r.file_path, r.subject) in partial)]
         scored = {id(r) for r in todo}
         numbers = self._file_numbers(todo)
         batch_ = _Batch(numbers, self._groups(todo, numbers),
@@ -277,6 +279,12 @@ class Baselines:
                                      timestamp=r.timestamp, host=r.host, file_path=r.file_path,
                                      file_size=r.file_size, labels=r.labels))
         return out
+
+    def _nulls_band(self, r: KpiRecord) -> tuple[Band, float, float]:
+        """A null ratio's plain band (no partner), its k and its least change, for :func:`.incomplete.columns`."""
+        s = self._settings(r)
+        band = robust_band(self._load(self._dataset(r))["series"].get(self.series(r), []), s.column_k, s.min_history)
+        return band, s.column_k, s.least_change(r.name, band.median or 0.0)
 
     def _off(self, r: KpiRecord) -> bool:
         """Whether the record's day is in its dataset's calendar (see :mod:`.eventcalendar`): not scored, not learned."""
@@ -333,11 +341,10 @@ class Baselines:
                 r.name == "column.psi" and band.median >= drift.STABLE)  # type: ignore[operator]  # never stable
             z = z if news else 0.0  # judged: an anomaly only when the change is worth telling
             self._judge(dataset, state, key, r, band, z, history, anomalies, notes)
-        kept, run = outliers.added(history, state["runs"].get(key, []), x, band, z, k, s.level_shift)
-        state["series"][key] = kept[-s.window:]
-        state["runs"].pop(key, None)
-        if run:
-            state["runs"][key] = run
+        runs = state["runs"].setdefault(key, {})
+        state["series"][key] = outliers.added(history, weekdays, runs, x, weekday, band, z, k, s.level_shift)[-s.window:]
+        if not runs:
+            del state["runs"][key]
         state["weekdays"][key] = [*weekdays[-(s.window - 1):], weekday]
         if r.file_path is not None:
             state["at"][key] = [*state["at"].get(key, [])[-(s.window - 1):], batch.numbers[r.file_path]]
@@ -522,27 +529,6 @@ class Baselines:
             for dataset in self._dirty:
                 self._cache.pop(dataset, None)
             self._dirty = set()
-
-
-def grouped(notifications: Sequence[KpiRecord]) -> list[tuple[str, str]]:
-    """The (title, message) pairs to hand to notifiers: one per dataset and direction, not one per KPI.
-
-    A file with 40 % of its rows missing moves its row count and a dozen column
-    KPIs at once; people get one message with a line for each.
-    """
-    groups: dict[tuple[str, str], list[KpiRecord]] = {}
-    for note in notifications:
-        groups.setdefault((note.labels.get("dataset_key", ""), note.labels.get("state", "")), []).append(note)
-    out = []
-    for (key, state), notes in groups.items():
-        if len(notes) == 1:
-            out.append((notes[0].text or "datamonitor", notes[0].message or ""))
-            continue
-        name = dataset_name(key)
-        title = (f"ANOMALY: {name}: {len(notes)} KPIs out of their band" if state == "alert"
-                 else f"OK: {name}: {len(notes)} KPIs back to normal")
-        out.append((title, "\n".join(n.message or "" for n in notes)))
-    return out
 
 
 def _with_band(record: KpiRecord, band: Band, z: float) -> KpiRecord:

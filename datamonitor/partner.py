@@ -136,6 +136,13 @@ def partner_band(target: Series, partner: Series, name: str, r: float, plain_sca
     # interval widens, by sqrt(1 + 1/n + (x0 - mean)^2 / Sxx)
     sxx = float(((x - x.mean()) ** 2).sum())
     scale *= math.sqrt(1.0 + 1.0 / len(x) + (partner.today - float(x.mean())) ** 2 / sxx) if sxx > 0 else 1.0
+    # and in proportion to the partner's value beyond its usual size: the window's residuals say how far the line
+    # misses at the usual values; at 25 times them (a storm's cancellations) it misses by about as many times more
+    # (counts and shares that vary from day to day do so in proportion to their size, a constant coefficient of
+    # variation: the usual reason to model them on a log scale)
+    usual = _median(np.abs(x))
+    if usual > 0.0:
+        scale *= max(1.0, abs(partner.today) / usual)
     expected = intercept + slope * partner.today
     return Partner(name, r, expected, scale, partner.today)
 
