@@ -101,6 +101,8 @@ class _Batch:
     numbers: dict[str, int]
     groups: dict[tuple[str, str], _Group]
     spreads: dict[tuple[str | None, str | None], float]
+    partial: dict[tuple[str | None, str | None], incomplete.Missing]  # the columns incomplete in their file
+    rows: dict[str | None, float]
 
 
 @dataclass(frozen=True)
@@ -237,16 +239,17 @@ class Baselines:
         # measurement, and the next month is no anomaly
         constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
         records = self._with_drift(records, seen_files, constant)
-        partial = incomplete.columns(records, self._nulls_band)  # their values stand for no others: not scored
+        partial = incomplete.columns(records, self._nulls_band)  # their values may stand for no others
         todo = [r for r in records if self._settings(r).scored(r) and not self._off(r)
                 and not (r.file_path is not None and seen_files.get(r.file_path))
                 and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)
-                and not (partial and r.name in incomplete.KPIS and (r.file_path, r.subject) in partial)]
+                and not (partial and r.name in incomplete.UNSCORED and (r.file_path, r.subject) in partial)]
         scored = {id(r) for r in todo}
         numbers = self._file_numbers(todo)
         batch_ = _Batch(numbers, self._groups(todo, numbers),
                         {(r.file_path, r.subject): float(r.value) for r in records
-                         if r.name == "column.std" and r.value is not None})
+                         if r.name == "column.std" and r.value is not None}, partial,
+                        {r.file_path: float(r.value) for r in records if r.name == "file.rows" and r.value is not None})
         for r in records:
             out.append(self._observe(r, batch_, anomalies, notes) if id(r) in scored else r)
 
@@ -334,9 +337,14 @@ class Baselines:
         group = batch.groups.get((dataset, r.name))
         if group is not None and key in group.partners and band.scale:
             band = given(band, x, k, group.series, group.partners[key], key)
+        wide = batch.partial and (r.file_path, r.subject) in batch.partial and incomplete.widened(
+            band, x, r.name, batch.partial[(r.file_path, r.subject)], batch.spreads.get((r.file_path, r.subject)),
+            batch.rows.get(r.file_path))  # what the missing values explain
+        if wide:
+            band = wide[0]
         if band.lower is not None and band.lower < 0 and r.unit in _COUNTS:
             band = dataclasses.replace(band, lower=0.0)  # a count or a ratio is never negative
-        z = score(x, band)
+        z = wide[1] if wide else score(x, band)
         if z is not None:
             r = _with_band(r, band, z)
             least = s.least_change(r.name, band.median, batch.spreads.get((r.file_path, r.subject)))  # type: ignore[arg-type]

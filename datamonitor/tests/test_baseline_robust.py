@@ -108,22 +108,47 @@ def test_a_weekday_out_of_band_three_weeks_in_a_row_is_a_new_rhythm() -> None:
     assert runs == {}
 
 
-def _file(i: int, nulls: float, mean: float) -> list[KpiRecord]:
-    return [_at(i, "column.null_ratio", nulls, "dep_time", "ratio"), _at(i, "column.mean", mean, "dep_time", None),
-            _at(i, "column.std", 400.0, "dep_time", None)]
+def _file(i: int, nulls: float, mean: float, distinct: float = 600.0) -> list[KpiRecord]:
+    return [_at(i, "file.rows", 1000.0), _at(i, "column.null_ratio", nulls, "dep_time", "ratio"),
+            _at(i, "column.mean", mean, "dep_time", None), _at(i, "column.std", 400.0, "dep_time", None),
+            _at(i, "column.distinct", distinct, "dep_time", "values")]
 
 
-def test_the_mean_of_a_column_whose_nulls_jumped_is_not_scored() -> None:
+def test_the_mean_and_distinct_count_of_an_incomplete_column_are_judged_with_what_the_nulls_explain() -> None:
     b = Baselines(memory_meta())
     for i in range(20):
-        b.observe(_file(i, 0.02 + 0.001 * (i % 3), 1350.0 + 5 * (i % 4)))
-    # the afternoon's flights cancelled: half the times missing, those left are the morning's
-    storm = b.observe(_file(20, 0.5, 990.0))
+        b.observe(_file(i, 0.02 + 0.001 * (i % 3), 1350.0 + 5 * (i % 4), 600.0 + 10 * (i % 5)))
+    means = b.history(KEY, "column.mean|dep_time|")
+    nulls = b.history(KEY, "column.null_ratio|dep_time|")
+    # the afternoon's flights cancelled: half the times missing, those left are the morning's, their mean 6 hours
+    # early and their distinct count halved
+    storm = b.observe(_file(20, 0.5, 990.0, 317.0))
     assert [a.subject for a in storm.anomalies] == ["column.null_ratio on dep_time"]  # the nulls: no partner here
+    # the share of the usual values there, q = 0.5 / (1 - 0.021); a mean over it is at most 400 * sqrt((1 - q) / q)
+    # from the mean of them all
+    usual = robust_band(nulls, 8.0).median
+    assert usual == 0.021
+    q = 0.5 / (1 - usual)
+    bound = 400.0 * np.sqrt((1 - q) / q)
+    plain = robust_band(means, 8.0)
     [mean] = [r for r in storm.records if r.name == "column.mean"]
-    assert mean.score is None and b.history(KEY, "column.mean|dep_time|")[-1] == 1365.0  # not scored nor learned
-    shifted = b.observe(_file(21, 0.021, 990.0))  # the same mean with the column complete: news
-    assert [a.subject for a in shifted.anomalies] == ["column.mean on dep_time"]
+    assert mean.expected == plain.median and mean.score == 0.0  # within what the missing values explain
+    assert (mean.lower, mean.upper) == (pytest.approx(plain.lower - bound), pytest.approx(plain.upper + bound))
+    [distinct] = [r for r in storm.records if r.name == "column.distinct"]
+    lost = 1000 * (0.5 - usual)  # at most one distinct value lost per value missing beyond the usual: 479
+    counts = robust_band(b.history(KEY, "column.distinct|dep_time|")[:-1], 8.0)  # median 620, scale 14.826
+    assert (counts.median, counts.scale) == (620.0, pytest.approx(14.826))
+    assert distinct.score == 0.0 and distinct.lower == pytest.approx(counts.lower - lost)  # 22.4: 317 is in
+    assert distinct.upper == counts.upper  # fewer values never make more distinct ones
+    # not anomalies: they enter the histories as measured (storms move several columns' values together)
+    assert b.history(KEY, "column.distinct|dep_time|")[-1] == 317.0
+    assert b.history(KEY, "column.mean|dep_time|")[-1] == 990.0
+    # a mean beyond that bound is news even on such a day: 500 is 857.5 below, over the bound by 466
+    shifted = b.observe(_file(21, 0.5, 500.0))
+    assert "column.mean on dep_time" in [a.subject for a in shifted.anomalies]
+    [mean] = [r for r in shifted.records if r.name == "column.mean"]
+    band = robust_band(b.history(KEY, "column.mean|dep_time|")[:-1], 8.0)  # the window before day 21
+    assert mean.score == pytest.approx((500.0 - (band.median - bound)) / band.scale)  # type: ignore[operator]
 
 
 def test_a_partner_band_widens_in_proportion_to_the_partner_beyond_its_usual_size() -> None:
