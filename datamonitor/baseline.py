@@ -28,8 +28,9 @@ scored record, and returns ``anomaly`` records and ``notification`` records
 SHA-256 the dataset has already seen is not observed again; under another name
 it is a file delivered twice, and a gap in the dates of the files' names is a
 file that did not come: both are anomalies too. An anomaly enters the history as
-its expected value, a lasting change as measured (:mod:`.outliers`); a column too
-incomplete in a file has its mean and distinct count unscored (:mod:`.incomplete`);
+its expected value, a lasting change as measured (:mod:`.outliers`); a column
+incomplete in a file has its mean and distinct count judged with what its missing
+values can explain (:mod:`.incomplete`);
 a day of the dataset's calendar is neither scored nor learned (:mod:`.eventcalendar`).
 The history and the open anomalies live in the store's meta table, one key per dataset.
 """
