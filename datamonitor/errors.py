@@ -46,7 +46,9 @@ wins); the table is also in ``docs/cli.rst``:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "EXIT_CODES",
@@ -141,7 +143,22 @@ class PayloadError(InputError, ValueError):
 
 
 class SourceError(InputError):
-    """A data file or other input cannot be read; the message names the path (and the line)."""
+    """A data file or other input cannot be read; the message names the path (and the line).
+
+    Raised about one file, it carries it: ``path`` is the file and ``reason`` the message without it, so a
+    caller that names the file itself (the watcher's log line) or wraps the error never parses the text.
+    """
+
+    def __init__(self, reason: str, *, path: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(reason if path is None else f"{path}: {reason}")
+        self.reason, self.path = reason, path
+
+    def __reduce__(self) -> tuple[Any, ...]:  # the keyword survives a pickle (the file engine's process)
+        return (_source_error, (type(self), self.reason, self.path))
+
+
+def _source_error(cls: type[SourceError], reason: str, path: str | os.PathLike[str] | None) -> SourceError:
+    return cls(reason, path=path)
 
 
 # ------------------------------------------------------------------ store

@@ -107,7 +107,7 @@ def make_watcher(dm: Recorder, dirs: Iterable[str | Path], profile: ProfileOptio
                 result = files.file_kpis(path, profile, previous_schema=history.get(key), sha256=digest,
                                          engine=engine)
         except SourceError as exc:
-            raise SourceError(str(exc).removeprefix(f"{path}: ")) from None  # the watcher names the file
+            raise SourceError(exc.reason) from None  # the watcher names the file
         state: dict[str, Any] = {}
         if result.profile is not None and result.profile.columns:
             change = history.updated(key, {"schema": [list(c) for c in result.profile.schema],

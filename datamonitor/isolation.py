@@ -84,9 +84,9 @@ def serve(target: str = DEFAULT_TARGET) -> None:
         try:
             conn.send(("ok", profile(path, options, report, sha256=sha256)))
         except SourceError as exc:
-            conn.send(("error", str(exc)))
+            conn.send(("error", exc))
         except Exception as exc:  # noqa: BLE001 - anything else is one line naming the file
-            conn.send(("error", f"{path}: {type(exc).__name__}: {exc}"))
+            conn.send(("error", SourceError(f"{type(exc).__name__}: {exc}", path=path)))
 
 
 class Engine(Protocol):
@@ -209,7 +209,7 @@ class IsolatedEngine:
                 if kind == "ok":
                     result: TableProfile = value
                     return result
-                raise SourceError(value)
+                raise value  # the worker's SourceError, pickled with its path
         except (EOFError, OSError):
             raise self._crashed(path) from None
         except SourceError:
@@ -224,8 +224,8 @@ class IsolatedEngine:
         self.crashes += 1
         why = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
         log.info("%s: the file engine crashed (%s); a new one is started", path, why)  # the caller reports it
-        return SourceError(f"{path}: the file engine crashed while measuring it ({why}); "
-                           "the file was skipped and the run goes on")
+        return SourceError(f"the file engine crashed while measuring it ({why}); "
+                           "the file was skipped and the run goes on", path=path)
 
     def _reset(self, kill: bool = False) -> None:
         proc, self._proc, self._conn = self._proc, None, None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -104,6 +105,8 @@ class DataMonitor:
     @property
     def connected(self) -> bool:
         """Deprecated: :attr:`configured`, which says what this always meant (no connection is checked)."""
+        warnings.warn("DataMonitor.connected is deprecated: use DataMonitor.configured (no connection is checked)",
+                      DeprecationWarning, stacklevel=2)
         return self.configured
 
     def _es(self) -> Any:

@@ -210,8 +210,9 @@ class UdpMonitor:
         thread.start()
 
         def summary() -> dict[str, Any]:
-            t = listener.totals
-            return {"received": t.received, "accepted": t.accepted, "rejected": t.rejected}
+            t = listener.totals  # as the udp command's last line: what the kernel dropped is counted too
+            return {"received": t.received, "accepted": t.accepted, "rejected": t.rejected,
+                    "unsupported": t.unsupported, "kernel_drops": listener.kernel_drops, "dropped": listener.dropped}
 
         def stop() -> None:
             loop.call_soon_threadsafe(listener.stop)

@@ -44,7 +44,7 @@ class ParquetReader:
             if empty:
                 yield pl.DataFrame(pl.from_arrow(pf.schema_arrow.empty_table()))
         except (pa.ArrowException, OSError) as exc:
-            raise SourceError(f"{self.path}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None
+            raise SourceError(f"not a readable Parquet file: {str(exc).splitlines()[0]}", path=self.path) from None
 
 
 def file_digest(path: Path) -> str:

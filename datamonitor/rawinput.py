@@ -33,15 +33,15 @@ def check_regular(path: Path) -> os.stat_result:
         st = os.stat(path)
     except OSError as exc:
         if exc.errno == 40:  # ELOOP
-            raise SourceError(f"{path}: a symbolic link loop") from None
-        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise SourceError("a symbolic link loop", path=path) from None
+        raise SourceError(f"cannot read: {exc.strerror or exc}", path=path) from None
     except ValueError as exc:  # an embedded NUL
         raise SourceError(f"{path!r}: not a valid path: {exc}") from None
     if not stat.S_ISREG(st.st_mode):
         kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
                 else "a socket" if stat.S_ISSOCK(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
                 or stat.S_ISBLK(st.st_mode) else "special")
-        raise SourceError(f"{path}: not a regular file ({kind})")
+        raise SourceError(f"not a regular file ({kind})", path=path)
     return st
 
 
@@ -74,7 +74,7 @@ class RawInput:
                         self.progress(done)
                     yield data
         except OSError as exc:
-            raise SourceError(f"{self.path}: vanished or unreadable while measured: {exc.strerror or exc}") from None
+            raise SourceError(f"vanished or unreadable while measured: {exc.strerror or exc}", path=self.path) from None
         if sha is not None:
             self.digest = sha.hexdigest()
 
@@ -92,7 +92,7 @@ class RawInput:
         elif kind == "zip":
             yield from self._zip()
         else:
-            raise SourceError(f"{self.path}: unknown compression {kind}")
+            raise SourceError(f"unknown compression {kind}", path=self.path)
 
     def _inflate(self) -> Iterator[bytes]:
         yield from self._members(lambda: zlib.decompressobj(31), zlib.error, "gzip")
@@ -116,9 +116,9 @@ class RawInput:
                     else:
                         data = b""
         except error as exc:
-            raise SourceError(f"{self.path}: corrupt {name}: {exc}") from None
+            raise SourceError(f"corrupt {name}: {exc}", path=self.path) from None
         if fed and not d.eof:
-            raise SourceError(f"{self.path}: truncated {name}: the stream ends before its end marker")
+            raise SourceError(f"truncated {name}: the stream ends before its end marker", path=self.path)
 
     def _zstd(self) -> Iterator[bytes]:
         import zstandard
@@ -130,9 +130,9 @@ class RawInput:
                 if out:
                     yield out
         except zstandard.ZstdError as exc:
-            raise SourceError(f"{self.path}: corrupt zstd: {exc}") from None
+            raise SourceError(f"corrupt zstd: {exc}", path=self.path) from None
         if not getattr(d, "eof", True):
-            raise SourceError(f"{self.path}: truncated zstd: the stream ends before its end marker")
+            raise SourceError("truncated zstd: the stream ends before its end marker", path=self.path)
 
     def _bz2(self) -> Iterator[bytes]:
         yield from self._members(bz2.BZ2Decompressor, (OSError, EOFError, ValueError), "bz2")
@@ -149,13 +149,13 @@ class RawInput:
                 members = [m for m in zf.infolist() if not m.is_dir()]
                 if len(members) != 1:
                     names = ", ".join(m.filename for m in members[:5])
-                    raise SourceError(f"{self.path}: a zip archive must hold exactly one data file; it holds "
-                                      f"{len(members)} ({names})")
+                    raise SourceError(f"a zip archive must hold exactly one data file; it holds "
+                                      f"{len(members)} ({names})", path=self.path)
                 with zf.open(members[0]) as fh:
                     for data in iter(lambda: fh.read(self.block), b""):
                         yield data
         except (OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise SourceError(f"{self.path}: cannot read the zip archive: {exc}") from None
+            raise SourceError(f"cannot read the zip archive: {exc}", path=self.path) from None
 
 
 def prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:

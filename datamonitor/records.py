@@ -18,15 +18,15 @@ import json
 import math
 import re
 import socket
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import PurePath
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 from .errors import PayloadError
+from .timestamps import _as_utc, _utcnow, format_timestamp, index_name, parse_timestamp
 
 __all__ = [
     "ECS_VERSION",
@@ -59,32 +59,12 @@ _MAX_NAME = 256
 #: kpi.expected, kpi.lower, kpi.upper, kpi.score: a scored value's baseline, the same four fields for every KPI
 _BASELINE_FIELDS = ("expected", "lower", "upper", "score")
 _MAX_TEXT = 32_766  # Lucene's limit for one keyword term, in bytes; checked on characters
-_PERIOD_FORMATS = {"month": "%Y.%m", "day": "%Y.%m.%d"}
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
 @functools.lru_cache(maxsize=1)
 def _hostname() -> str:
     return socket.gethostname()
-
-
-_clock_lock = threading.Lock()
-_last_now = datetime.min.replace(tzinfo=timezone.utc)
-
-
-def _utcnow() -> datetime:
-    """Now, in UTC, strictly later than the last call's answer in this process.
-
-    Two records made without an explicit time are two observations, so they
-    must never share a timestamp (and with it an id), however fast they come.
-    """
-    global _last_now
-    with _clock_lock:
-        now = datetime.now(timezone.utc)
-        if now <= _last_now:
-            now = _last_now + timedelta(microseconds=1)
-        _last_now = now
-        return now
 
 
 @dataclass(frozen=True)
@@ -206,39 +186,6 @@ def _check_value(value: object, name: str = "value") -> float | int | None:
             raise PayloadError(f"field '{name}': {value!r} is not a finite number")
         return value
     raise PayloadError(f"field '{name}': {value!r} is not a number")
-
-
-def _as_utc(ts: object) -> datetime:
-    if not isinstance(ts, datetime):
-        raise PayloadError(f"field 'timestamp': {ts!r} is not a datetime")
-    if ts.tzinfo is None:
-        return ts.replace(tzinfo=timezone.utc)
-    return ts.astimezone(timezone.utc)
-
-
-def format_timestamp(ts: datetime) -> str:
-    """UTC ISO-8601 with milliseconds and ``Z``, the form ``@timestamp`` takes."""
-    return _as_utc(ts).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-
-
-def parse_timestamp(raw: object, field_name: str = "timestamp") -> datetime:
-    """Parse ISO-8601 text (``Z`` or an offset; naive means UTC) or epoch seconds."""
-    if isinstance(raw, datetime):
-        return _as_utc(raw)
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        try:
-            return datetime.fromtimestamp(raw, tz=timezone.utc)
-        except (OverflowError, OSError, ValueError) as exc:
-            raise PayloadError(f"field '{field_name}': {raw!r} is out of range") from exc
-    if isinstance(raw, str):
-        text = raw.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            return _as_utc(datetime.fromisoformat(text))
-        except ValueError as exc:
-            raise PayloadError(f"field '{field_name}': {raw!r} is not an ISO-8601 time") from exc
-    raise PayloadError(f"field '{field_name}': {raw!r} is not a time")
 
 
 class NewDocument(NamedTuple):
@@ -396,19 +343,6 @@ def document_id(record: KpiRecord, version: int = ID_VERSION) -> str:
 def _id_prefix(iso_us: str) -> str:
     """``2026-11-23T10:30:15.123456+00:00`` -> ``20261123103015123456``."""
     return iso_us[0:4] + iso_us[5:7] + iso_us[8:10] + iso_us[11:13] + iso_us[14:16] + iso_us[17:19] + iso_us[20:26]
-
-
-def index_name(prefix: str, period: str, ts: datetime) -> str:
-    """The concrete index for a document: the prefix plus the month (or day) of its own time.
-
-    The index follows the document's ``@timestamp``, never the time it is
-    shipped, so a document re-sent after a crash lands in the same index and
-    its deterministic ``_id`` makes the second copy a no-op.
-    """
-    fmt = _PERIOD_FORMATS.get(period)
-    if fmt is None:
-        return prefix
-    return f"{prefix}-{_as_utc(ts).strftime(fmt)}"
 
 
 # payload keys (payloads.py parses them): the record's own names, short ones, the document's -> the record's field

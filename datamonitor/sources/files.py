@@ -208,7 +208,7 @@ def file_kpis(
     try:
         st = stat(p)
     except OSError as exc:
-        raise SourceError(f"{p}: cannot read: {exc.strerror or exc}") from None
+        raise SourceError(f"cannot read: {exc.strerror or exc}", path=p) from None
     if engine is None:
         profile = profile_file(p, options, progress, sha256=sha256)
     else:
@@ -303,7 +303,7 @@ class FileSource:
                 except SourceError as exc:
                     yield path, self.options, exc
                 except OSError as exc:
-                    yield path, self.options, SourceError(f"{path}: cannot read: {exc.strerror or exc}")
+                    yield path, self.options, SourceError(f"cannot read: {exc.strerror or exc}", path=path)
 
         for path, st, profile, error in engine.profile_many(jobs(), self.progress):
             if error is not None or profile is None:

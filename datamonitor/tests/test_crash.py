@@ -58,8 +58,13 @@ def test_sigkill_during_shipping_loses_nothing_and_doubles_nothing(tmp_path: Pat
 
     kills = in_flight_kills = 0
     for _ in range(12):
+        before = log.stat().st_size if log.exists() else 0
         proc = child("ship", str(home), str(log))
-        time.sleep(rng.uniform(0.3, 1.5))  # the scenario: a kill at a random moment
+        # the kill lands at a random moment once this child's shipping is under way (the cluster's log grew),
+        # not at a moment counted from its start: on a loaded machine that was often before its first bulk
+        wait_until(lambda p=proc, b=before: p.poll() is not None or (log.exists() and log.stat().st_size > b),
+                   timeout=60)
+        time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is not None:
             proc.communicate()
             break

@@ -4,8 +4,10 @@ that outlive any failing step."""
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +29,7 @@ from datamonitor.errors import (
     exit_code,
 )
 from datamonitor.loop import Monitor
+from datamonitor.profiling import profile_file
 from datamonitor.records import KpiRecord
 
 
@@ -57,6 +60,24 @@ def test_errors_carry_their_parts_so_nothing_parses_a_message() -> None:
     assert (str(err2), err2.reason) == ("monitors[0].interval: must be positive, not 0", "must be positive, not 0")
     many = ConfigError(problems=["a: one", "b: two"])
     assert many.lines == ["a: one", "b: two"] and str(many) == "a: one\nb: two"
+
+
+def test_a_source_error_carries_its_file_and_survives_the_engine_process(tmp_path: Path) -> None:
+    """The file engine's worker sends its SourceError through a pipe: the path must not melt into the text."""
+    err = SourceError("not a regular file (a FIFO)", path=tmp_path / "in.csv")
+    back = pickle.loads(pickle.dumps(err))
+    assert (type(back), str(back), back.reason, back.path) == (
+        SourceError, f"{tmp_path / 'in.csv'}: not a regular file (a FIFO)", "not a regular file (a FIFO)",
+        tmp_path / "in.csv")
+    plain = pickle.loads(pickle.dumps(SourceError("no file matches")))
+    assert (str(plain), plain.path) == ("no file matches", None)
+    # a reader's error without the file gets it from profile_file, once; one that names it is left alone
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 not really")
+    with pytest.raises(SourceError) as got:
+        profile_file(bad)
+    assert got.value.path == bad and str(got.value).count(str(bad)) == 1
+    assert str(got.value) == f"{bad}: {got.value.reason}"
 
 
 def test_a_bad_interval_is_a_config_error() -> None:

@@ -254,6 +254,8 @@ def test_a_closed_monitor_does_not_reopen_its_store(home: Path) -> None:
 def test_configured_says_a_cluster_is_configured_and_connected_is_its_old_name(
         home: Path, clusters: dict[str, FakeCluster]) -> None:
     with DataMonitor(load_config(home=home)) as dm:
-        assert (dm.configured, dm.connected) == (False, False)
+        with pytest.warns(DeprecationWarning, match="use DataMonitor.configured"):
+            assert (dm.configured, dm.connected) == (False, False)
         dm.es_connect("http://localhost:9200")
-        assert (dm.configured, dm.connected) == (True, True)
+        with pytest.warns(DeprecationWarning):
+            assert (dm.configured, dm.connected) == (True, True)

@@ -95,8 +95,14 @@ def test_udp_and_watcher_under_load_lose_nothing_uncounted(tmp_path: Path, home:
                 files[Path(source["file"]["path"]).name] += 1
 
     udp = result["udp[0]"]
-    assert udp["received"] == sent["good"] + sent["bad"], "every datagram sent was received and counted"
-    assert (udp["accepted"], udp["rejected"]) == (sent["good"], sent["bad"]), "rejections are exactly the bad ones"
-    assert counted == sent["sum"], "every accepted counter sample is in the store"
+    assert udp["dropped"] == 0, "the store kept up: no record was given up"
+    assert udp["received"] + udp["kernel_drops"] == sent["good"] + sent["bad"], "every datagram sent is counted"
+    if udp["kernel_drops"] == 0:
+        assert (udp["accepted"], udp["rejected"]) == (sent["good"], sent["bad"]), "rejections are the bad ones"
+        assert counted == sent["sum"], "every accepted counter sample is in the store"
+    else:  # a starved listener's full buffer: counted as dropped, not known which; what came through is exact
+        assert udp["accepted"] + udp["rejected"] == udp["received"]
+        assert udp["accepted"] <= sent["good"] and udp["rejected"] <= sent["bad"]
+        assert udp["accepted"] <= counted <= sent["sum"], "every accepted counter sample is in the store"
     assert files == Counter({name: 1 for name in written}), "every finished file once, no temporary one"
     assert result["watch[1]"]["files"] == len(written) >= SECONDS * FILES_PER_SECOND * 0.8

@@ -6,6 +6,7 @@ import bz2
 import gzip
 import json
 import math
+import os
 import zipfile
 from pathlib import Path
 
@@ -359,3 +360,35 @@ def test_null_markers_first_seen_in_a_later_chunk_are_nulls(tmp_path: Path) -> N
     assert {c.name: c.nulls for c in prof.columns} == df.isna().sum().to_dict() == {"id": 1, "name": 3, "x": 3}
     assert {c.name: c.type for c in prof.columns} == {"id": "integer", "name": "string", "x": "float"}
     assert {c.name: c.distinct for c in prof.columns} == df.nunique().to_dict()
+
+
+_LATE_IMPORTS = """
+import json, sys, time, types
+from datamonitor import profiling
+real, seen = time.perf_counter, {}
+def clock():
+    seen.setdefault("at_start", set(sys.modules))
+    return real()
+profiling.time = types.SimpleNamespace(perf_counter=clock)
+profile = profiling.profile_file(sys.argv[1])
+late = sorted(m for m in set(sys.modules) - seen["at_start"] if m.split(".")[0] in ("datamonitor", "polars", "numpy"))
+print(json.dumps({"late": late, "rows": profile.rows}))
+"""
+
+
+def test_the_first_file_of_a_process_is_not_timed_with_the_engine_s_imports(tmp_path: Path) -> None:
+    """file.parse_seconds of the first file measured in a fresh process included ~0.1 s of imports (Polars,
+    numpy, the readers) for a 10 ms file; the clock starts once they are loaded."""
+    import subprocess
+    import sys
+
+    import datamonitor
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,x\n2,y\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(datamonitor.__file__).parents[1])}
+    out = subprocess.run([sys.executable, "-c", _LATE_IMPORTS, str(path)], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    found = json.loads(out)
+    assert found["rows"] == 2
+    assert not [m for m in found["late"] if m.startswith(("datamonitor", "polars")) or m == "numpy"], found["late"]
