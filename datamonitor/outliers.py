@@ -6,11 +6,13 @@ window for 30 files, widens the MAD and breaks the correlation that made
 another column its partner (:mod:`datamonitor.partner`); the files after it
 then alarm on values that are normal. Robust filters keep such a value out:
 the Hampel filter replaces an observation more than ``k`` scaled MADs from
-the median by the median. Here an observation whose ``|score|`` is over ``k``
-(its band's, the partner's when it had one; whether or not the change was
-large enough to tell) enters the history as its **expected value**: an
-*additive outlier* in the sense of Chen and Liu (1993), one odd value that
-says nothing about the next.
+the median by the median. Here an observation that was an anomaly (its
+``|score|`` over ``k``, against its band or its partner's, and the change at
+least the least worth telling, ``min_change``: the caller passes a score of 0
+otherwise) enters the history as its **expected value**: an *additive
+outlier* in the sense of Chen and Liu (1993), one odd value that says nothing
+about the next. A value out of its band by less than the least change enters
+as measured: a season's slow move (flights' rows, 5 % a month) is learned.
 
 A *level shift* does: when ``level_shift`` observations in a row are outliers
 on the same side, the series has a new level. The history is then moved to
