@@ -38,7 +38,7 @@ Through the real watcher (``--watcher``: each file renamed into a watched folder
 the next once the store holds it), the same 2 seeds (0, 1) give the very same
 table as in process, anomaly for anomaly: recall 1.00 for all six kinds, 4 of
 718 clean days alarmed (the same 2 and 2 days), 9 and 9 anomalies of 2013 days
-with equal digests, no late-file anomaly (48 s for the two seeds; 2026-11-24). A file moved in from a folder that is not watched is not taken:
+with equal digests, no late-file anomaly (36 s for the two seeds; 2026-11-24). A file moved in from a folder that is not watched is not taken:
 the watcher sees only a created event (inotify's unpaired move), which it
 ignores; so the bench writes a dotfile in the watched folder and renames it.
 """
