@@ -63,12 +63,17 @@ setup(
             "hypothesis>=6",
             # a throwaway CA and certificates: real TLS handshakes with CA bundles and client certificates
             "trustme>=1.0",
+            # the baselines' calendar of public holidays ([baseline] holidays = "US")
+            "holidays>=0.40",
         ],
         # datamonitor.testing and its pytest plugin: a fake cluster for users' own tests
         "testing": ["ElasticMockNew>=1.9", "mock>=4"],
         "docs": ["sphinx>=7"],
         # the HTML report's plots (datamonitor report); everything else works without it
         "report": ["matplotlib>=3.5"],
+        # [baseline] holidays = "US": a country's public holidays as the baselines' calendar (raise no anomaly),
+        # from the maintained holidays package (~250 countries and their subdivisions); everything else works without
+        "holidays": ["holidays>=0.40"],
     },
     entry_points={
         "console_scripts": ["datamonitor = datamonitor.cli:main"],

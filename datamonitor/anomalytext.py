@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Sequence
 from datetime import date
 
 from .bands import Band
 from .notify import human
 from .records import KpiRecord
 
-__all__ = ["anomaly_line", "dataset_name"]
+__all__ = ["anomaly_line", "dataset_name", "grouped"]
 
 DASH = "\u2013"  # an en dash, between the ends of a band
 DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
@@ -88,3 +89,24 @@ def anomaly_line(dataset: str, record: KpiRecord, band: Band, *, integral: bool 
     if band.given is not None and band.given_value is not None:  # the band is the partner column's: say which
         given = f" given {_what(dataclasses.replace(record, subject=band.given), band.given_value)}"
     return f"{dataset}: {_what(record, float(record.value))} on {_day(record)}, expected {expected}{given}"
+
+
+def grouped(notifications: Sequence[KpiRecord]) -> list[tuple[str, str]]:
+    """The (title, message) pairs to hand to notifiers: one per dataset and direction, not one per KPI.
+
+    A file with 40 % of its rows missing moves its row count and a dozen column
+    KPIs at once; people get one message with a line for each.
+    """
+    groups: dict[tuple[str, str], list[KpiRecord]] = {}
+    for note in notifications:
+        groups.setdefault((note.labels.get("dataset_key", ""), note.labels.get("state", "")), []).append(note)
+    out = []
+    for (key, state), notes in groups.items():
+        if len(notes) == 1:
+            out.append((notes[0].text or "datamonitor", notes[0].message or ""))
+            continue
+        name = dataset_name(key)
+        title = (f"ANOMALY: {name}: {len(notes)} KPIs out of their band" if state == "alert"
+                 else f"OK: {name}: {len(notes)} KPIs back to normal")
+        out.append((title, "\n".join(n.message or "" for n in notes)))
+    return out

@@ -27,8 +27,12 @@ scored record, and returns ``anomaly`` records and ``notification`` records
 (alert on entering, ok on leaving, with hysteresis) for the batch. A file whose
 SHA-256 the dataset has already seen is not observed again; under another name
 it is a file delivered twice, and a gap in the dates of the files' names is a
-file that did not come: both are anomalies too. The history and the open
-anomalies live in the store's meta table, one key per dataset.
+file that did not come: both are anomalies too. An anomaly enters the history as
+its expected value, a lasting change as measured (:mod:`.outliers`); a column
+incomplete in a file has its mean and distinct count judged with what its missing
+values can explain (:mod:`.incomplete`);
+a day of the dataset's calendar is neither scored nor learned (:mod:`.eventcalendar`).
+The history and the open anomalies live in the store's meta table, one key per dataset.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -46,12 +50,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import arrival, drift
-from .anomalytext import DASH, DATE, _bound, _day, _weekday, _what, anomaly_line, dataset_name
+from . import arrival, drift, incomplete, outliers
+from .anomalytext import DASH, DATE, _bound, _day, _weekday, _what, anomaly_line, dataset_name, grouped
 from .bands import CONSTANT_SCORE, Band, _median, robust_band, score
 from .baselineconfig import DEFAULT_FILE_KPIS, DEFAULT_MIN_CHANGE, BaselineSettings, DatasetSettings, MinChange
 from .notify import Threshold
-from .partner import Series, partner_band, partners
+from .partner import Series, given, partners
 from .records import KpiRecord
 from .schemas import SchemaHistory
 
@@ -98,24 +102,8 @@ class _Batch:
     numbers: dict[str, int]
     groups: dict[tuple[str, str], _Group]
     spreads: dict[tuple[str | None, str | None], float]
-
-
-def _given(band: Band, x: float, k: float, group: _Group, key: str) -> Band:
-    """The band given the series' partner when it explains ``x`` better than the plain band; see :mod:`.partner`."""
-    name, r = group.partners[key]
-    assert band.median is not None and band.scale
-    p = partner_band(group.series[key], group.series[name], name, r, band.scale)
-    if p is None:
-        return band
-    if abs(x - band.median) <= k * band.scale:  # within its own band: is the partner the odd one out?
-        other = group.series[name]
-        own = robust_band(other.history, k)
-        z_other = score(other.today, own)
-        if z_other is not None and abs(z_other) > k:
-            return band  # it is: this series keeps its own band, and only the partner is news
-    subject = name.split("|")[1]
-    return Band(band.n, p.expected, band.mad, p.scale, p.expected - k * p.scale, p.expected + k * p.scale,
-                given=subject, given_value=p.partner_value)
+    partial: dict[tuple[str | None, str | None], incomplete.Missing]  # the columns incomplete in their file
+    rows: dict[str | None, float]
 
 
 @dataclass(frozen=True)
@@ -203,6 +191,7 @@ class Baselines:
             state.setdefault("days", [])  # the dates in the last 30 files' names
             state.setdefault("deciles", {})  # column -> the summaries of its last files (see .drift)
             state.setdefault("at", {})  # series -> the running number of the file of each value
+            state.setdefault("runs", {})  # series -> its run of outliers (see .outliers)
             self._cache[dataset] = state
         return state
 
@@ -251,14 +240,17 @@ class Baselines:
         # measurement, and the next month is no anomaly
         constant = {(r.file_path, r.subject) for r in records if r.name == "column.distinct" and r.value == 1}
         records = self._with_drift(records, seen_files, constant)
-        todo = [r for r in records if self._settings(r).scored(r)
+        partial = incomplete.columns(records, self._nulls_band)  # their values may stand for no others
+        todo = [r for r in records if self._settings(r).scored(r) and not self._off(r)
                 and not (r.file_path is not None and seen_files.get(r.file_path))
-                and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)]
+                and not (constant and r.name in _LOCATION and (r.file_path, r.subject) in constant)
+                and not (partial and r.name in incomplete.UNSCORED and (r.file_path, r.subject) in partial)]
         scored = {id(r) for r in todo}
         numbers = self._file_numbers(todo)
         batch_ = _Batch(numbers, self._groups(todo, numbers),
                         {(r.file_path, r.subject): float(r.value) for r in records
-                         if r.name == "column.std" and r.value is not None})
+                         if r.name == "column.std" and r.value is not None}, partial,
+                        {r.file_path: float(r.value) for r in records if r.name == "file.rows" and r.value is not None})
         for r in records:
             out.append(self._observe(r, batch_, anomalies, notes) if id(r) in scored else r)
 
@@ -269,7 +261,7 @@ class Baselines:
         todo: list[tuple[KpiRecord, list[list[float]]]] = []
         for r in records:
             if (r.deciles is not None and r.file_path is not None and not seen_files.get(r.file_path)
-                    and (r.file_path, r.subject) not in constant):
+                    and (r.file_path, r.subject) not in constant and not self._off(r)):
                 state = self._load(self._dataset(r))
                 past: list[list[float]] = state["deciles"].get(r.subject or "", [])
                 state["deciles"][r.subject or ""] = [*past, list(r.deciles)][-drift.WINDOW:]
@@ -294,6 +286,17 @@ class Baselines:
                                      timestamp=r.timestamp, host=r.host, file_path=r.file_path,
                                      file_size=r.file_size, labels=r.labels))
         return out
+
+    def _nulls_band(self, r: KpiRecord) -> tuple[Band, float, float]:
+        """A null ratio's plain band (no partner), its k and its least change, for :func:`.incomplete.columns`."""
+        s = self._settings(r)
+        band = robust_band(self._load(self._dataset(r))["series"].get(self.series(r), []), s.column_k, s.min_history)
+        return band, s.column_k, s.least_change(r.name, band.median or 0.0)
+
+    def _off(self, r: KpiRecord) -> bool:
+        """Whether the record's day is in its dataset's calendar (see :mod:`.eventcalendar`): not scored, not learned."""
+        days = self._settings(r).days_off
+        return bool(days) and _day(r) in days
 
     def _file_numbers(self, todo: list[KpiRecord]) -> dict[str, int]:
         """A running number per file of each dataset: which values of two series came from the same file."""
@@ -334,17 +337,26 @@ class Baselines:
         band = robust_band(history, k, s.min_history, weekdays=weekdays, weekday=weekday, value=x)
         group = batch.groups.get((dataset, r.name))
         if group is not None and key in group.partners and band.scale:
-            band = _given(band, x, k, group, key)
+            band = given(band, x, k, group.series, group.partners[key], key)
+        wide = batch.partial and (r.file_path, r.subject) in batch.partial and incomplete.widened(
+            band, x, r.name, batch.partial[(r.file_path, r.subject)], batch.spreads.get((r.file_path, r.subject)),
+            batch.rows.get(r.file_path))  # what the missing values explain
+        if wide:
+            band = wide[0]
         if band.lower is not None and band.lower < 0 and r.unit in _COUNTS:
             band = dataclasses.replace(band, lower=0.0)  # a count or a ratio is never negative
-        z = score(x, band)
+        z = wide[1] if wide else score(x, band)
         if z is not None:
             r = _with_band(r, band, z)
             least = s.least_change(r.name, band.median, batch.spreads.get((r.file_path, r.subject)))  # type: ignore[arg-type]
             news = abs(x - band.median) >= least and not (  # type: ignore[operator]
                 r.name == "column.psi" and band.median >= drift.STABLE)  # type: ignore[operator]  # never stable
-            self._judge(dataset, state, key, r, band, z if news else 0.0, history, anomalies, notes)
-        state["series"][key] = [*history[-(s.window - 1):], x]
+            z = z if news else 0.0  # judged: an anomaly only when the change is worth telling
+            self._judge(dataset, state, key, r, band, z, history, anomalies, notes)
+        runs = state["runs"].setdefault(key, {})
+        state["series"][key] = outliers.added(history, weekdays, runs, x, weekday, band, z, k, s.level_shift)[-s.window:]
+        if not runs:
+            del state["runs"][key]
         state["weekdays"][key] = [*weekdays[-(s.window - 1):], weekday]
         if r.file_path is not None:
             state["at"][key] = [*state["at"].get(key, [])[-(s.window - 1):], batch.numbers[r.file_path]]
@@ -449,6 +461,8 @@ class Baselines:
     def _event(self, r: KpiRecord, dataset: str, kind: str, line: str, anomalies: list[KpiRecord],
                notes: list[KpiRecord], day: str | None = None) -> None:
         """An anomaly that is an event, not a value out of its band: an anomaly document and an alert."""
+        if (day or _day(r)) in self.settings_for(dataset).days_off:
+            return  # a day of its calendar: no anomaly
         name = dataset_name(dataset)
         labels = {"kpi": f"file.{kind}", "kind": kind, "dataset_key": dataset, "day": day or _day(r)}
         anomalies.append(KpiRecord(name="anomaly", subject=f"file.{kind}", dataset=DATASET, timestamp=r.timestamp,
@@ -527,27 +541,6 @@ class Baselines:
             for dataset in self._dirty:
                 self._cache.pop(dataset, None)
             self._dirty = set()
-
-
-def grouped(notifications: Sequence[KpiRecord]) -> list[tuple[str, str]]:
-    """The (title, message) pairs to hand to notifiers: one per dataset and direction, not one per KPI.
-
-    A file with 40 % of its rows missing moves its row count and a dozen column
-    KPIs at once; people get one message with a line for each.
-    """
-    groups: dict[tuple[str, str], list[KpiRecord]] = {}
-    for note in notifications:
-        groups.setdefault((note.labels.get("dataset_key", ""), note.labels.get("state", "")), []).append(note)
-    out = []
-    for (key, state), notes in groups.items():
-        if len(notes) == 1:
-            out.append((notes[0].text or "datamonitor", notes[0].message or ""))
-            continue
-        name = dataset_name(key)
-        title = (f"ANOMALY: {name}: {len(notes)} KPIs out of their band" if state == "alert"
-                 else f"OK: {name}: {len(notes)} KPIs back to normal")
-        out.append((title, "\n".join(n.message or "" for n in notes)))
-    return out
 
 
 def _with_band(record: KpiRecord, band: Band, z: float) -> KpiRecord:

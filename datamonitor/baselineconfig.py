@@ -20,6 +20,7 @@ from typing import Any
 from . import drift
 from .anomalytext import dataset_name
 from .errors import ConfigError
+from .eventcalendar import Calendar
 from .records import KpiRecord
 
 __all__ = ["DEFAULT_FILE_KPIS", "DEFAULT_MIN_CHANGE", "BaselineSettings", "DatasetSettings", "MinChange"]
@@ -80,9 +81,13 @@ class BaselineSettings:
     :param min_history: observations a series needs before it is scored.
     :param window: the most recent observations the baseline is computed from.
     :param hysteresis: an open anomaly closes only when ``|score|`` is back under ``k - hysteresis``.
+    :param level_shift: outliers in a row, on one side, that are a new level (see :mod:`datamonitor.outliers`).
     :param file_kpis: the file KPIs that are scored (shell patterns); other sources' numeric KPIs all are.
     :param commit_every: the facade writes the histories back at most this often (seconds), and when closed.
     :param min_change: the least change that is news, per KPI pattern (the first that matches).
+    :param calendar: days and ranges of days (``"2026-12-24..2026-12-26"``) on which nothing is an anomaly nor
+        teaches the baseline (see :mod:`datamonitor.eventcalendar`).
+    :param holidays: a country's public holidays (``"US"``, ``"US-NY"``) added to the calendar.
     :param datasets: other settings for some datasets (the first that matches; see :meth:`for_dataset`).
     """
 
@@ -91,9 +96,12 @@ class BaselineSettings:
     min_history: int = 7
     window: int = 30
     hysteresis: float = 1.0
+    level_shift: int = 3
     file_kpis: tuple[str, ...] = DEFAULT_FILE_KPIS
     commit_every: float = 1.0
     min_change: tuple[MinChange, ...] = DEFAULT_MIN_CHANGE
+    calendar: tuple[Any, ...] = ()
+    holidays: str = ""
     datasets: tuple[DatasetSettings, ...] = ()
 
     def __post_init__(self) -> None:
@@ -105,8 +113,15 @@ class BaselineSettings:
             raise ConfigError(f"baseline: hysteresis must be in [0, min(k, column_k)), not {self.hysteresis}")
         if self.min_history < 3:
             raise ConfigError(f"baseline: min_history must be at least 3, not {self.min_history}")
+        if isinstance(self.level_shift, bool) or not isinstance(self.level_shift, int) or self.level_shift < 1:
+            raise ConfigError(f"baseline: level_shift must be a whole number of files, at least 1, not {self.level_shift!r}")
         if self.window < self.min_history:
             raise ConfigError(f"baseline: window ({self.window}) must be at least min_history ({self.min_history})")
+        if not isinstance(self.holidays, str):
+            raise ConfigError(f"baseline: holidays must be a country code such as \"US\", not {self.holidays!r}")
+        #: the days on which nothing is an anomaly (``day in settings.days_off``)
+        self.days_off: Calendar
+        object.__setattr__(self, "days_off", Calendar(self.calendar, self.holidays))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[baseline]") -> BaselineSettings:
@@ -148,7 +163,12 @@ class BaselineSettings:
                 values["file_kpis"] = tuple(str(p) for p in values["file_kpis"])
             if "min_change" in values:
                 values["min_change"] = tuple(MinChange(**m) for m in values["min_change"])
-            for key in ("k", "column_k", "hysteresis", "commit_every", "min_history", "window"):
+            if "calendar" in values:
+                if not isinstance(values["calendar"], list):
+                    raise ConfigError(f"{where}: calendar must be a list of days and ranges "
+                                      f"([\"2026-12-24..2026-12-26\"]), not {values['calendar']!r}")
+                values["calendar"] = tuple(values["calendar"])
+            for key in ("k", "column_k", "hysteresis", "commit_every", "min_history", "window", "level_shift"):
                 if key in values and (isinstance(values[key], bool) or not isinstance(values[key], (int, float))):
                     raise ConfigError(f"{where}: {key} must be a number, not {values[key]!r}")
             return cls(**values)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bands import Band, robust_band, score
+
 #: the least common history of a series and its partner for the partner's band
 MIN_COMMON = 14
 #: the least |Pearson r| between the two histories for one to be the other's partner
@@ -134,5 +136,29 @@ def partner_band(target: Series, partner: Series, name: str, r: float, plain_sca
     # interval widens, by sqrt(1 + 1/n + (x0 - mean)^2 / Sxx)
     sxx = float(((x - x.mean()) ** 2).sum())
     scale *= math.sqrt(1.0 + 1.0 / len(x) + (partner.today - float(x.mean())) ** 2 / sxx) if sxx > 0 else 1.0
+    # and in proportion to the partner's value beyond its usual size: the window's residuals say how far the line
+    # misses at the usual values; at 25 times them (a storm's cancellations) it misses by about as many times more
+    # (counts and shares that vary from day to day do so in proportion to their size, a constant coefficient of
+    # variation: the usual reason to model them on a log scale)
+    usual = _median(np.abs(x))
+    if usual > 0.0:
+        scale *= max(1.0, abs(partner.today) / usual)
     expected = intercept + slope * partner.today
     return Partner(name, r, expected, scale, partner.today)
+
+
+def given(band: Band, x: float, k: float, series: Mapping[str, Series], partner: tuple[str, float], key: str) -> Band:
+    """The band of ``series[key]`` given its ``partner`` (name, r) when that explains ``x`` better than its own
+    ``band``; see the module's docstring."""
+    name, r = partner
+    assert band.median is not None and band.scale
+    p = partner_band(series[key], series[name], name, r, band.scale)
+    if p is None:
+        return band
+    if abs(x - band.median) <= k * band.scale:  # within its own band: is the partner the odd one out?
+        other = series[name]
+        z_other = score(other.today, robust_band(other.history, k))
+        if z_other is not None and abs(z_other) > k:
+            return band  # it is: this series keeps its own band, and only the partner is news
+    return Band(band.n, p.expected, band.mad, p.scale, p.expected - k * p.scale, p.expected + k * p.scale,
+                given=name.split("|")[1], given_value=p.partner_value)
