@@ -193,7 +193,9 @@ class CsvReader:
         for name, dtype in df.schema.items():
             if dtype == pl.String:  # times, decimal commas with thousands marks, True/TRUE: Polars keeps text
                 col = df.get_column(name)
-                first = next(iter(col.drop_nulls().head(1)), None)  # past any number of leading nulls
+                first = next((v for v in col.head(100) if v is not None), None)
+                if first is None and col.null_count() < len(col):  # past more than a hundred leading nulls
+                    first = col.drop_nulls()[0]
                 if first is None:  # no value in the first rows: the first values type it
                     self.untyped.add(name)
                     continue
@@ -232,7 +234,7 @@ class CsvReader:
         if self.schema is None:
             return None
         # times are parsed by layout, and numbers with decimal commas by texttypes.cast (Polars would take "2.5")
-        parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime) or (t == pl.Float64 and self.decimal == ","))
+        parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime) or (self.decimal == "," and t == pl.Float64))
                  else t for n, t in self.schema.items()}
         times = tuple((n, t, self.formats.get(n)) for n, t in self.schema.items() if parse[n] != t)
         return parse, tuple(self.markers), times
@@ -274,11 +276,9 @@ class CsvReader:
 
     def _drop_short(self, df: pl.DataFrame, chunk: bytes, first_line: int) -> pl.DataFrame:
         """Rows Polars filled with nulls: blank lines are dropped, rows with too few fields are bad."""
-        if not df.width:
+        if not df.width or not df.get_column(df.columns[-1]).null_count():  # a count Polars keeps: no pass
             return df
         last = df.get_column(df.columns[-1]).is_null()
-        if not last.any():
-            return df
         lines = chunk.split(b"\n")
         if lines and lines[-1] == b"":
             lines.pop()

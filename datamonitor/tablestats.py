@@ -399,9 +399,13 @@ class TableStats:
             values.partition(ranks)  # in place: the joined array is this call's own
         else:
             values = np.partition(st.values[0], ranks)
-        with np.errstate(invalid="ignore"):  # inf - inf: an interpolation between infinities is no number
-            # a quantile on a rank is that value (an infinity times nothing would be NaN)
-            found = np.where(pos == lo, values[lo], values[lo] + (values[hi] - values[lo]) * (pos - lo))
+        below, above = values[lo], values[hi]
+        if np.isinf(below).any() or np.isinf(above).any():  # a column holding inf (numpy would warn)
+            with np.errstate(invalid="ignore"):  # an interpolation between infinities is no number
+                # a quantile on a rank is that value (an infinity times nothing would be NaN)
+                found = np.where(pos == lo, below, below + (above - below) * (pos - lo))
+        else:
+            found = below + (above - below) * (pos - lo)
         return {q: float(v) for q, v in zip(self.quantiles, found, strict=True)}
 
     def std(self, st: ColumnState) -> float | None:
