@@ -22,6 +22,14 @@ def chunked(blocks: Iterator[bytes], size: int, *, quoted: bool) -> Iterator[byt
     pending: list[bytes] = []
     held = quotes = 0  # bytes and quote characters in the pending blocks
     for block in blocks:
+        # a block longer than a chunk (8 MiB read, a small ``size``) is cut into several, near ``size`` each
+        while held + len(block) >= size and size - held < len(block) - 1:
+            cut = _cut_after(block, max(size - held, 0), quotes if quoted else None)
+            if cut < 0:
+                break
+            pending.append(block[:cut])
+            yield b"".join(pending)
+            block, pending, held, quotes = block[cut:], [], 0, 0
         cut = -1 if held + len(block) < size else _cut(block, quotes if quoted else None)
         if cut < 0:  # not a chunk yet, or no record ends in this block (a very long one): keep reading
             pending.append(block)
@@ -52,6 +60,22 @@ def _cut(block: bytes, quotes_before: int | None) -> int:
             return -1
         inside = (inside + block.count(b'"', prev, end)) % 2
         end = prev
+    return end + 1
+
+
+def _cut_after(block: bytes, start: int, quotes_before: int | None) -> int:
+    """Where to cut ``block``: after its first newline at or past ``start`` (outside quotes, unless
+    ``quotes_before`` is None), or -1."""
+    end = block.find(b"\n", start)
+    if end < 0 or quotes_before is None:
+        return end + 1 if end >= 0 else -1
+    inside = (quotes_before + (block.count(b'"', 0, end) if b'"' in block else 0)) % 2
+    while inside:
+        nxt = block.find(b"\n", end + 1)
+        if nxt < 0:
+            return -1
+        inside = (inside + block.count(b'"', end, nxt)) % 2
+        end = nxt
     return end + 1
 
 

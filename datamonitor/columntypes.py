@@ -1,4 +1,5 @@
-"""Polars types as the KPIs' type names, and struct columns with their leaves beside them.
+"""Polars types as the KPIs' type names, struct columns with their leaves beside them, and a chunk's column
+of another kind than its first chunk (a type widened mid-pass) told and cast.
 
 Every reader and the statistics name a column's type the same way: the names
 of :data:`CATEGORIES`, from :func:`category`.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["CATEGORIES", "cat_has_no_distinct", "category", "flatten_structs"]
+__all__ = ["CATEGORIES", "cast_lossy", "cat_has_no_distinct", "category", "flatten_structs", "other_kind"]
 
 #: the type names a column can have in the KPIs
 CATEGORIES = ("integer", "float", "decimal", "string", "boolean", "date", "datetime", "time", "duration", "binary",
@@ -45,6 +46,21 @@ def category(dtype: pl.DataType) -> str:
     if dtype == pl.Null:
         return "string"
     return "other"
+
+
+def other_kind(dtype: pl.DataType, cat: str) -> bool:
+    """A chunk's column of another kind than the column's first chunk (numbers of either kind merge)."""
+    now = category(dtype)
+    return now != cat and not {now, cat} <= {"integer", "float"}
+
+
+def cast_lossy(s: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """A chunk's column in the type of the column's first chunk, lossy (only a pass measured again takes it)."""
+    try:
+        cast: pl.Series = s.cast(dtype, strict=False)
+        return cast
+    except Exception:  # noqa: BLE001 - no cast between the two
+        return pl.Series(s.name, [None] * len(s), dtype=dtype)
 
 
 def cat_has_no_distinct(cat: str) -> bool:

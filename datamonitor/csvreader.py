@@ -45,6 +45,8 @@ _Plan = tuple[dict[str, DType], tuple[str, ...], tuple[tuple[str, DType, "str | 
 #: a chunk's parse under a plan, started ahead
 _Ahead = tuple[_Plan, "Future[pl.DataFrame]"]
 _SURROGATE = re.compile("[\udc80-\udcff]")
+#: text that may be a number Polars' inference leaves as text ("+5", "Infinity"): the column's casts are tried
+_NUMBER_LIKE = re.compile(r"\s*[-+]?(\d|\.\d|inf)", re.IGNORECASE)
 
 
 class _Lines:
@@ -54,6 +56,8 @@ class _Lines:
         self._it = iter(text.splitlines(keepends=True))
         self.line = first_line - 1
         self.comment = comment
+        #: the last physical line handed out
+        self.last = ""
 
     def __iter__(self) -> _Lines:
         return self
@@ -63,6 +67,7 @@ class _Lines:
             line = next(self._it)
             self.line += 1
             if not (self.comment and line.startswith(self.comment)):
+                self.last = line
                 return line
 
 
@@ -74,7 +79,8 @@ class CsvReader:
 
     def __init__(self, blocks: Iterator[bytes], *, delimiter: str, header: bool | None, decimal: str,
                  comment: str | None, null_values: tuple[str, ...], schema: dict[str, DType] | None = None,
-                 chunk_size: int = CHUNK, encoding: str = "utf-8", pool: Executor | None = None) -> None:
+                 chunk_size: int = CHUNK, encoding: str = "utf-8", pool: Executor | None = None,
+                 formats: dict[str, str] | None = None) -> None:
         self.blocks, self.delimiter, self.header = blocks, delimiter, header is not False
         self.decimal, self.comment, self.null_values = decimal, comment, null_values
         self.schema = dict(schema) if schema else None
@@ -85,8 +91,8 @@ class CsvReader:
         self.bad = BadRows()
         self.names: list[str] = []
         self.lines_done = 0
-        #: the layout of each time column's text
-        self.formats: dict[str, str] = {}
+        #: the layout of each time column's text (from the pass before, when ``schema`` is its final one)
+        self.formats: dict[str, str] = dict(formats or {})
         #: a chunk so far held UTF-8 beyond ASCII, so bad bytes later are bad rows, not another encoding
         self.non_ascii = False
         #: bytes of text handed out so far
@@ -97,6 +103,11 @@ class CsvReader:
         self.chunk_ascii = False
         #: the null markers the parse itself maps (those the first rows use)
         self.markers: list[str] = list(null_values)
+        #: columns read as text because the first rows held no value in them: their first values type them
+        self.untyped: set[str] = set()
+        #: the types those columns' values later showed (the file is then measured again under them), and layouts
+        self.retyped: dict[str, DType] = {}
+        self.retyped_formats: dict[str, str] = {}
 
     # ------------------------------------------------------------ parsing
 
@@ -150,26 +161,46 @@ class CsvReader:
         # (R's NA, say); the others are found after it, in the text columns only (a marker in a number
         # column fails the parse, and that chunk takes the path that knows every marker)
         self.markers = [m for m in self.null_values if m and m.encode() in head]
+        counted, self.bad = self.bad, BadRows()  # the head's bad rows are counted with their chunk
         try:
             df = pl.read_csv(head, new_columns=self.names, infer_schema_length=None, **opts)
+            if df.width != len(self.names):
+                raise ValueError("width")
+            self._drop_short(df, head, 1)  # a short row's values would type the columns (Polars' inference)
+            short = self.bad.count
         except NOT_FAST:
-            counted, self.bad = self.bad, BadRows()  # the head's bad rows are counted with their chunk
+            short = 1
+        finally:
+            self.bad = counted
+        if short:  # rows Polars cannot read or too short: the schema from the good rows' text
+            counted, self.bad = self.bad, BadRows()
             try:
                 df = self._slow(head, 1)
             finally:
                 self.bad = counted
+            self.untyped = {s.name for s in df.get_columns() if s.null_count() == len(s)}
             df, schema = type_columns(df, None, self.formats, self.decimal)
             self.schema = schema
             return None
-        if df.width != len(self.names):
-            raise ValueError("width")
         schema = dict(df.schema)
+        huge = [n for n, t in schema.items() if t == pl.Float64 and (self.decimal == "," or
+                                                                    (df.get_column(n).abs() >= 2**53).any())]
+        # whole numbers past 2**53 (Int64 and UInt64 mixed): Polars takes floats, which round them; with decimal
+        # commas Polars also takes "2.5" for 2.5 where a dot can only mark thousands (texttypes.cast)
+        if huge:
+            text = self._strings(head).select(huge)
+            schema.update({n: infer(text.get_column(n), self.decimal)[0] for n in huge})
         for name, dtype in df.schema.items():
             if dtype == pl.String:  # times, decimal commas with thousands marks, True/TRUE: Polars keeps text
                 col = df.get_column(name)
                 first = next((v for v in col.head(100) if v is not None), None)
-                if first is None or not (DATE_LIKE.match(first) or first.strip().lower() in ("true", "false")
-                                         or (self.decimal == "," and first.strip()[:1].isdigit())
+                if first is None and col.null_count() < len(col):  # past more than a hundred leading nulls
+                    first = col.drop_nulls()[0]
+                if first is None:  # no value in the first rows: the first values type it
+                    self.untyped.add(name)
+                    continue
+                if not (DATE_LIKE.match(first) or first.strip().lower() in ("true", "false")
+                                         or _NUMBER_LIKE.match(first)  # "+5", "Infinity": numbers to pandas
                                          or first != first.strip()):  # " 2.5": a number, as pandas reads it
                     continue  # text that no other type could take: no cast is tried
                 own, fmt = infer(col, self.decimal)
@@ -178,8 +209,9 @@ class CsvReader:
                     self.formats[name] = fmt
             elif dtype == pl.Null:
                 schema[name] = pl.String
+                self.untyped.add(name)
         self.schema = schema
-        return df if len(head) == len(chunk) else None
+        return df if len(head) == len(chunk) and not huge else None
 
     def _fast(self, chunk: bytes, ahead: _Ahead | None = None) -> pl.DataFrame:
         if self.schema is None:
@@ -201,7 +233,9 @@ class CsvReader:
         """All that the fast parse of a chunk depends on and that may change between chunks."""
         if self.schema is None:
             return None
-        parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime)) else t for n, t in self.schema.items()}
+        # times are parsed by layout, and numbers with decimal commas by texttypes.cast (Polars would take "2.5")
+        parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime) or (self.decimal == "," and t == pl.Float64))
+                 else t for n, t in self.schema.items()}
         times = tuple((n, t, self.formats.get(n)) for n, t in self.schema.items() if parse[n] != t)
         return parse, tuple(self.markers), times
 
@@ -242,11 +276,9 @@ class CsvReader:
 
     def _drop_short(self, df: pl.DataFrame, chunk: bytes, first_line: int) -> pl.DataFrame:
         """Rows Polars filled with nulls: blank lines are dropped, rows with too few fields are bad."""
-        if not df.width:
+        if not df.width or not df.get_column(df.columns[-1]).null_count():  # a count Polars keeps: no pass
             return df
         last = df.get_column(df.columns[-1]).is_null()
-        if not last.any():
-            return df
         lines = chunk.split(b"\n")
         if lines and lines[-1] == b"":
             lines.pop()
@@ -294,7 +326,7 @@ class CsvReader:
         columns: list[list[str | None]] = [[] for _ in range(width)]
         start = first_line
         for row in csv.reader(lines, delimiter=self.delimiter):
-            if not row or (len(row) == 1 and not row[0].strip() and width > 1):
+            if not row or (len(row) == 1 and not lines.last.strip() and width > 1):  # a blank line, not '""'
                 start = lines.line + 1
                 continue
             if len(row) != width:
@@ -327,6 +359,16 @@ class CsvReader:
         self.schema = schema
         return typed, widened
 
+    def _retype(self, df: pl.DataFrame) -> None:
+        """The type of a column that held no value in the first rows, from its first values (it was read as text)."""
+        for name in [n for n in self.untyped if df.get_column(n).null_count() < df.height]:
+            self.untyped.discard(name)
+            own, fmt = infer(df.get_column(name), self.decimal)
+            if own != pl.String:
+                self.retyped[name] = own
+                if fmt is not None:  # kept aside: this pass reads the column as text and forgets its layout
+                    self.retyped_formats[name] = fmt
+
     def chunks(self) -> Iterator[pl.DataFrame]:
         """Typed chunks; raises :class:`Widened` at the end when a type widened after the first chunk."""
         widened_after_first = False
@@ -346,6 +388,8 @@ class CsvReader:
             self.chunk_lines = None
             if chunk:
                 df, widened = self._typed(chunk, line, ahead)
+                if self.untyped and not self.final:
+                    self._retype(df)
                 self.chunk_ascii = chunk.isascii()
                 self.non_ascii = self.non_ascii or not self.chunk_ascii
                 if widened and not first:
@@ -355,8 +399,8 @@ class CsvReader:
             first = False
         if first and not self.names:
             return
-        if widened_after_first and not self.final and self.schema is not None:
-            raise Widened(self.schema)
+        if (widened_after_first or self.retyped) and not self.final and self.schema is not None:
+            raise Widened({**self.schema, **self.retyped}, {**self.formats, **self.retyped_formats})
 
 
 def _decodes(data: bytes, encoding: str) -> bool:

@@ -56,8 +56,8 @@ class Bitmap:
         if lo is None:  # no value in this chunk
             return True
         if self.dtype.is_float():
-            if not (float(lo).is_integer() and float(hi).is_integer()):
-                return False
+            if not (float(lo).is_integer() and float(hi).is_integer()) or max(abs(lo), abs(hi)) >= 2**53:
+                return False  # past 2**53 a float is no exact whole number (and past 2**63 no int64)
             lo, hi = int(lo), int(hi)
         start = lo if self.seen is None else min(lo, self.base)
         end = hi if self.seen is None else max(hi, self.base + len(self.seen) - 1)

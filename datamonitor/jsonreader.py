@@ -38,14 +38,20 @@ class JsonReader:
         self.chunk_ascii = False
 
     def _frame(self, records: list[Any]) -> pl.DataFrame:
+        """Records as a frame, each value as it is: the types are the records' own (the schema so far is not
+        imposed, which would cut 2.5 to 2 in an integer column and drop a new key); they widen after."""
         rows = [r if isinstance(r, dict) else {"value": r} for r in records]
-        try:
-            return pl.from_dicts(rows, schema=self.schema, infer_schema_length=None, strict=False) \
-                if self.schema else pl.from_dicts(rows, infer_schema_length=None, strict=False)
-        except Exception:  # noqa: BLE001 - mixed nested values: keep them as JSON text
-            text = [{k: v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)
-                     for k, v in r.items()} for r in rows]
-            return pl.from_dicts(text, infer_schema_length=None, strict=False)
+        kinds: dict[str, set[type]] = {}
+        for r in rows:  # these records were parsed by Python, one by one: a look at their types costs little more
+            for k, v in r.items():
+                kinds.setdefault(k, set()).add(type(v))
+        # Polars' own supertypes would make true a 1 where a key holds true and 5
+        if all(len(ks - {type(None)}) < 2 or ks - {type(None)} <= {int, float} for ks in kinds.values()):
+            try:
+                return pl.from_dicts(rows, infer_schema_length=None, strict=True)
+            except Exception:  # noqa: BLE001 - nested values of mixed shapes: each column on its own
+                pass
+        return pl.DataFrame([_series(k, [r.get(k) for r in rows]) for k in kinds], height=len(rows))
 
     def _slow(self, chunk: bytes, first_line: int) -> pl.DataFrame:
         records = []
@@ -76,6 +82,13 @@ class JsonReader:
                 self.schema[name] = new
         return changed
 
+    def _as_schema(self, df: pl.DataFrame) -> pl.DataFrame:
+        """A chunk's columns narrower than the schema so far (integers in a float key) in the schema's type, so
+        that every chunk of a column is measured alike (17 integers after a float were hashed as integers)."""
+        assert self.schema is not None
+        odd = [n for n, t in df.schema.items() if t != self.schema[n]]
+        return df.with_columns(_cast(df.get_column(n), self.schema[n]) for n in odd) if odd else df
+
     def chunks(self) -> Iterator[pl.DataFrame]:
         if self.document:
             yield from self._document()
@@ -95,8 +108,10 @@ class JsonReader:
                 df = self._slow(chunk, at)
                 if self.final and self.schema:
                     df = _conform(df, self.schema)
-            if not self.final and self._merge_schema(df) and not first:
-                widened = True
+            if not self.final:
+                if self._merge_schema(df) and not first:
+                    widened = True
+                df = self._as_schema(df)
             first = False
             yield df
         if widened and self.schema is not None:
@@ -119,7 +134,27 @@ class JsonReader:
             df = self._frame([r for r in part if isinstance(r, dict)])
             if not self.final:
                 self._merge_schema(df)
+                df = self._as_schema(df)
             yield df if not self.final or not self.schema else _conform(df, self.schema)
+
+
+def _series(name: str, values: list[Any]) -> pl.Series:
+    """One key's values: numbers widen to float; a mix with anything else (true and 5, a list and a word) is text,
+    each value as its JSON (Polars' lenient cast would make true a 1)."""
+    kinds = {type(v) for v in values if v is not None}
+    if len(kinds) < 2 or bool not in kinds:  # Python's True is an int: Polars takes it for 1 even when strict
+        try:
+            return pl.Series(name, values, strict=True)
+        except Exception:  # noqa: BLE001 - mixed types
+            pass
+    if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
+        try:  # integers past Int64 (2**64 - 1 among negative ones): exact, not floats
+            return pl.Series(name, values, dtype=pl.Int128, strict=True)
+        except Exception:  # noqa: BLE001 - past Int128: floats
+            pass
+    if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+        return pl.Series(name, [None if v is None else float(v) for v in values], dtype=pl.Float64)
+    return pl.Series(name, [v if v is None or isinstance(v, str) else json.dumps(v) for v in values], dtype=pl.String)
 
 
 def _json_wider(a: DType, b: DType) -> DType:
@@ -128,6 +163,15 @@ def _json_wider(a: DType, b: DType) -> DType:
     if category(a) in ("list", "struct") or category(b) in ("list", "struct"):
         return a if b == pl.Null else b if a == pl.Null else pl.String
     return wider(a, b)
+
+
+def _cast(s: pl.Series, dtype: DType) -> pl.Series:
+    """A column in a wider type; values Polars cannot cast (a list into text) as their JSON."""
+    try:
+        cast: pl.Series = s.cast(dtype, strict=False)
+        return cast
+    except Exception:  # noqa: BLE001
+        return pl.Series(s.name, [None if v is None else json.dumps(v, default=str) for v in s.to_list()], dtype=dtype)
 
 
 def _conform(df: pl.DataFrame, schema: dict[str, DType]) -> pl.DataFrame:

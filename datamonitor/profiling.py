@@ -248,13 +248,14 @@ def _profiles(stats: TableStats, opts: ProfileOptions) -> tuple[ColumnProfile, .
     for st in stats.columns.values():
         distinct, exact = stats.distinct(st)
         numeric = st.numeric or st.cat == "duration"
-        found = quantiles.get(st.name, {})
+        # a quantile that is not a finite number (a column holding inf) is not reported, as a mean is not
+        found = {q: v for q, v in quantiles.get(st.name, {}).items() if math.isfinite(v)}
         out.append(ColumnProfile(
             name=st.name, type=st.cat, nulls=st.nulls, distinct=distinct, distinct_exact=exact,
             min=_plain(st.min), max=_plain(st.max),
-            mean=_plain(st.mean) if numeric and st.count else None,
+            mean=_plain(st.mean + st.shift if st.shift else st.mean) if numeric and st.count else None,
             std=_plain(stats.std(st)), quantiles={q: found[q] for q in opts.quantiles if q in found},
-            deciles=tuple(found[q] for q in DECILES) if opts.deciles and found else (),
+            deciles=tuple(found[q] for q in DECILES) if opts.deciles and all(q in found for q in DECILES) else (),
             min_length=st.min_length, max_length=st.max_length,
         ))
     return tuple(out)
@@ -316,11 +317,11 @@ def _settled(p: Path, det: Detected, opts: ProfileOptions, digest: str | None,
         try:
             return (*_pass(req, opts), req.detected)
         except Widened as w:  # measured under a type too narrow: again, with the final one
-            req = replace(req, schema=w.schema)
+            req = replace(req, schema=w.schema, formats=w.formats)
         except Reencode as r:
             if opts.encoding:
                 raise SourceError(f"not {opts.encoding}: a byte sequence it cannot decode", path=p) from None
-            req = replace(req, detected=replace(req.detected, encoding=r.encoding), schema=None)
+            req = replace(req, detected=replace(req.detected, encoding=r.encoding), schema=None, formats=None)
     raise SourceError("the column types did not settle", path=p)  # pragma: no cover - each pass only widens
 
 

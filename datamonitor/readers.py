@@ -65,6 +65,8 @@ class ReadRequest:
     options: ProfileOptions
     #: the schema to read under (from a pass that widened), None to learn it
     schema: dict[str, DType] | None = None
+    #: the layout of each time column of that schema
+    formats: dict[str, str] | None = None
     #: the file's SHA-256 when the caller has it
     digest: str | None = None
     #: called with the bytes read so far
@@ -99,7 +101,7 @@ def _csv(req: ReadRequest, pool: Executor) -> Opened:
     blocks, raw = _text_blocks(req, big)
     reader = CsvReader(blocks, delimiter=det.delimiter or ",", header=opts.header, decimal=det.decimal or ".",
                        comment=opts.comment, null_values=opts.null_values, schema=req.schema,
-                       chunk_size=opts.chunk_bytes, pool=pool if big else None)
+                       chunk_size=opts.chunk_bytes, pool=pool if big else None, formats=req.formats)
     return Opened(reader, lambda: raw.digest, big)
 
 

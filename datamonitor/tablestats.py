@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .columntypes import CATEGORIES, cat_has_no_distinct, category, flatten_structs
+from .columntypes import CATEGORIES, cast_lossy, cat_has_no_distinct, category, flatten_structs, other_kind
 from .distinct import Bitmap, takes_bitmap
 from .profiling import KMV_K as PROFILING_KMV_K
 
@@ -62,6 +62,11 @@ class ColumnState:
     #: past the exact budget: the sketch keeps hashes under this threshold
     threshold: int | None = None
     values: list[Any] = field(default_factory=list)
+    #: the column's type in its first chunk
+    dtype: Any = None
+    #: integers past 2**53: ``mean`` is of the values less this (a float would round a value, and a spread of a
+    #: few units near 2**63 would be measured in steps of 2048)
+    shift: int = 0
 
     @property
     def numeric(self) -> bool:
@@ -75,6 +80,11 @@ def _row(frame: pl.DataFrame) -> dict[str, Any]:
     for name in lists:
         out[name] = frame.get_column(name)[0]
     return out
+
+
+def _huge(lo: Any, hi: Any) -> bool:
+    """Integers a float does not hold exactly."""
+    return lo is not None and max(abs(lo), abs(hi)) >= 1 << 53
 
 
 def _lt(a: Any, b: Any) -> bool:
@@ -116,13 +126,24 @@ class TableStats:
         if odd:  # no value yet, categories, or Python objects: measured as text
             df = df.with_columns(pl.col(n).map_elements(str, return_dtype=pl.String) if schema[n] == pl.Object
                                  else pl.col(n).cast(pl.String) for n in odd)
+        retyped = []
         for s in df.get_columns():
             if s.name not in self.columns:
-                st = self.columns[s.name] = ColumnState(s.name, category(s.dtype))
+                # a column first seen now (a JSON key) was null in the rows before
+                st = self.columns[s.name] = ColumnState(s.name, category(s.dtype), dtype=s.dtype, nulls=self.rows)
                 if takes_bitmap(s.dtype):
                     st.bitmap = Bitmap(s.dtype)
+            elif s.dtype != self.columns[s.name].dtype and other_kind(s.dtype, self.columns[s.name].cat):
+                retyped.append(s.name)
+        if retyped:  # a type widened in this pass (a word among numbers): the reader measures the file again
+            df = df.with_columns(cast_lossy(df.get_column(n), self.columns[n].dtype) for n in retyped)
         if df.height == 0:
             return
+        if len(self.columns) > df.width:  # columns this chunk does not hold (a JSON key absent from it): null here
+            present = set(df.columns)
+            for st in self.columns.values():
+                if st.name not in present:
+                    st.nulls += df.height
         self.rows += df.height
         names = df.columns
         step = 256
@@ -137,6 +158,8 @@ class TableStats:
                     self._without_nan(df, name, out)
             for name in part:
                 st = self.columns[name]
+                if st.cat == "integer" and (st.shift or _huge(out.get(name + "\x00min"), out.get(name + "\x00max"))):
+                    self._shifted(df, st, out)
                 self._merge(st, out)
                 if st.bitmap is not None:
                     self._mark(st, df.get_column(name), out)
@@ -201,6 +224,24 @@ class TableStats:
                 st.hashes = st.hashes.bottom_k(KMV_K)
                 st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
             self._kept_hashes += len(st.hashes) - before
+
+    @staticmethod
+    def _shifted(df: pl.DataFrame, st: ColumnState, out: dict[str, Any]) -> None:
+        """An integer column's mean and variance, of its values less a shift, in exact integers before any float."""
+        key = st.name + "\x00"
+        whole = df.schema[st.name].is_integer()
+        if not st.shift:
+            if not whole:  # floats in a pass about to widen the column (it is measured again): nothing to keep exact
+                return
+            st.shift = int(out[key + "min"])
+            if st.count:  # the chunks before in the shifted frame (their spread is unchanged)
+                st.mean -= st.shift
+        c = pl.col(st.name)
+        if whole:
+            c = (c.cast(pl.Int128) - st.shift).cast(pl.Float64)
+        else:
+            c = c.cast(pl.Float64).fill_nan(None) - float(st.shift)
+        out[key + "mean"], out[key + "var"] = df.select(c.mean().alias("m"), c.var(ddof=0).alias("v")).row(0)
 
     @staticmethod
     def _without_nan(df: pl.DataFrame, name: str, out: dict[str, Any]) -> None:
@@ -358,7 +399,13 @@ class TableStats:
             values.partition(ranks)  # in place: the joined array is this call's own
         else:
             values = np.partition(st.values[0], ranks)
-        found = values[lo] + (values[hi] - values[lo]) * (pos - lo)
+        below, above = values[lo], values[hi]
+        if np.isinf(below).any() or np.isinf(above).any():  # a column holding inf (numpy would warn)
+            with np.errstate(invalid="ignore"):  # an interpolation between infinities is no number
+                # a quantile on a rank is that value (an infinity times nothing would be NaN)
+                found = np.where(pos == lo, below, below + (above - below) * (pos - lo))
+        else:
+            found = below + (above - below) * (pos - lo)
         return {q: float(v) for q, v in zip(self.quantiles, found, strict=True)}
 
     def std(self, st: ColumnState) -> float | None:

@@ -1,7 +1,7 @@
 """Types of text columns: what a column of text is, its cast, and how a type widens.
 
 A text table's value that does not fit its column's type widens the column
-(integer → float → string; date → datetime → string), never alters it; since
+(integer → float → string; a time column keeps one layout, else it is text), never alters it; since
 chunks measured before a widening were measured under the narrower type,
 :class:`Widened` tells the caller to measure the file again with the final
 schema. Rows left out of the KPIs are :class:`BadRows`, counted with a few
@@ -35,9 +35,11 @@ NOT_FAST = (pl.exceptions.PolarsError, ValueError)
 class Widened(Exception):
     """A column's type widened after chunks were measured: measure again with ``schema``."""
 
-    def __init__(self, schema: dict[str, DType]) -> None:
+    def __init__(self, schema: dict[str, DType], formats: dict[str, str] | None = None) -> None:
         super().__init__("schema widened")
         self.schema = schema
+        #: the layout of each time column's text (the pass again parses its times with them)
+        self.formats = dict(formats or {})
 
 
 class Reencode(Exception):
@@ -68,8 +70,8 @@ def wider(a: DType, b: DType) -> DType:
     if b == pl.Null:
         return a
     ca, cb = category(a), category(b)
-    if {ca, cb} == {"integer"}:
-        return pl.Int128 if pl.Int128 in (a, b) else pl.Int64
+    if {ca, cb} == {"integer"}:  # past Int64 (an unsigned 64-bit value among signed ones): Int128
+        return pl.Int128 if pl.Int128 in (a, b) or pl.UInt64 in (a, b) else pl.Int64
     if {ca, cb} <= {"integer", "float"}:
         return pl.Float64
     if {ca, cb} <= {"date", "datetime"}:
@@ -77,6 +79,7 @@ def wider(a: DType, b: DType) -> DType:
     return pl.String
 
 
+_THOUSANDS = r"^[-+]?\d{1,3}(\.\d{3})+(,\d*)?$"
 DATE_LIKE = re.compile(r"^\s*\d{4}[-/]\d{2}[-/]\d{2}")
 _UTC = pl.Datetime("us", "UTC")
 #: the layouts a column of times may have; an ambiguous day/month order is left as text
@@ -129,7 +132,7 @@ def infer(s: pl.Series, decimal: str) -> tuple[DType, str | None]:
     found = date_format(values)
     if found is not None:
         return found[1], found[0]
-    for dtype in (pl.Int64, pl.Float64, pl.Boolean):
+    for dtype in (pl.Int64, pl.Int128, pl.Float64, pl.Boolean):
         try:
             cast(values, dtype, decimal, None)
             return dtype, None
@@ -146,8 +149,13 @@ def cast(s: pl.Series, dtype: DType, decimal: str, fmt: str | None) -> Any:
         return s.str.strip_chars().cast(dtype, strict=True)
     if dtype.is_float():
         t = s.str.strip_chars()
-        if decimal == ",":
-            t = t.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+        if decimal == ",":  # a dot marks thousands, in groups of three: 1.234,5; "2.5" is no number here
+            dotted = t.str.contains(".", literal=True)
+            if dotted.any():
+                if not t.filter(dotted).str.contains(_THOUSANDS).all():
+                    raise ValueError("a dot that marks no thousands")
+                t = t.str.replace_all(".", "", literal=True)
+            t = t.str.replace(",", ".", literal=True)
         return t.cast(pl.Float64, strict=True)
     if dtype == pl.Boolean:
         low = s.str.strip_chars().str.to_lowercase()
@@ -156,6 +164,8 @@ def cast(s: pl.Series, dtype: DType, decimal: str, fmt: str | None) -> Any:
         return low == "true"
     if dtype == pl.Date or isinstance(dtype, pl.Datetime):
         if fmt is None:
+            if s.null_count() == len(s):  # no value to parse
+                return pl.Series(s.name, [None] * len(s), dtype=dtype)
             raise ValueError("no layout")
         return _to_time(s, fmt, dtype)
     return s.cast(dtype, strict=True)
@@ -170,15 +180,18 @@ def type_columns(strings: pl.DataFrame, schema: dict[str, DType] | None, formats
         fmt = formats.get(s.name)
         if want is None:
             want, fmt = infer(s, decimal)
+        elif fmt is None and (want == pl.Date or isinstance(want, pl.Datetime)):
+            found = date_format(s)  # a time column whose layout is not known yet: its values tell it
+            fmt = found[0] if found is not None and found[1] == want else None
         try:
             typed = cast(s, want, decimal, fmt)
         except NOT_FAST:  # does not fit: widen
-            own, own_fmt = infer(s, decimal)
+            own, _layout = infer(s, decimal)
             wide = wider(want, own)
-            if wide != want and (wide == pl.Date or isinstance(wide, pl.Datetime)):
-                fmt = own_fmt if wide == own and own_fmt is not None else None
-                if fmt is None:
-                    wide = pl.String
+            if wide == pl.Date or isinstance(wide, pl.Datetime):
+                # times of another layout than the column's (dates among datetimes, "T" or " "): a time column
+                # has one layout, as in one chunk (date_format), so the column is text
+                wide = pl.String
             want = wide
             typed = cast(s, want, decimal, fmt)
         if fmt is not None and (want == pl.Date or isinstance(want, pl.Datetime)):
