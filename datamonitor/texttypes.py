@@ -79,6 +79,9 @@ def wider(a: DType, b: DType) -> DType:
     return pl.String
 
 
+#: bytes past which a text value is taken for text without trying a cast: every cast copies the column, and
+#: a field of 64 MB took eight copies (a number pandas would read is never near this long)
+LONGEST_SCALAR = 1024
 _THOUSANDS = r"^[-+]?\d{1,3}(\.\d{3})+(,\d*)?$"
 DATE_LIKE = re.compile(r"^\s*\d{4}[-/]\d{2}[-/]\d{2}")
 _UTC = pl.Datetime("us", "UTC")
@@ -129,11 +132,17 @@ def infer(s: pl.Series, decimal: str) -> tuple[DType, str | None]:
     values = s.drop_nulls()
     if not len(values):
         return pl.String, None
+    if (values.str.len_bytes().max() or 0) > LONGEST_SCALAR:  # a length is read, not counted: no copy
+        return pl.String, None  # no number, boolean or time is written this long: text, with no cast tried
     found = date_format(values)
     if found is not None:
         return found[1], found[0]
+    first = values.head(1)
     for dtype in (pl.Int64, pl.Int128, pl.Float64, pl.Boolean):
         try:
+            # every value must fit, the first too: tried alone first, a text column costs no copy of itself
+            # per type (a 64 MB field took 8 of them)
+            cast(first, dtype, decimal, None)
             cast(values, dtype, decimal, None)
             return dtype, None
         except NOT_FAST:
