@@ -132,7 +132,8 @@ def infer(s: pl.Series, decimal: str) -> tuple[DType, str | None]:
     values = s.drop_nulls()
     if not len(values):
         return pl.String, None
-    if (values.str.len_bytes().max() or 0) > LONGEST_SCALAR:  # a length is read, not counted: no copy
+    longest = values.str.len_bytes().max()  # a length is read, not counted: no copy
+    if isinstance(longest, int) and longest > LONGEST_SCALAR:
         return pl.String, None  # no number, boolean or time is written this long: text, with no cast tried
     found = date_format(values)
     if found is not None:
