@@ -245,9 +245,11 @@ class CsvReader:
         df = pl.read_csv(chunk, schema=parse, **self._options(list(markers)))
         rest = [m for m in self.null_values if m not in markers]  # "" too: a quoted "" is text, not null
         text = [n for n, t in parse.items() if t == pl.String]
-        if rest and text:
-            df = df.with_columns(pl.when(pl.col(n).is_in(rest)).then(None).otherwise(pl.col(n)).alias(n)
-                                 for n in text)
+        if rest and text:  # a column is rewritten (a copy) only when one of its values is a marker
+            hits = df.select(pl.col(n).is_in(rest).any().alias(n) for n in text).row(0, named=True)
+            if any(hits.values()):
+                df = df.with_columns(pl.when(pl.col(n).is_in(rest)).then(None).otherwise(pl.col(n)).alias(n)
+                                     for n in text if hits[n])
         if times:
             df = df.with_columns(cast(df.get_column(n), t, self.decimal, fmt) for n, t, fmt in times)
         return df
@@ -369,6 +371,16 @@ class CsvReader:
                 if fmt is not None:  # kept aside: this pass reads the column as text and forgets its layout
                     self.retyped_formats[name] = fmt
 
+    def _take_retyped(self, df: pl.DataFrame) -> pl.DataFrame:
+        """The first chunk with its late-typed columns cast to their types, which the schema takes from now on."""
+        assert self.schema is not None
+        df = df.with_columns(cast(df.get_column(n), t, self.decimal, self.retyped_formats.get(n)).alias(n)
+                             for n, t in self.retyped.items())
+        self.schema.update(self.retyped)
+        self.formats.update(self.retyped_formats)
+        self.retyped, self.retyped_formats = {}, {}
+        return df
+
     def chunks(self) -> Iterator[pl.DataFrame]:
         """Typed chunks; raises :class:`Widened` at the end when a type widened after the first chunk."""
         widened_after_first = False
@@ -390,6 +402,8 @@ class CsvReader:
                 df, widened = self._typed(chunk, line, ahead)
                 if self.untyped and not self.final:
                     self._retype(df)
+                    if first and self.retyped:  # nothing measured yet: this chunk takes the types, no second pass
+                        df = self._take_retyped(df)
                 self.chunk_ascii = chunk.isascii()
                 self.non_ascii = self.non_ascii or not self.chunk_ascii
                 if widened and not first:

@@ -129,12 +129,12 @@ def date_format(values: pl.Series) -> tuple[str, DType] | None:
 
 def infer(s: pl.Series, decimal: str) -> tuple[DType, str | None]:
     """The narrowest type every value of a text column fits, and the layout of a time column."""
+    longest = s.str.len_bytes().max()  # a length is read, not counted: no copy
+    if isinstance(longest, int) and longest > LONGEST_SCALAR:
+        return pl.String, None  # no number, boolean or time is written this long: text, with no cast tried
     values = s.drop_nulls()
     if not len(values):
         return pl.String, None
-    longest = values.str.len_bytes().max()  # a length is read, not counted: no copy
-    if isinstance(longest, int) and longest > LONGEST_SCALAR:
-        return pl.String, None  # no number, boolean or time is written this long: text, with no cast tried
     found = date_format(values)
     if found is not None:
         return found[1], found[0]

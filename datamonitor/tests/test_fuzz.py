@@ -157,7 +157,17 @@ def test_an_enormous_line_is_handled_in_bounded_memory(tmp_path: Path) -> None:
     assert lines[0].startswith(("KPIS", "ERROR")), done.stdout
     if lines[0].startswith("ERROR"):
         assert str(path) in lines[0] and "line size" in lines[0], "the error says why"
-    assert int(lines[-1].split()[1]) < 1024, f"peak RSS {lines[-1]} MB for a 64 MB line"
+    # beside the engine's own parse of the same file, in a child of its own: Polars 2.0 (the newest for Python
+    # 3.10) takes 730 MB to parse this line where 2.1 takes 190, so the bound is on what datamonitor adds
+    alone = subprocess.run([sys.executable, "-c", _POLARS_ALONE, str(path)], capture_output=True, text=True,
+                           timeout=300, check=True)
+    ours, polars_alone = int(lines[-1].split()[1]), int(alone.stdout.split()[-1])
+    assert ours - polars_alone < 10 * 64, f"peak RSS {ours} MB for a 64 MB line, Polars' parse alone {polars_alone} MB"
+
+
+_POLARS_ALONE = ("import resource, sys\nimport polars as pl\n"
+                 "pl.read_csv(sys.argv[1], schema={'a': pl.String, 'b': pl.String})\n"
+                 "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
 
 
 # ---------------------------------------------------------------- config
