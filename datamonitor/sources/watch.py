@@ -123,6 +123,8 @@ class DirectoryWatcher:
         self.ignore, self.settle, self._clock = tuple(ignore), settle, clock
         self._state = state if state is not None else _MemoryState()
         self._pending: dict[Path, tuple[float, int, float]] = {}
+        #: files handed to a worker and not yet finished (committed, failed or put back): one at a time per path
+        self._inflight: set[Path] = set()
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._observer: Any = None
@@ -183,6 +185,9 @@ class DirectoryWatcher:
         for path, (due, size, mtime) in list(self._pending.items()):
             if due > now:
                 continue
+            if path in self._inflight:  # offered again while it is measured: judged once that one is stored,
+                self._pending[path] = (now + self.settle, size, mtime)  # when the state knows its content
+                continue
             try:
                 st = path.stat()
             except OSError:
@@ -192,6 +197,7 @@ class DirectoryWatcher:
                 self._pending[path] = (now + self.settle, st.st_size, st.st_mtime)
                 continue
             del self._pending[path]
+            self._inflight.add(path)
             ready.append(path)
         return ready
 
@@ -206,6 +212,7 @@ class DirectoryWatcher:
             finally:
                 if not handed_over:
                     self._done(0)
+                    self._finished([path])
 
     def _done(self, processed: int, deferred: int = 0, failed: int = 0, files: int = 1) -> None:
         with self._count_lock:
@@ -213,6 +220,11 @@ class DirectoryWatcher:
             self.processed += processed
             self.deferred += deferred
             self.failed += failed
+
+    def _finished(self, paths: Iterable[Path]) -> None:
+        with self._lock:
+            self._inflight.difference_update(paths)
+            self._lock.notify()
 
     def _handle(self, path: Path) -> bool:
         """Measure one file; True when it was handed to the committer, which then accounts for it."""
@@ -276,15 +288,15 @@ class DirectoryWatcher:
                 for m in batch:
                     self.offer(m.path, delay=self.retry_after)
                 self._done(0, deferred=len(batch), files=len(batch))
-                continue
             except Exception as exc:  # noqa: BLE001 - the watcher goes on; a restart's catch-up measures them
                 log.error("storing %d file(s) failed: %s", len(batch), exc)
                 self._done(0, failed=len(batch), files=len(batch))
-                continue
-            if isinstance(self._state, _MemoryState):  # a store's state was saved by commit, with the records
-                for m in batch:
-                    self._state.set(m.key, m.sha256)
-            self._done(len(batch) - failed, failed=failed, files=len(batch))
+            else:
+                if isinstance(self._state, _MemoryState):  # a store's state was saved by commit, with the records
+                    for m in batch:
+                        self._state.set(m.key, m.sha256)
+                self._done(len(batch) - failed, failed=failed, files=len(batch))
+            self._finished(m.path for m in batch)
 
     def _run(self) -> None:
         next_tick = self._clock() + self.tick_every

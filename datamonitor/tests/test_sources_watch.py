@@ -180,6 +180,39 @@ def test_finished_files_are_hashed_once_and_committed_together(tmp_path: Path) -
     assert len(batches) <= 2 and max(len(b) for b in batches) > 1
 
 
+def test_a_file_offered_again_while_it_is_being_stored_is_measured_once(tmp_path: Path) -> None:
+    # the clean-clone CI's soak test stored batch-0000.csv twice: its rename was offered at once (delay 0), the
+    # start's catch-up scan offered it again, and 0.2 s later a second worker measured it, before the first
+    # commit had saved its content in the state
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    measured: list[str] = []
+    committed: list[str] = []
+    gate = threading.Event()
+
+    def commit(done: list[Measured]) -> None:
+        gate.wait(10)  # a slow commit (a loaded machine, a big batch)
+        committed.extend(m.value for m in done)
+
+    watcher = DirectoryWatcher([inbox], measure=lambda path, _digest: measured.append(path.name) or path.name,
+                               commit=commit, settle=0.05)
+    watcher.start(catch_up=False)
+    try:
+        (inbox / "a.csv.tmp").write_text(CSV)
+        (inbox / "a.csv.tmp").rename(inbox / "a.csv")
+        wait_until(lambda: measured == ["a.csv"], what="a.csv measured")
+        watcher.scan()  # the same file offered again while its first measurement waits to be stored
+        time.sleep(0.5)  # ten times its settle time
+        assert measured == ["a.csv"], "a second measurement before the first was stored"
+        gate.set()
+        wait_until(lambda: committed == ["a.csv"] and watcher.idle(), what="a.csv stored and the watcher idle")
+        settled(watcher, inbox, done=lambda: len(committed))
+    finally:
+        gate.set()
+        watcher.stop()
+    assert measured == ["a.csv", BARRIER] and committed == ["a.csv", BARRIER]
+
+
 def test_the_watcher_commits_records_schema_and_its_memory_of_a_file_together(tmp_path: Path, home: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
