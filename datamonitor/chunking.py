@@ -17,20 +17,24 @@ from .errors import SourceError
 __all__ = ["chunked", "decode_blocks"]
 
 
-def chunked(blocks: Iterator[bytes], size: int, *, quoted: bool) -> Iterator[bytes]:
-    """Runs of whole records, each ending with a newline; ``quoted``: cut only at a newline outside quotes."""
+def chunked(blocks: Iterator[bytes], size: int, *, quoted: bool, first: int | None = None) -> Iterator[bytes]:
+    """Runs of whole records, each ending with a newline; ``quoted``: cut only at a newline outside quotes.
+
+    :param first: the size of the first chunk, when it differs.
+    """
     pending: list[bytes] = []
     held = quotes = 0  # bytes and quote characters in the pending blocks
+    limit = first or size
     for block in blocks:
         # a block longer than a chunk (8 MiB read, a small ``size``) is cut into several, near ``size`` each
-        while held + len(block) >= size and size - held < len(block) - 1:
-            cut = _cut_after(block, max(size - held, 0), quotes if quoted else None)
+        while held + len(block) >= limit and limit - held < len(block) - 1:
+            cut = _cut_after(block, max(limit - held, 0), quotes if quoted else None)
             if cut < 0:
                 break
             pending.append(block[:cut])
             yield b"".join(pending)
-            block, pending, held, quotes = block[cut:], [], 0, 0
-        cut = -1 if held + len(block) < size else _cut(block, quotes if quoted else None)
+            block, pending, held, quotes, limit = block[cut:], [], 0, 0, size
+        cut = -1 if held + len(block) < limit else _cut(block, quotes if quoted else None)
         if cut < 0:  # not a chunk yet, or no record ends in this block (a very long one): keep reading
             pending.append(block)
             held += len(block)
@@ -40,7 +44,7 @@ def chunked(blocks: Iterator[bytes], size: int, *, quoted: bool) -> Iterator[byt
         pending.append(block[:cut])
         yield b"".join(pending)
         rest = block[cut:]
-        pending, held, quotes = [rest], len(rest), _quotes(rest) if quoted else 0
+        pending, held, quotes, limit = [rest], len(rest), _quotes(rest) if quoted else 0, size
     data = b"".join(pending)
     if data:
         yield data if data.endswith(b"\n") else data + b"\n"

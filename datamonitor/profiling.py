@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import logging
 import math
 import time
 import zipfile
@@ -43,6 +44,8 @@ if TYPE_CHECKING:  # Polars is imported when a table is measured, not when datam
     from .tablestats import TableStats
 
 __all__ = ["ColumnProfile", "ProfileOptions", "TableProfile", "detect", "profile_dataframe", "profile_file"]
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
 _SAMPLE = 1 << 20
@@ -310,7 +313,7 @@ def _finish(stats: TableStats, reader: FormatReader) -> TableStats:
 def _settled(p: Path, det: Detected, opts: ProfileOptions, digest: str | None,
              progress: Callable[[int], None] | None, size: int) -> tuple[TableStats, FormatReader, str, Detected]:
     """Passes over the file until its types settle: again under a wider schema, or in another encoding."""
-    from .readers import ReadRequest, Reencode, Widened
+    from .readers import ReadRequest, Reencode, Rescan, Widened
 
     req = ReadRequest(p, det, opts, digest=digest, progress=progress, size=size)
     for _attempt in range(6):
@@ -318,6 +321,9 @@ def _settled(p: Path, det: Detected, opts: ProfileOptions, digest: str | None,
             return (*_pass(req, opts), req.detected)
         except Widened as w:  # measured under a type too narrow: again, with the final one
             req = replace(req, schema=w.schema, formats=w.formats)
+        except Rescan as r:  # the streaming scan met a row it cannot judge: again, every row on the chunk path
+            log.debug("%s: read again on the chunk path: %s", p, r)
+            req = replace(req, scan=False)
         except Reencode as r:
             if opts.encoding:
                 raise SourceError(f"not {opts.encoding}: a byte sequence it cannot decode", path=p) from None

@@ -30,13 +30,13 @@ from .jsonreader import JsonReader
 from .parquetreader import ParquetReader, file_digest
 from .rawinput import RawInput, prefetch
 from .sniff import Detected
-from .texttypes import BadRows, DType, Reencode, Widened, wider
+from .texttypes import BadRows, DType, Reencode, Rescan, Widened, wider
 
 if TYPE_CHECKING:
     from .profiling import ProfileOptions
 
 __all__ = ["READERS", "BadRows", "CsvReader", "FormatReader", "JsonReader", "Opened", "ParquetReader", "ReadRequest",
-           "Reencode", "Widened", "decode_blocks", "open_reader", "wider"]
+           "Reencode", "Rescan", "Widened", "decode_blocks", "open_reader", "wider"]
 
 
 class FormatReader(Protocol):
@@ -72,6 +72,8 @@ class ReadRequest:
     #: called with the bytes read so far
     progress: Callable[[int], None] | None = None
     size: int = 0
+    #: the rest of a big CSV may go through Polars' streaming scan (False after it met a row it cannot judge)
+    scan: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,12 @@ def _big(req: ReadRequest) -> bool:
 def _csv(req: ReadRequest, pool: Executor) -> Opened:
     det, opts, big = req.detected, req.options, _big(req)
     blocks, raw = _text_blocks(req, big)
+    # the rest of a big plain UTF-8 file may be parsed by Polars' streaming scan (csvscan), which reads the file itself
+    scan = big and req.scan and det.compression is None and (det.encoding or "utf-8") in ("utf-8", "utf8")
     reader = CsvReader(blocks, delimiter=det.delimiter or ",", header=opts.header, decimal=det.decimal or ".",
                        comment=opts.comment, null_values=opts.null_values, schema=req.schema,
-                       chunk_size=opts.chunk_bytes, pool=pool if big else None, formats=req.formats)
+                       chunk_size=opts.chunk_bytes, pool=pool if big else None, formats=req.formats,
+                       scan=req.path if scan else None)
     return Opened(reader, lambda: raw.digest, big)
 
 

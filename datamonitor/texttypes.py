@@ -18,7 +18,7 @@ import polars as pl
 
 from .columntypes import category
 
-__all__ = ["CHUNK", "DATE_LIKE", "NOT_FAST", "BadRows", "DType", "Reencode", "Widened", "cast", "date_format",
+__all__ = ["CHUNK", "DATE_LIKE", "NOT_FAST", "BadRows", "DType", "Reencode", "Rescan", "Widened", "cast", "date_format",
            "infer", "type_columns", "wider"]
 
 #: bytes of text parsed at a time, by default
@@ -40,6 +40,10 @@ class Widened(Exception):
         self.schema = schema
         #: the layout of each time column's text (the pass again parses its times with them)
         self.formats = dict(formats or {})
+
+
+class Rescan(Exception):
+    """The streaming scan met a row it cannot judge (or failed): measure the file again on the chunk path."""
 
 
 class Reencode(Exception):

@@ -1,0 +1,142 @@
+"""The two paths of a big CSV give the same KPIs: Polars' streaming scan after the first chunk (csvscan) and the
+chunk path, which reads every chunk itself. A row the scan cannot judge sends the file back to the chunk path,
+whose KPIs, bad rows and line numbers it then has."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from datamonitor import csvscan
+from datamonitor.csvreader import CsvReader
+from datamonitor.profiling import ProfileOptions, TableProfile, profile_file
+from datamonitor.texttypes import Rescan
+
+SMALL = ProfileOptions(chunk_bytes=64 << 10)
+
+
+def profiles(path: Path, monkeypatch: pytest.MonkeyPatch,
+             options: ProfileOptions = SMALL) -> tuple[TableProfile, TableProfile, Counter[str]]:
+    """The file through the scan (when it takes it) and through the chunk path alone, and what the scan did."""
+    used: Counter[str] = Counter()
+    scan = CsvReader._scanned
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        used["scans"] += 1
+        try:
+            for batch in scan(*args, **kwargs):
+                used["batches"] += 1
+                yield batch
+        except Rescan:
+            used["rescans"] += 1
+            raise
+
+    with monkeypatch.context() as m:
+        m.setattr(CsvReader, "_scanned", counted)
+        scanned = profile_file(path, options)
+    with monkeypatch.context() as m:
+        m.setattr(csvscan, "available", lambda: False)
+        chunked = profile_file(path, options)
+    return scanned, chunked, used
+
+
+def same(a: TableProfile, b: TableProfile) -> None:
+    """Equal in every field but the time taken; a mean or std may differ in its last bits (other batch sums)."""
+    da, db = asdict(a), asdict(b)
+    da.pop("seconds"), db.pop("seconds")
+    ca, cb = da.pop("columns"), db.pop("columns")
+    assert da == db
+    assert [c["name"] for c in ca] == [c["name"] for c in cb]
+    for x, y in zip(ca, cb, strict=True):
+        for key in ("mean", "std"):
+            vx, vy = x.pop(key), y.pop(key)
+            assert (vx is None) == (vy is None) and (vx is None or math.isclose(vx, vy, rel_tol=1e-12)), (x["name"], key)
+        assert x == y, x["name"]
+
+
+def test_real_flights_take_the_scan_and_match_the_chunk_path_and_pandas(flights_csv: Path, monkeypatch) -> None:
+    scanned, chunked, used = profiles(flights_csv, monkeypatch, ProfileOptions(chunk_bytes=1 << 20))
+    assert used["batches"] > 1 and not used["rescans"]
+    same(scanned, chunked)
+    df = pd.read_csv(flights_csv)
+    assert scanned.rows == len(df) and scanned.bad_rows == 0
+    for col in scanned.columns:
+        assert col.nulls == int(df[col.name].isna().sum()), col.name
+        if col.type in ("integer", "float"):
+            assert col.min == df[col.name].min() and col.max == df[col.name].max(), col.name
+            assert math.isclose(col.mean, df[col.name].mean(), rel_tol=1e-12), col.name
+            assert math.isclose(col.std, df[col.name].std(), rel_tol=1e-9), col.name
+            assert col.distinct == df[col.name].nunique(), col.name
+
+
+def _messy(rows: int = 30_000, late: dict[int, str] | None = None, crlf: bool = True) -> bytes:
+    """Clean but awkward CSV: quoted delimiters, quotes and newlines, Unicode, a null marker first seen late in a
+    text column, times, booleans, a column with no value in the first rows, CRLF; ``late``: raw lines put in."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n" if crlf else "\n")
+    w.writerow(["id", "amount", "note", "when", "flag", "late", "code"])
+    for i in range(rows):
+        note = ["plain", 'say "hi", then go', "two\nlines", "café ☕", "NULL" if i > rows // 2 else "x", ""][i % 6]
+        when = f"2024-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:00"
+        w.writerow([i, f"{(i % 997) * 1.25 - 300:.2f}", note, when, ["true", "False"][i % 2],
+                    "" if i < rows // 3 else i % 50, f"C{i % 400}"])
+    text = out.getvalue()
+    if late:
+        lines = text.split("\r\n" if crlf else "\n")
+        for at, raw in sorted(late.items(), reverse=True):
+            lines.insert(at, raw)
+        text = ("\r\n" if crlf else "\n").join(lines)
+    return text.encode()
+
+
+def test_awkward_but_clean_text_is_the_same_through_the_scan(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "data[1].csv"  # a name that is a glob pattern: the scan takes it literally
+    path.write_bytes(_messy())
+    scanned, chunked, used = profiles(path, monkeypatch)
+    assert used["batches"] > 0 and not used["rescans"]
+    same(scanned, chunked)
+    got = {c.name: c for c in scanned.columns}
+    assert scanned.rows == 30_000 and scanned.bad_rows == 0
+    assert got["late"].type == "integer" and got["late"].nulls == 10_000  # typed by its late values, a second pass
+    assert got["note"].nulls == sum(1 for i in range(30_000) if i % 6 == 5 or (i % 6 == 4 and i > 15_000))
+    assert got["when"].type == "datetime" and got["flag"].type == "boolean"
+    assert got["note"].max_length == 17 and got["note"].min_length == 1
+
+
+@pytest.mark.parametrize(("raw", "bad"), [
+    ("1,2", 1),  # too few fields: Polars fills them
+    ("", 0),  # a blank line: Polars reads a row of nulls
+    ("1,2.5,x,2024-01-01 00:00:00,true,3,C1,extra", 1),  # too many fields
+    ("2.5,1.0,x,2024-01-01 00:00:00,true,3,C1", 0),  # a float in an integer column: it widens
+    ("7,NA,x,2024-01-01 00:00:00,true,3,C1", 0),  # a null marker the first rows did not use, in a number column
+    ("7,1.0,x,01/02/2024,true,3,C1", 0),  # a time in another layout: the column is text
+])
+def test_a_late_row_the_scan_cannot_judge_sends_the_file_to_the_chunk_path(tmp_path: Path, monkeypatch,
+                                                                          raw: str, bad: int) -> None:
+    path = tmp_path / "late.csv"
+    path.write_bytes(_messy(late={25_000: raw}, crlf=False))
+    scanned, chunked, used = profiles(path, monkeypatch)
+    assert used["rescans"] == 1
+    same(scanned, chunked)
+    assert scanned.bad_rows == bad
+    if bad:
+        line = path.read_bytes().decode().split("\n").index(raw) + 1
+        assert scanned.bad_row_examples[0][0] == line, scanned.bad_row_examples
+
+
+def test_a_file_whose_first_rows_are_ragged_never_takes_the_scan(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_bytes(_messy(late={10: "1,2"}, crlf=False))
+    scanned, chunked, used = profiles(path, monkeypatch)
+    assert not used["scans"]
+    same(scanned, chunked)
+    assert scanned.bad_rows == 1
