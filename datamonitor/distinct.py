@@ -59,11 +59,10 @@ class Bitmap:
             if not (float(lo).is_integer() and float(hi).is_integer()) or max(abs(lo), abs(hi)) >= 2**53:
                 return False  # past 2**53 a float is no exact whole number (and past 2**63 no int64)
             lo, hi = int(lo), int(hi)
-        start = lo if self.seen is None else min(lo, self.base)
-        end = hi if self.seen is None else max(hi, self.base + len(self.seen) - 1)
-        size = end - start + 1
-        if size > MAX_RANGE or size - self.nbytes > room:
+        if not self._fits(lo, hi, room):
             return False
+        if not self.dtype.is_float() and self._full(lo, hi):
+            return True  # every whole number of the chunk's range was seen: it holds no new value
         values = s.drop_nulls().to_numpy()
         if self.dtype.is_float():
             if np.isnan(values.sum()):  # NaN is not a value (nulls and NaN count alike): a sum finds one
@@ -72,15 +71,42 @@ class Bitmap:
             if not (whole == values).all():
                 return False
             values = whole
+        return self.mark(values, lo, hi, room)[0]
+
+    def _fits(self, lo: int, hi: int, room: int) -> bool:
+        start = lo if self.seen is None else min(lo, self.base)
+        end = hi if self.seen is None else max(hi, self.base + len(self.seen) - 1)
+        size = end - start + 1
+        return size <= MAX_RANGE and size - self.nbytes <= room
+
+    def mark(self, values: np.ndarray[Any, Any], lo: int, hi: int, room: int) -> tuple[bool, np.ndarray[Any, Any] | None]:
+        """Mark whole numbers (their min ``lo`` and max ``hi``); False when they do not fit. With True, how many
+        times each number from :attr:`base` on came, when that count was the cheaper way to mark them."""
+        if not self._fits(lo, hi, room):
+            return False, None
+        start = lo if self.seen is None else min(lo, self.base)
+        end = hi if self.seen is None else max(hi, self.base + len(self.seen) - 1)
+        size = end - start + 1
         self._cover(start, size)
         assert self.seen is not None
-        at = values.astype(np.int64, copy=False) - self.base
-        if len(at) >= size // 4:  # many values over a short range: a count per slot is the cheaper pass
-            self.seen |= np.bincount(at, minlength=size).astype(np.bool_)
-        else:
-            self.seen[at] = True
+        values = values.astype(np.int64, copy=False)
+        counts = None
+        if len(values) < size // 4:  # few values over a long range: each marked on its own
+            self.seen[values - self.base] = True
+        elif self.base >= 0 and end < 2 * MAX_RANGE:  # counted where they lie: no pass to shift them
+            counts = np.bincount(values, minlength=end + 1)[self.base:]
+        else:  # many values over a short range: a count per slot is the cheaper pass
+            counts = np.bincount(values - self.base, minlength=size)
+        if counts is not None:
+            self.seen |= counts.astype(np.bool_)
         self.count = int(np.count_nonzero(self.seen))
-        return True
+        return True, counts
+
+    def _full(self, lo: int, hi: int) -> bool:
+        """Every whole number from ``lo`` to ``hi`` is marked already."""
+        if self.seen is None or lo < self.base or hi >= self.base + len(self.seen):
+            return False
+        return bool(self.seen[lo - self.base:hi - self.base + 1].all())
 
     def _cover(self, start: int, size: int) -> None:
         if self.seen is not None and start == self.base and size == len(self.seen):

@@ -150,25 +150,34 @@ class TableStats:
         for start in range(0, len(names), step):
             part = names[start:start + step]
             exprs: list[pl.Expr] = []
+            counted = {name for name in part if self._counted(self.columns[name])}
             for name in part:
-                exprs.extend(self._exprs(name, self.columns[name]))
+                exprs.extend(self._exprs(name, self.columns[name], name in counted))
             out = _row(df.select(exprs))
             for name in part:
                 if out.get(name + "\x00nan"):
                     self._without_nan(df, name, out)
             for name in part:
                 st = self.columns[name]
+                if name in counted:
+                    self._ints(st, df.get_column(name), out)
                 if st.cat == "integer" and (st.shift or _huge(out.get(name + "\x00min"), out.get(name + "\x00max"))):
                     self._shifted(df, st, out)
                 self._merge(st, out)
-                if st.bitmap is not None:
+                if st.bitmap is not None and name not in counted:
                     self._mark(st, df.get_column(name), out)
         if self.quantiles:
             self._sample(df)
         if not self.sketched and self._kept_hashes > self.distinct_budget:
             self._to_sketch()
 
-    def _exprs(self, name: str, st: ColumnState) -> list[pl.Expr]:
+    @staticmethod
+    def _counted(st: ColumnState) -> bool:
+        """An integer column whose distinct values a bitmap holds: its min, max, mean and variance are read off the
+        values the bitmap marks (:meth:`_ints`), where Polars' four aggregates took four passes."""
+        return st.cat == "integer" and st.bitmap is not None and not st.shift
+
+    def _exprs(self, name: str, st: ColumnState, counted: bool = False) -> list[pl.Expr]:
         c = pl.col(name)
         cat = st.cat
         if cat == "decimal":
@@ -184,7 +193,9 @@ class TableStats:
         if cat == "string" and st.threshold is None:
             # the distinct values first: min, max, lengths and hashes are then read off them (_from_distinct)
             return [*exprs, c.drop_nulls().unique().implode().alias(key + "distinct")]
-        if cat in ("integer", "float", "decimal", "duration"):
+        if counted:
+            pass
+        elif cat in ("integer", "float", "decimal", "duration"):
             f = c if cat == "integer" else c.cast(pl.Float64)  # an integer column's mean is a float: no cast
             exprs += [c.min().alias(key + "min"), c.max().alias(key + "max"),
                       f.mean().alias(key + "mean"), f.var(ddof=0).alias(key + "var")]
@@ -287,6 +298,39 @@ class TableStats:
             st.min_length = lo if st.min_length is None else min(st.min_length, lo)
             st.max_length = hi if st.max_length is None else max(st.max_length, hi or 0)
 
+    def _ints(self, st: ColumnState, s: pl.Series, out: dict[str, Any]) -> None:
+        """A bitmap's integer column: min and max in numpy, the values marked, the mean and variance from how many
+        times each value came (the bitmap's count, when it made one) or from the values."""
+        bitmap = st.bitmap
+        assert bitmap is not None
+        key = st.name + "\x00"
+        if s.dtype != bitmap.dtype:  # a chunk read under a wider type (the file is then measured again)
+            c = pl.col(st.name).cast(pl.Float64)
+            out.update(s.to_frame().select(c.min().alias(key + "min"), c.max().alias(key + "max"),
+                                           c.mean().alias(key + "mean"), c.var(ddof=0).alias(key + "var")).row(0, named=True))
+            self._mark(st, s, out)
+            return
+        values = s.drop_nulls().to_numpy()
+        if not len(values):
+            return
+        lo, hi = int(values.min()), int(values.max())
+        out[key + "min"], out[key + "max"] = lo, hi
+        before, size = bitmap.count, bitmap.nbytes
+        fits, counts = bitmap.mark(values, lo, hi, BITMAP_BUDGET - self._bitmap_bytes)
+        self._bitmap_bytes += bitmap.nbytes - size
+        if counts is not None:  # sums over the range, not the values: each from the bitmap's base, exact up to 2**53
+            at = np.arange(len(counts), dtype=np.float64)
+            mean = float(counts @ at) / len(values)
+            out[key + "mean"] = bitmap.base + mean
+            out[key + "var"] = float(counts @ np.square(at - mean)) / len(values)
+        else:
+            out[key + "mean"], out[key + "var"] = float(values.mean()), float(values.var())
+        if fits:
+            self._kept_hashes += bitmap.count - before
+            return
+        self._unmap(st)
+        self._merge(st, {key + "nulls": 0, key + "hashes": s.drop_nulls().unique().hash(_SEED)}, count=False)
+
     def _mark(self, st: ColumnState, s: pl.Series, out: dict[str, Any]) -> None:
         """Mark the chunk's values in the column's bitmap, or turn it into a hash set when they do not fit."""
         assert st.bitmap is not None
@@ -326,7 +370,7 @@ class TableStats:
         if not numeric:
             return
         if self._keep < 1.0:  # rows first: the casts then touch only the rows kept
-            df = df.select(numeric).filter(pl.Series(self._mask(df.height, self._keep)))
+            df = df.select(numeric)[self._rows(df.height, self._keep)]
         part = df.select(self._as_float(n, self.columns[n].cat) for n in numeric)
         for name in numeric:
             arr = part.get_column(name).to_numpy()
@@ -356,6 +400,12 @@ class TableStats:
             return  # it fits: exact quantiles
         while self._keep * rows * numeric > self.quantile_budget / 2:  # half: room to grow before a halving
             self._keep /= 2
+
+    def _rows(self, n: int, p: float) -> Any:
+        """Each of ``n`` rows kept with probability ``p``: how many is binomial, which is a uniform choice of that
+        many (a choice costs what it keeps, a mask what it looks at)."""
+        gen = np.random.default_rng(self._rng.getrandbits(64))
+        return np.sort(gen.choice(n, size=gen.binomial(n, p), replace=False))
 
     def _mask(self, n: int, p: float) -> Any:
         gen = np.random.default_rng(self._rng.getrandbits(64))
