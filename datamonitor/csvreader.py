@@ -45,7 +45,9 @@ __all__ = ["CsvReader"]
 
 _MAX_FIELD = (1 << 31) - 1
 #: what a chunk's fast parse depends on: the types to parse, the null markers, the time columns' layouts
-_Plan = tuple[dict[str, DType], tuple[str, ...], tuple[tuple[str, DType, "str | None"], ...]]
+#: the parse's types, the null markers it maps, each time column's type and layout, and the text columns whose
+#: other markers are mapped before they are typed (a text column's are found by the statistics: ``null_text``)
+_Plan = tuple[dict[str, DType], tuple[str, ...], tuple[tuple[str, DType, "str | None"], ...], tuple[str, ...]]
 #: a chunk's parse under a plan, started ahead
 _Ahead = tuple[_Plan, "Future[pl.DataFrame]"]
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -96,6 +98,8 @@ class CsvReader:
         self.scan = scan
         #: the chunks after the first went through that scan
         self.scanned = False
+        #: the null markers the parse leaves in text columns: the statistics map them (TableStats.add's ``nulls``)
+        self.null_text: tuple[str, ...] = ()
         self.bad = BadRows()
         self.names: list[str] = []
         self.lines_done = 0
@@ -169,6 +173,7 @@ class CsvReader:
         # (R's NA, say); the others are found after it, in the text columns only (a marker in a number
         # column fails the parse, and that chunk takes the path that knows every marker)
         self.markers = [m for m in self.null_values if m and m.encode() in head]
+        self.null_text = tuple(m for m in self.null_values if m not in self.markers)
         counted, self.bad = self.bad, BadRows()  # the head's bad rows are counted with their chunk
         try:
             df = pl.read_csv(head, new_columns=self.names, infer_schema_length=None, **opts)
@@ -245,18 +250,19 @@ class CsvReader:
         parse = {n: pl.String if (t == pl.Date or isinstance(t, pl.Datetime) or (self.decimal == "," and t == pl.Float64))
                  else t for n, t in self.schema.items()}
         times = tuple((n, t, self.formats.get(n)) for n, t in self.schema.items() if parse[n] != t)
-        return parse, tuple(self.markers), times
+        typed = tuple(n for n, t in parse.items() if t == pl.String and (n in self.untyped or self.schema[n] != t))
+        return parse, tuple(self.markers), times, typed
 
     def _parse(self, chunk: bytes, plan: _Plan) -> pl.DataFrame:
         """The fast parse: Polars under the schema; reads nothing that changes (it may run in another thread)."""
-        parse, markers, _times = plan
+        parse, markers, _times, _typed = plan
         return self._complete(pl.read_csv(chunk, schema=parse, **self._options(list(markers))), plan)
 
     def _complete(self, df: pl.DataFrame, plan: _Plan) -> pl.DataFrame:
-        """A frame parsed under the plan's schema: the null markers the parse did not take, and the times."""
-        parse, markers, times = plan
+        """A frame parsed under the plan's schema: the times, and in the columns read as text to be typed, the null
+        markers the parse did not take (a text column's are found among its distinct values: ``null_text``)."""
+        _parse, markers, times, text = plan
         rest = [m for m in self.null_values if m not in markers]  # "" too: a quoted "" is text, not null
-        text = [n for n, t in parse.items() if t == pl.String]
         if rest and text:  # a column is rewritten (a copy) only when one of its values is a marker
             hits = df.select(pl.col(n).is_in(rest).any().alias(n) for n in text).row(0, named=True)
             if any(hits.values()):
@@ -387,7 +393,7 @@ class CsvReader:
         drain = _Drain(self.blocks)
         plan = self._plan()
         assert plan is not None
-        parse, markers, _times = plan
+        parse, markers, _times, _typed = plan
         self.scanned, self.chunk_ascii, self.chunk_lines = True, False, None
         try:
             for df in csvscan.scan_batches(self.scan, skip_lines=skip_lines, schema=parse,

@@ -36,6 +36,7 @@ class JsonReader:
         #: JSON has no header: the columns come with the records
         self.names: list[str] = []
         self.chunk_ascii = False
+        self.null_text: tuple[str, ...] = ()
 
     def _frame(self, records: list[Any]) -> pl.DataFrame:
         """Records as a frame, each value as it is: the types are the records' own (the schema so far is not

@@ -30,6 +30,7 @@ class ParquetReader:
         self.names: list[str] = []
         self.bytes_read = 0
         self.chunk_ascii = False
+        self.null_text: tuple[str, ...] = ()
 
     def chunks(self) -> Iterator[pl.DataFrame]:
         import pyarrow as pa

@@ -285,7 +285,7 @@ def _measure(reader: FormatReader, stats: TableStats, big: bool, size: int) -> T
     """Every chunk of the reader into the statistics; a big file's chunks in a pipeline."""
     if not big:
         for df in reader.chunks():
-            stats.add(df, ascii_text=reader.chunk_ascii)  # read after each chunk is parsed
+            stats.add(df, ascii_text=reader.chunk_ascii, nulls=reader.null_text)  # read after each chunk is parsed
         return _finish(stats, reader)
     # the statistics of one chunk are computed while the next is parsed: both release the GIL
     with ThreadPoolExecutor(1, thread_name_prefix="datamonitor-stats") as pool:
@@ -295,7 +295,7 @@ def _measure(reader: FormatReader, stats: TableStats, big: bool, size: int) -> T
                 stats.expect_rows(df, df.height * size / reader.bytes_read)
             if pending is not None:
                 pending.result()
-            pending = pool.submit(stats.add, df, ascii_text=reader.chunk_ascii)
+            pending = pool.submit(stats.add, df, ascii_text=reader.chunk_ascii, nulls=reader.null_text)
         if pending is not None:
             pending.result()
     return _finish(stats, reader)

@@ -50,6 +50,8 @@ class FormatReader(Protocol):
     bytes_read: int
     #: the chunk just handed out is ASCII text (its strings' lengths are their bytes)
     chunk_ascii: bool
+    #: null markers the chunks' text columns may still hold (the statistics map them)
+    null_text: tuple[str, ...]
 
     def chunks(self) -> Iterator[pl.DataFrame]:
         """The table, chunk by chunk; a text reader may raise Widened or Reencode at the end."""

@@ -114,10 +114,14 @@ class TableStats:
 
     # ------------------------------------------------------------- feeding
 
-    def add(self, df: pl.DataFrame, *, ascii_text: bool = False) -> None:
+    def add(self, df: pl.DataFrame, *, ascii_text: bool = False, nulls: tuple[str, ...] = ()) -> None:
         """Merge one chunk; its column names and types must be the ones of the first chunk.
 
         :param ascii_text: the chunk's text is known to be ASCII (string lengths are then byte lengths).
+        :param nulls: text values that stand for null (null markers a CSV parse left in text columns). They are
+            looked for among a text column's distinct values, which its statistics compute anyway, and a column
+            that holds one is measured again with them as nulls (a check of every value cost a fifth of a CSV's
+            statistics).
         """
         self.ascii = ascii_text
         df = flatten_structs(df)
@@ -152,8 +156,12 @@ class TableStats:
             exprs: list[pl.Expr] = []
             counted = {name for name in part if self._counted(self.columns[name])}
             for name in part:
-                exprs.extend(self._exprs(name, self.columns[name], name in counted))
+                exprs.extend(self._exprs(name, self.columns[name], name in counted, nulls))
             out = _row(df.select(exprs))
+            if nulls and (marked := self._marked(part, out, nulls)):
+                df = df.with_columns(pl.when(pl.col(n).is_in(nulls)).then(None).otherwise(pl.col(n)).alias(n)
+                                     for n in marked)
+                out = _row(df.select(exprs))
             for name in part:
                 if out.get(name + "\x00nan"):
                     self._without_nan(df, name, out)
@@ -177,7 +185,7 @@ class TableStats:
         values the bitmap marks (:meth:`_ints`), where Polars' four aggregates took four passes."""
         return st.cat == "integer" and st.bitmap is not None and not st.shift
 
-    def _exprs(self, name: str, st: ColumnState, counted: bool = False) -> list[pl.Expr]:
+    def _exprs(self, name: str, st: ColumnState, counted: bool = False, nulls: tuple[str, ...] = ()) -> list[pl.Expr]:
         c = pl.col(name)
         cat = st.cat
         if cat == "decimal":
@@ -193,6 +201,8 @@ class TableStats:
         if cat == "string" and st.threshold is None:
             # the distinct values first: min, max, lengths and hashes are then read off them (_from_distinct)
             return [*exprs, c.drop_nulls().unique().implode().alias(key + "distinct")]
+        if cat == "string" and nulls:  # past the exact budget there are no distinct values to look among
+            exprs.append(c.is_in(nulls).any().alias(key + "marked"))
         if counted:
             pass
         elif cat in ("integer", "float", "decimal", "duration"):
@@ -218,6 +228,20 @@ class TableStats:
                 h = h.filter(h < st.threshold).unique()
             exprs.append(h.implode().alias(key + "hashes"))
         return exprs
+
+    def _marked(self, names: list[str], out: dict[str, Any], nulls: tuple[str, ...]) -> list[str]:
+        """The text columns that hold a null marker: among their distinct values, or counted (``_exprs``)."""
+        marked = []
+        for name in names:
+            if self.columns[name].cat != "string":
+                continue
+            distinct = out.get(name + "\x00distinct")
+            if distinct is not None:
+                if distinct.is_in(nulls).any():
+                    marked.append(name)
+            elif out.get(name + "\x00marked"):
+                marked.append(name)
+        return marked
 
     def _merge(self, st: ColumnState, out: dict[str, Any], count: bool = True) -> None:
         key = st.name + "\x00"

@@ -140,3 +140,23 @@ def test_a_file_whose_first_rows_are_ragged_never_takes_the_scan(tmp_path: Path,
     assert not used["scans"]
     same(scanned, chunked)
     assert scanned.bad_rows == 1
+
+
+@pytest.mark.parametrize("budget", [None, 1000])  # exact distinct values, and past the budget (a sketch)
+def test_null_markers_first_met_late_in_text_columns_are_nulls_on_both_paths(tmp_path: Path, monkeypatch,
+                                                                             budget: int | None) -> None:
+    """The markers a text column holds are found among its distinct values (or counted past the budget)."""
+    rows = [f"{i},k{i % 3000},{'N/A' if i % 997 == 0 and i > 20_000 else f'v{i % 7}'},{'None' if i == 29_999 else 'z'}"
+            for i in range(30_000)]
+    path = tmp_path / "markers.csv"
+    path.write_text("id,key,val,last\n" + "\n".join(rows) + "\n")
+    options = ProfileOptions(chunk_bytes=64 << 10, **({"exact_distinct_values": budget} if budget else {}))
+    scanned, chunked, used = profiles(path, monkeypatch, options)
+    assert used["batches"] > 0 and not used["rescans"]
+    same(scanned, chunked)
+    df = pd.read_csv(path, keep_default_na=False, na_values=["N/A", "None"])
+    got = {c.name: c for c in scanned.columns}
+    for name in ("val", "last"):
+        assert got[name].nulls == int(df[name].isna().sum()) > 0, name
+        assert got[name].distinct == df[name].nunique(), name
+        assert got[name].min_length == df[name].dropna().str.len().min(), name
