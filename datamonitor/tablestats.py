@@ -40,6 +40,8 @@ QUANTILE_BUDGET = 8 << 20
 #: the bytes all the columns' distinct bitmaps (``distinct.Bitmap``) may hold together
 BITMAP_BUDGET = 16 << 20
 _HASH_SPACE = float(1 << 64)
+#: from this many rows a chunk's bitmap columns take their min, max, mean and variance from numpy (``_ints``)
+_NUMPY_ROWS = 5_000
 
 
 @dataclass
@@ -154,7 +156,8 @@ class TableStats:
         for start in range(0, len(names), step):
             part = names[start:start + step]
             exprs: list[pl.Expr] = []
-            counted = {name for name in part if self._counted(self.columns[name])}
+            # numpy's calls cost more than Polars' aggregates on a few rows (a small file): Polars there
+            counted = {n for n in part if self._counted(self.columns[n])} if df.height >= _NUMPY_ROWS else set()
             for name in part:
                 exprs.extend(self._exprs(name, self.columns[name], name in counted, nulls))
             out = _row(df.select(exprs))
