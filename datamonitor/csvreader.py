@@ -296,9 +296,14 @@ class CsvReader:
 
     def _drop_short(self, df: pl.DataFrame, chunk: bytes, first_line: int) -> pl.DataFrame:
         """Rows Polars filled with nulls: blank lines are dropped, rows with too few fields are bad."""
-        if not df.width or not df.get_column(df.columns[-1]).null_count():  # a count Polars keeps: no pass
+        if not df.width:
             return df
-        last = df.get_column(df.columns[-1]).is_null()
+        column = df.get_column(df.columns[-1])
+        # a missing last field is null, or empty text when "" is no null marker (Polars fills it so)
+        empty = column.dtype == pl.String and "" not in self.null_values and bool((column == "").any())
+        if not column.null_count() and not empty:  # a null count Polars keeps: no pass
+            return df
+        last = (column.is_null() | (column == "")).fill_null(True) if empty else column.is_null()
         lines = chunk.split(b"\n")
         if lines and lines[-1] == b"":
             lines.pop()

@@ -241,3 +241,19 @@ def test_integers_past_int64_with_a_late_float_widen_to_float(tmp_path: Path) ->
         got = cols(path, options)["a"]
         assert (got.type, got.nulls, got.min, got.max) == ("float", 0, -5.0, max(floats))
         assert math.isclose(got.mean, math.fsum(floats) / len(floats), rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("options", [ProfileOptions(null_values=("NA",)),
+                                     ProfileOptions(null_values=("NA",), chunk_bytes=4096)])
+def test_a_short_row_is_bad_when_empty_text_is_no_null_marker(tmp_path: Path, options: ProfileOptions) -> None:
+    """Found reading the code (fourth session), not by the differential test: with null markers that leave out
+    "", Polars fills a short row's missing text field with "" (not null), and the short-row check looked at nulls
+    only, so the row counted as good with an empty last value."""
+    body = "".join(f"{i},{i},x{i}\n" for i in range(2000))
+    path = tmp_path / "short.csv"
+    path.write_text("a,b,c\n" + body + "7,8\n" + "7,8,\n" + '9,9,""\n' + body)
+    prof = profile_file(path, options)
+    assert prof.bad_rows == 1 and prof.bad_row_examples[0][0] == 2002  # the header is line 1
+    assert prof.rows == 4002
+    c = {col.name: col for col in prof.columns}["c"]
+    assert c.nulls == 0 and c.min_length == 0  # the two empty fields are values: "" is no null marker here
