@@ -46,7 +46,7 @@ class MinChange:
 
     def __post_init__(self) -> None:
         if min(self.relative, self.absolute, self.spread) < 0:
-            raise ConfigError(f"baseline: min_change for {self.kpi} must not be negative")
+            raise ConfigError.at("baseline", f"min_change for {self.kpi} must not be negative")
 
 
 #: a third fewer rows or distinct values, 5 points more nulls, a mean moved by half the column's spread
@@ -106,19 +106,19 @@ class BaselineSettings:
 
     def __post_init__(self) -> None:
         if not self.k > 0:
-            raise ConfigError(f"baseline: k must be positive, not {self.k}")
+            raise ConfigError.at("baseline", f"k must be positive, not {self.k}")
         if not self.column_k > 0:
-            raise ConfigError(f"baseline: column_k must be positive, not {self.column_k}")
+            raise ConfigError.at("baseline", f"column_k must be positive, not {self.column_k}")
         if not 0 <= self.hysteresis < min(self.k, self.column_k):
-            raise ConfigError(f"baseline: hysteresis must be in [0, min(k, column_k)), not {self.hysteresis}")
+            raise ConfigError.at("baseline", f"hysteresis must be in [0, min(k, column_k)), not {self.hysteresis}")
         if self.min_history < 3:
-            raise ConfigError(f"baseline: min_history must be at least 3, not {self.min_history}")
+            raise ConfigError.at("baseline", f"min_history must be at least 3, not {self.min_history}")
         if isinstance(self.level_shift, bool) or not isinstance(self.level_shift, int) or self.level_shift < 1:
-            raise ConfigError(f"baseline: level_shift must be a whole number of files, at least 1, not {self.level_shift!r}")
+            raise ConfigError.at("baseline", f"level_shift must be a whole number of files, at least 1, not {self.level_shift!r}")
         if self.window < self.min_history:
-            raise ConfigError(f"baseline: window ({self.window}) must be at least min_history ({self.min_history})")
+            raise ConfigError.at("baseline", f"window ({self.window}) must be at least min_history ({self.min_history})")
         if not isinstance(self.holidays, str):
-            raise ConfigError(f"baseline: holidays must be a country code such as \"US\", not {self.holidays!r}")
+            raise ConfigError.at("baseline", f"holidays must be a country code such as \"US\", not {self.holidays!r}")
         #: the days on which nothing is an anomaly (``day in settings.days_off``)
         self.days_off: Calendar
         object.__setattr__(self, "days_off", Calendar(self.calendar, self.holidays))
@@ -134,7 +134,7 @@ class BaselineSettings:
         tables = values.pop("datasets", [])
         base = cls._parsed(values, where)
         if not isinstance(tables, list) or not all(isinstance(t, Mapping) for t in tables):
-            raise ConfigError(f"{where}: datasets must be a list of tables ([[baseline.datasets]]), not {tables!r}")
+            raise ConfigError.at(where, f"datasets must be a list of tables ([[baseline.datasets]]), not {tables!r}")
         found = []
         for i, table in enumerate(tables):
             at = (where.replace("[baseline]", f"[baseline.datasets][{i}]") if "[baseline]" in where
@@ -142,11 +142,11 @@ class BaselineSettings:
             own = dict(table)
             match = own.pop("match", None)
             if not isinstance(match, str) or not match:
-                raise ConfigError(f"{at}: match must be a shell pattern on the dataset's name (match = \"flights*\"), "
+                raise ConfigError.at(at, f"match must be a shell pattern on the dataset's name (match = \"flights*\"), "
                                   f"not {match!r}")
             for key in _STORE_WIDE:
                 if key in own:
-                    raise ConfigError(f"{at}: {key} is for every dataset: set it in [baseline]")
+                    raise ConfigError.at(at, f"{key} is for every dataset: set it in [baseline]")
             found.append(DatasetSettings(match, cls._parsed({**values, **own}, at)))
         return dataclasses.replace(base, datasets=tuple(found)) if found else base
 
@@ -156,7 +156,7 @@ class BaselineSettings:
         known = [f.name for f in dataclasses.fields(cls)]
         for key in data:
             if key not in known:
-                raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+                raise ConfigError.at(where, f"unknown key {key!r} (known: {', '.join(known)})")
         values = dict(data)
         try:
             if "file_kpis" in values:
@@ -165,17 +165,17 @@ class BaselineSettings:
                 values["min_change"] = tuple(MinChange(**m) for m in values["min_change"])
             if "calendar" in values:
                 if not isinstance(values["calendar"], list):
-                    raise ConfigError(f"{where}: calendar must be a list of days and ranges "
+                    raise ConfigError.at(where, f"calendar must be a list of days and ranges "
                                       f"([\"2026-12-24..2026-12-26\"]), not {values['calendar']!r}")
                 values["calendar"] = tuple(values["calendar"])
             for key in ("k", "column_k", "hysteresis", "commit_every", "min_history", "window", "level_shift"):
                 if key in values and (isinstance(values[key], bool) or not isinstance(values[key], (int, float))):
-                    raise ConfigError(f"{where}: {key} must be a number, not {values[key]!r}")
+                    raise ConfigError.at(where, f"{key} must be a number, not {values[key]!r}")
             return cls(**values)
         except ConfigError as exc:
-            raise ConfigError(f"{where}: " + str(exc).removeprefix(f"{where}: ").removeprefix("baseline: ")) from None
+            raise ConfigError.at(where, exc.reason) from None
         except TypeError as exc:  # a min_change entry with a wrong key, a list that is not one
-            raise ConfigError(f"{where}: {exc}") from None
+            raise ConfigError.at(where, str(exc)) from None
 
     def for_dataset(self, key: str) -> BaselineSettings:
         """The settings of the dataset with this key: the first of ``datasets`` that matches it, else these."""

@@ -36,7 +36,7 @@ def _day(text: Any, what: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(text).strip())
     except ValueError:
-        raise ConfigError(f"baseline: calendar entry {what!r} is not a day (2026-12-24) or a range of days "
+        raise ConfigError.at("baseline", f"calendar entry {what!r} is not a day (2026-12-24) or a range of days "
                           f"(2026-12-24..2026-12-26)") from None
 
 
@@ -53,7 +53,7 @@ class Calendar:
             first, sep, last = str(entry).partition(RANGE) if isinstance(entry, str) else (entry, "", entry)
             a, b = _day(first, str(entry)), _day(last if sep else first, str(entry))
             if b < a:
-                raise ConfigError(f"baseline: calendar range {entry!r} ends before it starts")
+                raise ConfigError.at("baseline", f"calendar range {entry!r} ends before it starts")
             self.ranges.append((a.isoformat(), b.isoformat()))
         self._holidays: Any = None
         if holidays:
@@ -74,10 +74,10 @@ def _country(code: str) -> Any:
     try:
         import holidays
     except ImportError:
-        raise ConfigError(f"baseline: holidays = {code!r} needs the holidays package "
+        raise ConfigError.at("baseline", f"holidays = {code!r} needs the holidays package "
                           "(pip install datamonitor[holidays])") from None
     country, _, subdiv = code.partition("-")
     try:
         return holidays.country_holidays(country.upper(), subdiv=subdiv.upper() or None)
     except NotImplementedError as exc:
-        raise ConfigError(f"baseline: holidays = {code!r}: {exc}") from None
+        raise ConfigError.at("baseline", f"holidays = {code!r}: {exc}") from None
