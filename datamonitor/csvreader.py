@@ -86,7 +86,7 @@ class CsvReader:
     def __init__(self, blocks: Iterator[bytes], *, delimiter: str, header: bool | None, decimal: str,
                  comment: str | None, null_values: tuple[str, ...], schema: dict[str, DType] | None = None,
                  chunk_size: int = CHUNK, encoding: str = "utf-8", pool: Executor | None = None,
-                 formats: dict[str, str] | None = None, scan: Path | None = None) -> None:
+                 formats: dict[str, str] | None = None, scan: tuple[Path, tuple[int, ...]] | None = None) -> None:
         self.blocks, self.delimiter, self.header = blocks, delimiter, header is not False
         self.decimal, self.comment, self.null_values = decimal, comment, null_values
         self.schema = dict(schema) if schema else None
@@ -94,7 +94,8 @@ class CsvReader:
         self.chunk_size, self.encoding = chunk_size, encoding
         #: where the next chunk is parsed while this one is measured (None: one chunk at a time)
         self.pool = pool
-        #: the file, when the rest of it after a clean first chunk may go through Polars' streaming scan (csvscan)
+        #: the file and its identity (device, inode, size, mtime) when the reading began, when the rest of it after a
+        #: clean first chunk may go through Polars' streaming scan (csvscan)
         self.scan = scan
         #: the chunks after the first went through that scan
         self.scanned = False
@@ -395,13 +396,14 @@ class CsvReader:
     def _scanned(self, skip_lines: int) -> Iterator[pl.DataFrame]:
         """The file after its first ``skip_lines`` lines, through the scan; the bytes are still read (and hashed)."""
         assert self.scan is not None
+        path, identity = self.scan
         drain = _Drain(self.blocks)
         plan = self._plan()
         assert plan is not None
         parse, markers, _times, _typed = plan
         self.scanned, self.chunk_ascii, self.chunk_lines = True, False, None
         try:
-            for df in csvscan.scan_batches(self.scan, skip_lines=skip_lines, schema=parse,
+            for df in csvscan.scan_batches(path, skip_lines=skip_lines, schema=parse,
                                            options=self._options(list(markers))):
                 try:
                     df = self._complete(df, plan)
@@ -414,6 +416,8 @@ class CsvReader:
             drain.finish(wanted=False)
             raise
         drain.finish()
+        if csvscan.identity(path) != identity:  # the scan read other bytes than the digest: judge one read
+            raise Rescan("the file changed while it was measured")
 
     def _retype(self, df: pl.DataFrame) -> None:
         """The type of a column that held no value in the first rows, from its first values (it was read as text)."""
@@ -442,7 +446,7 @@ class CsvReader:
         line = 1
         # a file the streaming scan may take after its first chunk: that chunk is smaller (the scan's peak memory
         # keeps what the first chunk took: 405 MB after 16 MiB, 355 after 4 on the 1 GB file)
-        first_size = min(self.chunk_size, csvscan.FIRST_CHUNK) if self.scan is not None else None
+        first_size = min(self.chunk_size, csvscan.FIRST_CHUNK) if self.scan is not None and csvscan.available() else None
         chunks = chunked(self.blocks, self.chunk_size, quoted=True, first=first_size)
         if self.pool is not None:  # a big file: the next chunk is cut in a thread of its own as well
             chunks = prefetch(chunks)

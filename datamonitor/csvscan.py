@@ -45,6 +45,12 @@ BATCH_ROWS = 170_000
 _READ_AHEAD = {"POLARS_CSV_CHUNK_SIZE": str(4 << 20), "POLARS_CSV_CHUNK_PREFETCH_LIMIT": "2"}
 
 
+def identity(path: Path) -> tuple[int, ...]:
+    """What changes when a file is written: device, inode, size and modification time."""
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def available() -> bool:
     """Whether this Polars has what the path needs (``collect_batches``, ``scan_csv(skip_lines=)``)."""
     return hasattr(pl.LazyFrame, "collect_batches")

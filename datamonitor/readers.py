@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
+from . import csvscan
 from .chunking import decode_blocks
 from .csvreader import CsvReader
 from .jsonreader import JsonReader
@@ -108,8 +109,14 @@ def _csv(req: ReadRequest, pool: Executor) -> Opened:
     reader = CsvReader(blocks, delimiter=det.delimiter or ",", header=opts.header, decimal=det.decimal or ".",
                        comment=opts.comment, null_values=opts.null_values, schema=req.schema,
                        chunk_size=opts.chunk_bytes, pool=pool if big else None, formats=req.formats,
-                       scan=req.path if scan else None)
+                       scan=_identity(req.path) if scan else None)
     return Opened(reader, lambda: raw.digest, big)
+
+
+def _identity(path: Path) -> tuple[Path, tuple[int, ...]]:
+    """The file as the scan opens it again (absolute: Polars would expand a leading ``~``), and what tells whether
+    it changed between this read and the scan's (``CsvReader._scanned`` compares them at the end)."""
+    return path.absolute(), csvscan.identity(path)
 
 
 def _json(req: ReadRequest, pool: Executor) -> Opened:

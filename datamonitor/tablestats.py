@@ -423,8 +423,10 @@ class TableStats:
         numeric = sum(1 for dt in first.dtypes if category(dt) in ("integer", "float", "decimal", "duration"))
         if not numeric or self._kept_values:
             return
-        if rows * numeric <= self.quantile_budget:
-            return  # it fits: exact quantiles
+        if rows * numeric <= 4 * self.quantile_budget:
+            # it fits, or may: exact until it does not (an estimate from a first chunk whose rows are narrower than
+            # the rest overshoots; a file that fits the budget must not be sampled)
+            return
         while self._keep * rows * numeric > self.quantile_budget / 2:  # half: room to grow before a halving
             self._keep /= 2
 

@@ -160,3 +160,57 @@ def test_null_markers_first_met_late_in_text_columns_are_nulls_on_both_paths(tmp
         assert got[name].nulls == int(df[name].isna().sum()) > 0, name
         assert got[name].distinct == df[name].nunique(), name
         assert got[name].min_length == df[name].dropna().str.len().min(), name
+
+
+def test_a_file_written_while_it_is_scanned_is_measured_from_one_read(tmp_path: Path, monkeypatch) -> None:
+    """The scan opens the file a second time: rows appended meanwhile would be counted but not hashed (found by
+    review). The file's identity is compared at the end, and a changed file is measured again on the chunk path."""
+    import hashlib
+
+    path = tmp_path / "growing.csv"
+    path.write_bytes(_messy(crlf=False))
+    scan = csvscan.scan_batches
+
+    def appending(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for i, batch in enumerate(scan(*args, **kwargs)):
+            if i == 0:
+                with path.open("ab") as fh:
+                    fh.write(b"".join(b"%d,1.0,x,2024-01-01 00:00:00,true,3,C1\n" % i for i in range(5000)))
+            yield batch
+
+    monkeypatch.setattr(csvscan, "scan_batches", appending)
+    prof = profile_file(path, SMALL)
+    data = path.read_bytes()
+    assert prof.sha256 == hashlib.sha256(data).hexdigest()
+    assert prof.rows == 35_000 == len(pd.read_csv(io.BytesIO(data)))
+
+
+def test_a_path_starting_with_a_tilde_is_the_file_it_names(tmp_path: Path, monkeypatch) -> None:
+    """Polars expands a leading ``~`` to the home folder; the scan is given the absolute path (found by review)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "data.csv").write_bytes(_messy(rows=40_000, crlf=False))
+    (tmp_path / "~").mkdir()
+    (tmp_path / "~" / "data.csv").write_bytes(_messy(rows=20_000, crlf=False))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    scanned, chunked, used = profiles(Path("~/data.csv"), monkeypatch)
+    assert used["batches"] > 0
+    same(scanned, chunked)
+    assert scanned.rows == 20_000
+
+
+def test_quantiles_stay_exact_when_the_first_chunk_rows_are_narrower_than_the_rest(tmp_path: Path) -> None:
+    """The rows of a file are estimated from its first chunk; narrow first rows overshot, and a file whose values
+    fit the budget was sampled (found by review: the scan's first chunk is smaller than the chunk path's)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    narrow = [f"{v},k" for v in rng.integers(0, 10**6, 9_000)]  # about 72 KiB: past the first chunk
+    wide = [f"{v},{'w' * 30}" for v in rng.integers(0, 10**6, 9_000)]
+    path = tmp_path / "q.csv"
+    path.write_text("x,note\n" + "\n".join(narrow + wide) + "\n")
+    x = np.array([int(r.split(",")[0]) for r in narrow + wide], dtype=np.float64)
+    options = ProfileOptions(chunk_bytes=64 << 10, quantile_values=20_000, deciles=False)
+    got = profile_file(path, options).columns[0].quantiles
+    assert got == {q: pytest.approx(float(np.quantile(x, q)), rel=1e-12) for q in options.quantiles}
