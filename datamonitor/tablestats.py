@@ -17,8 +17,7 @@ planning grows with the square of its width.
 from __future__ import annotations
 
 import math
-import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ import polars as pl
 from .columntypes import CATEGORIES, cast_lossy, cat_has_no_distinct, category, flatten_structs, other_kind
 from .distinct import Bitmap, takes_bitmap
 from .profiling import KMV_K as PROFILING_KMV_K
+from .sample import ValueSample, quantiles
 
 __all__ = ["CATEGORIES", "ColumnState", "TableStats", "category", "flatten_structs"]
 
@@ -63,7 +63,6 @@ class ColumnState:
     bitmap: Bitmap | None = None
     #: past the exact budget: the sketch keeps hashes under this threshold
     threshold: int | None = None
-    values: list[Any] = field(default_factory=list)
     #: the column's type in its first chunk
     dtype: Any = None
     #: integers past 2**53: ``mean`` is of the values less this (a float would round a value, and a spread of a
@@ -106,9 +105,8 @@ class TableStats:
         self.distinct_budget, self.quantile_budget = distinct_budget, quantile_budget
         self.columns: dict[str, ColumnState] = {}
         self.rows = 0
-        self._rng = random.Random(seed)
-        self._keep = 1.0  # the sampling probability of a row's numeric values
-        self._kept_values = 0
+        #: the numeric values kept for the quantiles
+        self.sample = ValueSample(quantile_budget, seed)
         self._kept_hashes = 0
         self._bitmap_bytes = 0
         self.sketched = False
@@ -392,60 +390,13 @@ class TableStats:
                 st.threshold = (1 << 64) - 1
 
     def _sample(self, df: pl.DataFrame) -> None:
-        """Keep each row's numeric values with probability ``_keep``, halving it (and the kept) when over budget."""
-        numeric = [n for n in df.columns if self.columns[n].numeric or self.columns[n].cat == "duration"]
-        if not numeric:
-            return
-        if self._keep < 1.0:  # rows first: the casts then touch only the rows kept
-            df = df.select(numeric)[self._rows(df.height, self._keep)]
-        part = df.select(self._as_float(n, self.columns[n].cat) for n in numeric)
-        for name in numeric:
-            arr = part.get_column(name).to_numpy()
-            arr = arr[~np.isnan(arr)]
-            if len(arr):
-                self.columns[name].values.append(arr)
-                self._kept_values += len(arr)
-        while self._kept_values > self.quantile_budget:
-            self._keep /= 2
-            self._kept_values = 0
-            for name in numeric:
-                st = self.columns[name]
-                merged = np.concatenate(st.values) if st.values else np.empty(0)
-                thinned = merged[self._mask(len(merged), 0.5)]
-                st.values = [thinned]
-                self._kept_values += len(thinned)
+        self.sample.add(df, {n: self.columns[n].cat for n in df.columns
+                             if self.columns[n].numeric or self.columns[n].cat == "duration"})
 
     def expect_rows(self, first: pl.DataFrame, rows: float) -> None:
-        """A hint of the table's size, given its first chunk: when its numeric values will not fit the
-        budget, sample from the start. The probability stays a power of one half, so that later halvings
-        keep the sample uniform.
-        """
-        numeric = sum(1 for dt in first.dtypes if category(dt) in ("integer", "float", "decimal", "duration"))
-        if not numeric or self._kept_values:
-            return
-        if rows * numeric <= 4 * self.quantile_budget:
-            # it fits, or may: exact until it does not (an estimate from a first chunk whose rows are narrower than
-            # the rest overshoots; a file that fits the budget must not be sampled)
-            return
-        while self._keep * rows * numeric > self.quantile_budget / 2:  # half: room to grow before a halving
-            self._keep /= 2
-
-    def _rows(self, n: int, p: float) -> Any:
-        """Each of ``n`` rows kept with probability ``p``: how many is binomial, which is a uniform choice of that
-        many (a choice costs what it keeps, a mask what it looks at)."""
-        gen = np.random.default_rng(self._rng.getrandbits(64))
-        return np.sort(gen.choice(n, size=gen.binomial(n, p), replace=False))
-
-    def _mask(self, n: int, p: float) -> Any:
-        gen = np.random.default_rng(self._rng.getrandbits(64))
-        return gen.random(n) < p
-
-    @staticmethod
-    def _as_float(name: str, cat: str) -> pl.Expr:
-        c = pl.col(name)
-        if cat == "duration":
-            c = c.dt.total_microseconds()
-        return c.cast(pl.Float64).fill_nan(None).fill_null(float("nan")).alias(name)
+        """A hint of the table's size, given its first chunk (:meth:`ValueSample.expect`)."""
+        self.sample.expect(sum(1 for dt in first.dtypes if category(dt) in ("integer", "float", "decimal", "duration")),
+                           rows)
 
     # ------------------------------------------------------------- results
 
@@ -461,31 +412,8 @@ class TableStats:
         return round((KMV_K - 1) / ((kth + 1) / _HASH_SPACE)), False
 
     def quantile_values(self, st: ColumnState) -> dict[float, float]:
-        """Quantiles with linear interpolation between the closest ranks, as pandas and numpy compute them."""
-        if not self.quantiles or not st.values:
-            return {}
-        n = sum(len(v) for v in st.values)
-        if not n:
-            return {}
-        pos = np.asarray(self.quantiles) * (n - 1)
-        lo = np.floor(pos).astype(np.int64)
-        hi = np.minimum(lo + 1, n - 1)
-        # only the ranks asked for are put in place (a selection, linear), not the whole array sorted; numpy
-        # releases the GIL here, so the columns can be done in threads side by side
-        ranks = np.unique(np.concatenate([lo, hi]))
-        if len(st.values) > 1:
-            values = np.concatenate(st.values)
-            values.partition(ranks)  # in place: the joined array is this call's own
-        else:
-            values = np.partition(st.values[0], ranks)
-        below, above = values[lo], values[hi]
-        if np.isinf(below).any() or np.isinf(above).any():  # a column holding inf (numpy would warn)
-            with np.errstate(invalid="ignore"):  # an interpolation between infinities is no number
-                # a quantile on a rank is that value (an infinity times nothing would be NaN)
-                found = np.where(pos == lo, below, below + (above - below) * (pos - lo))
-        else:
-            found = below + (above - below) * (pos - lo)
-        return {q: float(v) for q, v in zip(self.quantiles, found, strict=True)}
+        """The column's quantiles, from its sample (exact while every value fits the budget)."""
+        return quantiles(self.sample.values.get(st.name, []), self.quantiles)
 
     def std(self, st: ColumnState) -> float | None:
         if st.count < 2 or not (st.numeric or st.cat == "duration"):
