@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import re
-import threading
 from collections.abc import Generator, Iterator
 from concurrent.futures import Executor, Future
 from pathlib import Path
@@ -26,14 +25,14 @@ import polars as pl
 
 from . import csvscan
 from .chunking import chunked
-from .rawinput import prefetch
+from .csvrows import Lines, drop_short, slow_rows
+from .rawinput import Drain, prefetch
 from .texttypes import (
     CHUNK,
     DATE_LIKE,
     NOT_FAST,
     BadRows,
     DType,
-    Reencode,
     Rescan,
     Widened,
     cast,
@@ -43,38 +42,13 @@ from .texttypes import (
 
 __all__ = ["CsvReader"]
 
-_MAX_FIELD = (1 << 31) - 1
-#: what a chunk's fast parse depends on: the types to parse, the null markers, the time columns' layouts
 #: the parse's types, the null markers it maps, each time column's type and layout, and the text columns whose
 #: other markers are mapped before they are typed (a text column's are found by the statistics: ``null_text``)
 _Plan = tuple[dict[str, DType], tuple[str, ...], tuple[tuple[str, DType, "str | None"], ...], tuple[str, ...]]
 #: a chunk's parse under a plan, started ahead
 _Ahead = tuple[_Plan, "Future[pl.DataFrame]"]
-_SURROGATE = re.compile("[\udc80-\udcff]")
 #: text that may be a number Polars' inference leaves as text ("+5", "Infinity"): the column's casts are tried
 _NUMBER_LIKE = re.compile(r"\s*[-+]?(\d|\.\d|inf)", re.IGNORECASE)
-
-
-class _Lines:
-    """Physical lines fed to csv.reader, skipping comment lines, remembering the current line number."""
-
-    def __init__(self, text: str, first_line: int, comment: str | None) -> None:
-        self._it = iter(text.splitlines(keepends=True))
-        self.line = first_line - 1
-        self.comment = comment
-        #: the last physical line handed out
-        self.last = ""
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        while True:
-            line = next(self._it)
-            self.line += 1
-            if not (self.comment and line.startswith(self.comment)):
-                self.last = line
-                return line
 
 
 class CsvReader:
@@ -127,7 +101,7 @@ class CsvReader:
     def _header(self, chunk: bytes) -> bytes:
         """Read the header (or the first record's width) and return the chunk without it."""
         text = chunk[: 1 << 20].decode("utf-8", errors="replace")
-        lines = _Lines(text, 1, self.comment)
+        lines = Lines(text, 1, self.comment)
         rows = csv.reader(lines, delimiter=self.delimiter)
         first: list[str] = []
         for first in rows:
@@ -296,74 +270,12 @@ class CsvReader:
         return pl.read_csv(chunk, schema=schema, **opts)
 
     def _drop_short(self, df: pl.DataFrame, chunk: bytes, first_line: int) -> pl.DataFrame:
-        """Rows Polars filled with nulls: blank lines are dropped, rows with too few fields are bad."""
-        if not df.width:
-            return df
-        column = df.get_column(df.columns[-1])
-        # a missing last field is null, or empty text when "" is no null marker (Polars fills it so)
-        empty = column.dtype == pl.String and "" not in self.null_values and bool((column == "").any())
-        if not column.null_count() and not empty:  # a null count Polars keeps: no pass
-            return df
-        last = (column.is_null() | (column == "")).fill_null(True) if empty else column.is_null()
-        lines = chunk.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        numbers = list(range(first_line, first_line + len(lines)))
-        if self.comment:
-            mark = self.comment.encode()
-            kept = [(n, line) for n, line in zip(numbers, lines, strict=True) if not line.startswith(mark)]
-            numbers, lines = [n for n, _l in kept], [line for _n, line in kept]
-        if len(lines) != df.height:
-            raise ValueError("records span lines")
-        sep, width = self.delimiter.encode(), df.width
-        drop = []
-        for i in last.arg_true().to_list():
-            line = lines[i].rstrip(b"\r")
-            if not line.strip():
-                drop.append(i)
-                continue
-            n = line.count(sep)
-            if n >= width - 1 and b'"' not in line:
-                continue
-            fields = n + 1 if n < width - 1 else len(next(csv.reader([line.decode("utf-8", "replace")],
-                                                                     delimiter=self.delimiter)))
-            if fields != width:
-                self.bad.add(numbers[i], f"expected {width} fields, found {fields}")
-                drop.append(i)
-        if not drop:
-            return df
-        keep = pl.Series([True] * df.height)
-        keep[drop] = False
-        return df.filter(keep)
+        return drop_short(df, chunk, first_line, delimiter=self.delimiter, comment=self.comment,
+                          null_values=self.null_values, bad=self.bad)
 
     def _slow(self, chunk: bytes, first_line: int) -> pl.DataFrame:
-        """The chunk through Python's csv module: every record checked, line numbers exact."""
-        try:
-            text = chunk.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if not self.non_ascii and chunk[: exc.start].isascii():  # never was UTF-8: a legacy encoding
-                bad = chunk[exc.start: exc.start + 200]
-                raise Reencode("cp1252" if _decodes(bad, "cp1252") else "latin-1") from None
-            text = chunk.decode("utf-8", "surrogateescape")  # UTF-8 with a few bad bytes: those rows are bad
-        lines = _Lines(text, first_line, self.comment)
-        width, nulls = len(self.names), set(self.null_values)
-        if csv.field_size_limit() < _MAX_FIELD:  # a field may be as long as a chunk; the default is 128 KiB
-            csv.field_size_limit(_MAX_FIELD)
-        columns: list[list[str | None]] = [[] for _ in range(width)]
-        start = first_line
-        for row in csv.reader(lines, delimiter=self.delimiter):
-            if not row or (len(row) == 1 and not lines.last.strip() and width > 1):  # a blank line, not '""'
-                start = lines.line + 1
-                continue
-            if len(row) != width:
-                self.bad.add(start, f"expected {width} fields, found {len(row)}")
-            elif any(_SURROGATE.search(v) for v in row):
-                self.bad.add(start, "bytes that are not UTF-8")
-            else:
-                for col, value in zip(columns, row, strict=True):
-                    col.append(None if value in nulls else value)
-            start = lines.line + 1
-        return pl.DataFrame({n: pl.Series(n, c, dtype=pl.String) for n, c in zip(self.names, columns, strict=True)})
+        return slow_rows(chunk, first_line, names=self.names, delimiter=self.delimiter, comment=self.comment,
+                         null_values=self.null_values, bad=self.bad, utf8_seen=self.non_ascii)
 
     def _typed(self, chunk: bytes, first_line: int, ahead: _Ahead | None = None) -> tuple[pl.DataFrame, bool]:
         """One chunk, typed; True when the schema widened."""
@@ -397,7 +309,7 @@ class CsvReader:
         """The file after its first ``skip_lines`` lines, through the scan; the bytes are still read (and hashed)."""
         assert self.scan is not None
         path, identity = self.scan
-        drain = _Drain(self.blocks)
+        drain = Drain(self.blocks)
         plan = self._plan()
         assert plan is not None
         parse, markers, _times, _typed = plan
@@ -482,37 +394,3 @@ class CsvReader:
             return
         if (widened_after_first or self.retyped) and not self.final and self.schema is not None:
             raise Widened({**self.schema, **self.retyped}, {**self.formats, **self.retyped_formats})
-
-
-class _Drain:
-    """Read the rest of the blocks in a thread of their own (the file's digest is computed as they are read)."""
-
-    def __init__(self, blocks: Iterator[bytes]) -> None:
-        self._error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(blocks,), name="datamonitor-digest", daemon=True)
-        self._thread.start()
-
-    def _run(self, blocks: Iterator[bytes]) -> None:
-        try:
-            for _block in blocks:
-                if self._stop.is_set():
-                    return
-        except BaseException as exc:  # noqa: BLE001 - raised in the reader's thread by finish()
-            self._error = exc
-
-    def finish(self, *, wanted: bool = True) -> None:
-        """Wait for the last block; ``wanted=False``: the pass failed, stop reading."""
-        if not wanted:
-            self._stop.set()
-        self._thread.join()
-        if self._error is not None and wanted:
-            raise self._error
-
-
-def _decodes(data: bytes, encoding: str) -> bool:
-    try:
-        data.decode(encoding)
-        return True
-    except UnicodeDecodeError as exc:
-        return exc.start >= len(data) - 4

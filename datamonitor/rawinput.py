@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import SourceError
 
-__all__ = ["RawInput", "check_regular", "prefetch"]
+__all__ = ["Drain", "RawInput", "check_regular", "prefetch"]
 
 BLOCK = 8 << 20
 
@@ -195,3 +195,29 @@ def prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
                 q.get_nowait()
             except queue.Empty:
                 thread.join(0.05)
+
+
+class Drain:
+    """Read the rest of the blocks in a thread of their own (the file's digest is computed as they are read)."""
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(blocks,), name="datamonitor-digest", daemon=True)
+        self._thread.start()
+
+    def _run(self, blocks: Iterator[bytes]) -> None:
+        try:
+            for _block in blocks:
+                if self._stop.is_set():
+                    return
+        except BaseException as exc:  # noqa: BLE001 - raised in the reader's thread by finish()
+            self._error = exc
+
+    def finish(self, *, wanted: bool = True) -> None:
+        """Wait for the last block; ``wanted=False``: the pass failed, stop reading."""
+        if not wanted:
+            self._stop.set()
+        self._thread.join()
+        if self._error is not None and wanted:
+            raise self._error
