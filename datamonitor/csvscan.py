@@ -21,6 +21,8 @@ never takes this path.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,9 +53,13 @@ def identity(path: Path) -> tuple[int, ...]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
+@functools.cache
 def available() -> bool:
-    """Whether this Polars has what the path needs (``collect_batches``, ``scan_csv(skip_lines=)``)."""
-    return hasattr(pl.LazyFrame, "collect_batches")
+    """Whether this Polars has what the path needs (``collect_batches(lazy=)``, ``scan_csv(skip_lines=)``); an
+    older one (setup.py allows 1.30) reads every chunk on the chunk path."""
+    batches = getattr(pl.LazyFrame, "collect_batches", None)
+    return (batches is not None and "lazy" in inspect.signature(batches).parameters
+            and "skip_lines" in inspect.signature(pl.scan_csv).parameters)
 
 
 def scan_batches(path: Path, *, skip_lines: int, schema: dict[str, DType], options: dict[str, Any]) -> Iterator[pl.DataFrame]:
