@@ -73,19 +73,57 @@ def scan_batches(path: Path, *, skip_lines: int, schema: dict[str, DType], optio
     last = next(reversed(schema))
     empty_is_text = schema[last] == pl.String and not options.get("empty_string_is_null")
     lf = pl.scan_csv(path, skip_lines=skip_lines, schema=schema, glob=False, **options)
+    # blank lines at the end of a file are common: Polars reads each as a row of nulls, which are dropped here
+    # (anywhere else a blank line sends the file to the chunk path)
+    blank_tail = _blank_tail(path)
     # the next batch is parsed while this one is measured (``lazy``: no more than that one ahead)
     batches = prefetch(iter(lf.collect_batches(chunk_size=BATCH_ROWS, lazy=True)))
+    held: pl.DataFrame | None = None
     try:
         while True:
             try:
                 df = next(batches)
             except StopIteration:
-                return
+                break
             except Exception as exc:  # noqa: BLE001 - the chunk path reads the file and says what is wrong
                 raise Rescan(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}") from None
-            column = df.get_column(last)
-            if column.null_count() or (empty_is_text and (column == "").any()):
-                raise Rescan("a row with too few fields, or a blank line")
-            yield df
+            if held is not None:
+                yield _judged(held, last, empty_is_text)
+            held = df
+        if held is not None:
+            if blank_tail:
+                held = _without_blank_tail(held, blank_tail)
+            yield _judged(held, last, empty_is_text)
     finally:
         batches.close()  # type: ignore[attr-defined]
+
+
+def _empty(df: pl.DataFrame, name: str, empty_is_text: bool) -> pl.Series:
+    column = df.get_column(name)
+    return (column.is_null() | (column == "")).fill_null(True) if empty_is_text else column.is_null()
+
+
+def _judged(df: pl.DataFrame, last: str, empty_is_text: bool) -> pl.DataFrame:
+    if _empty(df, last, empty_is_text).any():
+        raise Rescan("a row with too few fields, or a blank line")
+    return df
+
+
+def _without_blank_tail(df: pl.DataFrame, count: int) -> pl.DataFrame:
+    """The last batch without the rows of the file's last ``count`` blank lines: each must be a row of nulls."""
+    if count > df.height:
+        raise Rescan("blank lines at the end, past the last batch")
+    tail = df.tail(count)
+    if not all(_empty(tail, name, tail.schema[name] == pl.String).all() for name in tail.columns):
+        raise Rescan("a row with too few fields, or a blank line")
+    return df.head(df.height - count)
+
+
+def _blank_tail(path: Path, size: int = 64 << 10) -> int:
+    """How many blank lines end the file (after its last line with a value), as far as its last ``size`` bytes
+    tell; more than that leaves rows of nulls, and the file goes to the chunk path."""
+    with path.open("rb") as fh:
+        fh.seek(max(0, fh.seek(0, os.SEEK_END) - size))
+        tail = fh.read()
+    rest = tail[len(tail.rstrip(b" \t\r\n")):]
+    return max(0, rest.count(b"\n") - 1) + (1 if rest and not rest.endswith(b"\n") and b"\n" in rest else 0)

@@ -214,3 +214,14 @@ def test_quantiles_stay_exact_when_the_first_chunk_rows_are_narrower_than_the_re
     options = ProfileOptions(chunk_bytes=64 << 10, quantile_values=20_000, deciles=False)
     got = profile_file(path, options).columns[0].quantiles
     assert got == {q: pytest.approx(float(np.quantile(x, q)), rel=1e-12) for q in options.quantiles}
+
+
+@pytest.mark.parametrize("tail", ["\n", "\n\n\n", "\r\n \r\n"])
+def test_blank_lines_at_the_end_keep_the_scan(tmp_path: Path, monkeypatch, tail: str) -> None:
+    """Blank lines end many files: the scan drops their rows of nulls instead of reading the file again."""
+    path = tmp_path / "tail.csv"
+    path.write_bytes(_messy(crlf=False) + tail.encode())
+    scanned, chunked, used = profiles(path, monkeypatch)
+    assert used["batches"] > 0 and not used["rescans"]
+    same(scanned, chunked)
+    assert scanned.rows == 30_000 and scanned.bad_rows == 0
