@@ -87,6 +87,9 @@ def scan_batches(path: Path, *, skip_lines: int, schema: dict[str, DType], optio
                 break
             except Exception as exc:  # noqa: BLE001 - the chunk path reads the file and says what is wrong
                 raise Rescan(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}") from None
+            if not blank_tail:  # no batch held back (each held one is about 40 MB of peak memory)
+                yield _judged(df, last, empty_is_text)
+                continue
             if held is not None:
                 yield _judged(held, last, empty_is_text)
             held = df
