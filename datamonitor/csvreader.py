@@ -25,7 +25,8 @@ import polars as pl
 
 from . import csvscan
 from .chunking import chunked
-from .csvrows import Lines, drop_short, slow_rows
+from .csvrows import Lines, drop_short, missing_fields, slow_rows
+from .errors import one_line
 from .rawinput import Drain, prefetch
 from .texttypes import (
     CHUNK,
@@ -71,8 +72,6 @@ class CsvReader:
         #: the file and its identity (device, inode, size, mtime) when the reading began, when the rest of it after a
         #: clean first chunk may go through Polars' streaming scan (csvscan)
         self.scan = scan
-        #: the chunks after the first went through that scan
-        self.scanned = False
         #: the null markers the parse leaves in text columns: the statistics map them (TableStats.add's ``nulls``)
         self.null_text: tuple[str, ...] = ()
         self.bad = BadRows()
@@ -302,8 +301,7 @@ class CsvReader:
         bad row and no empty field in its last column, its schema learned."""
         return (self.scan is not None and df is not None and self.schema is not None and not self.bad.count
                 and self.pool is not None and csvscan.available() and not self.comment
-                and not df.get_column(self.names[-1]).null_count()
-                and not (df.schema[self.names[-1]] == pl.String and (df.get_column(self.names[-1]) == "").any()))
+                and missing_fields(df.get_column(self.names[-1]), df.schema[self.names[-1]] == pl.String) is None)
 
     def _scanned(self, skip_lines: int) -> Iterator[pl.DataFrame]:
         """The file after its first ``skip_lines`` lines, through the scan; the bytes are still read (and hashed)."""
@@ -313,14 +311,14 @@ class CsvReader:
         plan = self._plan()
         assert plan is not None
         parse, markers, _times, _typed = plan
-        self.scanned, self.chunk_ascii, self.chunk_lines = True, False, None
+        self.chunk_ascii, self.chunk_lines = False, None
         try:
             for df in csvscan.scan_batches(path, skip_lines=skip_lines, schema=parse,
                                            options=self._options(list(markers))):
                 try:
                     df = self._complete(df, plan)
                 except NOT_FAST as exc:  # a time not in its column's layout: the chunk path says which row
-                    raise Rescan(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}") from None
+                    raise Rescan(one_line(exc, 200)) from None
                 if self.untyped and not self.final:
                     self._retype(df)
                 yield df

@@ -11,7 +11,7 @@ import polars as pl
 
 from .texttypes import BadRows, Reencode
 
-__all__ = ["Lines", "drop_short", "slow_rows"]
+__all__ = ["Lines", "drop_short", "missing_fields", "slow_rows"]
 
 _MAX_FIELD = (1 << 31) - 1
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -39,17 +39,24 @@ class Lines:
                 return line
 
 
+def missing_fields(column: pl.Series, empty_is_text: bool) -> pl.Series | None:
+    """The rows whose field in ``column`` may be missing (a short row, a blank line), None when none may be: a
+    missing field is null, or empty text when ``empty_is_text`` ("" is no null marker: Polars fills it so)."""
+    empty = empty_is_text and bool((column == "").any())
+    if not column.null_count() and not empty:  # a null count Polars keeps: no pass
+        return None
+    return (column.is_null() | (column == "")).fill_null(True) if empty else column.is_null()
+
+
 def drop_short(df: pl.DataFrame, chunk: bytes, first_line: int, *, delimiter: str, comment: str | None,
                null_values: tuple[str, ...], bad: BadRows) -> pl.DataFrame:
     """Rows Polars filled with nulls: blank lines are dropped, rows with too few fields are bad."""
     if not df.width:
         return df
     column = df.get_column(df.columns[-1])
-    # a missing last field is null, or empty text when "" is no null marker (Polars fills it so)
-    empty = column.dtype == pl.String and "" not in null_values and bool((column == "").any())
-    if not column.null_count() and not empty:  # a null count Polars keeps: no pass
+    last = missing_fields(column, column.dtype == pl.String and "" not in null_values)
+    if last is None:
         return df
-    last = (column.is_null() | (column == "")).fill_null(True) if empty else column.is_null()
     lines = chunk.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()

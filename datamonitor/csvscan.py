@@ -30,6 +30,8 @@ from typing import Any
 
 import polars as pl
 
+from .csvrows import missing_fields
+from .errors import one_line
 from .rawinput import prefetch
 from .texttypes import DType, Rescan
 
@@ -86,28 +88,21 @@ def scan_batches(path: Path, *, skip_lines: int, schema: dict[str, DType], optio
             except StopIteration:
                 break
             except Exception as exc:  # noqa: BLE001 - the chunk path reads the file and says what is wrong
-                raise Rescan(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}") from None
+                raise Rescan(one_line(exc, 200)) from None
             if not blank_tail:  # no batch held back (each held one is about 40 MB of peak memory)
                 yield _judged(df, last, empty_is_text)
                 continue
             if held is not None:
                 yield _judged(held, last, empty_is_text)
             held = df
-        if held is not None:
-            if blank_tail:
-                held = _without_blank_tail(held, blank_tail)
-            yield _judged(held, last, empty_is_text)
+        if held is not None:  # held back only when blank lines end the file
+            yield _judged(_without_blank_tail(held, blank_tail), last, empty_is_text)
     finally:
         batches.close()  # type: ignore[attr-defined]
 
 
-def _empty(df: pl.DataFrame, name: str, empty_is_text: bool) -> pl.Series:
-    column = df.get_column(name)
-    return (column.is_null() | (column == "")).fill_null(True) if empty_is_text else column.is_null()
-
-
 def _judged(df: pl.DataFrame, last: str, empty_is_text: bool) -> pl.DataFrame:
-    if _empty(df, last, empty_is_text).any():
+    if missing_fields(df.get_column(last), empty_is_text) is not None:
         raise Rescan("a row with too few fields, or a blank line")
     return df
 
@@ -117,8 +112,10 @@ def _without_blank_tail(df: pl.DataFrame, count: int) -> pl.DataFrame:
     if count > df.height:
         raise Rescan("blank lines at the end, past the last batch")
     tail = df.tail(count)
-    if not all(_empty(tail, name, tail.schema[name] == pl.String).all() for name in tail.columns):
-        raise Rescan("a row with too few fields, or a blank line")
+    for column in tail.get_columns():
+        missing = missing_fields(column, column.dtype == pl.String)
+        if missing is None or not missing.all():
+            raise Rescan("a row with too few fields, or a blank line")
     return df.head(df.height - count)
 
 

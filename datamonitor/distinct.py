@@ -59,7 +59,7 @@ class Bitmap:
             if not (float(lo).is_integer() and float(hi).is_integer()) or max(abs(lo), abs(hi)) >= 2**53:
                 return False  # past 2**53 a float is no exact whole number (and past 2**63 no int64)
             lo, hi = int(lo), int(hi)
-        if not self._fits(lo, hi, room):
+        if self._span(lo, hi, room) is None:
             return False
         if not self.dtype.is_float() and self._full(lo, hi):
             return True  # every whole number of the chunk's range was seen: it holds no new value
@@ -73,19 +73,20 @@ class Bitmap:
             values = whole
         return self.mark(values, lo, hi, room)[0]
 
-    def _fits(self, lo: int, hi: int, room: int) -> bool:
+    def _span(self, lo: int, hi: int, room: int) -> tuple[int, int] | None:
+        """The first and last value the bitmap covers once ``lo`` to ``hi`` are in it; None when that does not fit."""
         start = lo if self.seen is None else min(lo, self.base)
         end = hi if self.seen is None else max(hi, self.base + len(self.seen) - 1)
         size = end - start + 1
-        return size <= MAX_RANGE and size - self.nbytes <= room
+        return (start, end) if size <= MAX_RANGE and size - self.nbytes <= room else None
 
     def mark(self, values: np.ndarray[Any, Any], lo: int, hi: int, room: int) -> tuple[bool, np.ndarray[Any, Any] | None]:
         """Mark whole numbers (their min ``lo`` and max ``hi``); False when they do not fit. With True, how many
         times each number from :attr:`base` on came, when that count was the cheaper way to mark them."""
-        if not self._fits(lo, hi, room):
+        span = self._span(lo, hi, room)
+        if span is None:
             return False, None
-        start = lo if self.seen is None else min(lo, self.base)
-        end = hi if self.seen is None else max(hi, self.base + len(self.seen) - 1)
+        start, end = span
         size = end - start + 1
         self._cover(start, size)
         assert self.seen is not None

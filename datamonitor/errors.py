@@ -78,6 +78,7 @@ __all__ = [
     "UnknownKey",
     "UsageError",
     "exit_code",
+    "one_line",
 ]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNDELIVERED, EXIT_REJECTED, EXIT_RUNTIME, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
@@ -229,6 +230,12 @@ EXIT_CODES: dict[type[BaseException], int] = {
     OSError: EXIT_RUNTIME,
     DataMonitorError: EXIT_FAIL,
 }
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An engine's error as one line: its type and the first line of its message, cut at ``limit`` characters."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first[:limit]}" if first else type(exc).__name__
 
 
 def exit_code(exc: BaseException) -> int:

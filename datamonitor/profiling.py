@@ -25,7 +25,7 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SourceError
+from .errors import SourceError, one_line
 from .rawinput import RawInput, check_regular
 from .sniff import (
     EXCEL,
@@ -364,7 +364,7 @@ def profile_file(path: str | Path, options: ProfileOptions | None = None,
     except MemoryError:
         raise SourceError("out of memory while measuring", path=p) from None
     except Exception as exc:  # noqa: BLE001 - an engine error is one line naming the file, never a traceback
-        raise SourceError(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}", path=p) from None
+        raise SourceError(one_line(exc, 300), path=p) from None
     if progress:
         progress(1.0)
     return TableProfile(rows=stats.rows, columns=_profiles(stats, opts), bad_rows=reader.bad.count,

@@ -155,7 +155,8 @@ class TableStats:
             part = names[start:start + step]
             exprs: list[pl.Expr] = []
             # numpy's calls cost more than Polars' aggregates on a few rows (a small file): Polars there
-            counted = {n for n in part if self._counted(self.columns[n])} if df.height >= _NUMPY_ROWS else set()
+            counted = ({n for n in part if self._counted(self.columns[n], df.schema[n])} if df.height >= _NUMPY_ROWS
+                       else set())
             for name in part:
                 exprs.extend(self._exprs(name, self.columns[name], name in counted, nulls))
             out = _row(df.select(exprs))
@@ -181,10 +182,11 @@ class TableStats:
             self._to_sketch()
 
     @staticmethod
-    def _counted(st: ColumnState) -> bool:
-        """An integer column whose distinct values a bitmap holds: its min, max, mean and variance are read off the
-        values the bitmap marks (:meth:`_ints`), where Polars' four aggregates took four passes."""
-        return st.cat == "integer" and st.bitmap is not None and not st.shift
+    def _counted(st: ColumnState, dtype: Any) -> bool:
+        """An integer column whose distinct values a bitmap holds, read under the bitmap's type: its min, max, mean
+        and variance are read off the values the bitmap marks (:meth:`_ints`), where Polars' four aggregates took
+        four passes."""
+        return st.cat == "integer" and st.bitmap is not None and not st.shift and dtype == st.bitmap.dtype
 
     def _exprs(self, name: str, st: ColumnState, counted: bool = False, nulls: tuple[str, ...] = ()) -> list[pl.Expr]:
         c = pl.col(name)
@@ -204,9 +206,7 @@ class TableStats:
             return [*exprs, c.drop_nulls().unique().implode().alias(key + "distinct")]
         if cat == "string" and nulls:  # past the exact budget there are no distinct values to look among
             exprs.append(c.is_in(nulls).any().alias(key + "marked"))
-        if counted:
-            pass
-        elif cat in ("integer", "float", "decimal", "duration"):
+        if cat in ("integer", "float", "decimal", "duration") and not counted:
             f = c if cat == "integer" else c.cast(pl.Float64)  # an integer column's mean is a float: no cast
             exprs += [c.min().alias(key + "min"), c.max().alias(key + "max"),
                       f.mean().alias(key + "mean"), f.var(ddof=0).alias(key + "var")]
@@ -329,12 +329,6 @@ class TableStats:
         bitmap = st.bitmap
         assert bitmap is not None
         key = st.name + "\x00"
-        if s.dtype != bitmap.dtype:  # a chunk read under a wider type (the file is then measured again)
-            c = pl.col(st.name).cast(pl.Float64)
-            out.update(s.to_frame().select(c.min().alias(key + "min"), c.max().alias(key + "max"),
-                                           c.mean().alias(key + "mean"), c.var(ddof=0).alias(key + "var")).row(0, named=True))
-            self._mark(st, s, out)
-            return
         values = s.drop_nulls().to_numpy()
         if not len(values):
             return
