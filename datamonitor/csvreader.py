@@ -18,7 +18,6 @@ import csv
 import re
 from collections.abc import Generator, Iterator
 from concurrent.futures import Executor, Future
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -27,7 +26,7 @@ from . import csvscan
 from .chunking import chunked
 from .csvrows import Lines, drop_short, missing_fields, slow_rows
 from .errors import one_line
-from .rawinput import Drain, prefetch
+from .rawinput import Drain, identity, prefetch
 from .texttypes import (
     CHUNK,
     DATE_LIKE,
@@ -61,7 +60,7 @@ class CsvReader:
     def __init__(self, blocks: Iterator[bytes], *, delimiter: str, header: bool | None, decimal: str,
                  comment: str | None, null_values: tuple[str, ...], schema: dict[str, DType] | None = None,
                  chunk_size: int = CHUNK, encoding: str = "utf-8", pool: Executor | None = None,
-                 formats: dict[str, str] | None = None, scan: tuple[Path, tuple[int, ...]] | None = None) -> None:
+                 formats: dict[str, str] | None = None, scan: csvscan.Target | None = None) -> None:
         self.blocks, self.delimiter, self.header = blocks, delimiter, header is not False
         self.decimal, self.comment, self.null_values = decimal, comment, null_values
         self.schema = dict(schema) if schema else None
@@ -69,8 +68,7 @@ class CsvReader:
         self.chunk_size, self.encoding = chunk_size, encoding
         #: where the next chunk is parsed while this one is measured (None: one chunk at a time)
         self.pool = pool
-        #: the file and its identity (device, inode, size, mtime) when the reading began, when the rest of it after a
-        #: clean first chunk may go through Polars' streaming scan (csvscan)
+        #: the file, when the rest of it after a clean first chunk may go through Polars' streaming scan (csvscan)
         self.scan = scan
         #: the null markers the parse leaves in text columns: the statistics map them (TableStats.add's ``nulls``)
         self.null_text: tuple[str, ...] = ()
@@ -305,15 +303,19 @@ class CsvReader:
 
     def _scanned(self, skip_lines: int) -> Iterator[pl.DataFrame]:
         """The file after its first ``skip_lines`` lines, through the scan; the bytes are still read (and hashed)."""
-        assert self.scan is not None
-        path, identity = self.scan
-        drain = Drain(self.blocks)
+        target = self.scan
+        assert target is not None
+        drain = Drain(self.blocks) if target.drain else None
+        close = getattr(self.blocks, "close", None)
+        if drain is None and close is not None:  # the file was hashed apart: nothing more to read
+            close()
         plan = self._plan()
         assert plan is not None
         parse, markers, _times, _typed = plan
         self.chunk_ascii, self.chunk_lines = False, None
+        per_row, done = self.bytes_read / max(1, skip_lines), float(self.bytes_read)  # bytes done: an estimate
         try:
-            for df in csvscan.scan_batches(path, skip_lines=skip_lines, schema=parse,
+            for df in csvscan.scan_batches(target.path, skip_lines=skip_lines, schema=parse,
                                            options=self._options(list(markers))):
                 try:
                     df = self._complete(df, plan)
@@ -322,11 +324,16 @@ class CsvReader:
                 if self.untyped and not self.final:
                     self._retype(df)
                 yield df
+                if target.progress is not None and drain is None:
+                    done += df.height * per_row
+                    target.progress(int(done))
         except BaseException:
-            drain.finish(wanted=False)
+            if drain is not None:
+                drain.finish(wanted=False)
             raise
-        drain.finish()
-        if csvscan.identity(path) != identity:  # the scan read other bytes than the digest: judge one read
+        if drain is not None:
+            drain.finish()
+        if identity(target.path) != target.identity:  # the scan read other bytes than the digest: judge one read
             raise Rescan("the file changed while it was measured")
 
     def _retype(self, df: pl.DataFrame) -> None:

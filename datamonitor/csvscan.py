@@ -6,8 +6,9 @@ empty field in its last column, the rest of a plain UTF-8 file is handed to
 Polars' streaming CSV source (``scan_csv(...).collect_batches()``), which
 parses in Polars' own threads without the chunks this process would cut and
 copy: on bench/data/flights_1gb.csv, 5.5 s of CPU against 7.1 s for
-``read_csv`` on 16 MiB chunks (the file's SHA-256 still comes from the
-reader's own read of the bytes, in another thread).
+``read_csv`` on 16 MiB chunks. The file's SHA-256 comes from a hash of its
+own (``rawinput.EarlyDigest``) or, when there is none, from the reader's read
+of the rest of the bytes in a drain thread (:attr:`Target.drain`).
 
 Under a given schema Polars reads a row as the chunk path does, or fails. Two
 kinds of rows it reads without failing are bad rows to the chunk path: a row
@@ -24,7 +25,8 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ from .errors import one_line
 from .rawinput import prefetch
 from .texttypes import DType, Rescan
 
-__all__ = ["available", "scan_batches"]
+__all__ = ["Target", "available", "scan_batches"]
 
 #: bytes of the first chunk, which the CSV reader reads itself, of a file that may take this path
 FIRST_CHUNK = 4 << 20
@@ -49,10 +51,19 @@ BATCH_ROWS = 170_000
 _READ_AHEAD = {"POLARS_CSV_CHUNK_SIZE": str(4 << 20), "POLARS_CSV_CHUNK_PREFETCH_LIMIT": "2"}
 
 
-def identity(path: Path) -> tuple[int, ...]:
-    """What changes when a file is written: device, inode, size and modification time."""
-    st = path.stat()
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+@dataclass(frozen=True)
+class Target:
+    """The file a scan reads, as the CSV reader is told of it when it opens the file."""
+
+    #: absolute: Polars would expand a leading ``~``
+    path: Path
+    #: the file's identity (``rawinput.identity``) when the reading began: compared when the scan ends
+    identity: tuple[int, ...]
+    #: the digest comes from the reader's own read, so the scan still reads the bytes (in a drain thread); False
+    #: when the file was hashed apart (``rawinput.EarlyDigest``)
+    drain: bool = True
+    #: called with the bytes done, estimated from the rows scanned, when the bytes are not drained (which reports)
+    progress: Callable[[int], None] | None = None
 
 
 @functools.cache

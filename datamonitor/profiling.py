@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SourceError, one_line
-from .rawinput import RawInput, check_regular
+from .rawinput import EarlyDigest, RawInput, check_regular
 from .sniff import (
     EXCEL,
     EXT_COMPRESSION,
@@ -193,7 +193,7 @@ def detect(path: Path, options: ProfileOptions, sample: bytes | None = None, at_
     if fmt == "parquet":
         return Detected("parquet", compression, None, None, None)
     if sample is None:
-        blocks = RawInput(path, compression, known_digest="-").blocks()  # "-": the sample is not hashed
+        blocks = RawInput(path, compression, hashed=False).blocks()
         peek = _Peek(blocks)
         sample, at_end = peek.sample, peek.ended
         blocks.close()  # the file is closed now, not when the generator is collected
@@ -312,11 +312,12 @@ def _finish(stats: TableStats, reader: FormatReader) -> TableStats:
 
 
 def _settled(p: Path, det: Detected, opts: ProfileOptions, digest: str | None,
-             progress: Callable[[int], None] | None, size: int) -> tuple[TableStats, FormatReader, str, Detected]:
+             progress: Callable[[int], None] | None, size: int,
+             early: EarlyDigest | None = None) -> tuple[TableStats, FormatReader, str, Detected]:
     """Passes over the file until its types settle: again under a wider schema, or in another encoding."""
     from .readers import ReadRequest, Reencode, Rescan, Widened
 
-    req = ReadRequest(p, det, opts, digest=digest, progress=progress, size=size)
+    req = ReadRequest(p, det, opts, digest=digest, progress=progress, size=size, early=early)
     for _attempt in range(6):
         try:
             return (*_pass(req, opts), req.detected)
@@ -324,7 +325,8 @@ def _settled(p: Path, det: Detected, opts: ProfileOptions, digest: str | None,
             req = replace(req, schema=w.schema, formats=w.formats)
         except Rescan as r:  # the streaming scan met a row it cannot judge: again, every row on the chunk path
             log.debug("%s: read again on the chunk path: %s", p, r)
-            req = replace(req, scan=False)
+            # a digest computed apart stays, unless the file changed since: the next pass then hashes what it reads
+            req = replace(req, scan=False, early=None if req.early is None or req.early.spoiled else req.early)
         except Reencode as r:
             if opts.encoding:
                 raise SourceError(f"not {opts.encoding}: a byte sequence it cannot decode", path=p) from None
@@ -346,9 +348,20 @@ def profile_file(path: str | Path, options: ProfileOptions | None = None,
     """
     opts = options or ProfileOptions()
     p = Path(path)
+    size = check_regular(p).st_size
+    # a big file is hashed in a thread of its own from now on: beside the imports and the first chunk
+    early = EarlyDigest(p) if sha256 is None and size > opts.chunk_bytes else None
+    try:
+        return _profile_file(p, opts, progress, sha256, size, early)
+    finally:
+        if early is not None:
+            early.cancel()
+
+
+def _profile_file(p: Path, opts: ProfileOptions, progress: Callable[[float], None] | None, sha256: str | None,
+                  size: int, early: EarlyDigest | None) -> TableProfile:
     _load_engine()  # before the clock starts: file.parse_seconds is the file's time, not the imports'
     started = time.perf_counter()
-    size = check_regular(p).st_size
     if size == 0:
         return TableProfile(rows=0, columns=(), seconds=time.perf_counter() - started,
                             format=opts.format or EXT_FORMAT.get(p.suffix.lower(), "csv"),
@@ -356,7 +369,7 @@ def profile_file(path: str | Path, options: ProfileOptions | None = None,
     det = detect(p, opts)
     report = (lambda done: progress(min(1.0, done / size))) if progress else None
     try:
-        stats, reader, digest, det = _settled(p, det, opts, sha256, report, size)
+        stats, reader, digest, det = _settled(p, det, opts, sha256, report, size, early)
     except SourceError as exc:
         if exc.path is not None:
             raise

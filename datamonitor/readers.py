@@ -29,7 +29,7 @@ from .chunking import decode_blocks
 from .csvreader import CsvReader
 from .jsonreader import JsonReader
 from .parquetreader import ParquetReader, file_digest
-from .rawinput import RawInput, prefetch
+from .rawinput import EarlyDigest, RawInput, identity, prefetch
 from .sniff import Detected
 from .texttypes import BadRows, DType, Reencode, Rescan, Widened, wider
 
@@ -77,6 +77,8 @@ class ReadRequest:
     size: int = 0
     #: the rest of a big CSV may go through Polars' streaming scan (False after it met a row it cannot judge)
     scan: bool = True
+    #: the file's digest, being computed apart (a big file): the pass reads without hashing
+    early: EarlyDigest | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ class Opened:
 
 def _text_blocks(req: ReadRequest, big: bool) -> tuple[Iterator[bytes], RawInput]:
     det = req.detected
-    raw = RawInput(req.path, det.compression, known_digest=req.digest, progress=req.progress)
+    raw = RawInput(req.path, det.compression, known_digest=req.digest, hashed=req.early is None,
+                   progress=_Monotonic(req.progress) if req.progress else None)
     # a second thread reads (and hashes) ahead only where there is more than a chunk to read
     return decode_blocks(prefetch(raw.blocks()) if big else raw.blocks(), det.encoding or "utf-8"), raw
 
@@ -109,14 +112,42 @@ def _csv(req: ReadRequest, pool: Executor) -> Opened:
     reader = CsvReader(blocks, delimiter=det.delimiter or ",", header=opts.header, decimal=det.decimal or ".",
                        comment=opts.comment, null_values=opts.null_values, schema=req.schema,
                        chunk_size=opts.chunk_bytes, pool=pool if big else None, formats=req.formats,
-                       scan=_identity(req.path) if scan else None)
-    return Opened(reader, lambda: raw.digest, big)
+                       scan=_target(req, raw) if scan else None)
+    return Opened(reader, _sha256(req, lambda: raw.digest), big)
 
 
-def _identity(path: Path) -> tuple[Path, tuple[int, ...]]:
-    """The file as the scan opens it again (absolute: Polars would expand a leading ``~``), and what tells whether
-    it changed between this read and the scan's (``CsvReader._scanned`` compares them at the end)."""
-    return path.absolute(), csvscan.identity(path)
+class _Monotonic:
+    """Progress that never goes back: the reads ahead of the first chunk report more than the scan's estimate."""
+
+    def __init__(self, report: Callable[[int], None]) -> None:
+        self.report, self.done = report, 0
+
+    def __call__(self, done: int) -> None:
+        if done > self.done:
+            self.done = done
+            self.report(done)
+
+
+def _target(req: ReadRequest, raw: RawInput) -> csvscan.Target:
+    """The file as the scan opens it again, and what tells whether it changed between this read and the scan's
+    (``CsvReader._scanned`` compares them at the end)."""
+    return csvscan.Target(req.path.absolute(), identity(req.path), drain=req.early is None, progress=raw.progress)
+
+
+def _sha256(req: ReadRequest, read: Callable[[], str]) -> Callable[[], str]:
+    """The file's digest once the pass is done: from its own read, or the one computed apart when the file is still
+    the one hashed (else :class:`Rescan`: the next pass hashes what it reads)."""
+    early = req.early
+    if early is None:
+        return read
+
+    def apart() -> str:
+        found = early.result()
+        if found is None:
+            raise Rescan("the file changed while it was hashed")
+        return found
+
+    return apart
 
 
 def _json(req: ReadRequest, pool: Executor) -> Opened:
@@ -124,12 +155,12 @@ def _json(req: ReadRequest, pool: Executor) -> Opened:
     blocks, raw = _text_blocks(req, big)
     reader = JsonReader(blocks, document=req.detected.format == "json", schema=req.schema,
                         chunk_size=req.options.chunk_bytes)
-    return Opened(reader, lambda: raw.digest, big)
+    return Opened(reader, _sha256(req, lambda: raw.digest), big)
 
 
 def _parquet(req: ReadRequest, pool: Executor) -> Opened:
     digest = req.digest
-    return Opened(ParquetReader(req.path), lambda: digest or file_digest(req.path), False)
+    return Opened(ParquetReader(req.path), _sha256(req, lambda: digest or file_digest(req.path)), False)
 
 
 #: the reader of each format, by the name ``detect`` gives it

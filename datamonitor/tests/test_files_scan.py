@@ -225,3 +225,82 @@ def test_blank_lines_at_the_end_keep_the_scan(tmp_path: Path, monkeypatch, tail:
     assert used["batches"] > 0 and not used["rescans"]
     same(scanned, chunked)
     assert scanned.rows == 30_000 and scanned.bad_rows == 0
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["big.csv", "big.jsonl", "big.csv.gz"])
+def test_a_big_file_hashed_apart_has_the_digest_of_its_bytes(tmp_path: Path, name: str) -> None:
+    """A big file is hashed in a thread of its own (rawinput.EarlyDigest) while the pass reads it without hashing:
+    the digest is still hashlib's of the file's bytes, on the scan, the chunk path and a compressed file."""
+    import gzip
+    import json
+
+    path = tmp_path / name
+    if name.endswith(".jsonl"):
+        path.write_text("".join(json.dumps({"a": i, "b": f"v{i % 7}"}) + "\n" for i in range(30_000)))
+    elif name.endswith(".gz"):
+        path.write_bytes(gzip.compress(_messy(crlf=False)))
+    else:
+        path.write_bytes(_messy(crlf=False))
+    assert path.stat().st_size > SMALL.chunk_bytes
+    prof = profile_file(path, SMALL)
+    assert prof.sha256 == _sha(path)
+    assert prof.rows == 30_000
+
+
+def test_a_file_changed_after_it_was_hashed_apart_is_read_and_hashed_again(tmp_path: Path, monkeypatch) -> None:
+    """The digest computed apart belongs to the bytes measured only when the file did not change between the two
+    reads: here it changes once the hash is done, so the pass's digest is refused and the file is read again,
+    hashing what it reads (digest and rows from one read)."""
+    from datamonitor import rawinput, readers
+
+    path = tmp_path / "changed.csv"
+    path.write_bytes(_messy(crlf=False))
+    run = rawinput.EarlyDigest._run
+
+    def then_append(self: rawinput.EarlyDigest, block: int) -> None:
+        run(self, block)
+        with path.open("ab") as fh:
+            fh.write(b"".join(b"%d,1.0,x,2024-01-01 00:00:00,true,3,C1\n" % i for i in range(5000)))
+
+    monkeypatch.setattr(rawinput.EarlyDigest, "_run", then_append)
+    passes: list[bool] = []
+    open_reader = readers.open_reader
+
+    def counted(req: Any, pool: Any) -> Any:
+        passes.append(req.early is not None)
+        return open_reader(req, pool)
+
+    monkeypatch.setattr(readers, "open_reader", counted)
+    prof = profile_file(path, SMALL)
+    assert passes[-1] is False and all(passes[:-1])  # hashed apart, refused, then hashed in the last read
+    assert prof.sha256 == _sha(path)
+    assert prof.rows == 35_000 == len(pd.read_csv(path))
+
+
+def test_early_digest_is_refused_once_the_file_changed(tmp_path: Path) -> None:
+    from datamonitor.rawinput import EarlyDigest
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * (3 << 20))
+    same_file = EarlyDigest(path, block=1 << 20)
+    assert same_file.result() == _sha(path) and not same_file.spoiled
+    changed = EarlyDigest(path, block=1 << 20)
+    changed._thread.join()
+    path.write_bytes(b"y" * (3 << 20))
+    assert changed.result() is None and changed.spoiled
+
+
+def test_the_scan_reports_progress_when_the_file_was_hashed_apart(tmp_path: Path) -> None:
+    """Without the drain (whose reads reported the bytes done) the scan reports an estimate from its rows; the
+    reads ahead of the first chunk reported more than that estimate at first, and progress never goes back."""
+    path = tmp_path / "big.csv"
+    path.write_text("id,x,note\n" + "".join(f"{i},{i % 97},some text\n" for i in range(1_500_000)))  # 30 MB
+    seen: list[float] = []
+    profile_file(path, SMALL, seen.append)
+    assert len(seen) >= 5 and seen == sorted(seen) and seen[-1] == 1.0 and all(0 <= f <= 1 for f in seen)
