@@ -43,9 +43,9 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("column.max", None, _COL, "largest value (lexicographic for text; epoch seconds for times)"),
     Kpi("column.mean", None, _COL, "mean of a numeric column"),
     Kpi("column.std", None, _COL, "sample standard deviation of a numeric column"),
-    Kpi("column.p50", None, _COL, "median of a numeric column (t-digest)"),
-    Kpi("column.p95", None, _COL, "95th percentile of a numeric column (t-digest)"),
-    Kpi("column.p99", None, _COL, "99th percentile of a numeric column (t-digest)"),
+    Kpi("column.p50", None, _COL, "median of a numeric column (exact; from a uniform sample past 8 Mi values)"),
+    Kpi("column.p95", None, _COL, "95th percentile of a numeric column (exact; from a uniform sample past 8 Mi values)"),
+    Kpi("column.p99", None, _COL, "99th percentile of a numeric column (exact; from a uniform sample past 8 Mi values)"),
     Kpi("column.deciles", None, _COL, "minimum, nine deciles and maximum in kpi.deciles (stored, not indexed)"),
     Kpi("column.psi", None, _COL, "population stability index against the column's last 10 files: "
         "< 0.1 stable, 0.1-0.25 moderate, > 0.25 a shift"),

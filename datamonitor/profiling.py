@@ -239,8 +239,9 @@ def _quantiles(stats: TableStats) -> dict[str, dict[float, float]]:
     """Each numeric column's quantiles; two columns at a time where there are several (numpy's selection
     releases the GIL, and at the end of a big file it is the last work left)."""
     kept = stats.sample.values
-    numeric = [st for st in stats.columns.values() if (st.numeric or st.cat == "duration") and kept.get(st.name)]
-    if len(numeric) < 2 or sum(len(v) for st in numeric for v in kept[st.name]) < 1 << 20:
+    numeric = [st for st in stats.columns.values()
+               if (st.numeric or st.cat == "duration") and (kept.get(st.name) or st.bitmap is not None)]
+    if len(numeric) < 2 or sum(len(v) for st in numeric for v in kept.get(st.name, ())) < 1 << 20:
         return {st.name: stats.quantile_values(st) for st in numeric}
     with ThreadPoolExecutor(2, thread_name_prefix="datamonitor-quantiles") as pool:
         return dict(zip((st.name for st in numeric), pool.map(stats.quantile_values, numeric), strict=True))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-__all__ = ["ValueSample", "quantiles"]
+__all__ = ["ValueSample", "counted_quantiles", "quantiles"]
 
 
 class ValueSample:
@@ -57,13 +57,30 @@ class ValueSample:
                 self.values.setdefault(name, []).append(arr)
                 self._kept += len(arr)
         while self._kept > self.budget:
-            self._keep /= 2
-            self._kept = 0
-            for name, kept in self.values.items():
-                merged = np.concatenate(kept) if kept else np.empty(0)
-                thinned = merged[self._mask(len(merged), 0.5)]
-                self.values[name] = [thinned]
-                self._kept += len(thinned)
+            self._halve()
+
+    def pour(self, name: str, values: np.ndarray[Any, Any], counts: np.ndarray[Any, Any]) -> None:
+        """A column counted apart until now (``distinct.Bitmap``: ``values`` each ``counts`` times) joins the
+        sample as if it had been sampled from its first row: each row kept with the current probability, so a
+        value's rows kept are binomial (the probability first halved while they would not fit)."""
+        while self._kept + self._keep * float(counts.sum()) > self.budget:
+            self._halve()
+        if self._keep < 1.0:
+            counts = np.random.default_rng(self._rng.getrandbits(64)).binomial(counts, self._keep)
+        kept = np.repeat(values, counts)
+        if len(kept):
+            self.values.setdefault(name, []).append(kept)
+            self._kept += len(kept)
+
+    def _halve(self) -> None:
+        """Keep each row with half the probability: the values kept so far are thinned by half."""
+        self._keep /= 2
+        self._kept = 0
+        for name, kept in self.values.items():
+            merged = np.concatenate(kept) if kept else np.empty(0)
+            thinned = merged[self._mask(len(merged), 0.5)]
+            self.values[name] = [thinned]
+            self._kept += len(thinned)
 
     def _rows(self, n: int, p: float) -> Any:
         """Each of ``n`` rows kept with probability ``p``: how many is binomial, which is a uniform choice of that
@@ -88,9 +105,7 @@ def quantiles(kept: list[np.ndarray[Any, Any]], qs: tuple[float, ...]) -> dict[f
     n = sum(len(v) for v in kept)
     if not qs or not n:
         return {}
-    pos = np.asarray(qs) * (n - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, n - 1)
+    pos, lo, hi = _ranks(qs, n)
     # only the ranks asked for are put in place (a selection, linear), not the whole array sorted; numpy
     # releases the GIL here, so the columns can be done in threads side by side
     ranks = np.unique(np.concatenate([lo, hi]))
@@ -99,7 +114,29 @@ def quantiles(kept: list[np.ndarray[Any, Any]], qs: tuple[float, ...]) -> dict[f
         values.partition(ranks)  # in place: the joined array is this call's own
     else:
         values = np.partition(kept[0], ranks)
-    below, above = values[lo], values[hi]
+    return _between(qs, pos, lo, values[lo], values[hi])
+
+
+def counted_quantiles(values: np.ndarray[Any, Any], counts: np.ndarray[Any, Any],
+                      qs: tuple[float, ...]) -> dict[float, float]:
+    """The same quantiles of ``values`` (ascending) each taken ``counts`` times (a column's ``distinct.Bitmap``)."""
+    n = int(counts.sum())
+    if not qs or not n:
+        return {}
+    pos, lo, hi = _ranks(qs, n)
+    ends = np.cumsum(counts)  # the rank after each value's last
+    return _between(qs, pos, lo, values[np.searchsorted(ends, lo, side="right")],
+                    values[np.searchsorted(ends, hi, side="right")])
+
+
+def _ranks(qs: tuple[float, ...], n: int) -> tuple[Any, Any, Any]:
+    pos = np.asarray(qs) * (n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    return pos, lo, np.minimum(lo + 1, n - 1)
+
+
+def _between(qs: tuple[float, ...], pos: Any, lo: Any, below: Any, above: Any) -> dict[float, float]:
+    """The interpolation between the values at the ranks below and above each position."""
     if np.isinf(below).any() or np.isinf(above).any():  # a column holding inf (numpy would warn)
         with np.errstate(invalid="ignore"):  # an interpolation between infinities is no number
             # a quantile on a rank is that value (an infinity times nothing would be NaN)

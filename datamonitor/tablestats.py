@@ -26,7 +26,7 @@ import polars as pl
 from .columntypes import CATEGORIES, cast_lossy, cat_has_no_distinct, category, flatten_structs, other_kind
 from .distinct import Bitmap, takes_bitmap
 from .profiling import KMV_K as PROFILING_KMV_K
-from .sample import ValueSample, quantiles
+from .sample import ValueSample, counted_quantiles, quantiles
 
 __all__ = ["CATEGORIES", "ColumnState", "TableStats", "category", "flatten_structs"]
 
@@ -37,8 +37,8 @@ EXACT_DISTINCT_BUDGET = 8 << 20
 KMV_K = PROFILING_KMV_K
 #: quantiles stay exact while the numeric values kept hold at most this many values, sampled above
 QUANTILE_BUDGET = 8 << 20
-#: the bytes all the columns' distinct bitmaps (``distinct.Bitmap``) may hold together
-BITMAP_BUDGET = 16 << 20
+#: the bytes all the columns' counts of whole numbers (``distinct.Bitmap``, 8 bytes a value of a range) may hold together
+BITMAP_BUDGET = 32 << 20
 _HASH_SPACE = float(1 << 64)
 #: from this many rows a chunk's bitmap columns take their min, max, mean and variance from numpy (``_ints``)
 _NUMPY_ROWS = 5_000
@@ -59,7 +59,8 @@ class ColumnState:
     min_length: int | None = None
     max_length: int | None = None
     hashes: pl.Series | None = None
-    #: while the column holds whole numbers of a small range: its distinct values as a bitmap
+    #: while the column holds whole numbers of a small range: how many times each came (its distinct values and
+    #: quantiles; such a column has no place in the quantile sample)
     bitmap: Bitmap | None = None
     #: past the exact budget: the sketch keeps hashes under this threshold
     threshold: int | None = None
@@ -365,9 +366,11 @@ class TableStats:
         self._merge(st, {key + "nulls": 0, key + "hashes": chunk.drop_nulls().unique().hash(_SEED)}, count=False)
 
     def _unmap(self, st: ColumnState) -> None:
-        """The column's bitmap as the hash set it stands for."""
+        """The column's counts as the hash set they stand for, and their values into the quantile sample."""
         assert st.bitmap is not None
         st.hashes = st.bitmap.hashes(_SEED)
+        if self.quantiles:
+            self.sample.pour(st.name, *st.bitmap.values())
         self._bitmap_bytes -= st.bitmap.nbytes
         st.bitmap = None
 
@@ -384,13 +387,15 @@ class TableStats:
                 st.threshold = (1 << 64) - 1
 
     def _sample(self, df: pl.DataFrame) -> None:
-        self.sample.add(df, {n: self.columns[n].cat for n in df.columns
-                             if self.columns[n].numeric or self.columns[n].cat == "duration"})
+        """The chunk's values of the numeric columns that keep no counts (those have exact quantiles apart)."""
+        self.sample.add(df, {n: st.cat for n in df.columns
+                             if ((st := self.columns[n]).numeric or st.cat == "duration") and st.bitmap is None})
 
     def expect_rows(self, first: pl.DataFrame, rows: float) -> None:
-        """A hint of the table's size, given its first chunk (:meth:`ValueSample.expect`)."""
-        self.sample.expect(sum(1 for dt in first.dtypes if category(dt) in ("integer", "float", "decimal", "duration")),
-                           rows)
+        """A hint of the table's size, given its first chunk (:meth:`ValueSample.expect`); the columns that may keep
+        counts of their values are left out (they take no room in the sample unless their counts stop)."""
+        self.sample.expect(sum(1 for dt in first.dtypes if category(dt) in ("integer", "float", "decimal", "duration")
+                               and not takes_bitmap(dt)), rows)
 
     # ------------------------------------------------------------- results
 
@@ -406,7 +411,9 @@ class TableStats:
         return round((KMV_K - 1) / ((kth + 1) / _HASH_SPACE)), False
 
     def quantile_values(self, st: ColumnState) -> dict[float, float]:
-        """The column's quantiles, from its sample (exact while every value fits the budget)."""
+        """The column's quantiles: exact from its counts, or from its sample (exact while every value fits)."""
+        if st.bitmap is not None:
+            return counted_quantiles(*st.bitmap.values(), self.quantiles)
         return quantiles(self.sample.values.get(st.name, []), self.quantiles)
 
     def std(self, st: ColumnState) -> float | None:

@@ -89,3 +89,42 @@ def test_nan_counts_as_a_null_in_every_aggregate() -> None:
     assert st.nulls == series.isna().sum() > 0
     assert (st.min, st.max) == (series.min(), series.max())
     assert abs(st.mean - series.mean()) < 1e-9 and abs(stats.std(st) - series.std()) < 1e-9
+
+
+@pytest.mark.parametrize("budget", [1 << 30, 20_000])
+def test_quantiles_from_counts_and_from_counts_turned_into_the_sample(budget: int) -> None:
+    """Columns counted to the end take exact quantiles from their counts; columns whose counts stop (a half, a value
+    past the range) pour them into the sample as if sampled from the first row: exact while everything fits, within
+    one percentile rank past the budget."""
+    from datamonitor.tests.test_sources_files import assert_quantiles_within_one_rank
+
+    df = _frame()
+    frame = pl.from_pandas(df, nan_to_null=True)
+    stats = TableStats(quantiles=(0.01, 0.5, 0.95, 0.99), quantile_budget=budget)
+    for start in range(0, frame.height, 7_000):
+        stats.add(frame.slice(start, 7_000))
+    counted = {name for name, st in stats.columns.items() if st.bitmap is not None}
+    assert {"small", "minutes", "int32"} <= counted and not {"late_halves", "wide"} & counted
+    found = {name: stats.quantile_values(st) for name, st in stats.columns.items()}
+    for name in df.columns:
+        for q, est in found[name].items():
+            if name in counted or budget > len(df) * len(df.columns):
+                assert est == df[name].quantile(q), (name, q)
+
+    class Prof:
+        columns = [type("C", (), {"name": n, "type": "float", "quantiles": found[n]}) for n in df.columns]
+
+    assert assert_quantiles_within_one_rank(Prof, df) == 4 * len(df.columns)
+
+
+def test_counted_quantiles_equal_numpy_on_repeated_values() -> None:
+    from datamonitor.sample import counted_quantiles
+
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 7, 1000):
+        values = np.sort(rng.choice(np.arange(-500, 500), size=min(size, 1000), replace=False)).astype(float)
+        counts = rng.integers(1, 50, len(values))
+        qs = (0.0, 0.01, 0.25, 0.5, 0.95, 0.99, 1.0)
+        got = counted_quantiles(values, counts, qs)
+        want = np.quantile(np.repeat(values, counts), qs)
+        assert [got[q] for q in qs] == list(want), size
