@@ -37,6 +37,7 @@ class JsonReader:
         self.names: list[str] = []
         self.chunk_ascii = False
         self.null_text: tuple[str, ...] = ()
+        self.text_times: dict[str, Callable[[pl.Series], pl.Series]] = {}
 
     def _frame(self, records: list[Any]) -> pl.DataFrame:
         """Records as a frame, each value as it is: the types are the records' own (the schema so far is not

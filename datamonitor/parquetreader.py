@@ -8,7 +8,7 @@ computed from the file's bytes in a read of its own, unless the caller has it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -31,6 +31,7 @@ class ParquetReader:
         self.bytes_read = 0
         self.chunk_ascii = False
         self.null_text: tuple[str, ...] = ()
+        self.text_times: dict[str, Callable[[pl.Series], pl.Series]] = {}
 
     def chunks(self) -> Iterator[pl.DataFrame]:
         import pyarrow as pa

@@ -285,22 +285,38 @@ def _pass(req: ReadRequest, opts: ProfileOptions) -> tuple[TableStats, FormatRea
 
 def _measure(reader: FormatReader, stats: TableStats, big: bool, size: int) -> TableStats:
     """Every chunk of the reader into the statistics; a big file's chunks in a pipeline."""
-    if not big:
-        for df in reader.chunks():
-            stats.add(df, ascii_text=reader.chunk_ascii, nulls=reader.null_text)  # read after each chunk is parsed
-        return _finish(stats, reader)
-    # the statistics of one chunk are computed while the next is parsed: both release the GIL
-    with ThreadPoolExecutor(1, thread_name_prefix="datamonitor-stats") as pool:
-        pending: Future[None] | None = None
-        for df in reader.chunks():
-            if pending is None and size and reader.bytes_read:
-                stats.expect_rows(df, df.height * size / reader.bytes_read)
+    from .readers import Widened
+
+    chunks = reader.chunks()
+    try:
+        if not big:
+            for df in chunks:  # the reader's attributes are read after each chunk is parsed
+                stats.add(df, ascii_text=reader.chunk_ascii, nulls=reader.null_text, times=reader.text_times)
+            return _finish(stats, reader)
+        # the statistics of one chunk are computed while the next is parsed: both release the GIL
+        with ThreadPoolExecutor(1, thread_name_prefix="datamonitor-stats") as pool:
+            pending: Future[None] | None = None
+            try:
+                for df in chunks:
+                    if pending is None and size and reader.bytes_read:
+                        stats.expect_rows(df, df.height * size / reader.bytes_read)
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(stats.add, df, ascii_text=reader.chunk_ascii, nulls=reader.null_text,
+                                          times=reader.text_times)
+            except Widened:
+                # the last chunk's statistics first: a scanned time not in its layout (Rescan) means the widened
+                # schema did not judge every value, so it is no final one
+                if pending is not None:
+                    pending.result()
+                raise
             if pending is not None:
                 pending.result()
-            pending = pool.submit(stats.add, df, ascii_text=reader.chunk_ascii, nulls=reader.null_text)
-        if pending is not None:
-            pending.result()
-    return _finish(stats, reader)
+        return _finish(stats, reader)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:  # a pass that failed stops its reader's threads now
+            close()
 
 
 def _finish(stats: TableStats, reader: FormatReader) -> TableStats:

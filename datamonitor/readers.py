@@ -53,6 +53,8 @@ class FormatReader(Protocol):
     chunk_ascii: bool
     #: null markers the chunks' text columns may still hold (the statistics map them)
     null_text: tuple[str, ...]
+    #: time columns the chunk just handed out holds as text, with their parse (the statistics parse their distinct values)
+    text_times: dict[str, Callable[[pl.Series], pl.Series]]
 
     def chunks(self) -> Iterator[pl.DataFrame]:
         """The table, chunk by chunk; a text reader may raise Widened or Reencode at the end."""

@@ -17,6 +17,7 @@ planning grows with the square of its width.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,7 +116,8 @@ class TableStats:
 
     # ------------------------------------------------------------- feeding
 
-    def add(self, df: pl.DataFrame, *, ascii_text: bool = False, nulls: tuple[str, ...] = ()) -> None:
+    def add(self, df: pl.DataFrame, *, ascii_text: bool = False, nulls: tuple[str, ...] = (),
+            times: Mapping[str, Callable[[pl.Series], pl.Series]] | None = None) -> None:
         """Merge one chunk; its column names and types must be the ones of the first chunk.
 
         :param ascii_text: the chunk's text is known to be ASCII (string lengths are then byte lengths).
@@ -123,8 +125,13 @@ class TableStats:
             looked for among a text column's distinct values, which its statistics compute anyway, and a column
             that holds one is measured again with them as nulls (a check of every value cost a fifth of a CSV's
             statistics).
+        :param times: time columns the chunk holds as text, with their parse (which raises on a value not in the
+            column's layout). Only their distinct values are parsed (:meth:`_text_times`).
         """
         self.ascii = ascii_text
+        deferred: dict[str, Callable[[pl.Series], pl.Series]] = {}
+        if times:
+            df, deferred = self._text_times(df, times)
         df = flatten_structs(df)
         schema = df.schema
         odd = [n for n, dt in schema.items() if dt in (pl.Null, pl.Object) or isinstance(dt, (pl.Categorical, pl.Enum))]
@@ -133,6 +140,8 @@ class TableStats:
                                  else pl.col(n).cast(pl.String) for n in odd)
         retyped = []
         for s in df.get_columns():
+            if s.name in deferred:
+                continue
             if s.name not in self.columns:
                 # a column first seen now (a JSON key) was null in the rows before
                 st = self.columns[s.name] = ColumnState(s.name, category(s.dtype), dtype=s.dtype, nulls=self.rows)
@@ -159,12 +168,14 @@ class TableStats:
             counted = ({n for n in part if self._counted(self.columns[n], df.schema[n])} if df.height >= _NUMPY_ROWS
                        else set())
             for name in part:
-                exprs.extend(self._exprs(name, self.columns[name], name in counted, nulls))
+                exprs.extend(self._exprs(name, self.columns[name], name in counted, nulls, name in deferred))
             out = _row(df.select(exprs))
             if nulls and (marked := self._marked(part, out, nulls)):
                 df = df.with_columns(pl.when(pl.col(n).is_in(nulls)).then(None).otherwise(pl.col(n)).alias(n)
                                      for n in marked)
                 out = _row(df.select(exprs))
+            for name in deferred.keys() & set(part):
+                self._parsed(name, deferred[name], out)
             for name in part:
                 if out.get(name + "\x00nan"):
                     self._without_nan(df, name, out)
@@ -182,6 +193,26 @@ class TableStats:
         if not self.sketched and self._kept_hashes > self.distinct_budget:
             self._to_sketch()
 
+    def _text_times(self, df: pl.DataFrame, times: Mapping[str, Callable[[pl.Series], pl.Series]]
+                    ) -> tuple[pl.DataFrame, dict[str, Callable[[pl.Series], pl.Series]]]:
+        """The time columns held as text whose distinct values alone are to be parsed (:meth:`_parsed`): those of a
+        time column whose distinct values are kept. The others are parsed here, every value."""
+        deferred = {}
+        for name, parse in times.items():
+            st = self.columns.get(name)
+            if st is not None and st.cat in ("date", "datetime") and st.threshold is None and df.schema[name] == pl.String:
+                deferred[name] = parse
+        if len(deferred) < len(times):
+            df = df.with_columns(parse(df.get_column(n)) for n, parse in times.items() if n not in deferred)
+        return df, deferred
+
+    def _parsed(self, name: str, parse: Callable[[pl.Series], pl.Series], out: dict[str, Any]) -> None:
+        """A time column's min, max and hashes from its distinct texts, parsed (two texts may be one time)."""
+        key = name + "\x00"
+        values = parse(out.pop(key + "texts").alias(name)).unique()
+        out[key + "min"], out[key + "max"] = values.min(), values.max()
+        out[key + "hashes"] = values.hash(_SEED)
+
     @staticmethod
     def _counted(st: ColumnState, dtype: Any) -> bool:
         """An integer column whose distinct values a bitmap holds, read under the bitmap's type: its min, max, mean
@@ -189,9 +220,12 @@ class TableStats:
         four passes."""
         return st.cat == "integer" and st.bitmap is not None and not st.shift and dtype == st.bitmap.dtype
 
-    def _exprs(self, name: str, st: ColumnState, counted: bool = False, nulls: tuple[str, ...] = ()) -> list[pl.Expr]:
+    def _exprs(self, name: str, st: ColumnState, counted: bool = False, nulls: tuple[str, ...] = (),
+               text_time: bool = False) -> list[pl.Expr]:
         c = pl.col(name)
         cat = st.cat
+        if text_time:  # a time column held as text: its distinct texts, to be parsed (_parsed)
+            return [c.null_count().alias(name + "\x00nulls"), c.drop_nulls().unique().implode().alias(name + "\x00texts")]
         if cat == "decimal":
             c = c.cast(pl.Float64)
         elif cat == "duration":

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from datamonitor import csvscan
+from datamonitor import csvscan, profiling
 from datamonitor.csvreader import CsvReader
 from datamonitor.profiling import ProfileOptions, TableProfile, profile_file
 from datamonitor.texttypes import Rescan
@@ -29,19 +29,24 @@ def profiles(path: Path, monkeypatch: pytest.MonkeyPatch,
     """The file through the scan (when it takes it) and through the chunk path alone, and what the scan did."""
     used: Counter[str] = Counter()
     scan = CsvReader._scanned
+    one_pass = profiling._pass
 
     def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
         used["scans"] += 1
+        for batch in scan(*args, **kwargs):
+            used["batches"] += 1
+            yield batch
+
+    def passed(*args: Any, **kwargs: Any) -> Any:
         try:
-            for batch in scan(*args, **kwargs):
-                used["batches"] += 1
-                yield batch
-        except Rescan:
+            return one_pass(*args, **kwargs)
+        except Rescan:  # from the scan, or from the statistics (a scanned time not in its layout)
             used["rescans"] += 1
             raise
 
     with monkeypatch.context() as m:
         m.setattr(CsvReader, "_scanned", counted)
+        m.setattr(profiling, "_pass", passed)
         scanned = profile_file(path, options)
     with monkeypatch.context() as m:
         m.setattr(csvscan, "available", lambda: False)
@@ -304,3 +309,20 @@ def test_the_scan_reports_progress_when_the_file_was_hashed_apart(tmp_path: Path
     seen: list[float] = []
     profile_file(path, SMALL, seen.append)
     assert len(seen) >= 5 and seen == sorted(seen) and seen[-1] == 1.0 and all(0 <= f <= 1 for f in seen)
+
+
+def test_scanned_times_are_parsed_by_distinct_text_and_two_texts_of_one_instant_count_once(tmp_path: Path,
+                                                                                        monkeypatch) -> None:
+    """The scan leaves a time column as text and the statistics parse its distinct texts only; texts with other
+    offsets that are the same instant are one distinct time, as on the chunk path (pandas agrees)."""
+    rows = [f"{i},2024-03-{1 + i % 28:02d}T{i % 24:02d}:00:00+00:00" if i % 3 else
+            f"{i},2024-03-{1 + i % 28:02d}T{(i % 24 + 1) % 24:02d}:00:00+01:00" for i in range(60_000)]
+    path = tmp_path / "offsets.csv"
+    path.write_text("id,at\n" + "\n".join(rows) + "\n")
+    scanned, chunked, used = profiles(path, monkeypatch)
+    assert used["batches"] > 0 and not used["rescans"]
+    same(scanned, chunked)
+    at = next(c for c in scanned.columns if c.name == "at")
+    truth = pd.to_datetime(pd.read_csv(path)["at"], utc=True, format="ISO8601")
+    assert at.type == "datetime" and at.distinct == truth.nunique() and at.nulls == 0
+    assert pd.Timestamp(at.min) == truth.min() and pd.Timestamp(at.max) == truth.max()
