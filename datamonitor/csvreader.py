@@ -417,5 +417,7 @@ class CsvReader:
             first = False
         if first and not self.names:
             return
-        if (widened_after_first or self.retyped) and not self.final and self.schema is not None:
+        # a pass under a final schema that still widens (a value its pass before did not judge) is measured again,
+        # never with the value cast away
+        if (widened_after_first or (self.retyped and not self.final)) and self.schema is not None:
             raise Widened({**self.schema, **self.retyped}, {**self.formats, **self.retyped_formats})

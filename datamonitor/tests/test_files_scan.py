@@ -326,3 +326,20 @@ def test_scanned_times_are_parsed_by_distinct_text_and_two_texts_of_one_instant_
     truth = pd.to_datetime(pd.read_csv(path)["at"], utc=True, format="ISO8601")
     assert at.type == "datetime" and at.distinct == truth.nunique() and at.nulls == 0
     assert pd.Timestamp(at.min) == truth.min() and pd.Timestamp(at.max) == truth.max()
+
+
+def test_a_pass_under_a_final_schema_that_still_widens_is_measured_again() -> None:
+    """A schema handed to a pass as final (its pass before widened to it) must have judged every value; if one
+    still does not fit, the pass raises Widened again instead of casting the value away (the statistics would
+    count it as a null). A second net under the ordering in profiling._measure."""
+    import polars as pl
+
+    from datamonitor.texttypes import Widened
+
+    body = b"a,b\n" + b"".join(b"%d,x\n" % i for i in range(3000)) + b"1.5,y\n"
+    reader = CsvReader(iter([body]), delimiter=",", header=True, decimal=".", comment=None, null_values=("",),
+                       schema={"a": pl.Int64, "b": pl.String}, chunk_size=4096)
+    with pytest.raises(Widened) as raised:
+        for _chunk in reader.chunks():
+            pass
+    assert raised.value.schema["a"] == pl.Float64
