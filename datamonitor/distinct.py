@@ -96,7 +96,10 @@ class Bitmap:
         assert self.counts is not None
         values = values.astype(np.int64, copy=False)
         counts = None
-        if len(values) < size // 4:  # few values over a long range: each counted on its own
+        if lo == hi:  # one value (a year, a constant): counted without a pass (numpy's count of a run is its slowest)
+            counts = np.zeros(size, dtype=np.int64)
+            counts[lo - self.base] = len(values)
+        elif len(values) < size // 4:  # few values over a long range: each counted on its own
             np.add.at(self.counts, values - self.base, 1)
         elif self.base >= 0 and end < 2 * MAX_RANGE:  # counted where they lie: no pass to shift them
             counts = np.bincount(values, minlength=end + 1)[self.base:]
