@@ -26,7 +26,7 @@ from . import csvscan
 from .chunking import chunked
 from .csvrows import Lines, drop_short, missing_fields, slow_rows
 from .errors import one_line
-from .rawinput import Drain, identity, prefetch
+from .rawinput import Drain, close, identity, prefetch
 from .texttypes import (
     CHUNK,
     DATE_LIKE,
@@ -146,10 +146,11 @@ class CsvReader:
         head = chunk if len(chunk) <= 1 << 20 else chunk[: 1 << 18]
         head = head[: head.rfind(b"\n") + 1] or head
         opts = self._options()
-        # each null marker costs Polars a comparison per field: the parse takes those the first rows use
+        # each null marker costs Polars a comparison per field: the parse takes those the first chunk uses
         # (R's NA, say); the others are found after it, in the text columns only (a marker in a number
-        # column fails the parse, and that chunk takes the path that knows every marker)
-        self.markers = [m for m in self.null_values if m and m.encode() in head]
+        # column fails the parse, and that chunk takes the path that knows every marker; past the first chunk
+        # the scan would send the whole file there). The whole chunk is searched (17 ms for 4 MiB), not the head
+        self.markers = [m for m in self.null_values if m and m.encode() in chunk]
         self.null_text = tuple(m for m in self.null_values if m not in self.markers)
         counted, self.bad = self.bad, BadRows()  # the head's bad rows are counted with their chunk
         try:
@@ -320,13 +321,13 @@ class CsvReader:
                 and missing_fields(df.get_column(self.names[-1]), df.schema[self.names[-1]] == pl.String) is None)
 
     def _scanned(self, skip_lines: int) -> Iterator[pl.DataFrame]:
-        """The file after its first ``skip_lines`` lines, through the scan; the bytes are still read (and hashed)."""
+        """The file after its first ``skip_lines`` lines, through the scan; the rest of the bytes are still read in a
+        drain thread when the digest comes from this read (``csvscan.Target.drain``)."""
         target = self.scan
         assert target is not None
         drain = Drain(self.blocks) if target.drain else None
-        close = getattr(self.blocks, "close", None)
-        if drain is None and close is not None:  # the file was hashed apart: nothing more to read
-            close()
+        if drain is None:  # the file was hashed apart: nothing more to read
+            close(self.blocks)
         plan = self._plan()
         assert plan is not None
         parse, markers, times, _typed = plan
@@ -390,33 +391,35 @@ class CsvReader:
         if self.pool is not None:  # a big file: the next chunk is cut in a thread of its own as well
             chunks = prefetch(chunks)
         cut = self._ahead(chunks)
-        for chunk, ahead in cut:
-            if first:
-                rest = self._header(chunk)
-                line = self.lines_done + 1
-                chunk = rest
-                if not self.names:
-                    return
-            self.bytes_read += len(chunk)
-            self.chunk_lines = None
-            if chunk:
-                df, widened = self._typed(chunk, line, ahead)
-                if self.untyped and not self.final:
-                    self._retype(df)
-                    if first and self.retyped:  # nothing measured yet: this chunk takes the types, no second pass
-                        df = self._take_retyped(df)
-                self.chunk_ascii = chunk.isascii()
-                self.non_ascii = self.non_ascii or not self.chunk_ascii
-                if widened and not first:
-                    widened_after_first = True
-                yield df
-            line += self.chunk_lines if self.chunk_lines is not None else chunk.count(b"\n")
-            if first and self._scannable(df if chunk else None):
-                cut.close()  # nothing of the next chunk was parsed yet (its schema came with this one)
-                chunks.close()  # type: ignore[attr-defined]
-                yield from self._scanned(line - 1)
-                break
-            first = False
+        try:
+            for chunk, ahead in cut:
+                if first:
+                    rest = self._header(chunk)
+                    line = self.lines_done + 1
+                    chunk = rest
+                    if not self.names:
+                        return
+                self.bytes_read += len(chunk)
+                self.chunk_lines = None
+                if chunk:
+                    df, widened = self._typed(chunk, line, ahead)
+                    if self.untyped and not self.final:
+                        self._retype(df)
+                        if first and self.retyped:  # nothing measured yet: this chunk takes the types, no second pass
+                            df = self._take_retyped(df)
+                    self.chunk_ascii = chunk.isascii()
+                    self.non_ascii = self.non_ascii or not self.chunk_ascii
+                    if widened and not first:
+                        widened_after_first = True
+                    yield df
+                line += self.chunk_lines if self.chunk_lines is not None else chunk.count(b"\n")
+                if first and self._scannable(df if chunk else None):
+                    close(cut, chunks)  # nothing of the next chunk was parsed yet (its schema came with this one)
+                    yield from self._scanned(line - 1)
+                    break
+                first = False
+        finally:  # a pass that stops early (an error, a Rescan) leaves no read thread or open file behind
+            close(cut, chunks, self.blocks)
         if first and not self.names:
             return
         # a pass under a final schema that still widens (a value its pass before did not judge) is measured again,

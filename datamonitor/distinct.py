@@ -27,7 +27,7 @@ import polars as pl
 
 __all__ = ["MAX_RANGE", "Bitmap", "takes_bitmap"]
 
-#: the widest range of values (max - min + 1) a column's bitmap may cover: one byte each
+#: the widest range of values (max - min + 1) a column's counts may cover: eight bytes each
 MAX_RANGE = 1 << 20
 _TYPES = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.Float32, pl.Float64)
 
@@ -97,8 +97,7 @@ class Bitmap:
         values = values.astype(np.int64, copy=False)
         counts = None
         if lo == hi:  # one value (a year, a constant): counted without a pass (numpy's count of a run is its slowest)
-            counts = np.zeros(size, dtype=np.int64)
-            counts[lo - self.base] = len(values)
+            self.counts[lo - self.base] += len(values)
         elif len(values) < size // 4:  # few values over a long range: each counted on its own
             np.add.at(self.counts, values - self.base, 1)
         elif self.base >= 0 and end < 2 * MAX_RANGE:  # counted where they lie: no pass to shift them

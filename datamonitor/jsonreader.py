@@ -17,6 +17,7 @@ import polars as pl
 from .chunking import chunked
 from .columntypes import category
 from .errors import SourceError
+from .rawinput import close
 from .texttypes import CHUNK, BadRows, DType, Widened, wider
 
 __all__ = ["JsonReader"]
@@ -92,6 +93,12 @@ class JsonReader:
         return df.with_columns(_cast(df.get_column(n), self.schema[n]) for n in odd) if odd else df
 
     def chunks(self) -> Iterator[pl.DataFrame]:
+        try:
+            yield from self._chunks()
+        finally:  # a pass that stops early leaves no read thread or open file behind
+            close(self.blocks)
+
+    def _chunks(self) -> Iterator[pl.DataFrame]:
         if self.document:
             yield from self._document()
             return

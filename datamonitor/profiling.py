@@ -342,8 +342,10 @@ def _settled(p: Path, det: Detected, opts: ProfileOptions, digest: str | None,
             req = replace(req, schema=w.schema, formats=w.formats)
         except Rescan as r:  # the streaming scan met a row it cannot judge: again, every row on the chunk path
             log.debug("%s: read again on the chunk path: %s", p, r)
-            # a digest computed apart stays, unless the file changed since: the next pass then hashes what it reads
-            req = replace(req, scan=False, early=None if req.early is None or req.early.spoiled else req.early)
+            # a digest computed apart stays, unless the file changed since (asked now: a scan that saw the file
+            # change would otherwise cost a third pass): the next pass then hashes what it reads
+            early = req.early if req.early is not None and req.early.result() is not None else None
+            req = replace(req, scan=False, early=early)
         except Reencode as r:
             if opts.encoding:
                 raise SourceError(f"not {opts.encoding}: a byte sequence it cannot decode", path=p) from None

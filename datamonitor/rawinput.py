@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import SourceError
 
-__all__ = ["Drain", "EarlyDigest", "RawInput", "check_regular", "identity", "prefetch"]
+__all__ = ["Drain", "EarlyDigest", "RawInput", "check_regular", "close", "identity", "prefetch"]
 
 BLOCK = 8 << 20
 
@@ -46,12 +46,14 @@ def check_regular(path: Path) -> os.stat_result:
 
 
 def identity(path: Path) -> tuple[int, ...]:
-    """What changes when a file is written or replaced: device, inode, size and modification time."""
+    """What changes when a file is written or replaced: device, inode, size, modification time and change time
+    (a rewrite of the same size whose mtime is set back, as ``cp -p`` or ``rsync -t`` do, still moves the ctime,
+    which no call can set)."""
     return _identity(os.stat(path))
 
 
 def _identity(st: os.stat_result) -> tuple[int, ...]:
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 class EarlyDigest:
@@ -64,7 +66,8 @@ class EarlyDigest:
 
     The digest belongs to the bytes the pass read only if the file did not change
     between the two reads: :meth:`result` gives it only when the file's identity
-    (:func:`identity`) before the hash, after it and when the pass ended agree.
+    (:func:`identity`) when this object was made (before the pass opens the
+    file), when the hash opened it, after the hash and when the pass ended agree.
     """
 
     def __init__(self, path: Path, block: int = BLOCK) -> None:
@@ -73,22 +76,31 @@ class EarlyDigest:
         self.spoiled = False
         self._found: tuple[str, tuple[int, ...]] | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(block,), name="datamonitor-hash", daemon=True)
+        try:
+            start: tuple[int, ...] | None = identity(path)
+        except OSError:
+            start = None
+        self._thread = threading.Thread(target=self._run, args=(block, start), name="datamonitor-hash", daemon=True)
         self._thread.start()
 
-    def _run(self, block: int) -> None:
+    def _run(self, block: int, start: tuple[int, ...] | None) -> None:
         sha = hashlib.sha256()
         buf = bytearray(block)  # one buffer, read into: no allocation per block
         view = memoryview(buf)
         try:
-            with self.path.open("rb", buffering=0) as fh:
-                before = _identity(os.fstat(fh.fileno()))
+            # never blocks: a path swapped for a FIFO since it was checked is refused, not waited on
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+            with open(fd, "rb", buffering=0) as fh:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode) or _identity(st) != start:  # not the file the pass was given
+                    return
+                os.set_blocking(fd, True)
                 while n := fh.readinto(buf):
                     if self._stop.is_set():
                         return
                     sha.update(view[:n])
-            if identity(self.path) == before:
-                self._found = sha.hexdigest(), before
+            if identity(self.path) == start:
+                self._found = sha.hexdigest(), start
         except OSError:  # the pass meets the same error and names it
             pass
 
@@ -221,6 +233,14 @@ class RawInput:
                         yield data
         except (OSError, EOFError, zipfile.BadZipFile) as exc:
             raise SourceError(f"cannot read the zip archive: {exc}", path=self.path) from None
+
+
+def close(*iterators: Iterator[Any]) -> None:
+    """Close generators (and the threads of :func:`prefetch`), in order; other iterators are left as they are."""
+    for it in iterators:
+        stop = getattr(it, "close", None)
+        if stop is not None:
+            stop()
 
 
 def prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:

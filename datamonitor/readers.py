@@ -133,7 +133,9 @@ class _Monotonic:
 def _target(req: ReadRequest, raw: RawInput) -> csvscan.Target:
     """The file as the scan opens it again, and what tells whether it changed between this read and the scan's
     (``CsvReader._scanned`` compares them at the end)."""
-    return csvscan.Target(req.path.absolute(), identity(req.path), drain=req.early is None, progress=raw.progress)
+    # the bytes are drained only for a digest of this read: not when the file was hashed apart or the caller knew it
+    return csvscan.Target(req.path.absolute(), identity(req.path), drain=req.early is None and not req.digest,
+                          progress=raw.progress)
 
 
 def _sha256(req: ReadRequest, read: Callable[[], str]) -> Callable[[], str]:

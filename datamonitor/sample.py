@@ -136,11 +136,13 @@ def _ranks(qs: tuple[float, ...], n: int) -> tuple[Any, Any, Any]:
 
 
 def _between(qs: tuple[float, ...], pos: Any, lo: Any, below: Any, above: Any) -> dict[float, float]:
-    """The interpolation between the values at the ranks below and above each position."""
-    if np.isinf(below).any() or np.isinf(above).any():  # a column holding inf (numpy would warn)
-        with np.errstate(invalid="ignore"):  # an interpolation between infinities is no number
-            # a quantile on a rank is that value (an infinity times nothing would be NaN)
-            found = np.where(pos == lo, below, below + (above - below) * (pos - lo))
-    else:
-        found = below + (above - below) * (pos - lo)
+    """The interpolation between the values at the ranks below and above each position, in numpy's form (from the
+    nearer end: ``a + (b - a) t`` below a half, ``b - (b - a)(1 - t)`` from it), so that it equals numpy's and
+    pandas' to the last bit (one form for all differed in the last bit in 219 of 3,000 cases: found by review)."""
+    t = pos - lo
+    with np.errstate(invalid="ignore"):  # an interpolation between infinities is no number
+        diff = above - below
+        found = np.where(t >= 0.5, above - diff * (1 - t), below + diff * t)
+        if np.isinf(below).any() or np.isinf(above).any():  # a column holding inf
+            found = np.where(pos == lo, below, found)  # a quantile on a rank is that value (inf times 0 is NaN)
     return {q: float(v) for q, v in zip(qs, found, strict=True)}

@@ -377,6 +377,8 @@ class TableStats:
             mean = float(counts @ at) / len(values)
             out[key + "mean"] = bitmap.base + mean
             out[key + "var"] = float(counts @ np.square(at - mean)) / len(values)
+        elif lo == hi:  # one value (counted without a pass)
+            out[key + "mean"], out[key + "var"] = float(lo), 0.0
         else:
             out[key + "mean"], out[key + "var"] = float(values.mean()), float(values.var())
         if fits:
@@ -400,25 +402,32 @@ class TableStats:
         self._merge(st, {key + "nulls": 0, key + "hashes": chunk.drop_nulls().unique().hash(_SEED)}, count=False)
 
     def _unmap(self, st: ColumnState) -> None:
-        """The column's counts as the hash set they stand for, and their values into the quantile sample."""
+        """The column's counts as the hash set they stand for (a sketch of it past the exact budget), and their
+        values into the quantile sample."""
         assert st.bitmap is not None
         st.hashes = st.bitmap.hashes(_SEED)
         if self.quantiles:
             self.sample.pour(st.name, *st.bitmap.values())
         self._bitmap_bytes -= st.bitmap.nbytes
         st.bitmap = None
+        if self.sketched:
+            self._sketch(st)
 
     def _to_sketch(self) -> None:
-        """Past the exact budget: every distinct set becomes a k-minimum-values sketch."""
+        """Past the exact budget: every hash set becomes a k-minimum-values sketch. The columns counted value by
+        value keep their counts (bounded by ``BITMAP_BUDGET``): their distinct counts and quantiles stay exact."""
         self.sketched = True
         for st in self.columns.values():
-            if st.bitmap is not None:
-                self._unmap(st)
-            if st.hashes is not None and len(st.hashes) > KMV_K:
-                st.hashes = st.hashes.bottom_k(KMV_K)
-                st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
-            elif st.hashes is not None:
-                st.threshold = (1 << 64) - 1
+            if st.bitmap is None:
+                self._sketch(st)
+
+    @staticmethod
+    def _sketch(st: ColumnState) -> None:
+        if st.hashes is not None and len(st.hashes) > KMV_K:
+            st.hashes = st.hashes.bottom_k(KMV_K)
+            st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
+        elif st.hashes is not None:
+            st.threshold = (1 << 64) - 1
 
     def _sample(self, df: pl.DataFrame) -> None:
         """The chunk's values of the numeric columns that keep no counts (those have exact quantiles apart)."""
@@ -426,10 +435,11 @@ class TableStats:
                              if ((st := self.columns[n]).numeric or st.cat == "duration") and st.bitmap is None})
 
     def expect_rows(self, first: pl.DataFrame, rows: float) -> None:
-        """A hint of the table's size, given its first chunk (:meth:`ValueSample.expect`); the columns that may keep
-        counts of their values are left out (they take no room in the sample unless their counts stop)."""
-        self.sample.expect(sum(1 for dt in first.dtypes if category(dt) in ("integer", "float", "decimal", "duration")
-                               and not takes_bitmap(dt)), rows)
+        """A hint of the table's size, given its first chunk (:meth:`ValueSample.expect`); the integer columns that
+        may keep counts of their values are left out (they take no room in the sample unless their counts stop; a
+        float column's often stop at once, on its first fraction)."""
+        self.sample.expect(sum(1 for dt in first.dtypes if category(dt) in ("float", "decimal", "duration")
+                               or (category(dt) == "integer" and not takes_bitmap(dt))), rows)
 
     # ------------------------------------------------------------- results
 
