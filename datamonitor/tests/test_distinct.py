@@ -144,3 +144,20 @@ def test_counted_and_sampled_quantiles_equal_numpy_to_the_last_bit() -> None:
         got = counted_quantiles(values, counts, qs)
         kept = quantiles([np.repeat(values, counts)], qs)
         assert [got[q] for q in qs] == want == [kept[q] for q in qs], (values, counts)
+
+
+def test_whole_number_floats_do_not_make_a_table_that_fits_the_sample_sampled(tmp_path) -> None:
+    """A big file's first chunk hints its size; the columns counted value by value (here floats written ``3.0``, as
+    pandas writes an integer column with a NaN) take no room in the sample, so they must not count in that hint: the
+    one real float column fits the budget and its quantiles stay exact (found by review)."""
+    from datamonitor.profiling import ProfileOptions, profile_file
+
+    rng = np.random.default_rng(5)
+    n = 200_000
+    data = {"g": rng.normal(size=n), **{f"w{k}": rng.integers(0, 100, n).astype(float) for k in range(5)}}
+    path = tmp_path / "whole.csv"
+    pl.DataFrame(data).write_csv(path)
+    prof = profile_file(path, ProfileOptions(chunk_bytes=1 << 20, quantile_values=250_000))
+    g = next(c for c in prof.columns if c.name == "g")
+    want = np.quantile(data["g"], (0.5, 0.95, 0.99))
+    assert [g.quantiles[q] for q in (0.5, 0.95, 0.99)] == list(want)
