@@ -25,16 +25,35 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-__all__ = ["MAX_RANGE", "Bitmap", "takes_bitmap"]
+__all__ = ["MAX_RANGE", "Bitmap", "countable", "takes_bitmap"]
 
 #: the widest range of values (max - min + 1) a column's counts may cover: eight bytes each
 MAX_RANGE = 1 << 20
 _TYPES = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.Float32, pl.Float64)
 
 
+#: past this a float is no exact whole number (and past 2**63 no int64)
+_WHOLE_LIMIT = 2**53
+
+
 def takes_bitmap(dtype: pl.DataType) -> bool:
     """Whether a column of this type may be counted by a bitmap (64-bit unsigned and 128-bit may not)."""
     return dtype in _TYPES
+
+
+def countable(s: pl.Series) -> bool:
+    """Whether a column's values (a first chunk's) are ones a :class:`Bitmap` counts: whole numbers of a range it
+    may cover."""
+    if not takes_bitmap(s.dtype):
+        return False
+    values = s.fill_nan(None).drop_nulls() if s.dtype.is_float() else s.drop_nulls()
+    if not len(values):
+        return True
+    lo, hi = float(values.min()), float(values.max())  # type: ignore[arg-type]
+    if hi - lo + 1 > MAX_RANGE:
+        return False
+    return not s.dtype.is_float() or (max(abs(lo), abs(hi)) < _WHOLE_LIMIT
+                                      and bool((values == values.round(0)).all()))
 
 
 class Bitmap:
@@ -62,8 +81,8 @@ class Bitmap:
         if lo is None:  # no value in this chunk
             return True
         if self.dtype.is_float():
-            if not (float(lo).is_integer() and float(hi).is_integer()) or max(abs(lo), abs(hi)) >= 2**53:
-                return False  # past 2**53 a float is no exact whole number (and past 2**63 no int64)
+            if not (float(lo).is_integer() and float(hi).is_integer()) or max(abs(lo), abs(hi)) >= _WHOLE_LIMIT:
+                return False
             lo, hi = int(lo), int(hi)
         if self._span(lo, hi, room) is None:
             return False

@@ -7,7 +7,6 @@ computed from the file's bytes in a read of its own, unless the caller has it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import polars as pl
 from .errors import SourceError
 from .texttypes import BadRows
 
-__all__ = ["ParquetReader", "file_digest"]
+__all__ = ["ParquetReader"]
 
 _BATCH_ROWS = 256_000
 
@@ -47,12 +46,3 @@ class ParquetReader:
                 yield pl.DataFrame(pl.from_arrow(pf.schema_arrow.empty_table()))
         except (pa.ArrowException, OSError) as exc:
             raise SourceError(f"not a readable Parquet file: {str(exc).splitlines()[0]}", path=self.path) from None
-
-
-def file_digest(path: Path) -> str:
-    """The SHA-256 of a file's bytes."""
-    sha = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(8 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()

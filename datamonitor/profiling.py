@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SourceError, one_line
-from .rawinput import EarlyDigest, RawInput, check_regular
+from .rawinput import EarlyDigest, RawInput, check_regular, close
 from .sniff import (
     EXCEL,
     EXT_COMPRESSION,
@@ -314,9 +314,7 @@ def _measure(reader: FormatReader, stats: TableStats, big: bool, size: int) -> T
                 pending.result()
         return _finish(stats, reader)
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:  # a pass that failed stops its reader's threads now
-            close()
+        close(chunks)  # a pass that failed stops its reader's threads now
 
 
 def _finish(stats: TableStats, reader: FormatReader) -> TableStats:

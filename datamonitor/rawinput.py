@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import SourceError
 
-__all__ = ["Drain", "EarlyDigest", "RawInput", "check_regular", "close", "identity", "prefetch"]
+__all__ = ["Drain", "EarlyDigest", "RawInput", "check_regular", "close", "file_digest", "identity", "prefetch"]
 
 BLOCK = 8 << 20
 
@@ -56,6 +56,27 @@ def _identity(st: os.stat_result) -> tuple[int, ...]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
+def file_digest(path: Path, block: int = BLOCK) -> str:
+    """The SHA-256 of a file's bytes, in a read of its own."""
+    with path.open("rb", buffering=0) as fh:
+        digest = _sha256(fh, block)
+    assert digest is not None  # nothing can stop it
+    return digest
+
+
+def _sha256(fh: Any, block: int, stop: threading.Event | None = None) -> str | None:
+    """The SHA-256 of the rest of an open file, read into one buffer (no allocation per block); None when ``stop``
+    was set meanwhile."""
+    sha = hashlib.sha256()
+    buf = bytearray(block)
+    view = memoryview(buf)
+    while n := fh.readinto(buf):
+        if stop is not None and stop.is_set():
+            return None
+        sha.update(view[:n])
+    return sha.hexdigest()
+
+
 class EarlyDigest:
     """A big file's SHA-256, computed in a thread of its own from the moment the file is named.
 
@@ -84,9 +105,6 @@ class EarlyDigest:
         self._thread.start()
 
     def _run(self, block: int, start: tuple[int, ...] | None) -> None:
-        sha = hashlib.sha256()
-        buf = bytearray(block)  # one buffer, read into: no allocation per block
-        view = memoryview(buf)
         try:
             # never blocks: a path swapped for a FIFO since it was checked is refused, not waited on
             fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
@@ -95,12 +113,9 @@ class EarlyDigest:
                 if not stat.S_ISREG(st.st_mode) or _identity(st) != start:  # not the file the pass was given
                     return
                 os.set_blocking(fd, True)
-                while n := fh.readinto(buf):
-                    if self._stop.is_set():
-                        return
-                    sha.update(view[:n])
-            if identity(self.path) == start:
-                self._found = sha.hexdigest(), start
+                digest = _sha256(fh, block, self._stop)
+            if digest is not None and identity(self.path) == start:
+                self._found = digest, start
         except OSError:  # the pass meets the same error and names it
             pass
 
@@ -216,11 +231,7 @@ class RawInput:
 
     def _zip(self) -> Iterator[bytes]:
         if self.hashed:  # the archive is read by member, so its hash is a read of its own
-            sha = hashlib.sha256()
-            with self.path.open("rb") as fh:
-                for data in iter(lambda: fh.read(self.block), b""):
-                    sha.update(data)
-            self.digest = sha.hexdigest()
+            self.digest = file_digest(self.path, self.block)
         try:
             with zipfile.ZipFile(self.path) as zf:
                 members = [m for m in zf.infolist() if not m.is_dir()]
@@ -229,8 +240,7 @@ class RawInput:
                     raise SourceError(f"a zip archive must hold exactly one data file; it holds "
                                       f"{len(members)} ({names})", path=self.path)
                 with zf.open(members[0]) as fh:
-                    for data in iter(lambda: fh.read(self.block), b""):
-                        yield data
+                    yield from iter(lambda: fh.read(self.block), b"")
         except (OSError, EOFError, zipfile.BadZipFile) as exc:
             raise SourceError(f"cannot read the zip archive: {exc}", path=self.path) from None
 

@@ -28,8 +28,8 @@ from . import csvscan
 from .chunking import decode_blocks
 from .csvreader import CsvReader
 from .jsonreader import JsonReader
-from .parquetreader import ParquetReader, file_digest
-from .rawinput import EarlyDigest, RawInput, identity, prefetch
+from .parquetreader import ParquetReader
+from .rawinput import EarlyDigest, RawInput, file_digest, identity, prefetch
 from .sniff import Detected
 from .texttypes import BadRows, DType, Reencode, Rescan, Widened, wider
 

@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from .columntypes import CATEGORIES, cast_lossy, cat_has_no_distinct, category, flatten_structs, other_kind
-from .distinct import MAX_RANGE, Bitmap, takes_bitmap
+from .distinct import Bitmap, countable, takes_bitmap
 from .profiling import KMV_K as PROFILING_KMV_K
 from .sample import ValueSample, counted_quantiles, quantiles
 
@@ -88,19 +88,6 @@ def _row(frame: pl.DataFrame) -> dict[str, Any]:
 def _huge(lo: Any, hi: Any) -> bool:
     """Integers a float does not hold exactly."""
     return lo is not None and max(abs(lo), abs(hi)) >= 1 << 53
-
-
-def _countable(s: pl.Series) -> bool:
-    """Whether a first chunk's column looks like one ``distinct.Bitmap`` counts: whole numbers of a range it covers."""
-    if not takes_bitmap(s.dtype):
-        return False
-    values = s.fill_nan(None).drop_nulls() if s.dtype.is_float() else s.drop_nulls()
-    if not len(values):
-        return True
-    lo, hi = float(values.min()), float(values.max())  # type: ignore[arg-type]
-    if hi - lo + 1 > MAX_RANGE:
-        return False
-    return not s.dtype.is_float() or (max(abs(lo), abs(hi)) < 2**53 and bool((values == values.round(0)).all()))
 
 
 def _lt(a: Any, b: Any) -> bool:
@@ -452,7 +439,7 @@ class TableStats:
         that will take room in the sample count: not those whose values the first chunk shows to be whole numbers
         of a range the counts may cover (``distinct.Bitmap``; a float column of ``3.0``s is one)."""
         self.sample.expect(sum(1 for s in first.get_columns()
-                               if category(s.dtype) in ("integer", "float", "decimal", "duration") and not _countable(s)),
+                               if category(s.dtype) in ("integer", "float", "decimal", "duration") and not countable(s)),
                            rows)
 
     # ------------------------------------------------------------- results
