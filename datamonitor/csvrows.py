@@ -6,22 +6,37 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 
 import polars as pl
 
 from .texttypes import BadRows, Reencode
 
-__all__ = ["Lines", "drop_short", "missing_fields", "slow_rows"]
+__all__ = ["Lines", "drop_short", "missing_fields", "physical_lines", "slow_rows"]
 
 _MAX_FIELD = (1 << 31) - 1
 _SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def physical_lines(text: str) -> Iterator[str]:
+    """The text's lines as a CSV file has them: ended by ``\\n`` alone (with its ``\\r``), each ending kept.
+
+    ``str.splitlines`` also ends a line at a lone ``\\r``, a form feed, ``\\x1c``-``\\x1e``, ``\\x85``, U+2028 and
+    U+2029, all of which are data inside a field; Polars and the byte offsets of a chunk count ``\\n`` only.
+    """
+    start = 0
+    while (end := text.find("\n", start)) >= 0:
+        yield text[start:end + 1]
+        start = end + 1
+    if start < len(text):
+        yield text[start:]
 
 
 class Lines:
     """Physical lines fed to csv.reader, skipping comment lines, remembering the current line number."""
 
     def __init__(self, text: str, first_line: int, comment: str | None) -> None:
-        self._it = iter(text.splitlines(keepends=True))
+        self._it = iter(physical_lines(text))
         self.line = first_line - 1
         self.comment = comment
         #: the last physical line handed out

@@ -82,7 +82,8 @@ def sniff_json(text: str) -> str | None:
 
 def _lines(text: str, comment: str | None, limit: int = 64) -> list[str]:
     out = []
-    for line in text.splitlines():
+    for line in text.split("\n"):  # a lone \r, U+2028 ... are data in a CSV line (csvrows.physical_lines)
+        line = line.rstrip("\r").replace("\r", " ")  # for counting fields; csv.reader refuses a \r it sees unquoted
         if line.strip() and not (comment and line.startswith(comment)):
             out.append(line)
             if len(out) >= limit:

@@ -271,6 +271,29 @@ def test_ragged_rows_are_bad_rows_with_physical_line_numbers(tmp_path: Path, chu
     check_table(prof, read_oracle(io.StringIO(kept)), types={"id": "integer", "amount": "float", "note": "string"})
 
 
+@CHUNKS
+def test_line_break_characters_inside_fields_are_data(tmp_path: Path, chunks: str) -> None:
+    """A CSV line ends at ``\\n`` only. A lone ``\\r`` in a quoted header name, and a form feed, U+2028, U+0085
+    or ``\\x1c`` in a field, are data (``str.splitlines`` ends a line at each: the header then swallowed the first
+    row, and a later bad row was numbered wrong)."""
+    odd = ["\x0c", "\u2028", "\x85", "\x1c", "\u2029"]
+    lines = ['id,"na\rme",note']
+    bad: list[int] = []
+    for i in range(1, 2500):
+        if i in (40, 1800):
+            lines.append(f"{i},x")  # too few fields: a bad row, named by its physical line
+            bad.append(len(lines))
+        else:
+            lines.append(f'{i},"a\rb{i % 5}",w{odd[i % 5]}{i % 7}')
+    path = write_lines(tmp_path / "breaks.csv", lines)
+    prof = profile_file(path, options(chunks))
+    assert bad_lines(prof)[:2] == bad, prof.bad_row_examples
+    kept = "\n".join(line for k, line in enumerate(lines, start=1) if k not in bad)
+    df = read_oracle(io.StringIO(kept))
+    assert len(df) == 2497 and list(df.columns) == ["id", "na\rme", "note"]  # the oracle reads what was written
+    check_table(prof, df, types={"id": "integer", "na\rme": "string", "note": "string"})
+
+
 def test_bad_row_line_numbers_in_cli_verbose_and_json(tmp_path: Path) -> None:
     """The first bad rows' line numbers reach the user: in ``file -v``'s output and in the ``--json`` documents."""
     lines = ["a,b,c"] + [f"{i % 50},{i % 7},w{i % 3}" for i in range(3000)]
