@@ -273,7 +273,9 @@ class TableStats:
                 continue
             distinct = out.get(name + "\x00distinct")
             if distinct is not None:
-                if distinct.is_in(nulls).any():
+                # a few values are looked up in Python: a Polars call per column per chunk costs more
+                if (not set(nulls).isdisjoint(distinct.to_list()) if len(distinct) <= 256
+                        else distinct.is_in(nulls).any()):
                     marked.append(name)
             elif out.get(name + "\x00marked"):
                 marked.append(name)
@@ -364,7 +366,8 @@ class TableStats:
         bitmap = st.bitmap
         assert bitmap is not None
         key = st.name + "\x00"
-        values = s.drop_nulls().to_numpy()
+        # a column without nulls is read in place (a Polars call on each column of each chunk costs its dispatch)
+        values = (s.drop_nulls() if out[key + "nulls"] else s).to_numpy()
         if not len(values):
             return
         lo, hi = int(values.min()), int(values.max())
