@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["CATEGORIES", "cast_lossy", "cat_has_no_distinct", "category", "flatten_structs", "other_kind"]
+__all__ = ["CATEGORIES", "cast_lossy", "cat_has_no_distinct", "category", "flatten_structs", "other_kind",
+           "unique_names"]
 
 #: the type names a column can have in the KPIs
 CATEGORIES = ("integer", "float", "decimal", "string", "boolean", "date", "datetime", "time", "duration", "binary",
@@ -88,3 +89,21 @@ def flatten_structs(df: pl.DataFrame) -> pl.DataFrame:
             seen.add(s.name)
             unique.append(s)
     return pl.DataFrame(unique)
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Column names made unique as pandas 3 makes a CSV header's: a repeated name gets ``.1``, ``.2`` ..., skipping
+    any suffix that is another column's own name (``a,a,a.1`` is ``a, a.2, a.1``: the column named ``a.1`` keeps its
+    name, and no other column's KPIs are reported under it)."""
+    taken, seen, out = set(names), set(), []
+    counts: dict[str, int] = {}
+    for name in names:
+        if name in seen:
+            k = counts.get(name, 0) + 1
+            while f"{name}.{k}" in taken or f"{name}.{k}" in seen:
+                k += 1
+            counts[name] = k
+            name = f"{name}.{k}"
+        seen.add(name)
+        out.append(name)
+    return out

@@ -38,9 +38,17 @@ class ParquetReader:
 
         try:
             pf = pq.ParquetFile(self.path)
+            # Polars has no 256-bit decimal (it panics): one of up to 38 digits is read as the 128-bit one it fits
+            wide = {f.name: pa.decimal128(f.type.precision, f.type.scale) for f in pf.schema_arrow
+                    if pa.types.is_decimal256(f.type) and f.type.precision <= 38}
             empty = True
             for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
                 empty = False
+                if wide:
+                    batch = pa.RecordBatch.from_arrays(
+                        [col.cast(wide[name]) if name in wide else col
+                         for name, col in zip(batch.schema.names, batch.columns, strict=True)],
+                        names=batch.schema.names)
                 yield pl.DataFrame(pl.from_arrow(batch))
             if empty:
                 yield pl.DataFrame(pl.from_arrow(pf.schema_arrow.empty_table()))

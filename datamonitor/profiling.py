@@ -395,6 +395,10 @@ def _profile_file(p: Path, opts: ProfileOptions, progress: Callable[[float], Non
         raise SourceError("out of memory while measuring", path=p) from None
     except Exception as exc:  # noqa: BLE001 - an engine error is one line naming the file, never a traceback
         raise SourceError(one_line(exc, 300), path=p) from None
+    except BaseException as exc:  # Polars' PanicException (a panic in Rust, a decimal256 column) is no Exception
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise SourceError(one_line(exc, 300), path=p) from None
     if progress:
         progress(1.0)
     return TableProfile(rows=stats.rows, columns=_profiles(stats, opts), bad_rows=reader.bad.count,
@@ -407,6 +411,11 @@ def _frame_from_pandas(df: Any) -> Any:
     """A pandas DataFrame as Polars; a column Polars cannot convert whole is converted value by value."""
     import polars as pl
 
+    from .columntypes import unique_names
+
+    names = [str(c) for c in df.columns]
+    if len(set(names)) < len(names):  # pandas allows a repeated name (after a concat), Polars does not
+        df = df.set_axis(unique_names(names), axis=1)
     try:
         return pl.from_pandas(df, nan_to_null=True)
     except Exception:  # noqa: BLE001 - object columns of mixed values

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import hashlib
+import lzma
 import os
 import queue
 import stat
@@ -241,7 +242,8 @@ class RawInput:
                                       f"{len(members)} ({names})", path=self.path)
                 with zf.open(members[0]) as fh:
                     yield from iter(lambda: fh.read(self.block), b"")
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError,
+                RuntimeError) as exc:  # corrupt data of each method, a method zipfile lacks, an encrypted member
             raise SourceError(f"cannot read the zip archive: {exc}", path=self.path) from None
 
 

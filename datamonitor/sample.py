@@ -95,8 +95,8 @@ class ValueSample:
 
 def _as_float(name: str, cat: str) -> pl.Expr:
     c = pl.col(name)
-    if cat == "duration":
-        c = c.dt.total_microseconds()
+    if cat == "duration":  # in seconds, as the column's min, max and mean (tablestats._exprs)
+        c = c.dt.total_microseconds().cast(pl.Float64) / 1e6
     return c.cast(pl.Float64).fill_nan(None).fill_null(float("nan")).alias(name)
 
 

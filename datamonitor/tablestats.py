@@ -138,6 +138,9 @@ class TableStats:
         if odd:  # no value yet, categories, or Python objects: measured as text
             df = df.with_columns(pl.col(n).map_elements(str, return_dtype=pl.String) if schema[n] == pl.Object
                                  else pl.col(n).cast(pl.String) for n in odd)
+        arrays = {n: dt for n, dt in schema.items() if isinstance(dt, pl.Array)}
+        if arrays:  # a fixed-size list (Arrow's fixed_size_list) is measured as the list it is
+            df = df.with_columns(pl.col(n).cast(pl.List(dt.inner)) for n, dt in arrays.items())
         retyped = []
         for s in df.get_columns():
             if s.name in deferred:
@@ -321,9 +324,10 @@ class TableStats:
         """A float column's aggregates again, with its NaN as nulls (min and max skip NaN, a mean does not)."""
         c = pl.col(name).fill_nan(None).cast(pl.Float64)
         key = name + "\x00"
-        row = df.select(c.null_count(), c.min().alias("a"), c.max().alias("b"), c.mean().alias("m"),
-                        c.var(ddof=0).alias("v")).row(0)
-        for kind, value in zip(("nulls", "min", "max", "mean", "var"), row, strict=True):
+        kinds = ("nulls", "min", "max", "mean", "var")  # each named apart from every column (one named "a" clashed)
+        row = df.select(c.null_count().alias("\x00nulls"), c.min().alias("\x00min"), c.max().alias("\x00max"),
+                        c.mean().alias("\x00mean"), c.var(ddof=0).alias("\x00var")).row(0)
+        for kind, value in zip(kinds, row, strict=True):
             out[key + kind] = value
 
     def _from_distinct(self, out: dict[str, Any], key: str) -> None:
@@ -451,8 +455,10 @@ class TableStats:
         """The distinct count, and whether it is exact."""
         if st.bitmap is not None:
             return st.bitmap.count, True
-        if st.cat in ("struct", "other") or st.hashes is None:
-            return (0, True) if st.cat not in ("struct", "other") else (None, False)
+        if cat_has_no_distinct(st.cat):  # a map's values were not hashed: no count, not a count of 0
+            return None, False
+        if st.hashes is None:
+            return 0, True
         if st.threshold is None or len(st.hashes) < KMV_K:
             return len(st.hashes), True
         kth = float(st.hashes.max())  # type: ignore[arg-type]

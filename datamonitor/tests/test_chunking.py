@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import math
+import random
 
+import pandas as pd
 import polars as pl
+import pytest
 
 from datamonitor.chunking import chunked
 from datamonitor.profiling import ProfileOptions, profile_file
@@ -49,3 +54,41 @@ def test_json_lines_with_escaped_quotes_measure_the_same_in_small_chunks(tmp_pat
     oracle = pl.DataFrame(rows)
     by_name = {c.name: c for c in small.columns}
     assert by_name["s"].distinct == oracle["s"].n_unique() and by_name["f"].nulls == oracle["f"].null_count()
+
+
+def _records(data: bytes, delimiter: str = ",") -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode(), newline=""), delimiter=delimiter))
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_csv_chunks_end_where_a_parser_ends_a_record_with_quotes_inside_unquoted_fields(delimiter: str) -> None:
+    """A quote inside an unquoted field (5" screen) is text to Polars and to Python's csv module; counting it as a
+    quote put later cuts inside quoted multi-line fields (a 20,000-row file lost 15,000 rows to bad rows). Every
+    chunk, whatever the block and chunk sizes, must hold whole records: the records of the chunks, one after the
+    other, are the file's."""
+    rng = random.Random(7)
+    fields = ['5" screen', 'say "hi"', '"a\nb"', '"x "" y\n"', '""', "plain", '"q,r"', '7"', 'a"b"c', "", '"\n\n"']
+    for trial in range(60):
+        rows = [delimiter.join(rng.choice(fields).replace(",", delimiter) for _ in range(3)) for _ in range(300)]
+        data = ("\n".join(rows) + "\n").encode()
+        whole = _records(data, delimiter)
+        block, size = rng.choice([7, 64, 1000]), rng.choice([50, 300, 4096])
+        chunks = list(chunked(iter(_blocks(data, block)), size, quoted=True, delimiter=delimiter))
+        assert b"".join(chunks) == data
+        assert [r for chunk in chunks for r in _records(chunk, delimiter)] == whole, (trial, block, size)
+        assert len(chunks) > 1
+
+
+def test_a_quote_inside_an_unquoted_field_measures_every_row(tmp_path) -> None:
+    """The file of the finding: an early 5" and quoted fields of several lines later; 64 KiB chunks, as pandas."""
+    def text(i: int) -> str:
+        return '5" screen' if i == 3 else ('"a\n\n\nb"' if i % 4 == 0 else f"w{i % 11}")
+
+    lines = ["id,s,n"] + [f"{i},{text(i)},{i % 100}" for i in range(20_000)]
+    path = tmp_path / "inches.csv"
+    path.write_text("\n".join(lines) + "\n")
+    prof = profile_file(path, ProfileOptions(chunk_bytes=64 << 10))
+    df = pd.read_csv(path)
+    assert (prof.rows, prof.bad_rows) == (len(df), 0) == (20_000, 0)
+    ids = {c.name: c for c in prof.columns}["id"]
+    assert (ids.type, ids.max, ids.mean) == ("integer", df["id"].max(), df["id"].mean())

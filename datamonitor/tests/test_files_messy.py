@@ -410,6 +410,78 @@ def test_parquet_lists_structs_binary_decimal_time_zones(tmp_path: Path) -> None
     assert c["props"].type in ("struct", "list", "map", "other")
 
 
+def test_durations_maps_fixed_size_lists_and_wide_decimals(tmp_path: Path) -> None:
+    """Found by review: a duration's quantiles were in microseconds beside a mean in seconds; a map column reported 0
+    distinct values as exact; a fixed-size list failed the file; a decimal256 column panicked in Polars (a traceback).
+    """
+    secs = [1, 2, 3, 4, 100, None]
+    table = pa.table({
+        "wait": pa.array([None if v is None else timedelta(seconds=v) for v in secs], pa.duration("ms")),
+        "props": pa.array([[("k", i % 3)] for i in range(6)], pa.map_(pa.string(), pa.int64())),
+        "xy": pa.array([[i, i + 1] if i != 2 else None for i in range(6)], pa.list_(pa.int64(), 2)),
+        "price": pa.array([Decimal("1.50"), None, Decimal("2.25"), Decimal("-3.10"), Decimal("0"), Decimal("7.77")],
+                          pa.decimal256(20, 2)),
+    })
+    path = tmp_path / "odd.parquet"
+    pq.write_table(table, path)
+    c = cols(profile_file(path, ProfileOptions()))
+    wait = pd.Series([v for v in secs if v is not None], dtype=float)
+    assert _close(c["wait"].mean, wait.mean())
+    for q, v in c["wait"].quantiles.items():
+        assert _close(v, wait.quantile(q)), (q, v)
+    assert c["props"].distinct is None and not c["props"].distinct_exact  # not hashed: no count, not a count of 0
+    _check_list(c["xy"], pa.chunked_array([pa.array(table["xy"].to_pylist(), pa.list_(pa.int64()))]))
+    prices = [float(v) for v in table["price"].drop_null().to_pylist()]
+    assert c["price"].type == "decimal" and (c["price"].nulls, c["price"].min, c["price"].max) == (1, -3.1, 7.77)
+    assert _close(c["price"].mean, sum(prices) / len(prices))
+    frame = pd.DataFrame({"wait": pd.to_timedelta(wait, unit="s")})
+    prof = profile_dataframe(frame, ProfileOptions())
+    for q, v in prof.columns[0].quantiles.items():
+        assert _close(v, wait.quantile(q)), (q, v)
+    wide = tmp_path / "wide.parquet"  # 40 digits: more than Polars' decimals hold; one line, no traceback
+    pq.write_table(pa.table({"d": pa.array([Decimal("1.5")], pa.decimal256(40, 2))}), wide)
+    with pytest.raises(SourceError, match="wide.parquet"):
+        profile_file(wide, ProfileOptions())
+
+
+@pytest.mark.parametrize("name", ["a", "b", "m", "v", "x"])
+def test_nan_in_a_float_column_whatever_its_name(tmp_path: Path, name: str) -> None:
+    """A NaN sends a float column's aggregates to a second select, whose names clashed with a column named a, b, m
+    or v (the file failed with DuplicateError). NaN counts as a null, as pandas counts it."""
+    path = tmp_path / "nan.parquet"
+    pq.write_table(pa.table({name: pa.array([1.0, float("nan"), 2.5, None, 3.0])}), path)
+    col = profile_file(path, ProfileOptions()).columns[0]
+    assert (col.nulls, col.min, col.max) == (2, 1.0, 3.0) and _close(col.mean, 6.5 / 3)
+
+
+def test_duplicate_names_as_pandas_3_names_them(tmp_path: Path) -> None:
+    """A header a,a,a.1: pandas 3 names the columns a, a.2, a.1 (the column named a.1 keeps its name). Before, the
+    second a was called a.1 and the real a.1's KPIs were reported as a.1.1. A DataFrame with a repeated name (pandas
+    allows one) is measured under the same names instead of failing with AttributeError."""
+    path = write_lines(tmp_path / "dups.csv", ["a,a,a.1,a"] + [f"{i},{i % 5},{100 + i},{-i}" for i in range(50)])
+    df = read_oracle(path)
+    prof = profile_file(path, ProfileOptions())
+    assert [c.name for c in prof.columns] == list(df.columns) == ["a", "a.2", "a.1", "a.3"]
+    check_table(prof, df)
+    frame = pd.DataFrame([[1, 2, 3], [4, 5, 6]], columns=["x", "x", "x.1"])
+    got = profile_dataframe(frame, ProfileOptions())
+    assert [(c.name, c.max) for c in got.columns] == [("x", 4), ("x.2", 5), ("x.1", 6)]
+
+
+def test_corrupt_zip_member_is_one_line(tmp_path: Path) -> None:
+    """Deflate data damaged inside a zip raised zlib.error out of the engine (a traceback in the CLI)."""
+    path = tmp_path / "bad.csv.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("bad.csv", "id,name\n" + "".join(f"{i},name {i * 7919 % 1000}\n" for i in range(20_000)))
+    raw = bytearray(path.read_bytes())
+    for i in range(200, 260):  # inside the member's compressed data, past its local header
+        raw[i] ^= 0x5A
+    path.write_bytes(bytes(raw))
+    res = run_cli(tmp_path, "file", path)
+    assert res.returncode != 0
+    assert_one_line_error(res.stderr, "bad.csv.zip")
+
+
 def test_dataframe_with_lists_dicts_decimals_bytes_and_time_zones(tmp_path: Path) -> None:
     """profile_dataframe and dataframe_kpis take odd object columns without an engine error."""
     table = _nested_table(500)
