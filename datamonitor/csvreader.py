@@ -151,7 +151,9 @@ class CsvReader:
             df = pl.read_csv(head, new_columns=self.names, infer_schema_length=None, **opts)
             if df.width != len(self.names):
                 raise ValueError("width")
-            self._drop_short(df, head, 1)  # a short row's values would type the columns (Polars' inference)
+            # a short row's values would type the columns (Polars' inference); a line of spaces, a blank line
+            # dropped below, would make the first column text: the types are judged without either
+            kept = self._drop_short(df, head, 1)
             short = self.bad.count
         except NOT_FAST:
             short = 1
@@ -169,7 +171,7 @@ class CsvReader:
             return None
         schema = dict(df.schema)
         huge = [n for n, t in schema.items() if t == pl.Float64 and (self.decimal == "," or
-                                                                    (df.get_column(n).abs() >= 2**53).any())]
+                                                                    (kept.get_column(n).abs() >= 2**53).any())]
         # whole numbers past 2**53 (Int64 and UInt64 mixed): Polars takes floats, which round them; with decimal
         # commas Polars also takes "2.5" for 2.5 where a dot can only mark thousands (texttypes.cast)
         if huge:
@@ -177,7 +179,7 @@ class CsvReader:
             schema.update({n: infer(text.get_column(n), self.decimal)[0] for n in huge})
         for name, dtype in df.schema.items():
             if dtype == pl.String:  # times, decimal commas with thousands marks, True/TRUE: Polars keeps text
-                col = df.get_column(name)
+                col = kept.get_column(name)
                 first = next((v for v in col.head(100) if v is not None), None)
                 if first is None and col.null_count() < len(col):  # past more than a hundred leading nulls
                     first = col.drop_nulls()[0]

@@ -294,6 +294,18 @@ def test_line_break_characters_inside_fields_are_data(tmp_path: Path, chunks: st
     check_table(prof, df, types={"id": "integer", "na\rme": "string", "note": "string"})
 
 
+@CHUNKS
+def test_lines_of_spaces_are_blank_lines_and_type_nothing(tmp_path: Path, chunks: str) -> None:
+    """A line of spaces or tabs is a blank line (pandas skips it, and so does this pass). One among the first rows,
+    or at the end of a one-chunk file, made the first column text (its mean, std and quantiles gone)."""
+    rows = [f"{i},w{i % 7},{i * 0.5}" for i in range(1, 3001)]
+    lines = ["id,a,b", *rows[:10], "   ", *rows[10:2000], "\t", *rows[2000:], "  ", "\t "]
+    path = write_lines(tmp_path / "spaces.csv", lines)
+    prof = profile_file(path, options(chunks))
+    assert prof.bad_rows == 0
+    check_table(prof, read_oracle(path), types={"id": "integer", "a": "string", "b": "float"})
+
+
 def test_bad_row_line_numbers_in_cli_verbose_and_json(tmp_path: Path) -> None:
     """The first bad rows' line numbers reach the user: in ``file -v``'s output and in the ``--json`` documents."""
     lines = ["a,b,c"] + [f"{i % 50},{i % 7},w{i % 3}" for i in range(3000)]
