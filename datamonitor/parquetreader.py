@@ -7,8 +7,10 @@ computed from the file's bytes in a read of its own, unless the caller has it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -18,6 +20,22 @@ from .texttypes import BadRows
 __all__ = ["ParquetReader"]
 
 _BATCH_ROWS = 256_000
+#: a time zone that is a fixed offset ("+05:30", what pandas writes for ``datetime.timezone``): Polars takes none
+_OFFSET = re.compile(r"[+-]\d\d:?\d\d")
+
+
+def _readable(schema: Any) -> dict[str, Any]:
+    """The columns to cast before Polars reads them, and to what: a 256-bit decimal of up to 38 digits to the 128-bit
+    one it fits (Polars has none, and panics), a time zone that is a fixed offset to UTC (the same instants)."""
+    import pyarrow as pa
+
+    casts = {}
+    for f in schema:
+        if pa.types.is_decimal256(f.type) and f.type.precision <= 38:
+            casts[f.name] = pa.decimal128(f.type.precision, f.type.scale)
+        elif pa.types.is_timestamp(f.type) and f.type.tz and _OFFSET.fullmatch(f.type.tz):
+            casts[f.name] = pa.timestamp(f.type.unit, "UTC")
+    return casts
 
 
 class ParquetReader:
@@ -38,9 +56,7 @@ class ParquetReader:
 
         try:
             pf = pq.ParquetFile(self.path)
-            # Polars has no 256-bit decimal (it panics): one of up to 38 digits is read as the 128-bit one it fits
-            wide = {f.name: pa.decimal128(f.type.precision, f.type.scale) for f in pf.schema_arrow
-                    if pa.types.is_decimal256(f.type) and f.type.precision <= 38}
+            wide = _readable(pf.schema_arrow)
             empty = True
             for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
                 empty = False

@@ -416,6 +416,14 @@ def _frame_from_pandas(df: Any) -> Any:
     names = [str(c) for c in df.columns]
     if len(set(names)) < len(names):  # pandas allows a repeated name (after a concat), Polars does not
         df = df.set_axis(unique_names(names), axis=1)
+    # a time zone that is a fixed offset (datetime.timezone: what pd.to_datetime gives for "+05:30") has no name
+    # Polars takes: the same instants in UTC
+    offsets = [i for i, dtype in enumerate(df.dtypes)
+               if isinstance(getattr(dtype, "tz", None), timezone) and dtype.tz != timezone.utc]
+    if offsets:
+        df = df.copy(deep=False)
+        for i in offsets:
+            df.isetitem(i, df.iloc[:, i].dt.tz_convert("UTC"))
     try:
         return pl.from_pandas(df, nan_to_null=True)
     except Exception:  # noqa: BLE001 - object columns of mixed values

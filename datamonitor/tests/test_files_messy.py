@@ -452,8 +452,23 @@ def test_durations_maps_fixed_size_lists_and_wide_decimals(tmp_path: Path) -> No
         assert _close(v, wait.quantile(q)), (q, v)
     wide = tmp_path / "wide.parquet"  # 40 digits: more than Polars' decimals hold; one line, no traceback
     pq.write_table(pa.table({"d": pa.array([Decimal("1.5")], pa.decimal256(40, 2))}), wide)
-    with pytest.raises(SourceError, match="wide.parquet"):
+    with pytest.raises(SourceError, match=r"wide\.parquet"):
         profile_file(wide, ProfileOptions())
+
+
+def test_time_zone_of_a_fixed_offset(tmp_path: Path) -> None:
+    """A time zone that is a fixed offset (what pandas gives for "+05:30"): the Parquet file failed ("unable to parse
+    time zone") and a DataFrame's column fell back to JSON text, its NaT counted as a value. Both are times, the
+    same instants (shown in UTC)."""
+    tz = timezone(timedelta(hours=5, minutes=30))
+    df = pd.DataFrame({"t": pd.to_datetime(["2024-01-01 00:00", None, "2024-06-01 12:00", "2023-03-04 05:06"])
+                       .tz_localize(tz)})
+    path = tmp_path / "offset.parquet"
+    df.to_parquet(path)
+    for prof in (profile_file(path, ProfileOptions()), profile_dataframe(df, ProfileOptions())):
+        col = prof.columns[0]
+        assert (col.type, col.nulls, col.distinct) == ("datetime", 1, 3)
+        assert _ts(col.min) == _ts(df["t"].min()) and _ts(col.max) == _ts(df["t"].max())
 
 
 @pytest.mark.parametrize("name", ["a", "b", "m", "v", "x"])
