@@ -149,6 +149,17 @@ def _excel(path: Path, head: bytes) -> bool:
     return False
 
 
+def _zip_member(path: Path) -> str | None:
+    """The name of a zip archive's one data file (None when it holds another number, or cannot be read: the read
+    says why)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = [m.filename for m in zf.infolist() if not m.is_dir()]
+    except (OSError, zipfile.BadZipFile):
+        return None
+    return Path(members[0]).name if len(members) == 1 else None
+
+
 class _Peek:
     """The first blocks of a stream kept aside for sniffing, then handed on with the rest."""
 
@@ -184,6 +195,8 @@ def detect(path: Path, options: ProfileOptions, sample: bytes | None = None, at_
     if compression is None and suffix in EXT_COMPRESSION and head:
         raise SourceError(f"named {path.suffix} but is not {EXT_COMPRESSION[suffix]} data", path=path)
     inner = path.name[: -len(path.suffix)] if compression and suffix in EXT_COMPRESSION else path.name
+    if compression == "zip":  # the member's own name says its format (data.csv.zip may hold data.jsonl)
+        inner = _zip_member(path) or inner
     fmt = options.format
     if fmt is None:
         fmt = "parquet" if head.startswith(b"PAR1") and compression is None else EXT_FORMAT.get(

@@ -509,6 +509,22 @@ def test_corrupt_zip_member_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(res.stderr, "bad.csv.zip")
 
 
+def test_a_zip_members_name_says_its_format(tmp_path: Path) -> None:
+    """data.csv.zip holding data.jsonl was read as CSV (19,999 rows of garbage columns): the one member's name says
+    the format, as the name of an uncompressed file would."""
+    records = [{"id": i, "w": f"w{i % 7}"} for i in range(2000)]
+    path = tmp_path / "data.csv.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("export/data.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    prof = profile_file(path, ProfileOptions())
+    assert (prof.format, prof.rows, [c.name for c in prof.columns]) == ("jsonl", 2000, ["id", "w"])
+    tsv = tmp_path / "export.zip"
+    with zipfile.ZipFile(tsv, "w") as zf:
+        zf.writestr("rows.tsv", "a\tb\n" + "".join(f"{i}\tx,{i}\n" for i in range(100)))
+    prof = profile_file(tsv, ProfileOptions())
+    assert (prof.format, prof.delimiter, prof.rows, prof.bad_rows) == ("tsv", "\t", 100, 0)
+
+
 def test_dataframe_with_lists_dicts_decimals_bytes_and_time_zones(tmp_path: Path) -> None:
     """profile_dataframe and dataframe_kpis take odd object columns without an engine error."""
     table = _nested_table(500)
