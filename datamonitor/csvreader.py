@@ -170,10 +170,11 @@ class CsvReader:
             self.schema = schema
             return None
         schema = dict(df.schema)
-        huge = [n for n, t in schema.items() if t == pl.Float64 and (self.decimal == "," or
-                                                                    (kept.get_column(n).abs() >= 2**53).any())]
+        huge = [n for n, t in schema.items() if t == pl.Float64 and (
+            self.decimal == "," or (kept.get_column(n).abs() >= 2**53).any() or kept.get_column(n).is_nan().any())]
         # whole numbers past 2**53 (Int64 and UInt64 mixed): Polars takes floats, which round them; with decimal
-        # commas Polars also takes "2.5" for 2.5 where a dot can only mark thousands (texttypes.cast)
+        # commas Polars also takes "2.5" for 2.5 where a dot can only mark thousands (texttypes.cast); a NaN is
+        # text that is no null marker ("NAN"), which pandas keeps as text
         if huge:
             text = self._strings(head).select(huge)
             schema.update({n: infer(text.get_column(n), self.decimal)[0] for n in huge})
@@ -237,6 +238,10 @@ class CsvReader:
         columns read as text to be typed, the null markers the parse did not take (a text column's are found among
         its distinct values: ``null_text``)."""
         _parse, markers, times, text = plan
+        floats = [n for n, t in df.schema.items() if t == pl.Float64]
+        if floats and df.select(pl.any_horizontal(pl.col(floats).is_nan().any())).item():
+            # Polars reads "NAN" or "-nan" as NaN; pandas keeps such text, and so does the chunk path (texttypes.cast)
+            raise ValueError("NaN written as text that is no null marker")
         rest = [m for m in self.null_values if m not in markers]  # "" too: a quoted "" is text, not null
         if rest and text:  # a column is rewritten (a copy) only when one of its values is a marker
             hits = df.select(pl.col(n).is_in(rest).any().alias(n) for n in text).row(0, named=True)

@@ -170,7 +170,10 @@ def cast(s: pl.Series, dtype: DType, decimal: str, fmt: str | None) -> Any:
                     raise ValueError("a dot that marks no thousands")
                 t = t.str.replace_all(".", "", literal=True)
             t = t.str.replace(",", ".", literal=True)
-        return t.cast(pl.Float64, strict=True)
+        out = t.cast(pl.Float64, strict=True)
+        if out.is_nan().any():  # "NAN", "Nan", "-nan": text to pandas (the null markers were taken before)
+            raise ValueError("NaN written as text that is no null marker")
+        return out
     if dtype == pl.Boolean:
         low = s.str.strip_chars().str.to_lowercase()
         if not low.drop_nulls().is_in(["true", "false"]).all():

@@ -306,6 +306,23 @@ def test_lines_of_spaces_are_blank_lines_and_type_nothing(tmp_path: Path, chunks
     check_table(prof, read_oracle(path), types={"id": "integer", "a": "string", "b": "float"})
 
 
+@CHUNKS
+def test_nan_spelled_otherwise_than_a_null_marker_is_text(tmp_path: Path, chunks: str) -> None:
+    """"NAN", "Nan" or "-nan" is no null marker ("NaN" and "nan" are): pandas keeps the column as text. Polars and a
+    strict float cast read them as NaN, which this pass counted as nulls (and a column named v failed the file);
+    early, late (another chunk, or the streaming scan) and in the first value alike."""
+    rng = random.Random(5)
+    lines = ["id,v,late,first"]
+    for i in range(20_000):
+        v = "Nan" if i == 7 else f"{rng.random():.4f}"
+        late = "-nan" if i == 19_990 else ("NaN" if i == 50 else f"{i / 4}")
+        first = "NAN" if i == 0 else f"{i}.5"
+        lines.append(f"{i},{v},{late},{first}")
+    path = write_lines(tmp_path / "nans.csv", lines)
+    prof = profile_file(path, options(chunks))
+    check_table(prof, read_oracle(path), types={"id": "integer", "v": "string", "late": "string", "first": "string"})
+
+
 def test_bad_row_line_numbers_in_cli_verbose_and_json(tmp_path: Path) -> None:
     """The first bad rows' line numbers reach the user: in ``file -v``'s output and in the ``--json`` documents."""
     lines = ["a,b,c"] + [f"{i % 50},{i % 7},w{i % 3}" for i in range(3000)]
