@@ -101,6 +101,10 @@ _DATE_FORMATS: tuple[tuple[str, DType], ...] = (
 )
 
 
+#: a fraction of a second with a digit past the microsecond that is not 0
+_BELOW_MICROSECOND = r"[.,]\d{6}0*[1-9]"
+
+
 def _to_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
     try:
         return _parse_time(s, fmt, dtype)
@@ -111,6 +115,9 @@ def _to_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
 def _parse_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
     if dtype == pl.Date:
         return s.str.to_date(format=fmt, strict=True)
+    if "%.f" in fmt and s.str.contains(_BELOW_MICROSECOND).any():
+        # times are kept to the microsecond: 05.123456789 would be cut to 05.123456 and two instants made one
+        raise ValueError("a time finer than a microsecond")
     out = s.str.to_datetime(format=fmt, time_unit="us", strict=True)
     if getattr(dtype, "time_zone", None) and out.dtype != dtype:
         out = out.dt.replace_time_zone("UTC") if getattr(out.dtype, "time_zone", None) is None else out

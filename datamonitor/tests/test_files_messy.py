@@ -323,6 +323,25 @@ def test_nan_spelled_otherwise_than_a_null_marker_is_text(tmp_path: Path, chunks
     check_table(prof, read_oracle(path), types={"id": "integer", "v": "string", "late": "string", "first": "string"})
 
 
+@CHUNKS
+def test_times_finer_than_a_microsecond_are_not_cut(tmp_path: Path, chunks: str) -> None:
+    """Times are kept to the microsecond; 05.123456789 was cut to 05.123456, so two instants counted as one and the
+    max was not the file's. A column with such a time (first or late) is text, measured exactly; one whose extra
+    digits are zeros is still a time."""
+    base = datetime(2024, 1, 2, 3, 4, 5)
+    lines = ["id,fine,late,zeros"]
+    for i in range(20_000):
+        t = (base + timedelta(microseconds=i * 37)).isoformat(timespec="microseconds")
+        fine = t + ("789" if i % 2 else "001")
+        late = t + ("000" if i < 19_990 else "900")
+        lines.append(f"{i},{fine},{late},{t}000")
+    path = write_lines(tmp_path / "ns.csv", lines)
+    prof = profile_file(path, options(chunks))
+    check_table(prof, read_oracle(path), types={"id": "integer", "fine": "string", "late": "string"})
+    zeros = cols(prof)["zeros"]
+    assert zeros.type == "datetime" and zeros.distinct == 20_000
+
+
 def test_bad_row_line_numbers_in_cli_verbose_and_json(tmp_path: Path) -> None:
     """The first bad rows' line numbers reach the user: in ``file -v``'s output and in the ``--json`` documents."""
     lines = ["a,b,c"] + [f"{i % 50},{i % 7},w{i % 3}" for i in range(3000)]
