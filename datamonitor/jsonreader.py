@@ -2,13 +2,16 @@
 
 JSON Lines are cut into chunks at any newline (:mod:`datamonitor.chunking`)
 and parsed by Polars; a chunk Polars cannot read is read line by line, each
-malformed line a bad row. A type that widens after the first chunk raises
-:class:`~datamonitor.texttypes.Widened`, as the CSV reader does.
+malformed line a bad row. A type that widens after the first chunk (of a JSON
+document too, measured 100,000 records at a time) raises
+:class:`~datamonitor.texttypes.Widened`, as the CSV reader does. A value nested
+deeper than :data:`DEPTH` levels is kept as its JSON text.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,7 +23,15 @@ from .errors import SourceError
 from .rawinput import close
 from .texttypes import CHUNK, BadRows, DType, Widened, wider
 
-__all__ = ["JsonReader"]
+__all__ = ["DEPTH", "JsonReader"]
+
+#: values nested deeper than this are kept as their JSON text: Polars' time to read a struct grows with the cube
+#: of its depth (a line 500 levels deep never finished), and each level would be one more column
+DEPTH = 64
+_SQUARE = bytes.maketrans(b"[]", b"{}")
+_NOT_BRACKET = bytes(c for c in range(256) if c not in b"{}[]\n")
+_NOT_BRACKET_NOR_NEWLINE = bytes(c for c in range(256) if c not in b"{}[]")
+_SPACE = re.compile(r"[ \t\n\r]*")
 
 
 class JsonReader:
@@ -63,6 +74,11 @@ class JsonReader:
                 continue
             try:
                 value = self.loads(raw)
+                if isinstance(value, dict) and raw.count(b"{") + raw.count(b"[") > DEPTH:
+                    value = _shallow(value)
+            except RecursionError:
+                self.bad.add(n, "JSON nested too deeply to read")
+                continue
             except ValueError:
                 self.bad.add(n, "malformed JSON")
                 continue
@@ -98,6 +114,19 @@ class JsonReader:
         finally:  # a pass that stops early leaves no read thread or open file behind
             close(self.blocks)
 
+    def _parse(self, chunk: bytes, at: int) -> pl.DataFrame:
+        """A chunk of JSON Lines by Polars; line by line when a line is malformed or nests deeper than DEPTH (on
+        which Polars would take minutes)."""
+        if not _deep(chunk):
+            try:
+                if self.schema is not None and self.final:
+                    return pl.read_ndjson(chunk, schema=self.schema)
+                return pl.read_ndjson(chunk, infer_schema_length=None)
+            except Exception:  # noqa: BLE001 - a malformed line: find it line by line
+                pass
+        df = self._slow(chunk, at)
+        return _conform(df, self.schema) if self.final and self.schema else df
+
     def _chunks(self) -> Iterator[pl.DataFrame]:
         if self.document:
             yield from self._document()
@@ -108,15 +137,7 @@ class JsonReader:
             if chunk.isspace():  # blank lines only: no records
                 continue
             self.bytes_read += len(chunk)
-            try:
-                if self.schema is not None and self.final:
-                    df = pl.read_ndjson(chunk, schema=self.schema)
-                else:
-                    df = pl.read_ndjson(chunk, infer_schema_length=None)
-            except Exception:  # noqa: BLE001 - a malformed line: find it line by line
-                df = self._slow(chunk, at)
-                if self.final and self.schema:
-                    df = _conform(df, self.schema)
+            df = self._parse(chunk, at)
             if not self.final:
                 if self._merge_schema(df) and not first:
                     widened = True
@@ -130,21 +151,88 @@ class JsonReader:
         data = b"".join(self.blocks)
         try:
             value = self.loads(data)
+            records = value if isinstance(value, list) else [value]
+            if _deep(data, lines=False):
+                records = [_shallow(r) if isinstance(r, dict) else r for r in records]
+        except RecursionError:
+            raise SourceError("a JSON document nested too deeply to read") from None
         except ValueError as exc:
             where = f"line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "somewhere"
             raise SourceError(f"not a valid JSON document ({where}): {str(exc).split(':')[0]}") from None
-        records = value if isinstance(value, list) else [value]
-        step = 100_000
+        odd = [i for i, r in enumerate(records) if not isinstance(r, dict)]
+        if odd:  # named by the line where each starts; the first few only are kept, so only they are looked for
+            try:
+                lines = _record_lines(data.decode("utf-8-sig", errors="replace"), odd[:8], isinstance(value, list))
+            except (ValueError, RecursionError):  # a document another ``loads`` took and Python's json does not
+                lines = {}
+            for i in odd:
+                self.bad.add(lines.get(i, 0), f"record {i + 1} is a JSON {type(records[i]).__name__}, not an object")
+        step, widened = 100_000, False
         for i in range(0, len(records), step):
-            part = records[i:i + step]
-            for j, r in enumerate(part):
-                if not isinstance(r, dict):
-                    self.bad.add(i + j + 1, f"record {i + j + 1} is a JSON {type(r).__name__}, not an object")
-            df = self._frame([r for r in part if isinstance(r, dict)])
+            df = self._frame([r for r in records[i:i + step] if isinstance(r, dict)])
             if not self.final:
-                self._merge_schema(df)
+                if self._merge_schema(df) and i:
+                    widened = True
                 df = self._as_schema(df)
             yield df if not self.final or not self.schema else _conform(df, self.schema)
+        if widened and self.schema is not None:  # the records before the change were measured under the old type
+            raise Widened(self.schema)
+
+
+def _record_lines(text: str, indices: list[int], array: bool) -> dict[int, int]:
+    """The line where each of these records of a document starts, found by decoding the records one by one up to
+    the last of them (a JSON document gives no position of its values)."""
+    at = _skip_space(text, 0)
+    if not array:
+        return {0: text.count("\n", 0, at) + 1}
+    decoder, want, found = json.JSONDecoder(), set(indices), {}
+    line, counted, at = 1, 0, at + 1  # past the [
+    for k in range(max(indices) + 1):
+        at = _skip_space(text, at)
+        if k in want:
+            line, counted = line + text.count("\n", counted, at), at
+            found[k] = line
+        _, at = decoder.raw_decode(text, at)
+        at = _skip_space(text, at) + 1  # past the comma
+    return found
+
+
+def _skip_space(text: str, at: int) -> int:
+    space = _SPACE.match(text, at)
+    return space.end() if space else at
+
+
+def _deep(data: bytes, *, lines: bool = True) -> bool:
+    """Whether a line (or the whole text) may nest deeper than DEPTH: its brackets alone, matched pairs removed
+    innermost first, until DEPTH + 1 openers in a row show or no pair is left. A bracket inside a string can
+    make the answer wrong, which costs time only."""
+    left = data.translate(_SQUARE, _NOT_BRACKET if lines else _NOT_BRACKET_NOR_NEWLINE)
+    run = b"{" * (DEPTH + 1)
+    while run not in left:
+        inner = left.replace(b"{}", b"")
+        if len(inner) == len(left):
+            return False
+        left = inner
+    return True
+
+
+def _nested_over(value: Any, depth: int) -> bool:
+    """Whether a value nests deeper than ``depth`` levels of objects and arrays (without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        items = v.values() if isinstance(v, dict) else v if isinstance(v, list) else None
+        if items is None:
+            continue
+        if d > depth:
+            return True
+        stack.extend((x, d + 1) for x in items)
+    return False
+
+
+def _shallow(record: dict[str, Any]) -> dict[str, Any]:
+    """A record whose values nested past DEPTH levels (the record being one) are their JSON text."""
+    return {k: json.dumps(v) if _nested_over(v, DEPTH - 1) else v for k, v in record.items()}
 
 
 def _series(name: str, values: list[Any]) -> pl.Series:

@@ -219,7 +219,7 @@ def detect(path: Path, options: ProfileOptions, sample: bytes | None = None, at_
         raise SourceError("binary data, not a text table (a NUL byte in the first 64 KiB)", path=path)
     text = sample.decode(encoding, errors="replace")
     if fmt in (None, "json", "jsonl"):
-        by_content = sniff_json(text)
+        by_content = sniff_json(text, fmt)
         if by_content is not None:
             fmt = by_content
         elif fmt is None:

@@ -63,21 +63,40 @@ def sniff_encoding(sample: bytes, at_end: bool) -> str:
         return "latin-1"
 
 
-def sniff_json(text: str) -> str | None:
-    """``json`` for a document (an array or one object spanning lines), ``jsonl`` for one value per line."""
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        return "json"
-    if stripped.startswith("{"):
-        first = stripped.split("\n", 1)[0].strip()
-        import json
+def sniff_json(text: str, named: str | None = None) -> str | None:
+    """``json`` for a document (an array or one object spanning lines), ``jsonl`` for one value per line.
 
-        try:
-            json.loads(first)
-            return "jsonl"
-        except ValueError:
-            return "json"  # an object pretty-printed over several lines
-    return None
+    A first line that is no object (malformed, or an array) is one bad row of JSON Lines when the sample is no
+    JSON value as a whole and most of its next lines are objects each; one such line is enough when the name
+    says JSON Lines. A line nested too deeply for Python to read counts as malformed.
+
+    :param named: the format the file's extension gives (``jsonl`` for ``.jsonl`` and ``.ndjson``), if any.
+    """
+    stripped = text.lstrip()
+    if not stripped.startswith(("[", "{")):
+        return None
+    lines = [line for line in stripped.split("\n") if line.strip()]
+    if lines[0].startswith("{") and _kind(lines[0]) is dict:
+        return "jsonl"
+    if _kind(stripped) is not None:
+        return "json"
+    rest = lines[1:-1] if len(lines) > 2 and not text.endswith("\n") else lines[1:]  # a sample's last line may be cut
+    rest = rest[:64]
+    objects = sum(_kind(line) is dict for line in rest)
+    if objects and (objects * 2 > len(rest) or named == "jsonl"):
+        return "jsonl"
+    return "json"  # pretty-printed over several lines
+
+
+def _kind(text: str) -> type | None:
+    """The type of the JSON value ``text`` holds; None when it holds none (malformed, cut, or nested too deeply
+    for Python's parser)."""
+    import json
+
+    try:
+        return type(json.loads(text))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _lines(text: str, comment: str | None, limit: int = 64) -> list[str]:
@@ -92,19 +111,24 @@ def _lines(text: str, comment: str | None, limit: int = 64) -> list[str]:
 
 
 def sniff_delimiter(text: str, comment: str | None = None) -> str:
-    """The candidate that splits the first lines into the same number of fields (more than one) most often."""
+    """The candidate that splits the first lines into the same number of fields (more than one) most often.
+
+    The header (the first line) must split too: into that same number, else (a header short of a trailing
+    delimiter, say) into more than one field at least, which a candidate that splits it into that number wins
+    over. A header no candidate splits is one column, whatever its values hold: ``,``, as pandas reads it.
+    """
     lines = _lines(text, comment)
     if len(lines) > 1 and not text.endswith("\n"):
         lines = lines[:-1]  # the last line of a sample may be cut
-    best, best_score = ",", (0, 0)
+    best, best_score = ",", (False, 0, 0)
     for delim in DELIMITERS:
         counts = [len(row) for row in csv.reader(lines, delimiter=delim)]
         if not counts:
             continue
         width, freq = Counter(counts).most_common(1)[0]
-        if width < 2:
+        if width < 2 or counts[0] < 2:
             continue
-        score = (freq, width)
+        score = (counts[0] == width, freq, width)
         if score > best_score:
             best, best_score = delim, score
     return best

@@ -1,0 +1,119 @@
+"""JSON files and delimiter sniffing that a review found read wrong, each checked against pandas or Python's json.
+
+Each file is written into ``tmp_path`` by its test. As in ``test_files_messy.py`` a KPI must equal what the oracle
+computes on every row, or the row must be a bad row at its physical line, or the file must give a one-line error.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from datamonitor.errors import SourceError
+from datamonitor.jsonreader import DEPTH
+from datamonitor.profiling import ProfileOptions, profile_file
+from datamonitor.sniff import sniff_delimiter, sniff_json
+
+NULLS = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "None"]
+
+
+def test_json_document_type_change_after_100000_records_widens(tmp_path: Path) -> None:
+    """The last of 100,001 records holds a float and a word: the columns widen as JSON Lines' do, nothing is a null."""
+    rng = random.Random(1)
+    records = [{"f": rng.randint(0, 1000), "s": rng.randint(0, 1000)} for _ in range(100_001)]
+    records[-1] = {"f": 0.5, "s": "word"}
+    path = tmp_path / "late.json"
+    path.write_text(json.dumps(records))
+    prof = profile_file(path, ProfileOptions())
+    cols = {c.name: c for c in prof.columns}
+    df = pd.read_json(path)
+    assert prof.rows == len(df)
+    assert (cols["f"].type, cols["f"].distinct, cols["f"].nulls) == ("float", df["f"].nunique(), 0)
+    assert cols["f"].mean == pytest.approx(df["f"].mean())
+    assert (cols["s"].type, cols["s"].distinct, cols["s"].nulls) == ("string", df["s"].astype(str).nunique(), 0)
+    assert cols["s"].max == "word"
+
+
+def test_json_document_bad_record_is_named_by_its_line(tmp_path: Path) -> None:
+    text = json.dumps([{"x": 1}, {"x": 2}, 5, {"x": 3}, [6]], indent=2)
+    path = tmp_path / "doc.json"
+    path.write_text(text)
+    lines = text.splitlines()
+    want = [next(n for n, line in enumerate(lines, 1) if line.strip() == "5,"),
+            next(n for n, line in enumerate(lines, 1) if n > 1 and line.strip() == "[")]  # line 1 opens the array
+    prof = profile_file(path, ProfileOptions())
+    assert prof.rows == len(json.loads(text)) - 2
+    assert [line for line, _ in prof.bad_row_examples] == want
+
+
+@pytest.mark.parametrize("name", ["rows.jsonl", "rows.ndjson", "rows.txt"])
+@pytest.mark.parametrize("first", ['{"x": 1', "[1, 2]", '{"x": 1}}'])
+def test_jsonl_with_a_bad_first_line_is_json_lines(tmp_path: Path, name: str, first: str) -> None:
+    """A bad first line is one bad row at line 1, as a bad later line is, not a refused "JSON document"."""
+    lines = [first, *(json.dumps({"x": i, "y": f"v{i}"}) for i in range(2, 6))]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    good = [json.loads(line) for line in lines[1:]]
+    prof = profile_file(path, ProfileOptions())
+    assert (prof.rows, prof.bad_rows) == (len(good), 1)
+    assert prof.bad_row_examples[0][0] == 1
+    assert {c.name: c.distinct for c in prof.columns} == {k: len({r[k] for r in good}) for k in ("x", "y")}
+
+
+def test_sniff_json_tells_documents_from_json_lines() -> None:
+    pretty = json.dumps([{"x": 1}, {"x": 2}], indent=2)
+    one_per_line = '[\n{"x": 1},\n{"x": 2}\n]\n'
+    assert sniff_json(pretty) == sniff_json(pretty, "jsonl") == "json"
+    assert sniff_json(one_per_line) == sniff_json(one_per_line, "jsonl") == "json"  # a valid document is one
+    assert sniff_json('{"x": 1\n{"x": 2}\n{"x": 3}\n') == "jsonl"
+    cut = '{"x": 1\n{"x": 2}\n]\n[\n'  # one object line of three: a document, unless named JSON Lines
+    assert (sniff_json(cut), sniff_json(cut, "jsonl")) == ("json", "jsonl")
+    assert sniff_json("[" * 5000 + "]" * 5000 + '\n{"x": 2}\n') == "jsonl"
+
+
+@pytest.mark.parametrize("depth", [DEPTH - 1, 500, 5000])
+def test_jsonl_deeply_nested_line_is_quick_and_no_traceback(tmp_path: Path, depth: int) -> None:
+    """Python's json reads 500 levels (the value is kept as its JSON text past DEPTH); 5000 is a bad row."""
+    deep = '{"x": 1, "y": ' + '{"a": ' * depth + "1" + "}" * depth + "}"
+    path = tmp_path / "deep.jsonl"
+    path.write_text(deep + '\n{"x": 2, "y": null}\n')
+    try:
+        json.loads(deep)
+        rows, bad = 2, 0
+    except RecursionError:
+        rows, bad = 1, 1
+    prof = profile_file(path, ProfileOptions())  # depth 500 hung in Polars' reader (minutes) before DEPTH
+    assert (prof.rows, prof.bad_rows) == (rows, bad)
+    cols = {c.name: c for c in prof.columns}
+    assert (cols["x"].distinct, cols["y"].nulls) == (rows, 1)  # the second line holds the null
+    if bad:
+        assert prof.bad_row_examples[0][0] == 1
+
+
+def test_json_document_nested_too_deeply_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" + '{"a": ' * 5000 + "1" + "}" * 5000 + "]")
+    with pytest.raises(SourceError, match="nested too deeply") as err:
+        profile_file(path, ProfileOptions())
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("values", [[f"a={i};b={i % 3}" for i in range(100)], [f"x|{i}" for i in range(100)],
+                                    [f"{i};{i}|{i}" for i in range(100)]])
+def test_one_column_csv_whose_values_hold_delimiters(tmp_path: Path, values: list[str]) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text("value\n" + "".join(v + "\n" for v in values))
+    df = pd.read_csv(path, keep_default_na=False, na_values=NULLS)
+    prof = profile_file(path, ProfileOptions())
+    assert (prof.rows, prof.bad_rows, len(prof.columns)) == (len(df), 0, 1)
+    assert prof.columns[0].distinct == df.iloc[:, 0].nunique()
+
+
+def test_delimiter_the_header_splits_into_wins() -> None:
+    assert sniff_delimiter("a;b\n1;2|3\n4;5|6\n7;8|9\n") == ";"  # not | though it splits as many data lines
+    assert sniff_delimiter("a;b;c\n1;2;3;\n4;5;6;\n") == ";"  # a header short of the trailing delimiter
+    assert sniff_delimiter("query\na=1;b=2\na=2;b=3\n") == ","
