@@ -255,15 +255,39 @@ def _series(name: str, values: list[Any]) -> pl.Series:
 
 
 def _json_wider(a: DType, b: DType) -> DType:
+    """The type both fit. An object that gains a key later (``{"a": 1}``, then ``{"a": 2, "b": "x"}``) is an object
+    of both keys, each widened; a list of numbers that later holds a float is a list of floats. Anything else mixed
+    with an object or a list is text."""
     if a == b:
         return a
-    if category(a) in ("list", "struct") or category(b) in ("list", "struct"):
-        return a if b == pl.Null else b if a == pl.Null else pl.String
+    if a == pl.Null or b == pl.Null:
+        return a if b == pl.Null else b
+    if isinstance(a, pl.Struct) and isinstance(b, pl.Struct):
+        fields = {f.name: f.dtype for f in a.fields}
+        for f in b.fields:
+            fields[f.name] = _json_wider(fields[f.name], f.dtype) if f.name in fields else f.dtype
+        return pl.Struct(fields)
+    if isinstance(a, pl.List) and isinstance(b, pl.List) and not _nested(a.inner) and not _nested(b.inner):
+        inner = _json_wider(a.inner, b.inner)
+        return pl.List(inner) if not _nested(inner) else pl.String
+    if _nested(a) or _nested(b):
+        return pl.String
     return wider(a, b)
 
 
+def _nested(dtype: DType) -> bool:
+    return category(dtype) in ("list", "struct")
+
+
 def _cast(s: pl.Series, dtype: DType) -> pl.Series:
-    """A column in a wider type; values Polars cannot cast (a list into text) as their JSON."""
+    """A column in a wider type; values Polars cannot cast (a list into text) as their JSON. An object's keys are
+    matched by name, a key it lacks null (Polars' own cast of objects goes by position in some versions)."""
+    if isinstance(dtype, pl.Struct) and isinstance(s.dtype, pl.Struct) and s.dtype != dtype:
+        have = {f.name for f in s.dtype.fields}
+        fields = [(_cast(s.struct.field(f.name), f.dtype) if f.name in have
+                   else pl.Series(f.name, [None] * len(s), dtype=f.dtype)).alias(f.name) for f in dtype.fields]
+        whole = pl.DataFrame(fields, height=len(s)).select(pl.struct(pl.all()).alias(s.name)).to_series()
+        return whole.set(s.is_null(), None) if s.null_count() else whole
     try:
         cast: pl.Series = s.cast(dtype, strict=False)
         return cast
@@ -276,7 +300,8 @@ def _conform(df: pl.DataFrame, schema: dict[str, DType]) -> pl.DataFrame:
     for name, dtype in schema.items():
         if name in df.columns:
             s = df.get_column(name)
-            cols.append(s if s.dtype == dtype else s.cast(dtype, strict=False))
+            cols.append(s if s.dtype == dtype else _cast(s, dtype) if isinstance(dtype, pl.Struct)
+                        else s.cast(dtype, strict=False))
         else:
             cols.append(pl.Series(name, [None] * df.height, dtype=dtype))
     return pl.DataFrame(cols)
