@@ -25,6 +25,7 @@ from .texttypes import CHUNK, BadRows, DType, Widened, wider
 
 __all__ = ["DEPTH", "JsonReader"]
 
+_INT128 = 1 << 127
 #: values nested deeper than this are kept as their JSON text: Polars' time to read a struct grows with the cube
 #: of its depth (a line 500 levels deep never finished), and each level would be one more column
 DEPTH = 64
@@ -56,11 +57,14 @@ class JsonReader:
         imposed, which would cut 2.5 to 2 in an integer column and drop a new key); they widen after."""
         rows = [r if isinstance(r, dict) else {"value": r} for r in records]
         kinds: dict[str, set[type]] = {}
+        huge = False
         for r in rows:  # these records were parsed by Python, one by one: a look at their types costs little more
             for k, v in r.items():
                 kinds.setdefault(k, set()).add(type(v))
+                if type(v) is int and not -_INT128 <= v < _INT128:
+                    huge = True  # Polars' from_dicts types it Int128 and makes it a null, silently
         # Polars' own supertypes would make true a 1 where a key holds true and 5
-        if all(len(ks - {type(None)}) < 2 or ks - {type(None)} <= {int, float} for ks in kinds.values()):
+        if not huge and all(len(ks - {type(None)}) < 2 or ks - {type(None)} <= {int, float} for ks in kinds.values()):
             try:
                 return pl.from_dicts(rows, infer_schema_length=None, strict=True)
             except Exception:  # noqa: BLE001 - nested values of mixed shapes: each column on its own
@@ -241,7 +245,9 @@ def _series(name: str, values: list[Any]) -> pl.Series:
     kinds = {type(v) for v in values if v is not None}
     if len(kinds) < 2 or bool not in kinds:  # Python's True is an int: Polars takes it for 1 even when strict
         try:
-            return pl.Series(name, values, strict=True)
+            series = pl.Series(name, values, strict=True)
+            if series.dtype != pl.UInt128:  # past Int128 (2**127 on): floats, as past UInt128
+                return series
         except Exception:  # noqa: BLE001 - mixed types
             pass
     if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values):

@@ -160,3 +160,17 @@ def test_jsonl_objects_that_gain_keys_and_lists_that_widen_later(tmp_path: Path,
     assert cols["u.a"].max == 11_999 and cols["u.b"].min == "w0"
     lengths = [len(json.loads(line)["l"]) for line in lines]
     assert (cols["l"].min_length, cols["l"].max_length) == (min(lengths), max(lengths))
+
+
+@pytest.mark.parametrize("big", [2**127 - 1, 2**127, 2**128 - 1, -(2**127) - 1])
+def test_jsonl_integer_past_int128_is_no_null(tmp_path: Path, big: int) -> None:
+    """A whole number in [2**127, 2**128) was silently a null (Polars' from_dicts typed it Int128). Past Int128 it is
+    a float, as one past UInt128 was already; within Int128 it stays exact."""
+    path = tmp_path / "big.jsonl"
+    path.write_text(json.dumps({"x": big}) + '\n{"x": 1}\n{"x": "malformed"\n')
+    col = profile_file(path, ProfileOptions()).columns[0]
+    assert col.nulls == 0
+    if -(2**127) <= big < 2**127:
+        assert col.type == "integer" and max(col.max, col.min, key=abs) == big
+    else:
+        assert col.type == "float" and max(abs(col.max), abs(col.min)) == float(abs(big))
