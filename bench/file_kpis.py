@@ -182,7 +182,7 @@ def reference_small(folder: Path, db_path: Path) -> int:
         t0 = time.perf_counter()
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
-        df = pl.read_csv(data, null_values=["", "NA", "N/A", "NULL", "null", "NaN", "nan", "None"],
+        df = pl.read_csv(data, null_values=["", "NA", "N/A", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None"],
                          infer_schema_length=None, try_parse_dates=True)
         st = path.stat()
         now = datetime.now(timezone.utc)

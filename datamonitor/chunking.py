@@ -10,9 +10,8 @@ Counting quotes gives the quote state only when every quote is where a CSV
 parser takes it for one: opening a field (after a delimiter or a newline),
 doubled inside one, or closing it. A quote inside an unquoted field (``5"
 screen``) is text to Polars and to Python's csv module, and would flip the
-count: a chunk holding one (found with numpy, :func:`_plain`) is cut by
-reading its quotes as a parser does (:func:`_quoted_spans`), one quote at a
-time.
+count: from the first block holding one (found with numpy, :func:`_plain`)
+the quotes are read as a parser reads them (:class:`_Walk`), one at a time.
 """
 
 from __future__ import annotations
@@ -37,40 +36,50 @@ def chunked(blocks: Iterator[bytes], size: int, *, quoted: bool, first: int | No
     """
     pending: list[bytes] = []
     held = quotes = 0  # bytes and quote characters in the pending blocks
-    plain = True  # the pending blocks' quotes are all where their count takes them (_plain)
+    last = _NEWLINE  # the byte before the next block (a chunk starts after a newline)
+    walk: _Walk | None = None  # while a chunk holds a quote a count would misread: the quotes read one by one
     delim = delimiter.encode()[-1]
     limit = first or size
     for block in blocks:
-        if quoted and plain:
-            plain = _plain(block, quotes, pending[-1][-1] if pending and pending[-1] else _NEWLINE, delim)
+        if not block:
+            continue
+        if quoted and walk is None and not _plain(block, quotes, last, delim):
+            walk = _Walk(delim)
+            for done in pending:  # the chunk so far, from its start
+                walk.spans(done)
+        spans = walk.spans(block) if walk is not None else []
+        last = block[-1]
+        base = 0  # where ``block`` starts in the block as read (the coordinates of ``spans``)
         # a block longer than a chunk (8 MiB read, a small ``size``) is cut into several, near ``size`` each
         while held + len(block) >= limit and limit - held < len(block) - 1:
             start = max(limit - held, 0)
-            if plain:
+            if walk is None:
                 cut = _cut_after(block, start, quotes if quoted else None)
             else:
-                cut = _parsed_cut(pending, block, delim, after=start)
+                cut = _outside(block, spans, base, start, first=True)
             if cut < 0:
                 break
             pending.append(block[:cut])
             yield b"".join(pending)
-            block, pending, held, quotes, limit = block[cut:], [], 0, 0, size
-            plain = not quoted or _plain(block, 0, _NEWLINE, delim)
+            block, pending, held, quotes, limit, base = block[cut:], [], 0, 0, size, base + cut
+            if walk is not None and _plain(block, 0, _NEWLINE, delim):  # a new chunk: counting may do again
+                walk = None
         if held + len(block) < limit:
             cut = -1
         else:
-            cut = _cut(block, quotes if quoted else None) if plain else _parsed_cut(pending, block, delim)
+            cut = _cut(block, quotes if quoted else None) if walk is None else _outside(block, spans, base, 0)
         if cut < 0:  # not a chunk yet, or no record ends in this block (a very long one): keep reading
             pending.append(block)
             held += len(block)
-            if quoted:
+            if quoted and walk is None:
                 quotes += _quotes(block)
             continue
         pending.append(block[:cut])
         yield b"".join(pending)
         rest = block[cut:]
-        pending, held, quotes, limit = [rest], len(rest), _quotes(rest) if quoted else 0, size
-        plain = not quoted or _plain(rest, 0, _NEWLINE, delim)
+        if walk is not None and _plain(rest, 0, _NEWLINE, delim):  # a new chunk: counting may do again
+            walk = None
+        pending, held, quotes, limit = [rest], len(rest), _quotes(rest) if quoted and walk is None else 0, size
     data = b"".join(pending)
     if data:
         yield data if data.endswith(b"\n") else data + b"\n"
@@ -96,49 +105,70 @@ def _plain(block: bytes, before: int, last: int, delim: int) -> bool:
     return bool(((prev == delim) | (prev == _NEWLINE) | (prev == _QUOTE)).all())
 
 
-def _quoted_spans(data: bytes, delim: int) -> list[tuple[int, int]]:
-    """The spans of ``data`` (a chunk's start onwards) inside quoted fields, from the opening quote to the closing
-    one, read as Polars and Python's csv module read them: a quote opens a field only at its start (after a
-    delimiter or a newline); inside, a doubled quote is a quote and a single one closes the field."""
-    spans = []
-    find, pos = data.find, 0
-    while (q := find(b'"', pos)) >= 0:
-        if q and data[q - 1] not in (delim, _NEWLINE):  # a quote inside an unquoted field is text
-            pos = q + 1
-            continue
-        end = find(b'"', q + 1)
-        while end >= 0 and data[end + 1:end + 2] == b'"':
-            end = find(b'"', end + 2)
-        if end < 0:  # open to the end of the data
-            spans.append((q, len(data)))
-            break
-        spans.append((q, end))
-        pos = end + 1
-    return spans
+class _Walk:
+    """The quotes of a CSV read one by one, block after block, as Polars and Python's csv module read them: a quote
+    opens a field only at its start (after a delimiter or a newline); inside, a doubled quote is a quote and a
+    single one closes the field. Its cost is a step per quote, so it takes over only from the first block whose
+    quotes a count would misread (:func:`_plain`), until a chunk ends before a block a count reads right (each cut
+    is at a newline outside quotes, where a reading starts anew)."""
+
+    def __init__(self, delim: int) -> None:
+        self.delim = delim
+        self.inside = False
+        self.last = _NEWLINE  # the byte before the next block
+        self.quote_at_end = False  # inside a field, the last block ended with a quote: doubled, or the close?
+
+    def spans(self, block: bytes) -> list[tuple[int, int]]:
+        """The parts of ``block`` inside quoted fields, as (start, end): the bytes strictly between are inside (start
+        -1 for a field opened in a block before, end ``len(block)`` for one that goes on)."""
+        out: list[tuple[int, int]] = []
+        find, n, pos, start = block.find, len(block), 0, -1
+        if self.quote_at_end:
+            self.quote_at_end = False
+            if block[:1] == b'"':
+                pos = 1  # the second of a doubled quote: still inside
+            else:
+                self.inside = False
+        while True:
+            if self.inside:
+                q = find(b'"', pos)
+                while 0 <= q < n - 1 and block[q + 1] == _QUOTE:
+                    q = find(b'"', q + 2)
+                if q < 0 or q == n - 1:
+                    self.quote_at_end = q == n - 1
+                    out.append((start, n))
+                    break
+                out.append((start, q))
+                self.inside, pos = False, q + 1
+            else:
+                q = find(b'"', pos)
+                if q < 0:
+                    break
+                if (block[q - 1] if q else self.last) in (self.delim, _NEWLINE):
+                    self.inside, start = True, q
+                pos = q + 1
+        self.last = block[-1] if n else self.last
+        return out
 
 
-def _parsed_cut(pending: list[bytes], block: bytes, delim: int, after: int | None = None) -> int:
-    """Where to cut ``block`` (the chunk's ``pending`` blocks before it), its quotes read one by one
-    (:func:`_quoted_spans`): after its last newline outside quotes, or with ``after``, after its first one at or past
-    that offset; -1 when there is none."""
-    base = sum(len(b) for b in pending)
-    data = b"".join([*pending, block])
-    spans = _quoted_spans(data, delim)
+def _outside(block: bytes, spans: list[tuple[int, int]], base: int, at: int, *, first: bool = False) -> int:
+    """Where to cut ``block`` (``block`` starting at ``base`` in the coordinates of ``spans``): after its last newline
+    outside quotes, or with ``first``, after its first one at or past ``at``; -1 when there is none."""
     starts = [s for s, _e in spans]
 
-    def outside(n: int) -> bool:
-        i = bisect.bisect_left(starts, n) - 1
-        return i < 0 or spans[i][1] < n
+    def inside(n: int) -> bool:
+        i = bisect.bisect_left(starts, n + base) - 1
+        return i >= 0 and spans[i][1] > n + base
 
-    if after is None:
-        end = data.rfind(b"\n", base)
-        while end >= 0 and not outside(end):
-            end = data.rfind(b"\n", base, end)
+    if first:
+        end = block.find(b"\n", at)
+        while end >= 0 and inside(end):
+            end = block.find(b"\n", end + 1)
     else:
-        end = data.find(b"\n", base + after)
-        while end >= 0 and not outside(end):
-            end = data.find(b"\n", end + 1)
-    return end + 1 - base if end >= 0 else -1
+        end = block.rfind(b"\n")
+        while end >= 0 and inside(end):
+            end = block.rfind(b"\n", 0, end)
+    return end + 1 if end >= 0 else -1
 
 
 def _cut(block: bytes, quotes_before: int | None) -> int:
@@ -202,6 +232,8 @@ def decode_blocks(blocks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
             text = decoder.decode(block)
         except UnicodeDecodeError as exc:
             raise SourceError(f"not {encoding}: {exc.reason} at byte {exc.start} of a block") from None
+        if not text:  # a block shorter than one character (UTF-16): nothing yet, and the BOM may still come
+            continue
         if first and text.startswith("\ufeff"):
             text = text[1:]
         first = False

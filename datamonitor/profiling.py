@@ -80,7 +80,7 @@ class ProfileOptions:
     #: quantiles are exact while the numeric values of all columns fit this many, from a uniform sample above
     quantile_values: int = 8 << 20
     #: text that means "no value": the markers pandas' read_csv treats as NaN that real exports use
-    null_values: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "None")
+    null_values: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None")
     #: bytes of text parsed at a time
     chunk_bytes: int = 16 << 20
 

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 
 from datamonitor.profiling import ColumnProfile, ProfileOptions, TableProfile, profile_file
 
-NULLS = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "None")
+NULLS = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None")
 EXAMPLES = int(os.environ.get("DATAMONITOR_FUZZ_EXAMPLES", "0"))
 FAST = {"deadline": None, "suppress_health_check": list(HealthCheck),
         "phases": [Phase.explicit, Phase.reuse, Phase.generate]}  # no shrinking: the spec is in the message

@@ -20,7 +20,7 @@ from datamonitor.chunking import chunked
 from datamonitor.profiling import ColumnProfile, ProfileOptions, profile_file
 from datamonitor.sources.files import file_kpis
 
-NULLS = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "None"]
+NULLS = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None"]
 #: a file past one read block (8 MiB) is cut into chunks of this size even by the code before the fixes
 MIB = ProfileOptions(chunk_bytes=1 << 20)
 

@@ -23,7 +23,7 @@ from datamonitor.profiling import ProfileOptions, profile_file
 #: no shrinking: each example is a file of up to a few MB, and the failing spec is in the assertion message
 FAST = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "phases": [Phase.explicit, Phase.reuse,
                                                                                      Phase.generate]}
-NULLS = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "None")
+NULLS = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None")
 CHANGES = ("none", "float", "word", "null")
 
 column = st.fixed_dictionaries({

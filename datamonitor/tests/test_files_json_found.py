@@ -18,7 +18,7 @@ from datamonitor.jsonreader import DEPTH
 from datamonitor.profiling import ProfileOptions, profile_file
 from datamonitor.sniff import sniff_delimiter, sniff_json
 
-NULLS = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "None"]
+NULLS = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None"]
 
 
 def test_json_document_type_change_after_100000_records_widens(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from datamonitor.errors import SourceError
 from datamonitor.profiling import ColumnProfile, ProfileOptions, TableProfile, profile_dataframe, profile_file
 from datamonitor.sources.files import dataframe_kpis, expand_paths, file_kpis
 
-NULLS = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "None")
+NULLS = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None")
 NUMERIC = ("integer", "float", "decimal")
 TIMES = ("date", "datetime")
 #: real text with accents, ligatures and typographic signs that Windows-1252 can encode
@@ -308,19 +308,23 @@ def test_lines_of_spaces_are_blank_lines_and_type_nothing(tmp_path: Path, chunks
 
 @CHUNKS
 def test_nan_spelled_otherwise_than_a_null_marker_is_text(tmp_path: Path, chunks: str) -> None:
-    """"NAN", "Nan" or "-nan" is no null marker ("NaN" and "nan" are): pandas keeps the column as text. Polars and a
-    strict float cast read them as NaN, which this pass counted as nulls (and a column named v failed the file);
-    early, late (another chunk, or the streaming scan) and in the first value alike."""
+    """"NAN", "Nan" or "-NAN" is no null marker ("NaN", "nan", "-NaN" and "-nan" are, as pandas takes them): pandas
+    keeps the column as text. Polars and a strict float cast read them as NaN, which this pass counted as nulls (and
+    a column named v failed the file); early, late (another chunk, or the streaming scan) and in the first value
+    alike. printf's "-nan" among floats is a null, as pandas reads it."""
     rng = random.Random(5)
-    lines = ["id,v,late,first"]
+    lines = ["id,v,late,first,c"]
     for i in range(20_000):
         v = "Nan" if i == 7 else f"{rng.random():.4f}"
-        late = "-nan" if i == 19_990 else ("NaN" if i == 50 else f"{i / 4}")
+        late = "-NAN" if i == 19_990 else ("NaN" if i == 50 else f"{i / 4}")
         first = "NAN" if i == 0 else f"{i}.5"
-        lines.append(f"{i},{v},{late},{first}")
+        c = "-nan" if i % 1000 == 3 else f"{i / 8}"
+        lines.append(f"{i},{v},{late},{first},{c}")
     path = write_lines(tmp_path / "nans.csv", lines)
     prof = profile_file(path, options(chunks))
-    check_table(prof, read_oracle(path), types={"id": "integer", "v": "string", "late": "string", "first": "string"})
+    check_table(prof, read_oracle(path),
+                types={"id": "integer", "v": "string", "late": "string", "first": "string", "c": "float"})
+    assert cols(prof)["c"].nulls == 20
 
 
 @CHUNKS

@@ -373,7 +373,7 @@ def test_null_markers_first_seen_in_a_later_chunk_are_nulls(tmp_path: Path) -> N
     path = tmp_path / "late_nulls.csv"
     path.write_text("id,name,x\n" + "\n".join(rows) + "\n")
     prof = profile_file(path, ProfileOptions(chunk_bytes=256 << 10))
-    markers = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "None"]
+    markers = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None"]
     df = pd.read_csv(path, keep_default_na=False, na_values=markers)
     assert prof.rows == len(df)
     assert {c.name: c.nulls for c in prof.columns} == df.isna().sum().to_dict() == {"id": 1, "name": 3, "x": 3}
