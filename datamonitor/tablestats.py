@@ -43,6 +43,10 @@ BITMAP_BUDGET = 32 << 20
 _HASH_SPACE = float(1 << 64)
 #: from this many rows a chunk's bitmap columns take their min, max, mean and variance from numpy (``_ints``)
 _NUMPY_ROWS = 5_000
+#: a text column's distinct values of a chunk are looked at in Python up to this many (``_marked``, ``_from_distinct``)
+_IN_PYTHON = 256
+#: hash sets are merged by numpy up to this many hashes together (``_merge``)
+_IN_NUMPY = 1 << 16
 
 
 @dataclass
@@ -277,7 +281,7 @@ class TableStats:
             distinct = out.get(name + "\x00distinct")
             if distinct is not None:
                 # a few values are looked up in Python: a Polars call per column per chunk costs more
-                if (not set(nulls).isdisjoint(distinct.to_list()) if len(distinct) <= 256
+                if (not set(nulls).isdisjoint(distinct.to_list()) if len(distinct) <= _IN_PYTHON
                         else distinct.is_in(nulls).any()):
                     marked.append(name)
             elif out.get(name + "\x00marked"):
@@ -295,7 +299,12 @@ class TableStats:
             if not isinstance(hashes, pl.Series):
                 hashes = pl.Series(hashes, dtype=pl.UInt64)
             before = 0 if st.hashes is None else len(st.hashes)
-            st.hashes = hashes if st.hashes is None else pl.concat([st.hashes, hashes]).unique()
+            if st.hashes is None:
+                st.hashes = hashes
+            elif before + len(hashes) <= _IN_NUMPY:  # numpy's sorted union: no call to Polars' pool
+                st.hashes = pl.Series(np.union1d(st.hashes.to_numpy(), hashes.to_numpy()), dtype=pl.UInt64)
+            else:
+                st.hashes = pl.concat([st.hashes, hashes]).unique()
             if st.threshold is not None and len(st.hashes) > KMV_K:
                 st.hashes = st.hashes.bottom_k(KMV_K)
                 st.threshold = int(st.hashes.max())  # type: ignore[arg-type]
@@ -333,7 +342,12 @@ class TableStats:
     def _from_distinct(self, out: dict[str, Any], key: str) -> None:
         """A text column's min, max, lengths and hashes, from its distinct values: often far fewer than rows."""
         values: pl.Series = out[key + "distinct"]
-        if len(values):
+        if 0 < len(values) <= _IN_PYTHON:  # a few values: in Python (a Polars call per column per chunk costs more);
+            texts = values.to_list()  # code point order is UTF-8's byte order, and a str's len is its characters
+            lengths = [len(t) for t in texts]
+            out.update({key + "min": min(texts), key + "max": max(texts),
+                        key + "minlen": min(lengths), key + "maxlen": max(lengths)})
+        elif len(values):
             length = values.str.len_bytes() if self.ascii else values.str.len_chars()
             out.update({key + "min": values.min(), key + "max": values.max(),
                         key + "minlen": length.min(), key + "maxlen": length.max()})
