@@ -181,6 +181,7 @@ class TableStats:
                 df = df.with_columns(pl.when(pl.col(n).is_in(nulls)).then(None).otherwise(pl.col(n)).alias(n)
                                      for n in marked)
                 out = _row(df.select(exprs))
+            self._hash_distinct(part, out)
             for name in deferred.keys() & set(part):
                 self._parsed(name, deferred[name], out)
             for name in part:
@@ -248,6 +249,8 @@ class TableStats:
             return [*exprs, c.drop_nulls().unique().implode().alias(key + "distinct")]
         if cat == "string" and nulls:  # past the exact budget there are no distinct values to look among
             exprs.append(c.is_in(nulls).any().alias(key + "marked"))
+        if counted:  # its values without nulls, for numpy (_ints): in this select, not in a Polars call of their own
+            exprs.append(c.drop_nulls().implode().alias(key + "values"))
         if cat in ("integer", "float", "decimal", "duration") and not counted:
             f = c if cat == "integer" else c.cast(pl.Float64)  # an integer column's mean is a float: no cast
             exprs += [c.min().alias(key + "min"), c.max().alias(key + "max"),
@@ -339,6 +342,19 @@ class TableStats:
         for kind, value in zip(kinds, row, strict=True):
             out[key + kind] = value
 
+    @staticmethod
+    def _hash_distinct(names: list[str], out: dict[str, Any]) -> None:
+        """The hashes of the text columns' distinct values, in one call for all of them (a call a column cost its
+        dispatch to Polars' pool): one column of them all, hashed, cut back apart."""
+        found = [(n, out[n + "\x00distinct"]) for n in names if n + "\x00distinct" in out]
+        if len(found) < 2:
+            return
+        hashed = pl.concat([v for _n, v in found]).hash(_SEED)
+        at = 0
+        for name, values in found:
+            out[name + "\x00hashes"] = hashed.slice(at, len(values))
+            at += len(values)
+
     def _from_distinct(self, out: dict[str, Any], key: str) -> None:
         """A text column's min, max, lengths and hashes, from its distinct values: often far fewer than rows."""
         values: pl.Series = out[key + "distinct"]
@@ -351,7 +367,8 @@ class TableStats:
             length = values.str.len_bytes() if self.ascii else values.str.len_chars()
             out.update({key + "min": values.min(), key + "max": values.max(),
                         key + "minlen": length.min(), key + "maxlen": length.max()})
-        out[key + "hashes"] = values.hash(_SEED)
+        if key + "hashes" not in out:  # hashed with the other text columns' (_hash_distinct), or alone
+            out[key + "hashes"] = values.hash(_SEED)
 
     def _count(self, st: ColumnState, out: dict[str, Any], key: str) -> None:
         nulls = int(out[key + "nulls"])
@@ -384,8 +401,8 @@ class TableStats:
         bitmap = st.bitmap
         assert bitmap is not None
         key = st.name + "\x00"
-        # a column without nulls is read in place (a Polars call on each column of each chunk costs its dispatch)
-        values = (s.drop_nulls() if out[key + "nulls"] else s).to_numpy()
+        taken = out.pop(key + "values", None)  # from the chunk's select (_exprs)
+        values = (taken if taken is not None else s.drop_nulls() if out[key + "nulls"] else s).to_numpy()
         if not len(values):
             return
         lo, hi = int(values.min()), int(values.max())
