@@ -240,7 +240,8 @@ class CsvReader:
         _parse, markers, times, text = plan
         floats = [n for n, t in df.schema.items() if t == pl.Float64]
         if floats and df.select(pl.any_horizontal(pl.col(floats).is_nan().any())).item():
-            # Polars reads "NAN" or "-nan" as NaN; pandas keeps such text, and so does the chunk path (texttypes.cast)
+            # Polars reads "NAN" as NaN (and "-nan", a marker this parse was not given); pandas keeps "NAN" as text, the
+            # path that knows every marker takes "-nan" for null (texttypes.cast)
             raise ValueError("NaN written as text that is no null marker")
         rest = [m for m in self.null_values if m not in markers]  # "" too: a quoted "" is text, not null
         if rest and text:  # a column is rewritten (a copy) only when one of its values is a marker
