@@ -23,7 +23,7 @@ from typing import Any
 
 from .errors import SourceError
 
-__all__ = ["Drain", "EarlyDigest", "RawInput", "check_regular", "close", "file_digest", "identity", "prefetch"]
+__all__ = ["Drain", "EarlyDigest", "RawInput", "background", "check_regular", "close", "file_digest", "identity", "prefetch"]
 
 BLOCK = 8 << 20
 
@@ -65,26 +65,31 @@ def file_digest(path: Path, block: int = BLOCK) -> str:
     return digest
 
 
-def _sha256(fh: Any, block: int, stop: threading.Event | None = None) -> str | None:
-    """The SHA-256 of the rest of an open file, read into one buffer (no allocation per block); None when ``stop``
-    was set meanwhile."""
-    sha = hashlib.sha256()
+def _sha256(fh: Any, block: int, stop: threading.Event | None = None, sha: Any = None) -> str | None:
+    """The SHA-256 of the rest of an open file (continuing ``sha``, when given), read into one buffer (no allocation
+    per block); None when ``stop`` was set meanwhile."""
+    sha = hashlib.sha256() if sha is None else sha
     buf = bytearray(block)
     view = memoryview(buf)
     while n := fh.readinto(buf):
         if stop is not None and stop.is_set():
             return None
         sha.update(view[:n])
-    return sha.hexdigest()
+    digest: str = sha.hexdigest()
+    return digest
 
 
 class EarlyDigest:
     """A big file's SHA-256, computed in a thread of its own from the moment the file is named.
 
-    The hash then runs while the engine loads and the first chunk is typed, on a
-    core that would otherwise wait (hashlib releases the GIL), instead of beside
-    the parse later; the pass reads the file without hashing it. On the 1 GB
-    file of bench/file_kpis.py that is 0.7 s of CPU moved off the parse.
+    The hash runs while the engine loads, the first chunk is typed and the file
+    is parsed, in the cycles the pass leaves idle: where the system allows it,
+    the thread runs under ``SCHED_IDLE`` (Linux), so it never takes a core from
+    the parse's threads; it takes one whenever the pass waits. When the pass
+    asks for the digest (:meth:`result`), what is left of the file is hashed at
+    the pass's own priority: the thread stops at the end of its current block
+    and hands over the hash, so a busy machine, which leaves an idle thread no
+    cycle, never holds the digest back.
 
     The digest belongs to the bytes the pass read only if the file did not change
     between the two reads: :meth:`result` gives it only when the file's identity
@@ -92,20 +97,28 @@ class EarlyDigest:
     file), when the hash opened it, after the hash and when the pass ended agree.
     """
 
-    def __init__(self, path: Path, block: int = BLOCK) -> None:
+    #: bytes hashed between two looks at whether :meth:`result` waits (about 0.7 ms of CPU)
+    STEP = 1 << 20
+
+    def __init__(self, path: Path, block: int = STEP) -> None:
         self.path = path
         #: :meth:`result` found the file changed (or unreadable): the next pass hashes what it reads
         self.spoiled = False
         self._found: tuple[str, tuple[int, ...]] | None = None
+        #: the hash so far and the bytes it covers, when the thread handed over before the end
+        self._handed: tuple[Any, int] | None = None
         self._stop = threading.Event()
+        self._hurry = threading.Event()
         try:
             start: tuple[int, ...] | None = identity(path)
         except OSError:
             start = None
+        self._start = start
         self._thread = threading.Thread(target=self._run, args=(block, start), name="datamonitor-hash", daemon=True)
         self._thread.start()
 
     def _run(self, block: int, start: tuple[int, ...] | None) -> None:
+        background()
         try:
             # never blocks: a path swapped for a FIFO since it was checked is refused, not waited on
             fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
@@ -114,9 +127,19 @@ class EarlyDigest:
                 if not stat.S_ISREG(st.st_mode) or _identity(st) != start:  # not the file the pass was given
                     return
                 os.set_blocking(fd, True)
-                digest = _sha256(fh, block, self._stop)
-            if digest is not None and identity(self.path) == start:
-                self._found = digest, start
+                sha, done = hashlib.sha256(), 0
+                buf = bytearray(block)
+                view = memoryview(buf)
+                while n := fh.readinto(buf):
+                    if self._stop.is_set():
+                        return
+                    sha.update(view[:n])
+                    done += n
+                    if self._hurry.is_set():  # result() waits: it hashes the rest itself
+                        self._handed = sha, done
+                        return
+            if identity(self.path) == start:
+                self._found = sha.hexdigest(), start
         except OSError:  # the pass meets the same error and names it
             pass
 
@@ -126,7 +149,10 @@ class EarlyDigest:
 
     def result(self) -> str | None:
         """The file's SHA-256, waited for; None (and :attr:`spoiled`) when the file changed since it was hashed."""
+        self._hurry.set()
         self._thread.join()
+        if self._handed is not None:
+            self._finish(*self._handed)
         try:
             now: tuple[int, ...] | None = identity(self.path)
         except OSError:
@@ -135,6 +161,36 @@ class EarlyDigest:
             self.spoiled = True
             return None
         return self._found[0]
+
+    def _finish(self, sha: Any, done: int) -> None:
+        """Hash the rest of the file, from byte ``done``, in this thread."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+            with open(fd, "rb", buffering=0) as fh:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode) or _identity(st) != self._start:
+                    return
+                os.set_blocking(fd, True)
+                fh.seek(done)
+                digest = _sha256(fh, BLOCK, sha=sha)
+            if digest is not None and identity(self.path) == self._start:
+                self._found = digest, self._start
+        except OSError:
+            pass
+
+
+def background() -> None:
+    """Run the calling thread only on cycles no other thread wants (Linux ``SCHED_IDLE``), where allowed.
+
+    A thread may always lower its own priority; it cannot raise it back unprivileged, so a thread made so never
+    does work that something waits on (:class:`EarlyDigest` hands its hash over instead).
+    """
+    setter = getattr(os, "sched_setscheduler", None)
+    if setter is not None and hasattr(os, "SCHED_IDLE"):
+        try:
+            setter(0, os.SCHED_IDLE, os.sched_param(0))  # pid 0: the calling thread
+        except OSError:  # a system that refuses it: the thread keeps its priority
+            pass
 
 
 class RawInput:

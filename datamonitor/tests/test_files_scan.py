@@ -8,6 +8,8 @@ import csv
 import hashlib
 import io
 import math
+import os
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -299,6 +301,51 @@ def test_early_digest_is_refused_once_the_file_changed(tmp_path: Path) -> None:
     changed._thread.join()
     path.write_bytes(b"y" * (3 << 20))
     assert changed.result() is None and changed.spoiled
+
+
+def test_early_digest_hands_the_rest_over_when_the_pass_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hash thread runs on idle cycles only; once the pass asks for the digest, the thread stops after its block
+    and the pass hashes the rest itself (a busy machine leaves an idle thread no cycle). The digest is the file's,
+    and a change made between the hand-over and the end is still seen."""
+    from datamonitor import rawinput
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(bytes(range(256)) * (12 << 12))  # 12 MiB
+    gate = threading.Event()
+    monkeypatch.setattr(rawinput, "background", gate.wait)  # the thread waits until the digest is asked for
+    early = rawinput.EarlyDigest(path, block=1 << 20)
+    early._hurry.set()
+    gate.set()
+    assert early.result() == _sha(path) and not early.spoiled
+    assert early._handed is not None and early._handed[1] == 1 << 20  # one block by the thread, the rest here
+
+    gate.clear()
+    changed = rawinput.EarlyDigest(path, block=1 << 20)
+    changed._hurry.set()
+    gate.set()
+    changed._thread.join()
+    assert changed._handed is not None
+    with path.open("ab") as fh:
+        fh.write(b"late")
+    assert changed.result() is None and changed.spoiled
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_hash_thread_runs_on_idle_cycles_only() -> None:
+    """``background`` lowers the calling thread alone to SCHED_IDLE; the caller's other threads keep their policy."""
+    from datamonitor.rawinput import background
+
+    policy: list[int] = []
+
+    def probe() -> None:
+        background()
+        policy.append(os.sched_getscheduler(0))
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    assert policy == [os.SCHED_IDLE]
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
 
 
 def test_the_scan_reports_progress_when_the_file_was_hashed_apart(tmp_path: Path) -> None:
