@@ -272,8 +272,13 @@ class CsvReader:
                 yield chunk, None
             return
         held: tuple[bytes, _Ahead | None] | None = None
+        first = True
         for chunk in chunks:
-            plan = self._plan() if held is not None else None  # the first chunk holds the header
+            if first:  # it holds the header and teaches the types: nothing can be parsed ahead before it is read,
+                first = False  # and the next chunk is not cut before the scan (csvscan) may take the rest
+                yield chunk, None
+                continue
+            plan = self._plan()
             current = (chunk, (plan, self.pool.submit(self._parse, chunk, plan)) if plan is not None else None)
             if held is not None:
                 yield held
@@ -391,7 +396,7 @@ class CsvReader:
         first_size = min(self.chunk_size, csvscan.FIRST_CHUNK) if self.scan is not None and csvscan.available() else None
         chunks = chunked(self.blocks, self.chunk_size, quoted=True, first=first_size, delimiter=self.delimiter)
         if self.pool is not None:  # a big file: the next chunk is cut in a thread of its own as well
-            chunks = prefetch(chunks)
+            chunks = _first_here(chunks) if first_size is not None else prefetch(chunks)
         cut = self._ahead(chunks)
         try:
             for chunk, ahead in cut:
@@ -428,3 +433,13 @@ class CsvReader:
         # never with the value cast away
         if (widened_after_first or (self.retyped and not self.final)) and self.schema is not None:
             raise Widened({**self.schema, **self.retyped}, {**self.formats, **self.retyped_formats})
+
+
+def _first_here(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The first chunk cut in the caller's thread, the next ones ahead in a thread of their own: a file whose rest
+    Polars' scan takes never cuts a second chunk (the reads ahead cut 80 MiB of the 1 GB file before the scan began,
+    60 ms of CPU)."""
+    for chunk in chunks:
+        yield chunk
+        break
+    yield from prefetch(chunks)

@@ -348,6 +348,28 @@ def test_the_hash_thread_runs_on_idle_cycles_only() -> None:
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
 
 
+def test_no_second_chunk_is_cut_when_the_scan_takes_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reads ahead cut the next chunks while the first was typed (80 MiB of the 1 GB file before the scan began);
+    when Polars' scan takes the rest, only the first chunk is cut, and the KPIs are the whole file's."""
+    from datamonitor import csvreader
+
+    path = tmp_path / "big.csv"
+    path.write_text("id,x,note\n" + "".join(f"{i},{i % 97},text {i % 13}\n" for i in range(60_000)))
+    cut: list[int] = []
+    chunked = csvreader.chunked
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+        for chunk in chunked(*args, **kwargs):
+            cut.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(csvreader, "chunked", counted)
+    prof = profile_file(path, SMALL)
+    assert len(cut) == 1, cut
+    assert prof.rows == 60_000 and prof.sha256 == _sha(path)
+    assert {c.name: c.distinct for c in prof.columns} == {"id": 60_000, "x": 97, "note": 13}
+
+
 def test_the_scan_reports_progress_when_the_file_was_hashed_apart(tmp_path: Path) -> None:
     """Without the drain (whose reads reported the bytes done) the scan reports an estimate from its rows; the
     reads ahead of the first chunk reported more than that estimate at first, and progress never goes back."""
