@@ -86,10 +86,10 @@ class EarlyDigest:
     is parsed, in the cycles the pass leaves idle: where the system allows it,
     the thread runs under ``SCHED_IDLE`` (Linux), so it never takes a core from
     the parse's threads; it takes one whenever the pass waits. When the pass
-    asks for the digest (:meth:`result`), what is left of the file is hashed at
-    the pass's own priority: the thread stops at the end of its current block
-    and hands over the hash, so a busy machine, which leaves an idle thread no
-    cycle, never holds the digest back.
+    asks for the digest (:meth:`result`) before the thread is done, the pass
+    goes on from the thread's last block (each block leaves a copy of the hash
+    so far) at its own priority, so a busy machine, which leaves an idle thread
+    no cycle, never holds the digest back.
 
     The digest belongs to the bytes the pass read only if the file did not change
     between the two reads: :meth:`result` gives it only when the file's identity
@@ -97,18 +97,22 @@ class EarlyDigest:
     file), when the hash opened it, after the hash and when the pass ended agree.
     """
 
-    #: bytes hashed between two looks at whether :meth:`result` waits (about 0.7 ms of CPU)
+    #: bytes hashed between two copies of the hash so far (about 0.7 ms of CPU)
     STEP = 1 << 20
+    #: how long :meth:`result` waits for the thread to end its block (a starved one is not waited for)
+    WAIT = 0.01
 
     def __init__(self, path: Path, block: int = STEP) -> None:
         self.path = path
         #: :meth:`result` found the file changed (or unreadable): the next pass hashes what it reads
         self.spoiled = False
         self._found: tuple[str, tuple[int, ...]] | None = None
-        #: the hash so far and the bytes it covers, when the thread handed over before the end
-        self._handed: tuple[Any, int] | None = None
+        #: the thread's digest of the whole file, once it is done
+        self._whole: str | None = None
+        #: a copy of the thread's hash after its last block, and the bytes it covers
+        self._progress: tuple[Any, int] | None = None
+        self._taken = False
         self._stop = threading.Event()
-        self._hurry = threading.Event()
         try:
             start: tuple[int, ...] | None = identity(path)
         except OSError:
@@ -135,24 +139,31 @@ class EarlyDigest:
                         return
                     sha.update(view[:n])
                     done += n
-                    if self._hurry.is_set():  # result() waits: it hashes the rest itself
-                        self._handed = sha, done
-                        return
+                    self._note(sha, done)
             if identity(self.path) == start:
-                self._found = sha.hexdigest(), start
+                self._whole = sha.hexdigest()
         except OSError:  # the pass meets the same error and names it
             pass
+
+    def _note(self, sha: Any, done: int) -> None:
+        """Keep what :meth:`result` goes on from if it does not wait for this thread (a copy: the thread goes on)."""
+        self._progress = sha.copy(), done
 
     def cancel(self) -> None:
         """The digest is not wanted (the pass failed): stop reading."""
         self._stop.set()
 
     def result(self) -> str | None:
-        """The file's SHA-256, waited for; None (and :attr:`spoiled`) when the file changed since it was hashed."""
-        self._hurry.set()
-        self._thread.join()
-        if self._handed is not None:
-            self._finish(*self._handed)
+        """The file's SHA-256; None (and :attr:`spoiled`) when the file changed since it was hashed."""
+        if not self._taken:
+            self._taken = True
+            self._stop.set()  # the thread stops after its block: the rest is hashed here, at the caller's priority
+            self._thread.join(self.WAIT)
+            whole, progress = self._whole, self._progress
+            if whole is not None and self._start is not None:
+                self._found = whole, self._start
+            elif self._start is not None:
+                self._finish(*(progress or (hashlib.sha256(), 0)))
         try:
             now: tuple[int, ...] | None = identity(self.path)
         except OSError:
@@ -183,7 +194,7 @@ def background() -> None:
     """Run the calling thread only on cycles no other thread wants (Linux ``SCHED_IDLE``), where allowed.
 
     A thread may always lower its own priority; it cannot raise it back unprivileged, so a thread made so never
-    does work that something waits on (:class:`EarlyDigest` hands its hash over instead).
+    does work that something waits on (:meth:`EarlyDigest.result` goes on from the thread's last block instead).
     """
     setter = getattr(os, "sched_setscheduler", None)
     if setter is not None and hasattr(os, "SCHED_IDLE"):

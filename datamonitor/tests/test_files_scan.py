@@ -303,31 +303,81 @@ def test_early_digest_is_refused_once_the_file_changed(tmp_path: Path) -> None:
     assert changed.result() is None and changed.spoiled
 
 
-def test_early_digest_hands_the_rest_over_when_the_pass_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hash thread runs on idle cycles only; once the pass asks for the digest, the thread stops after its block
-    and the pass hashes the rest itself (a busy machine leaves an idle thread no cycle). The digest is the file's,
-    and a change made between the hand-over and the end is still seen."""
+def test_early_digest_goes_on_from_the_threads_last_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hash thread runs on idle cycles only, and a busy machine may give it none: once the pass asks for the
+    digest, it does not wait for the thread but hashes the rest itself, from the copy of the hash the thread left after
+    its last block (or from the start). The digest is the file's, a second call gives it again, and a change of the
+    file is still seen."""
     from datamonitor import rawinput
 
     path = tmp_path / "f.bin"
     path.write_bytes(bytes(range(256)) * (12 << 12))  # 12 MiB
-    gate = threading.Event()
-    monkeypatch.setattr(rawinput, "background", gate.wait)  # the thread waits until the digest is asked for
-    early = rawinput.EarlyDigest(path, block=1 << 20)
-    early._hurry.set()
-    gate.set()
-    assert early.result() == _sha(path) and not early.spoiled
-    assert early._handed is not None and early._handed[1] == 1 << 20  # one block by the thread, the rest here
+    note, finish_rest, resumed = rawinput.EarlyDigest._note, rawinput.EarlyDigest._finish, []
+    noted, gate = threading.Event(), threading.Event()
 
-    gate.clear()
-    changed = rawinput.EarlyDigest(path, block=1 << 20)
-    changed._hurry.set()
+    def stalled(self: rawinput.EarlyDigest, sha: Any, done: int) -> None:  # the thread starves after one block
+        note(self, sha, done)
+        noted.set()
+        gate.wait()
+
+    def finish(self: rawinput.EarlyDigest, sha: Any, done: int) -> None:
+        resumed.append(done)
+        finish_rest(self, sha, done)
+
+    monkeypatch.setattr(rawinput.EarlyDigest, "_note", stalled)
+    monkeypatch.setattr(rawinput.EarlyDigest, "_finish", finish)
+    early = rawinput.EarlyDigest(path, block=1 << 20)
+    assert noted.wait(5)
+    assert early.result() == _sha(path) and not early.spoiled
+    assert resumed == [1 << 20] and early._thread.is_alive()  # not waited for: it still hangs on
+    assert early.result() == _sha(path)  # asked again (a pass after a Rescan): the same digest
     gate.set()
-    changed._thread.join()
-    assert changed._handed is not None
+    early._thread.join()
+
+    # the thread never ran: everything is hashed by the caller
+    gate.clear()
+    monkeypatch.setattr(rawinput, "background", gate.wait)
+    starved = rawinput.EarlyDigest(path, block=1 << 20)
+    assert starved.result() == _sha(path) and resumed[-1] == 0
+    gate.set()
+    starved._thread.join()
+
+    # the file changed after the thread's last block: refused
+    gate.clear()
+    monkeypatch.setattr(rawinput, "background", lambda: None)
+    noted.clear()
+    changed = rawinput.EarlyDigest(path, block=1 << 20)
+    assert noted.wait(5)
     with path.open("ab") as fh:
         fh.write(b"late")
     assert changed.result() is None and changed.spoiled
+    gate.set()
+    changed._thread.join()
+
+
+def test_a_starved_hash_gives_the_files_digest_after_a_rescan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short row far past the first chunk sends the scan back to the chunk path: the digest is asked for twice (after
+    the scan, and by the second pass), while the hash thread got no cycle after its first block. Reviewer's case: the
+    rest was hashed twice into one hash, and the file's SHA-256 reported wrong."""
+    from datamonitor import rawinput
+
+    path = tmp_path / "late.csv"
+    rows = [f"{i},{i % 97},text {i % 13}" for i in range(200_000)]
+    rows[190_000] = "1,2"
+    path.write_text("id,x,note\n" + "\n".join(rows) + "\n")
+    note, gate = rawinput.EarlyDigest._note, threading.Event()
+
+    def stalled(self: rawinput.EarlyDigest, sha: Any, done: int) -> None:
+        note(self, sha, done)
+        gate.wait()
+
+    monkeypatch.setattr(rawinput.EarlyDigest, "_note", stalled)
+    try:
+        prof = profile_file(path, SMALL)
+    finally:
+        gate.set()
+    assert prof.rows == 199_999 and prof.bad_rows == 1
+    assert prof.sha256 == _sha(path)
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
