@@ -161,3 +161,35 @@ def test_whole_number_floats_do_not_make_a_table_that_fits_the_sample_sampled(tm
     g = next(c for c in prof.columns if c.name == "g")
     want = np.quantile(data["g"], (0.5, 0.95, 0.99))
     assert [g.quantiles[q] for q in (0.5, 0.95, 0.99)] == list(want)
+
+
+@pytest.mark.parametrize("runs", [1, 7, 180, 3_000, 60_000, 170_000])
+def test_values_in_runs_are_counted_as_bincount_counts_them(runs: int) -> None:
+    """A sorted file's month or day comes in long runs of one value, counted run by run (bincount is slowest there);
+    the counts, distinct count, mean, variance and quantiles are those of the values, whatever the runs."""
+    from datamonitor.distinct import Bitmap, _run_counts
+
+    rng = np.random.default_rng(runs)
+    n = 170_000
+    cuts = np.sort(rng.choice(np.arange(1, n), size=runs - 1, replace=False)) if runs > 1 else np.array([], int)
+    lengths = np.diff(np.concatenate(([0], cuts, [n])))
+    values = np.repeat(rng.integers(-40, 1200, size=runs), lengths)
+    if runs == 60_000:  # probes that all fall on one value, with short runs between them
+        values = np.where(np.arange(n) % 2 == 0, 5, values)
+    lo, hi = int(values.min()), int(values.max())
+    # the long runs take the count per run; many runs, and short ones hidden between the probes, bincount
+    assert (_run_counts(values, lo, hi - lo + 1) is not None) == (runs <= 180)
+    bitmap = Bitmap(pl.Int64)
+    fits, counts = bitmap.mark(values, lo, hi, 1 << 30)
+    want = np.bincount(values - lo, minlength=hi - lo + 1)
+    assert fits and bitmap.base == lo
+    assert bitmap.counts is not None and (bitmap.counts == want).all()
+    assert bitmap.count == len(np.unique(values))
+    if counts is not None:
+        assert (counts == want).all()
+    stats = TableStats(quantiles=(0.5, 0.95, 0.99))
+    stats.add(pl.DataFrame({"x": values}))
+    st = stats.columns["x"]
+    assert stats.distinct(st) == (len(np.unique(values)), True)
+    assert st.mean == pytest.approx(values.mean(), rel=1e-12)
+    assert stats.quantile_values(st) == {q: float(np.quantile(values, q)) for q in (0.5, 0.95, 0.99)}
