@@ -17,6 +17,8 @@ __all__ = ["KEYS", "from_payload", "near_miss"]
 
 #: every key a payload may give for a record's field (other scalar keys become labels)
 KEYS = frozenset(_ALIASES)
+#: keys that name a scalar field and nothing nested ("kpi" and "host" also begin whole documents' objects)
+_SCALAR = frozenset(k for k in _ALIASES if not any(other.startswith(k + ".") for other in _ALIASES))
 
 
 def _flatten(payload: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -30,6 +32,8 @@ def _flatten(payload: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
                 raise PayloadError("field 'labels': must be an object of strings")
             flat["labels"] = val
         elif isinstance(val, Mapping):
+            if dotted in _SCALAR:  # {"value": {"x": 5}} is no value (its leaves would become labels, the value lost)
+                raise PayloadError(f"field '{dotted}': a list or object is not a KPI field")
             flat.update(_flatten(val, dotted + "."))
         else:
             flat[dotted] = val
@@ -65,7 +69,7 @@ def from_payload(payload: Mapping[str, Any], defaults: Mapping[str, Any]) -> Kpi
             for lk, lv in val.items():
                 if isinstance(lv, (Mapping, list)):
                     raise PayloadError(f"field 'labels.{lk}': labels are strings")
-                labels[str(lk)] = str(lv)
+                labels[str(lk)] = str(lv).lower() if isinstance(lv, bool) else str(lv)  # as a top-level label's
         elif key in _ALIASES:
             fields[_ALIASES[key]] = val
         elif key in _DERIVED:

@@ -55,18 +55,33 @@ def parse_entries(data: bytes, secret: bytes | None, max_size: int,
         try:
             payload = json.loads(stripped)
         except (ValueError, RecursionError) as exc:  # ValueError: also an integer over 4,300 digits
+            if _statsd_like(stripped):  # a StatsD name may begin with a bracket: "[web]hits:1|c"
+                return [], _lines(stripped, cache)
             raise PayloadError(f"malformed JSON: {str(exc)[:120]}") from None
         items = payload if isinstance(payload, list) else [payload]
         if not items or len(items) > 1000:
             raise PayloadError("a JSON datagram holds 1 to 1000 KPIs")
-        return [KpiRecord.from_payload(item, dataset=DATASET) for item in items], []
+        try:
+            return [KpiRecord.from_payload(item, dataset=DATASET) for item in items], []
+        except RecursionError:  # nested just short of what json.loads refuses
+            raise PayloadError("JSON nested too deep") from None
+    return [], _lines(stripped, cache)
+
+
+def _statsd_like(data: bytes) -> bool:
+    """Whether text that is no JSON reads as StatsD lines (each a name, a colon, a value and a type)."""
+    first = data.split(b"\n", 1)[0]
+    return b":" in first and b"|" in first.partition(b":")[2]
+
+
+def _lines(stripped: bytes, cache: LineCache | None) -> list[Entry]:
     if cache is None:
         entries = [parse_line(line) for line in stripped.splitlines()]
     else:
         entries = [cache.lines.get(line) or cache.parse(line) for line in stripped.splitlines()]
     if all(e[0] is BLANK for e in entries):
         raise PayloadError("empty datagram")
-    return [], entries
+    return entries
 
 
 def parse_datagram(data: bytes, *, secret: bytes | None = None, max_size: int = 8192) -> tuple[list[KpiRecord],

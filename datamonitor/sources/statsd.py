@@ -3,9 +3,11 @@
 Types, as Etsy StatsD and DogStatsD define them:
 
 * ``c`` counter: summed, each sample divided by its sample rate ``@r``.
-* ``g`` gauge: the last value wins.
+* ``g`` gauge: the last value wins. A signed value (``-10``, ``+4``) is that value, as DogStatsD reads it, not a
+  change of the last one (Etsy StatsD's reading).
 * ``ms`` and ``h`` timer, ``d`` distribution: ``<name>.count``, ``.mean``, ``.min``, ``.max``,
-  ``.p50``, ``.p95`` and ``.p99`` per interval.
+  ``.p50``, ``.p95`` and ``.p99`` per interval; a sampled line (``@r``) counts ``1/r`` samples in ``.count``, as
+  StatsD counts it (the other statistics are of the values received).
 * ``s`` set: the number of distinct members per interval.
 
 DogStatsD tags (``|#env:prod,team:ops``) become labels. Events (``_e{...}``) and
@@ -152,6 +154,10 @@ def parse_line(raw: bytes) -> Entry:
         raise PayloadError("StatsD name is not UTF-8") from None
     if len(text) > MAX_NAME:
         raise PayloadError(f"StatsD name longer than {MAX_NAME} characters")
+    if not text.strip():  # a control or no-break space the bytes' strip kept: no name a record can take
+        raise PayloadError(f"StatsD name {_show(name, 20)} is blank")
+    if kind is COUNTER and not math.isfinite(value / rate):  # type: ignore[operator]
+        raise PayloadError(f"StatsD counter {_show(line)} is not finite once its sample rate is applied")
     return (kind, (text, tags), value, rate)
 
 
@@ -182,15 +188,12 @@ class LineCache:
         template = self.templates.get((name, suffix))
         if template is None:
             entry = parse_line(line)
-            self.templates[(name, suffix)] = (entry[0], entry[1], entry[3])
+            if entry[0] is not BLANK and entry[0] is not UNSUPPORTED:  # a blank line's (b"", b"") would take ":5"
+                self.templates[(name, suffix)] = (entry[0], entry[1], entry[3])
         else:
             kind, key, rate = template
             if kind is SET:
                 entry = (kind, key, raw, rate)
-            elif kind is BLANK:
-                entry = BLANK_ENTRY
-            elif kind is UNSUPPORTED:
-                entry = UNSUPPORTED_ENTRY
             else:
                 try:
                     value = float(raw)
@@ -198,6 +201,8 @@ class LineCache:
                     raise PayloadError(f"StatsD value {_show(raw, 20)} is not a number") from None
                 if value - value != 0.0:
                     raise PayloadError(f"StatsD value {_show(raw, 20)} is not finite")
+                if kind is COUNTER and rate != 1.0 and not math.isfinite(value / rate):
+                    raise PayloadError(f"StatsD counter {_show(line)} is not finite once its sample rate is applied")
                 entry = (kind, key, value, rate)
                 if kind is TIMER or kind is DISTRIBUTION:
                     return entry  # a sample's value seldom comes again: not worth a place in the cache
@@ -218,7 +223,8 @@ class _Summary:
         arr = np.asarray(values, dtype=np.float64)
         self.sketch.update(arr)
         self.count += len(arr)
-        self.total += float(arr.sum())
+        with np.errstate(over="ignore"):  # a sum past the largest float: the mean is then left out (flush)
+            self.total += float(arr.sum())
         self.low = min(self.low, float(arr.min()))
         self.high = max(self.high, float(arr.max()))
 
@@ -237,6 +243,10 @@ class Aggregator:
         self.sets: dict[Key, set[bytes]] = {}
         self._spilled: dict[tuple[str, Key], _Summary] = {}
         self._hll: dict[Key, Any] = {}
+        #: the samples a timer's or distribution's sampled lines stand for beyond their own (``|@0.1``: 9 more each)
+        self.unsampled: dict[tuple[str, Key], float] = {}
+        #: the records of the last flush left out, each with why (a sum past the largest float)
+        self.skipped: list[str] = []
 
     def __bool__(self) -> bool:
         return bool(self.counters or self.gauges or self.timers or self.distributions or self.sets)
@@ -253,6 +263,8 @@ class Aggregator:
                 counters[key] = counters.get(key, 0.0) + value / rate * times  # type: ignore[operator]
             elif kind is TIMER or kind is DISTRIBUTION:
                 table = self.timers if kind is TIMER else self.distributions
+                if rate != 1.0:  # a sampled one stands for 1/rate samples in the count, as StatsD counts it
+                    self.unsampled[(kind, key)] = self.unsampled.get((kind, key), 0.0) + (1 / rate - 1) * times
                 values = table.get(key)
                 if values is None:
                     table[key] = values = []
@@ -293,7 +305,11 @@ class Aggregator:
         if summary is None:
             values.sort()
             n = len(values)
-            return (n, math.fsum(values) / n, values[0], values[-1],
+            try:
+                mean = math.fsum(values) / n
+            except OverflowError:  # a sum past the largest float, of values that are not: each divided first
+                mean = math.fsum(v / n for v in values)
+            return (n, mean, values[0], values[-1],
                     [values[min(n - 1, math.ceil(q / 100 * n) - 1)] for q in QUANTILES])
         if values:
             summary.take(values)
@@ -303,8 +319,12 @@ class Aggregator:
     def flush(self, when: datetime) -> list[KpiRecord]:
         """The interval's records; the aggregator starts empty again."""
         out = []
+        skipped: list[str] = []
 
         def rec(name: str, value: float, tags: Tags, kind: str, unit: str | None = None) -> None:
+            if not math.isfinite(value):  # counters summed past the largest float: the rest is stored
+                skipped.append(f"{kind} {name!r}: the interval's value is past the largest float")
+                return
             out.append(KpiRecord(name=name, value=value, unit=unit, dataset=DATASET, timestamp=when,
                                  labels={**dict(tags), "statsd_type": kind}))
 
@@ -318,7 +338,7 @@ class Aggregator:
                     continue
                 name, tags = key
                 n, mean, low, high, quantiles = self._samples(kind, key, values)
-                rec(f"{name}.count", n, tags, kind, "count")
+                rec(f"{name}.count", n + self.unsampled.get((kind, key), 0.0), tags, kind, "count")
                 rec(f"{name}.mean", mean, tags, kind, unit)
                 rec(f"{name}.min", low, tags, kind, unit)
                 rec(f"{name}.max", high, tags, kind, unit)
@@ -334,4 +354,5 @@ class Aggregator:
                 distinct = round(hll.get_estimate())
             rec(name, distinct, tags, SET, "count")
         self._reset()
+        self.skipped = skipped
         return out

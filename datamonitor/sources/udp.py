@@ -155,7 +155,7 @@ class UdpListener:
                     counters[key] = counters.get(key, 0.0) + value / rate * times  # type: ignore[operator]
                 elif kind is GAUGE:
                     gauges[key] = value  # type: ignore[assignment]
-                elif kind is TIMER and times == 1:
+                elif kind is TIMER and times == 1 and rate == 1.0:
                     values = timers.get(key)
                     if values is not None and len(values) < EXACT_SAMPLES - 1:
                         values.append(value)  # type: ignore[arg-type]
@@ -235,6 +235,8 @@ class UdpListener:
             direct, self.direct = self.direct, []
             c, self.counts = self.counts, _Counts()
         out = direct + agg.flush(when)
+        for why in agg.skipped:
+            log.warning("StatsD record not stored: %s", why)
         mine: list[tuple[str, float, str]] = [
             ("udp.received", c.received, "datagrams"), ("udp.accepted", c.accepted, "datagrams"),
             ("udp.rejected", c.rejected, "datagrams"), ("udp.unsupported", c.unsupported, "lines"),

@@ -416,3 +416,76 @@ def test_a_capped_receive_buffer_is_reported_once() -> None:
     capped = [r for r in kept.records if "net.core.rmem_max" in r.getMessage()]
     assert len(capped) == 1 and f"{rmem_max:,}" in capped[0].getMessage()
     assert listener.rcvbuf == 2 * rmem_max, "Linux reports twice what it granted"
+
+
+def _listened(*datagrams: bytes) -> tuple[dict[str, float], UdpListener]:
+    """Datagrams through the listener's own intake (its fast path and caches), then one flush."""
+    listener = UdpListener(port=0, flush_interval=60)
+    for data in datagrams:
+        listener._take({data: 1})
+    records = listener.flush()
+    return {r.name: r.value for r in records if r.dataset == "datamonitor.udp" and not r.name.startswith("udp.")}, listener
+
+
+def test_a_sum_past_the_largest_float_loses_that_record_not_the_interval(caplog: pytest.LogCaptureFixture) -> None:
+    """Reviewer's case: two counters of 1e308 made the flush raise, serve() stop, and the interval's other metrics
+    go. Now that counter is left out with one line; a rate that makes a value infinite is a rejected datagram; a
+    timer of huge values has its mean."""
+    got, listener = _listened(b"x:1e308|c", b"x:1e308|c", b"ok:1|c", b"t:1e308|ms\nt:1e308|ms", b"r:1|c|@1e-320")
+    assert got == {"ok": 1.0, "t.count": 2, "t.mean": 1e308, "t.min": 1e308, "t.max": 1e308,
+                   "t.p50": 1e308, "t.p95": 1e308, "t.p99": 1e308}
+    assert "counter 'x': the interval's value is past the largest float" in caplog.text
+    assert listener.totals.rejected == 1 and listener.totals.accepted == 4
+
+
+@pytest.mark.parametrize("name", [b"\x1c", b"\x1f", "\u00a0".encode(), "\u2003".encode()])
+def test_a_name_of_unicode_blanks_is_a_rejected_datagram(name: bytes) -> None:
+    """The bytes' strip keeps them, the record's check does not: the flush raised and serve() stopped."""
+    got, listener = _listened(name + b":1|c", b"ok:1|c", name + b":1|s")
+    assert got == {"ok": 1.0} and listener.totals.rejected == 2
+
+
+def test_a_blank_line_seen_before_does_not_make_a_line_without_a_name_pass() -> None:
+    """Reviewer's case: a blank line's template (no name, no type) was cached, and ':5' then matched it."""
+    got, listener = _listened(b"a:1|c\n\nb:2|c", b"a:1|c\n:5")
+    assert got == {"a": 1.0, "b": 2.0} and listener.totals.rejected == 1
+
+
+def test_a_sampled_timer_counts_the_samples_it_stands_for() -> None:
+    """``|@0.1`` on a timer or distribution stands for ten samples in ``.count`` (Etsy's ``timer_counters``,
+    Telegraf, DogStatsD); the mean and quantiles are of the values received."""
+    got, _ = _listened(b"glork:320|ms|@0.1", b"glork:100|ms", b"d:5|d|@0.5\nd:7|d")
+    assert got["glork.count"] == pytest.approx(11.0) and got["glork.mean"] == 210.0
+    assert got["d.count"] == pytest.approx(3.0) and got["d.mean"] == 6.0
+
+
+def test_statsd_names_may_begin_with_a_bracket() -> None:
+    _, metrics = parse_datagram(b"[web]hits:1|c\n[web]hits:2|c")
+    assert [(m.name, m.value) for m in metrics] == [("[web]hits", 1.0), ("[web]hits", 2.0)]
+    got, _ = _listened(b"{svc}.hits:3|c")
+    assert got == {"{svc}.hits": 3.0}
+    with pytest.raises(PayloadError, match="malformed JSON"):
+        parse_datagram(b'{"name": "a", "value": }')
+
+
+def test_json_payload_value_objects_and_boolean_labels() -> None:
+    """An object as the value was taken as labels and the value lost; a boolean label was 'True' under "labels" and
+    'true' at the top."""
+    with pytest.raises(PayloadError, match="field 'value': a list or object"):
+        parse_datagram(b'{"name": "a", "value": {"x": 5}}')
+    (inside,), _ = parse_datagram(b'{"name": "a", "value": 1, "labels": {"x": true}}')
+    (top,), _ = parse_datagram(b'{"name": "a", "value": 1, "x": true}')
+    assert inside.labels == top.labels == {"x": "true"}
+    (doc,), _ = parse_datagram(b'{"kpi": {"name": "a", "value": 2}, "host": {"name": "h1"}}')
+    assert (doc.name, doc.value, doc.host) == ("a", 2, "h1")
+
+
+@pytest.mark.parametrize("depth", [960, 990, 1_000, 5_000])
+def test_deep_json_is_a_payload_error_at_any_depth(depth: int) -> None:
+    data = b'{"name": "a", "value": 1, "x": ' + b'{"y": ' * depth + b"1" + b"}" * depth + b"}"
+    try:
+        records, _ = parse_datagram(data, max_size=1 << 20)
+    except PayloadError as exc:
+        assert "too deep" in str(exc) or "recursion" in str(exc)
+    else:
+        assert records[0].value == 1
