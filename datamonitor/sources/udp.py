@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import ConfigError, DataMonitorError, PayloadError
+from ..errors import ConfigError, DataMonitorError, PayloadError, one_line
 from ..records import KpiRecord
 from .datagram import SLOW_START, parse_datagram, parse_entries, sign
 from .receive import BATCH as BATCH  # re-exported: the batch size, named here since the start
@@ -324,7 +324,12 @@ class UdpListener:
 
     async def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
         """Hand this interval's records to the sink; records it cannot take wait for the next flush."""
-        records = self._unsent + self.flush()
+        try:
+            fresh = self.flush()
+        except Exception as exc:  # noqa: BLE001 - a fault in one interval's records must not stop the listener
+            log.error("this interval's records are lost, the listener goes on: %s", one_line(exc, 200))
+            fresh = []
+        records = self._unsent + fresh
         self._unsent = []
         if self.sink is None or not records:
             return

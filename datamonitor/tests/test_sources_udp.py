@@ -489,3 +489,29 @@ def test_deep_json_is_a_payload_error_at_any_depth(depth: int) -> None:
         assert "too deep" in str(exc) or "recursion" in str(exc)
     else:
         assert records[0].value == 1
+
+
+def test_a_fault_in_one_intervals_records_does_not_stop_the_listener(monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Defence in depth: whatever makes a flush raise costs that interval's records (one error line), not the
+    listener (serve() stopped, and every interval after it was lost)."""
+    got: list[KpiRecord] = []
+    listener = UdpListener(port=0, flush_interval=0.2, sink=got.extend)
+    flush, calls = UdpListener.flush, []
+
+    def failing_once(self: UdpListener) -> list[KpiRecord]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("boom")
+        return flush(self)
+
+    monkeypatch.setattr(UdpListener, "flush", failing_once)
+
+    def scenario(address: tuple[str, int]) -> None:
+        wait_until(lambda: len(calls) >= 2, timeout=10, what="a flush after the failed one")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"after:1|c", address)
+        wait_until(lambda: any(r.name == "after" for r in got), timeout=10, what="the next interval's record")
+
+    _serving(listener, scenario)
+    assert "this interval's records are lost, the listener goes on: ValueError: boom" in caplog.text
