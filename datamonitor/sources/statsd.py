@@ -338,7 +338,8 @@ class Aggregator:
                     continue
                 name, tags = key
                 n, mean, low, high, quantiles = self._samples(kind, key, values)
-                rec(f"{name}.count", n + self.unsampled.get((kind, key), 0.0), tags, kind, "count")
+                extra = self.unsampled.get((kind, key))  # a count stays a whole number unless sampled
+                rec(f"{name}.count", n + extra if extra else n, tags, kind, "count")
                 rec(f"{name}.mean", mean, tags, kind, unit)
                 rec(f"{name}.min", low, tags, kind, unit)
                 rec(f"{name}.max", high, tags, kind, unit)
