@@ -18,6 +18,7 @@ import json
 import math
 import re
 import socket
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -107,8 +108,15 @@ class KpiRecord:
         if len(name) > _MAX_NAME:
             raise PayloadError(f"field 'name': longer than {_MAX_NAME} characters")
         value = self.value
-        if value is not None and type(value) is not int:  # the common case needs no check
-            object.__setattr__(self, "value", _check_value(value))
+        if value is not None:
+            if type(value) is not int:
+                object.__setattr__(self, "value", _check_value(value))
+            elif not -_MAX_INT <= value <= _MAX_INT:  # past any float: no mean, no baseline, no double in the index
+                raise PayloadError("field 'value': an integer past the largest float (1.8e308)")
+        for key in _TEXT_FIELDS:  # a lone surrogate ("\ud800", from JSON's escapes) cannot be written as UTF-8
+            text = getattr(self, key)
+            if type(text) is str and not text.isascii():
+                _encodable(key, text)
         if self.expected is not None or self.lower is not None or self.upper is not None or self.score is not None:
             for key in _BASELINE_FIELDS:
                 if getattr(self, key) is not None:
@@ -132,6 +140,9 @@ class KpiRecord:
                 if type(k) is not str or type(v) is not str:
                     items = {str(k): str(v) for k, v in items}.items()
                     break
+            for k, v in items:
+                if not (k.isascii() and v.isascii()):
+                    _encodable(f"labels.{k}", k + v)
             object.__setattr__(self, "labels", MappingProxyType(dict(sorted(items))))
 
     def __hash__(self) -> int:
@@ -166,6 +177,18 @@ def as_records(items: Iterable[KpiRecord | Mapping[str, Any]]) -> list[KpiRecord
     return batch
 
 
+_MAX_INT = int(sys.float_info.max)
+_TEXT_FIELDS = ("name", "unit", "text", "subject", "dataset", "host", "file_path", "message")
+
+
+def _encodable(key: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PayloadError(f"field '{key}': {text[exc.start:exc.end]!r} at character {exc.start} is no Unicode "
+                           f"character (a lone surrogate)") from None
+
+
 def _check_deciles(values: Any) -> tuple[float, ...]:
     """A quantile summary: a list of finite numbers in ascending order (11: minimum, 9 deciles, maximum)."""
     if not isinstance(values, (list, tuple)) or len(values) != 11 or any(v is None for v in values):
@@ -184,6 +207,8 @@ def _check_value(value: object, name: str = "value") -> float | int | None:
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise PayloadError(f"field '{name}': {value!r} is not a finite number")
+        if isinstance(value, int) and not -_MAX_INT <= value <= _MAX_INT:
+            raise PayloadError(f"field '{name}': an integer past the largest float (1.8e308)")
         return value
     raise PayloadError(f"field '{name}': {value!r} is not a number")
 

@@ -42,6 +42,21 @@ log = logging.getLogger(__name__)
 _FIELD_PATHS = {"file": (Field.FILE_PATH, Field.FILE_NAME), "dataset": (Field.DATASET,), "subject": (Field.SUBJECT,)}
 
 
+def _wal(db: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Switch the store to WAL. The switch does not wait out the busy timeout (two processes opening a new store at
+    once: one failed at once with "database is locked"), so a locked database is tried again for ``timeout``
+    seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _describe(path: Path, exc: sqlite3.Error) -> str:
     text = str(exc)
     code = getattr(exc, "sqlite_errorname", "")
@@ -78,7 +93,7 @@ class Store:
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _wal(self._db)
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.execute("PRAGMA cache_size=-32768")  # 32 MiB: more of a big store's id index in memory
@@ -147,6 +162,8 @@ class Store:
         with self._write() as db:
             if self.max_size is not None and rows:
                 incoming = sum(r[6] for r in rows)
+                if self._counter(db, "backlog_bytes") + incoming > self.max_size:
+                    incoming = self._new_bytes(db, rows)  # a repeat adds nothing: no room is made for it
                 try:
                     dropped = self._make_room(db, incoming)
                 except BacklogFull as exc:
@@ -177,6 +194,19 @@ class Store:
             grown = db.execute("SELECT COALESCE(SUM(size), 0) FROM documents WHERE seq > ?", (last,)).fetchone()[0]
         db.execute("UPDATE counters SET value = value + ? WHERE name = 'backlog_bytes'", (grown,))
         return added
+
+    @staticmethod
+    def _new_bytes(db: sqlite3.Connection, rows: list[tuple[str, str, str, str, str, float, int]]) -> int:
+        """Within a write: the bytes of the rows not stored yet (each row once)."""
+        seen: set[tuple[str, str]] = set()
+        total = 0
+        for doc_id, idx, *_rest, size in rows:
+            if (doc_id, idx) in seen:
+                continue
+            seen.add((doc_id, idx))
+            if db.execute("SELECT 1 FROM documents WHERE doc_id = ? AND idx = ?", (doc_id, idx)).fetchone() is None:
+                total += size
+        return total
 
     def _make_room(self, db: sqlite3.Connection, incoming: int) -> int:
         """Within a write: fit ``incoming`` bytes under ``max_size`` (dropping the oldest, if allowed)."""

@@ -341,6 +341,10 @@ class UdpListener:
             self._unsent = keep
             log.warning("could not store %d record(s), kept for the next flush (%d dropped so far): %s",
                         len(records), self.dropped, exc)
+        except Exception as exc:  # noqa: BLE001 - a fault, not the store's refusal: kept, it would fail again
+            self.dropped += len(records)
+            log.error("could not store %d record(s), dropped (%d so far): %s", len(records), self.dropped,
+                      one_line(exc, 200))
 
     def stop(self) -> None:
         """Ask ``serve`` to flush and return."""

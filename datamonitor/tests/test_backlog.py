@@ -77,6 +77,22 @@ def test_drop_oldest_drops_undelivered_only_and_counts_them(tmp_path: Path) -> N
             store.put([row(i) for i in range(100, 111)])
 
 
+@pytest.mark.parametrize("when_full", ["drop_oldest", "pause"])
+def test_a_full_store_makes_no_room_for_documents_it_already_holds(tmp_path: Path, when_full: str) -> None:
+    """Reviewer's case: a full store dropped five undelivered documents (or refused the batch) to make room for five
+    it already held, which adds nothing. A batch mixing old and new makes room for the new ones only."""
+    size = len(row(0)[4].encode())
+    with Store(tmp_path / "s.db", max_size=10 * size, when_full=when_full) as store:
+        store.put([row(i) for i in range(10)])
+        again = store.put([row(i) for i in range(5)])
+        assert (again.added, again.duplicates, again.dropped) == (0, 5, 0)
+        assert store.count() == 10 and store.stats().refused == 0
+        if when_full == "drop_oldest":
+            mixed = store.put([row(i) for i in range(5, 10)] + [row(10)])
+            assert (mixed.added, mixed.duplicates, mixed.dropped) == (1, 5, 1)
+            assert store.stats().backlog_bytes == true_backlog(store) == 10 * size
+
+
 def test_a_drop_is_logged_and_its_running_total_is_a_kpi(home: Path, caplog: pytest.LogCaptureFixture) -> None:
     import dataclasses
 

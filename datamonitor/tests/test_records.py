@@ -290,3 +290,24 @@ def test_dataset_key_turns_the_digits_of_the_name_into_hashes(path: str, key: st
 
     assert dataset_key(path) == dataset_key(Path(path)) == key
     assert files.dataset_key is dataset_key, "one definition, re-exported"
+
+
+@pytest.mark.parametrize("field", ["name", "subject", "file_path", "unit", "text"])
+def test_a_lone_surrogate_is_a_payload_error_not_a_crash_later(field: str) -> None:
+    """JSON's escapes (\\ud800) and a non-UTF-8 file name decoded with surrogateescape give strings UTF-8 cannot
+    write: the store's encode and the id's hash raised UnicodeEncodeError (a UDP listener stopped on one)."""
+    fields = {"name": "x", "value": 1, field: "bad\udcff"}
+    with pytest.raises(PayloadError, match=f"field '{field}'.*lone surrogate"):
+        KpiRecord(**fields)
+    with pytest.raises(PayloadError, match=r"field 'labels\.k'"):
+        KpiRecord(name="x", value=1, labels={"k": "v\ud800"})
+    assert KpiRecord(name="x", value=1, subject="naïve ✓").subject == "naïve ✓"
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**309), "1" + "0" * 400], ids=["int", "negative", "text"])
+def test_an_integer_past_the_largest_float_is_a_payload_error(value: object) -> None:
+    """It has no mean, no baseline and no double in the index: the baseline raised OverflowError (a UDP listener
+    stopped on one)."""
+    with pytest.raises(PayloadError, match="past the largest float"):
+        KpiRecord.from_payload({"name": "x", "value": value})
+    assert KpiRecord(name="x", value=2**1000).value == 2**1000

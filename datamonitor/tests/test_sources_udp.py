@@ -515,3 +515,11 @@ def test_a_fault_in_one_intervals_records_does_not_stop_the_listener(monkeypatch
 
     _serving(listener, scenario)
     assert "this interval's records are lost, the listener goes on: ValueError: boom" in caplog.text
+
+
+def test_a_json_kpi_no_record_can_hold_is_a_rejected_datagram() -> None:
+    """Reviewer's case: a lone surrogate (valid JSON escape) or a 401-digit integer passed the parse, then the store
+    raised in the listener's delivery and serve() stopped with the interval's good records."""
+    got, listener = _listened(b'{"name": "bad\\ud800", "value": 1}', b'{"name": "big", "value": 1' + b"0" * 400 + b"}",
+                              b'{"name": "ok", "value": 2}')
+    assert got == {"ok": 2} and listener.totals.rejected == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,3 +218,31 @@ def test_a_failed_migration_leaves_the_store_as_it_was(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1
         assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'counters'").fetchall()
+
+
+def _open_close(path: str, barrier: Any, queue: Any) -> None:
+    barrier.wait()
+    try:
+        Store(path).close()
+        queue.put("ok")
+    except StoreError as exc:
+        queue.put(str(exc))
+
+
+def test_two_processes_opening_a_new_store_at_once_both_open(tmp_path: Path) -> None:
+    """Reviewer's case: the switch to WAL does not wait out the busy timeout, so one of two processes opening a new
+    store at the same moment failed at once with "database is locked" (5 of 40 opens)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    failed = []
+    for trial in range(6):
+        path = str(tmp_path / f"s{trial}.db")
+        barrier, queue = ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=_open_close, args=(path, barrier, queue)) for _ in range(2)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        failed += [m for m in (queue.get(timeout=10) for _ in procs) if m != "ok"]
+    assert failed == []
