@@ -92,7 +92,7 @@ def make_watcher(dm: Recorder, dirs: Iterable[str | Path], profile: ProfileOptio
                  settle: float, ignore: Iterable[str] | None, workers: int) -> DirectoryWatcher:
     """A directory watcher that measures each finished file once and commits files, schemas and memory together."""
     from .isolation import EnginePool
-    from .sources.watch import DEFAULT_IGNORE, DirectoryWatcher
+    from .sources.watch import DEFAULT_IGNORE, DirectoryWatcher, shown
 
     schemas = PendingState(dm.store)
     history = SchemaHistory(schemas)
@@ -132,7 +132,7 @@ def make_watcher(dm: Recorder, dirs: Iterable[str | Path], profile: ProfileOptio
             schemas.forget(state)  # committed, or refused: then these files are measured again
         for m in done:
             if m.value is not None:
-                _watch_log.info("%s: measured, %d KPIs", m.path, len(m.value[0].records))
+                _watch_log.info("%s: measured, %d KPIs", shown(m.path), len(m.value[0].records))
         if dm.configured and batch:
             try:
                 dm.ship()

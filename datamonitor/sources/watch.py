@@ -19,11 +19,14 @@ adds no wait of its own).
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import logging
 import os
 import queue
+import signal
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -34,9 +37,9 @@ from typing import Any
 from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from ..errors import StoreError
+from ..errors import StoreError, one_line
 
-__all__ = ["DEFAULT_IGNORE", "DirectoryWatcher", "Measured", "ignored"]
+__all__ = ["DEFAULT_IGNORE", "DirectoryWatcher", "Measured", "ignored", "shown"]
 
 log = logging.getLogger(__name__)
 DEFAULT_IGNORE = ("*.tmp*", "*.part", "*.crdownload", ".*")
@@ -49,10 +52,45 @@ def ignored(path: Path, patterns: Iterable[str]) -> bool:
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    # never blocks: a path swapped for a FIFO since it was offered is refused, not waited on
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"not a regular file: {shown(path)}")
+        os.set_blocking(fd, True)
         while block := fh.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def shown(path: Path) -> str:
+    """A path as a log line shows it: a name with a newline or another control character is quoted and escaped, so
+    that it cannot forge a line of its own."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def _being_written(path: Path) -> bool:
+    """Whether a process holds the file open for writing, where the system tells (a read lease is refused then:
+    ``fcntl(F_SETLEASE)``, which needs the file's owner or CAP_LEASE); False where it cannot tell."""
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except (ImportError, OSError):
+        return False
+    try:
+        # a writer opening the file while the lease is held breaks it with a signal to this process: SIGIO by
+        # default, which would end it; SIGURG's default is to be ignored
+        fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGURG)
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+    except OSError as exc:
+        return exc.errno == errno.EAGAIN  # open for writing; EACCES, EINVAL: this system cannot tell
+    else:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -159,9 +197,17 @@ class DirectoryWatcher:
         if ignored(path, self.ignore) or not self._inside(path):
             return
         try:
-            st = path.stat()
+            st = path.lstat()
         except OSError:
             return  # gone already: a temporary file renamed away, say
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block a worker; a link to a file here measured it twice
+            log.debug("%s: not a regular file, skipped", shown(path))
+            return
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:  # the store cannot keep its name
+            log.error("%s: the file name is not valid UTF-8; rename the file to measure it", shown(path))
+            return
         with self._lock:
             wait = self.settle if delay is None else delay
             self._pending[path] = (self._clock() + wait, st.st_size, st.st_mtime)
@@ -209,6 +255,9 @@ class DirectoryWatcher:
             handed_over = False
             try:
                 handed_over = self._handle(path)
+            except Exception as exc:  # noqa: BLE001 - a fault on one file must not end a worker (and the watcher)
+                log.error("%s: %s", shown(path), one_line(exc, 200))
+                self._done(0, failed=1, files=0)
             finally:
                 if not handed_over:
                     self._done(0)
@@ -229,10 +278,13 @@ class DirectoryWatcher:
     def _handle(self, path: Path) -> bool:
         """Measure one file; True when it was handed to the committer, which then accounts for it."""
         key = f"watch:{path}"
+        if _being_written(path):  # a writer that paused longer than ``settle``: its close offers it again
+            log.debug("%s: still open for writing", shown(path))
+            return False
         try:
             digest = _sha256(path)
         except OSError as exc:
-            log.warning("%s: vanished before it could be measured: %s", path, exc.strerror or exc)
+            log.warning("%s: vanished before it could be measured: %s", shown(path), exc.strerror or exc)
             return False
         if self._state.get(key) == digest:
             log.debug("%s: already measured with this content", path)
@@ -241,7 +293,7 @@ class DirectoryWatcher:
             try:
                 value = self.measure(path, digest)
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the watcher
-                log.error("%s: %s", path, exc)
+                log.error("%s: %s", shown(path), exc)
                 value = None
             self._measured.put(Measured(path, digest, key, value))
             return True
@@ -249,12 +301,12 @@ class DirectoryWatcher:
         try:
             self.process(path)
         except StoreError as exc:  # a full store (max_size, or the disk): the file waits, it is not lost
-            log.warning("%s: not measured yet, trying again in %g s: %s", path, self.retry_after, exc)
+            log.warning("%s: not measured yet, trying again in %g s: %s", shown(path), self.retry_after, exc)
             self._done(0, deferred=1, files=0)
             self.offer(path, delay=self.retry_after)
             return False
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the watcher
-            log.error("%s: %s", path, exc)
+            log.error("%s: %s", shown(path), exc)
             self._state.set(key, digest)
             self._done(0, failed=1, files=0)
             return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -232,3 +233,64 @@ def test_the_watcher_commits_records_schema_and_its_memory_of_a_file_together(tm
         shas = {h["_source"]["kpi"]["text"] for h in dm.search(name="file.sha256", limit=10)}
         assert shas == {hashlib.sha256(CSV.encode()).hexdigest()}
         assert len(dm.search(name="file.rows", limit=10)) == 6
+
+
+def _rows(dm: DataMonitor) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for hit in dm.search(name="file.rows", limit=1000):
+        src = hit["_source"]
+        out.setdefault(src["file"]["name"], []).append(src["kpi"]["value"])
+    return out
+
+
+def test_special_files_bad_names_and_links_never_stop_the_watcher(tmp_path: Path, home: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Reviewer's cases: a FIFO dropped in blocked a worker for good (two stopped the watcher, and stop() and SIGTERM
+    never returned); two names that are not UTF-8 killed both workers with a traceback, at every restart; a link
+    to a measured file measured it a second time; a newline in a name forged a log line. Each is now skipped with
+    at most one line, and the good files after them are measured."""
+    caplog.set_level(logging.INFO)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with DataMonitor(load_config(home=home)) as dm:
+        watcher = dm.watcher(inbox, settle=0.1)
+        watcher.start()
+        try:
+            (inbox / "real.csv").write_text("a,b\n" + "".join(f"{i},x\n" for i in range(10)))
+            wait_until(lambda: watcher.processed >= 1, timeout=10, what="real.csv measured")
+            os.mkfifo(inbox / "p1.csv")
+            os.mkfifo(inbox / "p2.csv")
+            for name in (b"bad\xfe.csv", b"bad\xff.csv"):
+                with open(os.path.join(os.fsencode(inbox), name), "w") as fh:
+                    fh.write("a\n1\n")
+            (inbox / "link.csv").symlink_to(inbox / "real.csv")
+            (inbox / "evil\nERROR: fake.csv").write_text("a\n1\n2\n")
+            (inbox / "good.csv").write_text("a,b\n1,2\n3,4\n")
+            wait_until(lambda: watcher.processed >= 3 and watcher.idle(), timeout=10, what="the good files measured")
+        finally:
+            watcher.stop()
+        assert _rows(dm) == {"real.csv": [10], "good.csv": [2], "evil\nERROR: fake.csv": [2]}
+        assert watcher.failed == 0
+    assert "bad\\udcfe.csv': the file name is not valid UTF-8" in caplog.text
+    assert "\nERROR: fake.csv" not in caplog.text and "evil\\nERROR: fake.csv" in caplog.text
+
+
+def test_a_writer_that_pauses_longer_than_settle_is_measured_once_it_closes(tmp_path: Path, home: Path) -> None:
+    """Reviewer's case: a writer that paused 1.5 s (settle 0.5) had its file measured at 3 rows, then again at 50.
+    A file still open for writing is not measured (where the system tells: a read lease is refused)."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with DataMonitor(load_config(home=home)) as dm:
+        watcher = dm.watcher(inbox, settle=0.2)
+        watcher.start()
+        try:
+            with (inbox / "slow.csv").open("w") as fh:
+                fh.write("a,b\n" + "".join(f"{i},x\n" for i in range(3)))
+                fh.flush()
+                time.sleep(1.0)
+                fh.write("".join(f"{i},x\n" for i in range(3, 50)))
+            wait_until(lambda: watcher.processed >= 1 and watcher.idle(), timeout=10, what="slow.csv measured")
+            time.sleep(0.5)
+        finally:
+            watcher.stop()
+        assert _rows(dm) == {"slow.csv": [50]}
