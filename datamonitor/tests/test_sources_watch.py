@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -46,6 +47,17 @@ def settled(watcher: DirectoryWatcher, folder: Path, done: Callable[[], int] | N
     before = count()
     (folder / BARRIER).write_text("barrier\n1\n")
     wait_until(lambda: count() > before and watcher.idle(), what=f"{BARRIER} measured and the watcher idle")
+
+
+@contextlib.contextmanager
+def watching(dm: DataMonitor, inbox: Path, settle: float = 0.1) -> Iterator[DirectoryWatcher]:
+    """The facade's watcher on ``inbox``, started, and stopped at the end of the block."""
+    watcher = dm.watcher(inbox, settle=settle)
+    watcher.start()
+    try:
+        yield watcher
+    finally:
+        watcher.stop()
 
 
 def test_default_ignore_patterns() -> None:
@@ -218,14 +230,10 @@ def test_the_watcher_commits_records_schema_and_its_memory_of_a_file_together(tm
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     with DataMonitor(load_config(home=home)) as dm:
-        watcher = dm.watcher(inbox, settle=0.1)
-        watcher.start()
-        try:
+        with watching(dm, inbox) as watcher:
             for i in range(6):
                 (inbox / f"sales_{i}.csv").write_text(CSV)
             wait_until(lambda: watcher.processed == 6, what="the six files measured")
-        finally:
-            watcher.stop()
         meta = dm.store.meta_items()
         states = {k for k in meta if k.startswith("state:watch:")}
         assert states == {f"state:watch:{inbox.resolve() / f'sales_{i}.csv'}" for i in range(6)}
@@ -253,9 +261,7 @@ def test_special_files_bad_names_and_links_never_stop_the_watcher(tmp_path: Path
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     with DataMonitor(load_config(home=home)) as dm:
-        watcher = dm.watcher(inbox, settle=0.1)
-        watcher.start()
-        try:
+        with watching(dm, inbox) as watcher:
             (inbox / "real.csv").write_text("a,b\n" + "".join(f"{i},x\n" for i in range(10)))
             wait_until(lambda: watcher.processed >= 1, timeout=10, what="real.csv measured")
             os.mkfifo(inbox / "p1.csv")
@@ -267,8 +273,6 @@ def test_special_files_bad_names_and_links_never_stop_the_watcher(tmp_path: Path
             (inbox / "evil\nERROR: fake.csv").write_text("a\n1\n2\n")
             (inbox / "good.csv").write_text("a,b\n1,2\n3,4\n")
             wait_until(lambda: watcher.processed >= 3 and watcher.idle(), timeout=10, what="the good files measured")
-        finally:
-            watcher.stop()
         assert _rows(dm) == {"real.csv": [10], "good.csv": [2], "evil\nERROR: fake.csv": [2]}
         assert watcher.failed == 0
     assert "bad\\udcfe.csv': the file name is not valid UTF-8" in caplog.text
@@ -281,9 +285,7 @@ def test_a_writer_that_pauses_longer_than_settle_is_measured_once_it_closes(tmp_
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     with DataMonitor(load_config(home=home)) as dm:
-        watcher = dm.watcher(inbox, settle=0.2)
-        watcher.start()
-        try:
+        with watching(dm, inbox, settle=0.2) as watcher:
             with (inbox / "slow.csv").open("w") as fh:
                 fh.write("a,b\n" + "".join(f"{i},x\n" for i in range(3)))
                 fh.flush()
@@ -291,6 +293,4 @@ def test_a_writer_that_pauses_longer_than_settle_is_measured_once_it_closes(tmp_
                 fh.write("".join(f"{i},x\n" for i in range(3, 50)))
             wait_until(lambda: watcher.processed >= 1 and watcher.idle(), timeout=10, what="slow.csv measured")
             time.sleep(0.5)
-        finally:
-            watcher.stop()
         assert _rows(dm) == {"slow.csv": [50]}
