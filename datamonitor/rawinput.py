@@ -9,6 +9,7 @@ an error, not a shorter file. A zip archive must hold one data file.
 from __future__ import annotations
 
 import bz2
+import errno
 import hashlib
 import lzma
 import os
@@ -19,11 +20,12 @@ import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import SourceError
 
-__all__ = ["Drain", "EarlyDigest", "RawInput", "background", "check_regular", "close", "file_digest", "identity", "prefetch"]
+__all__ = ["Drain", "EarlyDigest", "RawInput", "background", "check_regular", "close", "file_digest", "identity",
+           "open_regular", "prefetch"]
 
 BLOCK = 8 << 20
 
@@ -57,24 +59,45 @@ def _identity(st: os.stat_result) -> tuple[int, ...]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
+def open_regular(path: Path) -> tuple[BinaryIO, os.stat_result]:
+    """The file, open for reading, and its stat; OSError for what is no regular file. The open never blocks: a path
+    swapped for a FIFO since it was checked is refused, not waited on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return open(fd, "rb", buffering=0), st
+
+
 def file_digest(path: Path, block: int = BLOCK) -> str:
     """The SHA-256 of a file's bytes, in a read of its own."""
-    with path.open("rb", buffering=0) as fh:
+    fh, _st = open_regular(path)
+    with fh:
         digest = _sha256(fh, block)
     assert digest is not None  # nothing can stop it
     return digest
 
 
-def _sha256(fh: Any, block: int, stop: threading.Event | None = None, sha: Any = None) -> str | None:
+def _sha256(fh: Any, block: int, stop: threading.Event | None = None, sha: Any = None,
+            note: Callable[[Any, int], None] | None = None) -> str | None:
     """The SHA-256 of the rest of an open file (continuing ``sha``, when given), read into one buffer (no allocation
-    per block); None when ``stop`` was set meanwhile."""
+    per block); None when ``stop`` was set meanwhile. ``note(sha, bytes)`` is called after each block."""
     sha = hashlib.sha256() if sha is None else sha
     buf = bytearray(block)
     view = memoryview(buf)
+    done = 0
     while n := fh.readinto(buf):
         if stop is not None and stop.is_set():
             return None
         sha.update(view[:n])
+        if note is not None:
+            done += n
+            note(sha, done)
     digest: str = sha.hexdigest()
     return digest
 
@@ -124,24 +147,13 @@ class EarlyDigest:
     def _run(self, block: int, start: tuple[int, ...] | None) -> None:
         background()
         try:
-            # never blocks: a path swapped for a FIFO since it was checked is refused, not waited on
-            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
-            with open(fd, "rb", buffering=0) as fh:
-                st = os.fstat(fd)
-                if not stat.S_ISREG(st.st_mode) or _identity(st) != start:  # not the file the pass was given
+            fh, st = open_regular(self.path)
+            with fh:
+                if _identity(st) != start:  # not the file the pass was given
                     return
-                os.set_blocking(fd, True)
-                sha, done = hashlib.sha256(), 0
-                buf = bytearray(block)
-                view = memoryview(buf)
-                while n := fh.readinto(buf):
-                    if self._stop.is_set():
-                        return
-                    sha.update(view[:n])
-                    done += n
-                    self._note(sha, done)
-            if identity(self.path) == start:
-                self._whole = sha.hexdigest()
+                digest = _sha256(fh, block, self._stop, note=self._note)
+            if digest is not None and identity(self.path) == start:
+                self._whole = digest
         except OSError:  # the pass meets the same error and names it
             pass
 
@@ -176,12 +188,10 @@ class EarlyDigest:
     def _finish(self, sha: Any, done: int) -> None:
         """Hash the rest of the file, from byte ``done``, in this thread."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
-            with open(fd, "rb", buffering=0) as fh:
-                st = os.fstat(fd)
-                if not stat.S_ISREG(st.st_mode) or _identity(st) != self._start:
+            fh, st = open_regular(self.path)
+            with fh:
+                if _identity(st) != self._start:
                     return
-                os.set_blocking(fd, True)
                 fh.seek(done)
                 digest = _sha256(fh, BLOCK, sha=sha)
             if digest is not None and identity(self.path) == self._start:

@@ -108,11 +108,8 @@ class KpiRecord:
         if len(name) > _MAX_NAME:
             raise PayloadError(f"field 'name': longer than {_MAX_NAME} characters")
         value = self.value
-        if value is not None:
-            if type(value) is not int:
-                object.__setattr__(self, "value", _check_value(value))
-            elif not -_MAX_INT <= value <= _MAX_INT:  # past any float: no mean, no baseline, no double in the index
-                raise PayloadError("field 'value': an integer past the largest float (1.8e308)")
+        if value is not None and (type(value) is not int or not -_MAX_INT <= value <= _MAX_INT):
+            object.__setattr__(self, "value", _check_value(value))  # the common case (a usual int) needs no call
         for key in _TEXT_FIELDS:  # a lone surrogate ("\ud800", from JSON's escapes) cannot be written as UTF-8
             text = getattr(self, key)
             if type(text) is str and not text.isascii():
@@ -207,7 +204,7 @@ def _check_value(value: object, name: str = "value") -> float | int | None:
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise PayloadError(f"field '{name}': {value!r} is not a finite number")
-        if isinstance(value, int) and not -_MAX_INT <= value <= _MAX_INT:
+        if isinstance(value, int) and not -_MAX_INT <= value <= _MAX_INT:  # no mean, no baseline, no double indexed
             raise PayloadError(f"field '{name}': an integer past the largest float (1.8e308)")
         return value
     raise PayloadError(f"field '{name}': {value!r} is not a number")

@@ -156,9 +156,15 @@ def parse_line(raw: bytes) -> Entry:
         raise PayloadError(f"StatsD name longer than {MAX_NAME} characters")
     if not text.strip():  # a control or no-break space the bytes' strip kept: no name a record can take
         raise PayloadError(f"StatsD name {_show(name, 20)} is blank")
-    if kind is COUNTER and not math.isfinite(value / rate):  # type: ignore[operator]
-        raise PayloadError(f"StatsD counter {_show(line)} is not finite once its sample rate is applied")
+    if kind is COUNTER:
+        _check_scaled(line, value, rate)  # type: ignore[arg-type]
     return (kind, (text, tags), value, rate)
+
+
+def _check_scaled(line: bytes, value: float, rate: float) -> None:
+    """A counter's value divided by its sample rate must stay finite (``1|c|@1e-320`` does not)."""
+    if rate != 1.0 and not math.isfinite(value / rate):
+        raise PayloadError(f"StatsD counter {_show(line)} is not finite once its sample rate is applied")
 
 
 class LineCache:
@@ -201,8 +207,8 @@ class LineCache:
                     raise PayloadError(f"StatsD value {_show(raw, 20)} is not a number") from None
                 if value - value != 0.0:
                     raise PayloadError(f"StatsD value {_show(raw, 20)} is not finite")
-                if kind is COUNTER and rate != 1.0 and not math.isfinite(value / rate):
-                    raise PayloadError(f"StatsD counter {_show(line)} is not finite once its sample rate is applied")
+                if kind is COUNTER:
+                    _check_scaled(line, value, rate)
                 entry = (kind, key, value, rate)
                 if kind is TIMER or kind is DISTRIBUTION:
                     return entry  # a sample's value seldom comes again: not worth a place in the cache

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import fnmatch
-import hashlib
 import logging
 import os
 import queue
@@ -38,6 +37,7 @@ from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent, F
 from watchdog.observers import Observer
 
 from ..errors import StoreError, one_line
+from ..rawinput import file_digest
 
 __all__ = ["DEFAULT_IGNORE", "DirectoryWatcher", "Measured", "ignored", "shown"]
 
@@ -48,19 +48,6 @@ DEFAULT_IGNORE = ("*.tmp*", "*.part", "*.crdownload", ".*")
 def ignored(path: Path, patterns: Iterable[str]) -> bool:
     """True for a name matching an ignore pattern (files still being written, hidden files)."""
     return any(fnmatch.fnmatch(path.name, p) for p in patterns)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    # never blocks: a path swapped for a FIFO since it was offered is refused, not waited on
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with open(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"not a regular file: {shown(path)}")
-        os.set_blocking(fd, True)
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def shown(path: Path) -> str:
@@ -282,7 +269,7 @@ class DirectoryWatcher:
             log.debug("%s: still open for writing", shown(path))
             return False
         try:
-            digest = _sha256(path)
+            digest = file_digest(path, 1 << 20)  # a path swapped for a FIFO since it was offered: refused
         except OSError as exc:
             log.warning("%s: vanished before it could be measured: %s", shown(path), exc.strerror or exc)
             return False
