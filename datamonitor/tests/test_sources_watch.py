@@ -193,6 +193,82 @@ def test_finished_files_are_hashed_once_and_committed_together(tmp_path: Path) -
     assert len(batches) <= 2 and max(len(b) for b in batches) > 1
 
 
+def test_files_measured_one_after_another_in_a_burst_share_commits(tmp_path: Path) -> None:
+    # a burst: each commit takes along the files finishing within ``gather`` of its first, rather than one
+    # transaction (and fsync) a file; before, each of these files was committed on its own
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    batches: list[list[str]] = []
+
+    def measure(path: Path, _digest: str) -> str:
+        time.sleep(0.005)  # a small file's measurement
+        return path.name
+
+    watcher = DirectoryWatcher([inbox], measure=measure, commit=lambda done: batches.append([m.value for m in done]),
+                               settle=0.05)
+    watcher.gather = 5.0  # longer than the burst takes: one commit, unless a commit stopped waiting for others
+    for i in range(30):
+        (inbox / f"f{i}.csv").write_text(CSV + str(i))
+    watcher.start()  # the catch-up scan offers all thirty at once
+    try:
+        wait_until(lambda: watcher.processed == 30, what="the thirty files committed")
+    finally:
+        watcher.stop()
+    assert sorted(name for b in batches for name in b) == sorted(f"f{i}.csv" for i in range(30))
+    assert len(batches) <= 2, [len(b) for b in batches]
+
+
+def test_a_lone_file_is_committed_without_waiting_for_others(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    committed: list[str] = []
+    watcher = DirectoryWatcher([inbox], measure=lambda path, _digest: path.name,
+                               commit=lambda done: committed.extend(m.value for m in done), settle=0.05)
+    watcher.gather = 600.0  # a commit that waited with no other file in flight would never come
+    watcher.start()
+    try:
+        (inbox / "a.csv").write_text(CSV)
+        wait_until(lambda: committed == ["a.csv"], what="a.csv committed")
+    finally:
+        watcher.stop()
+
+
+def test_the_watcher_asks_only_for_the_events_it_uses(tmp_path: Path) -> None:
+    # a write's IN_MODIFY, a chmod's IN_ATTRIB and every read's IN_OPEN / IN_CLOSE_NOWRITE (the watcher's own
+    # reads among them) cost the observer threads CPU in a burst: they are not asked of inotify at all
+    from watchdog.events import FileSystemEventHandler
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    kinds: list[str] = []
+    real = FileSystemEventHandler.dispatch
+
+    def dispatch(self: FileSystemEventHandler, event: object) -> None:
+        kinds.append(type(event).__name__)
+        real(self, event)  # type: ignore[arg-type]
+
+    measured: list[Path] = []
+    watcher = DirectoryWatcher([inbox], measured.append, settle=0.05)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(FileSystemEventHandler, "dispatch", dispatch)
+        watcher.start()
+        try:
+            with open(inbox / ".a.csv.part", "w") as f:
+                for i in range(50):
+                    f.write(f"{i},x\n")
+                    f.flush()
+            os.chmod(inbox / ".a.csv.part", 0o644)
+            os.rename(inbox / ".a.csv.part", inbox / "a.csv")
+            wait_until(lambda: len(measured) == 1, what="a.csv measured")
+            for _ in range(5):
+                (inbox / "a.csv").read_bytes()
+            settled(watcher, inbox)
+        finally:
+            watcher.stop()
+    assert kinds and set(kinds) <= {"FileCreatedEvent", "FileClosedEvent", "FileMovedEvent"}, sorted(set(kinds))
+    assert measured == [(inbox / "a.csv").resolve(), (inbox / BARRIER).resolve()]
+
+
 def test_a_file_offered_again_while_it_is_being_stored_is_measured_once(tmp_path: Path) -> None:
     # the clean-clone CI's soak test stored batch-0000.csv twice: its rename was offered at once (delay 0), the
     # start's catch-up scan offered it again, and 0.2 s later a second worker measured it, before the first
