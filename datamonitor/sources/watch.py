@@ -8,7 +8,12 @@ rsync's ``.name.XXXXXX``. A file is measured only once its size and modification
 time have held still for ``settle`` seconds, so a growing file waits. Each
 measured file is remembered in the store by path and SHA-256. At start-up,
 files that arrived while the watcher was down are measured, and a restart never
-measures the same content twice.
+measures the same content twice. Every ``rescan_every`` seconds (10) the folders
+are listed again and a file the events missed is offered: the kernel drops
+events when its queue overflows (16,384 by default, four a file of an rsync
+burst: a 20,000-file burst lost 15,000 files before this scan), and some
+filesystems (NFS, FUSE) send none for other machines' writes. A file the watcher
+has handled and that kept its inode, size and modification time is not read again.
 
 Each file is hashed once, here, and the hash is handed to the measurement.
 Given ``measure`` and ``commit``, workers measure files in parallel and one
@@ -30,7 +35,7 @@ import signal
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +145,8 @@ class DirectoryWatcher:
     :param tick: called every ``tick_every`` seconds while the watcher runs, from its scheduler thread (the facade
         checks there for files that are late: :meth:`~datamonitor.DataMonitor.check_overdue`); what it raises is
         logged and the watcher goes on.
+    :param rescan_every: list the folders again this often (seconds) and offer the files the events missed (an
+        overflowed inotify queue, a network filesystem); None never does.
     """
 
     def __init__(self, dirs: Iterable[str | Path], process: Callable[[Path], Any] | None = None, *,
@@ -148,7 +155,7 @@ class DirectoryWatcher:
                  ignore: Iterable[str] = DEFAULT_IGNORE, settle: float = 0.5, state: Any = None,
                  workers: int = 2, clock: Callable[[], float] = time.monotonic,
                  on_stop: Callable[[], Any] | None = None, tick: Callable[[], Any] | None = None,
-                 tick_every: float = 60.0) -> None:
+                 tick_every: float = 60.0, rescan_every: float | None = 10.0) -> None:
         if (process is None) == (measure is None or commit is None) or (measure is None) != (commit is None):
             raise TypeError("give either process, or both measure and commit")
         self.dirs = [Path(d).resolve() for d in dirs]
@@ -160,6 +167,12 @@ class DirectoryWatcher:
         self.on_stop = on_stop
         #: called every ``tick_every`` seconds while it runs (the facade checks for late files there)
         self.tick, self.tick_every = tick, tick_every
+        self.rescan_every = rescan_every
+        #: files handled for good (measured, failed, or known content) -> (inode, size, mtime_ns) then: a rescan
+        #: offers a file again only when these changed
+        self._known: dict[Path, tuple[int, int, int]] = {}
+        #: files offered by a rescan: ones the events had missed (or that changed unseen)
+        self.rescued = 0
         self.ignore, self.settle, self._clock = tuple(ignore), settle, clock
         self._state = state if state is not None else _MemoryState()
         self._pending: dict[Path, tuple[float, int, float]] = {}
@@ -211,6 +224,7 @@ class DirectoryWatcher:
             str(path).encode("utf-8")
         except UnicodeEncodeError:  # the store cannot keep its name
             log.error("%s: the file name is not valid UTF-8; rename the file to measure it", shown(path))
+            self._remember(path, _signature(st))  # said once, not at every rescan
             return
         with self._lock:
             wait = self.settle if delay is None else delay
@@ -220,13 +234,46 @@ class DirectoryWatcher:
     def scan(self) -> int:
         """Queue every file already in the folders (arrived while the watcher was down); returns how many."""
         count = 0
+        for path, _st in self._listed():
+            self.offer(path)
+            count += 1
+        return count
+
+    def rescan(self) -> int:
+        """Queue the files in the folders that the watcher has not handled as they are now (missed events, an
+        overflowed queue); returns how many."""
+        listed = list(self._listed())
+        with self._lock:
+            known, busy = self._known, set(self._pending) | self._inflight
+            fresh = [path for path, st in listed if path not in busy and known.get(path) != _signature(st)]
+            present = {path for path, _st in listed}
+            for gone in [p for p in known if p not in present]:  # deleted or renamed away: forgotten
+                del known[gone]
+        for path in fresh:
+            self.offer(path)
+        if fresh:
+            log.info("%d file(s) found by listing the folders that no event had offered, e.g. %s", len(fresh),
+                     shown(fresh[0]))
+            self.rescued += len(fresh)
+        return len(fresh)
+
+    def _listed(self) -> Iterator[tuple[Path, os.stat_result]]:
+        """The regular files in the folders (no links), in name order, whose names are not ignored."""
         for root in self.dirs:
             walker = root.rglob("*") if self.recursive else root.iterdir()
             for path in sorted(walker):
-                if path.is_file() and not path.is_symlink() and not ignored(path, self.ignore):
-                    self.offer(path)
-                    count += 1
-        return count
+                if ignored(path, self.ignore):
+                    continue
+                try:
+                    st = path.lstat()
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    yield path, st
+
+    def _remember(self, path: Path, signature: tuple[int, int, int]) -> None:
+        with self._lock:
+            self._known[path] = signature
 
     # --------------------------------------------------------------- worker
     def _due(self) -> list[Path]:
@@ -286,10 +333,12 @@ class DirectoryWatcher:
             log.debug("%s: still open for writing", shown(path))
             return False
         try:
+            signature = _signature(path.lstat())  # taken before the read: a change after it is seen as one
             digest = file_digest(path, 1 << 20)  # a path swapped for a FIFO since it was offered: refused
         except OSError as exc:
             log.warning("%s: vanished before it could be measured: %s", shown(path), exc.strerror or exc)
             return False
+        self._remember(path, signature)  # handled from here on; a full store offers it again itself
         if self._state.get(key) == digest:
             log.debug("%s: already measured with this content", path)
             return False
@@ -365,6 +414,7 @@ class DirectoryWatcher:
 
     def _run(self) -> None:
         next_tick = self._clock() + self.tick_every
+        next_scan = self._clock() + (self.rescan_every or 0.0)
         while not self._stop.is_set():
             if self.tick is not None and self._clock() >= next_tick:
                 next_tick = self._clock() + self.tick_every
@@ -372,10 +422,18 @@ class DirectoryWatcher:
                     self.tick()
                 except Exception as exc:  # noqa: BLE001 - the watcher goes on; the next tick tries again
                     log.warning("the watcher's timer failed: %s", exc)
+            if self.rescan_every and self._clock() >= next_scan:
+                try:
+                    self.rescan()
+                except OSError as exc:  # a folder gone or unreadable for now: the next scan tries again
+                    log.warning("listing the watched folders failed: %s", exc)
+                next_scan = self._clock() + self.rescan_every
             with self._lock:
                 ready = self._due()
                 if not ready:
                     waits = [due - self._clock() for due, _s, _m in self._pending.values()]
+                    if self.rescan_every:
+                        waits.append(next_scan - self._clock())
                     self._lock.wait(timeout=max(0.01, min(waits)) if waits else 0.5)
                     continue
             with self._count_lock:  # all of them in flight before the first is taken: a commit waits for them
@@ -427,6 +485,11 @@ class DirectoryWatcher:
             self._committer.join()
         if self.on_stop is not None:
             self.on_stop()
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int]:
+    """What tells a file changed without reading it: inode, size and modification time (ns)."""
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 class _MemoryState:

@@ -297,6 +297,47 @@ def test_a_recursive_watch_measures_files_in_folders_made_or_moved_in_after_it_s
     assert sorted(p.name for p in measured) == ["later.csv", "made.csv", "moved.csv"][not MOVED_TREES_WATCHED:]
 
 
+def test_files_whose_events_were_lost_are_found_by_the_rescan_and_read_once(tmp_path: Path,
+                                                                           caplog: pytest.LogCaptureFixture) -> None:
+    # an overflowed inotify queue drops events (a 20,000-file rsync burst lost 15,000 files): the watcher lists its
+    # folders again and offers what no event did, and reads a file it handled again only when it changed
+    from datamonitor.sources import watch
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    reads: list[str] = []
+    real_digest = watch.file_digest
+
+    def counted(path: Path, block: int) -> str:
+        reads.append(path.name)
+        return real_digest(path, block)
+
+    measured: list[str] = []
+    watcher = DirectoryWatcher([inbox], lambda p: measured.append(p.name), settle=0.05, rescan_every=0.2)
+    with pytest.MonkeyPatch.context() as mp, caplog.at_level(logging.INFO, logger="datamonitor.sources.watch"):
+        mp.setattr(watch, "file_digest", counted)
+        mp.setattr(watch._Handler, "dispatch", lambda self, event: None)  # every event lost
+        watcher.start(catch_up=False)
+        try:
+            for i in range(5):
+                (inbox / f"f{i}.csv").write_text(CSV + str(i))
+            (inbox / os.fsdecode(b"bad-\xff.csv")).write_text(CSV)  # a name the store cannot keep
+            (inbox / ".hidden.part").write_text(CSV)  # ignored, as an event for it would be
+            wait_until(lambda: len(measured) == 5 and watcher.idle(), what="the five files found and measured")
+            assert watcher.rescued >= 5
+            time.sleep(0.8)  # four more rescans: nothing new, nothing read again
+            assert sorted(reads) == [f"f{i}.csv" for i in range(5)]
+            (inbox / "f0.csv").write_text(CSV + "changed")  # changed in place, its events lost too
+            wait_until(lambda: len(measured) == 6 and watcher.idle(), what="the changed file measured again")
+            time.sleep(0.5)
+        finally:
+            watcher.stop()
+    assert sorted(measured) == ["f0.csv", *(f"f{i}.csv" for i in range(5))]
+    assert sorted(reads) == ["f0.csv", *(f"f{i}.csv" for i in range(5))]
+    bad = [r for r in caplog.records if "not valid UTF-8" in r.getMessage()]
+    assert len(bad) == 1, "the bad name is reported once, not at every rescan"
+
+
 def test_a_file_offered_again_while_it_is_being_stored_is_measured_once(tmp_path: Path) -> None:
     # the clean-clone CI's soak test stored batch-0000.csv twice: its rename was offered at once (delay 0), the
     # start's catch-up scan offered it again, and 0.2 s later a second worker measured it, before the first
