@@ -82,13 +82,10 @@ def flatten_structs(df: pl.DataFrame) -> pl.DataFrame:
 
     for s in df.get_columns():
         walk(s, s.name)
-    seen: set[str] = set()
-    unique = []
-    for s in cols:  # a leaf named like an existing column keeps the first
-        if s.name not in seen:
-            seen.add(s.name)
-            unique.append(s)
-    return pl.DataFrame(unique)
+    # a leaf named like another column ({"a.b": 1, "a": {"b": 5}}) is measured too, renamed as a repeated CSV header
+    # is (``a.b.1``): both sets of values are measured, neither is reported under the other's name
+    names = unique_names([s.name for s in cols])
+    return pl.DataFrame([s.alias(n) for s, n in zip(cols, names, strict=True)])
 
 
 def unique_names(names: list[str]) -> list[str]:

@@ -174,3 +174,17 @@ def test_jsonl_integer_past_int128_is_no_null(tmp_path: Path, big: int) -> None:
         assert col.type == "integer" and max(col.max, col.min, key=abs) == big
     else:
         assert col.type == "float" and max(abs(col.max), abs(col.min)) == float(abs(big))
+
+
+def test_a_struct_leaf_named_like_a_flat_key_is_measured_under_a_name_of_its_own(tmp_path: Path) -> None:
+    # {"a.b": 1, "a": {"b": 5}}: the leaf a.b of struct a was dropped (the flat key kept its name), so its values
+    # were never measured; pandas' json_normalize keeps the nested values and drops the flat ones. Both are measured
+    records = [{"a.b": i, "a": {"b": 10 * i + 5}} for i in range(50)]
+    path = tmp_path / "flat_and_nested.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    cols = {c.name: c for c in profile_file(path, ProfileOptions()).columns}
+    flat = pd.DataFrame({"v": [r["a.b"] for r in records]})["v"]
+    nested = pd.json_normalize(records)["a.b"]  # the nested values, under the name they share
+    assert list(cols) == ["a.b", "a", "a.b.1"]
+    assert (cols["a.b"].mean, cols["a.b"].max) == (pytest.approx(flat.mean()), flat.max())
+    assert (cols["a.b.1"].mean, cols["a.b.1"].max) == (pytest.approx(nested.mean()), nested.max())
