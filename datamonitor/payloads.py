@@ -44,6 +44,8 @@ def _coerce_value(raw: object) -> tuple[float | int | None, str | None]:
     """A number, or a numeric string, is the value; any other string is the text."""
     if isinstance(raw, str):
         text = raw.strip()
+        if "_" in text:  # Python's int and float take "1_000"; JSON and every other reader do not: text
+            return None, raw
         try:
             return int(text), None
         except ValueError:

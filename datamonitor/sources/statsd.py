@@ -96,6 +96,15 @@ def _show(raw: bytes, limit: int = 60) -> str:
     return repr(raw[:limit].decode("utf-8", "replace"))
 
 
+def _number(raw: bytes) -> float:
+    """A StatsD value or sample rate as the Go and JavaScript servers read one: Python's ``float`` also takes
+    ``1_000`` and surrounding blanks, which Telegraf's and DogStatsD's ``strconv.ParseFloat`` refuse (and Etsy's
+    ``Number`` reads as NaN). Raises ValueError."""
+    if b"_" in raw or raw != raw.strip():
+        raise ValueError(raw)
+    return float(raw)
+
+
 def _tags(raw: bytes) -> Tags:
     tags = _tag_cache.get(raw)
     if tags is None:
@@ -131,7 +140,7 @@ def parse_line(raw: bytes) -> Entry:
         value = parts[0]
     else:
         try:
-            value = float(parts[0])
+            value = _number(parts[0])
         except ValueError:
             raise PayloadError(f"StatsD value {_show(parts[0], 20)} is not a number") from None
         if not math.isfinite(value):
@@ -141,7 +150,7 @@ def parse_line(raw: bytes) -> Entry:
     for extra in parts[2:]:
         if extra[:1] == b"@":
             try:
-                rate = float(extra[1:])
+                rate = _number(extra[1:])
             except ValueError:
                 raise PayloadError(f"bad sample rate {_show(extra, 20)}") from None
             if not 0 < rate <= 1:
@@ -202,7 +211,7 @@ class LineCache:
                 entry = (kind, key, raw, rate)
             else:
                 try:
-                    value = float(raw)
+                    value = _number(raw)
                 except ValueError:
                     raise PayloadError(f"StatsD value {_show(raw, 20)} is not a number") from None
                 if value - value != 0.0:

@@ -523,3 +523,24 @@ def test_a_json_kpi_no_record_can_hold_is_a_rejected_datagram() -> None:
     got, listener = _listened(b'{"name": "bad\\ud800", "value": 1}', b'{"name": "big", "value": 1' + b"0" * 400 + b"}",
                               b'{"name": "ok", "value": 2}')
     assert got == {"ok": 2} and listener.totals.rejected == 2
+
+
+@pytest.mark.parametrize("value", [b"1_000", b" 5", b"5 ", b"1_0.5", b"\t5"])
+def test_statsd_values_the_go_servers_refuse_are_rejected_through_the_line_cache_too(value: bytes) -> None:
+    # Python's float takes "1_000" and blanks around a number; Telegraf's and DogStatsD's strconv.ParseFloat refuse
+    # them, and Etsy's Number reads NaN: a counter of 1_000 was counted as 1000
+    from datamonitor.sources.datagram import parse_entries
+    from datamonitor.sources.statsd import LineCache
+
+    cache = LineCache()
+    parse_entries(b"jobs:1|c", None, 8192, cache)  # the line's template is cached: the next takes the fast path
+    for through in (None, cache):
+        with pytest.raises(PayloadError, match="not a number"):
+            parse_entries(b"jobs:" + value + b"|c", None, 8192, through)
+    with pytest.raises(PayloadError, match="sample rate"):
+        parse_datagram(b"jobs:1|c|@0.1_0")
+
+
+def test_a_json_value_written_with_underscores_is_text_not_a_number() -> None:
+    found, _ = parse_datagram(b'[{"name": "x", "value": "1_000"}, {"name": "y", "value": " 7 "}]')
+    assert [(r.value, r.text) for r in found] == [(None, "1_000"), (7, None)]
