@@ -111,7 +111,8 @@ class CsvReader:
         if not first:
             return b""
         if self.header:
-            self.names = unique_names([raw.strip() or f"Unnamed: {i}" for i, raw in enumerate(first)])
+            # names as pandas reads them: spaces kept (" n " and "n" are two columns), an empty one "Unnamed: i"
+            self.names = unique_names([raw or f"Unnamed: {i}" for i, raw in enumerate(first)])
             consumed = 0
             for _ in range(lines.line):
                 consumed = chunk.index(b"\n", consumed) + 1

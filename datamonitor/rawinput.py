@@ -16,6 +16,7 @@ import os
 import queue
 import stat
 import threading
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterator
@@ -124,6 +125,9 @@ class EarlyDigest:
     STEP = 1 << 20
     #: how long :meth:`result` waits for the thread to end its block (a starved one is not waited for)
     WAIT = 0.01
+    #: how long :meth:`cancel` waits for the thread, woken to the caller's priority, to end its block and close
+    #: the file (about 1 ms of work; a machine too busy to give it that leaves it to end on its own)
+    CANCEL_WAIT = 2.0
 
     def __init__(self, path: Path, block: int = STEP) -> None:
         self.path = path
@@ -162,14 +166,27 @@ class EarlyDigest:
         self._progress = sha.copy(), done
 
     def cancel(self) -> None:
-        """The digest is not wanted (the pass failed): stop reading."""
+        """The digest is not wanted (the pass failed, or it is done): stop reading, and close the file before
+        returning. Woken again while it runs: it may have lowered itself just after the last wake."""
         self._stop.set()
+        deadline = time.monotonic() + self.CANCEL_WAIT
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            self._halt()
+            self._thread.join(0.02)
+
+    def _halt(self) -> None:
+        """Tell the thread to stop after its block, and give it back the caller's priority to get there: under
+        ``SCHED_IDLE`` a busy machine would leave it, its buffer and its open file waiting for an idle core."""
+        self._stop.set()
+        tid = self._thread.native_id
+        if tid is not None and self._thread.is_alive():  # an ended thread's id may be another's
+            wake(tid)
 
     def result(self) -> str | None:
         """The file's SHA-256; None (and :attr:`spoiled`) when the file changed since it was hashed."""
         if not self._taken:
             self._taken = True
-            self._stop.set()  # the thread stops after its block: the rest is hashed here, at the caller's priority
+            self._halt()  # the thread stops after its block: the rest is hashed here, at the caller's priority
             self._thread.join(self.WAIT)
             whole, progress = self._whole, self._progress
             if whole is not None and self._start is not None:
@@ -200,18 +217,42 @@ class EarlyDigest:
             pass
 
 
-def background() -> None:
-    """Run the calling thread only on cycles no other thread wants (Linux ``SCHED_IDLE``), where allowed.
+def background() -> bool:
+    """Run the calling thread only on cycles no other thread wants, where allowed; True if it now does.
 
-    A thread may always lower its own priority; it cannot raise it back unprivileged, so a thread made so never
-    does work that something waits on (:meth:`EarlyDigest.result` goes on from the thread's last block instead).
+    Linux ``SCHED_IDLE`` when this process may undo it (:func:`wake`: root, or ``CAP_SYS_NICE``, or an
+    ``RLIMIT_NICE`` of 20); otherwise the lowest priority that still runs on a busy machine (nice 19), since an
+    unprivileged thread cannot leave ``SCHED_IDLE`` and would then hold its file open until a core is idle. So a
+    thread made so never does work that something waits on (:meth:`EarlyDigest.result` goes on from the thread's
+    last block instead).
     """
-    setter = getattr(os, "sched_setscheduler", None)
-    if setter is not None and hasattr(os, "SCHED_IDLE"):
-        try:
-            setter(0, os.SCHED_IDLE, os.sched_param(0))  # pid 0: the calling thread
-        except OSError:  # a system that refuses it: the thread keeps its priority
-            pass
+    try:
+        if hasattr(os, "SCHED_IDLE") and _may_raise_priority():
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # pid 0: the calling thread
+        else:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # Linux: a thread's own nice value
+    except (OSError, AttributeError):  # a system that refuses it or has neither: the thread keeps its priority
+        return False
+    return True
+
+
+def wake(tid: int) -> None:
+    """Give a thread made :func:`background` the normal policy back (``SCHED_OTHER``), where allowed."""
+    try:
+        if os.sched_getscheduler(tid) == os.SCHED_IDLE:
+            os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+    except (OSError, AttributeError):  # gone already, or not allowed: it ends its block when it can
+        pass
+
+
+def _may_raise_priority() -> bool:
+    """Whether this process may put a thread back from ``SCHED_IDLE`` to ``SCHED_OTHER`` at nice 0 (sched(7))."""
+    try:
+        import resource
+
+        return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20
+    except (ImportError, AttributeError, OSError, ValueError):
+        return False
 
 
 class RawInput:

@@ -112,7 +112,38 @@ def _to_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
         return _parse_time(s.str.strip_chars(), fmt, dtype)
 
 
+#: each field of a layout as it must be written: Polars' parse also takes "2020-1-5" for 2020-01-05 and a 60th
+#: second for the next minute, which would make two texts one value
+_FIELDS = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}", "%M": r"\d{2}", "%S": r"[0-5]\d",
+           "%.f": r"(?:\.\d+)?", "%#z": r"[+-]\d{2}(?::?\d{2})?"}
+_FIELD = re.compile("|".join(re.escape(f) for f in _FIELDS))
+
+
+def _layout(fmt: str) -> str:
+    """The regex of the texts a layout's parse takes as written: every field zero-padded, no 60th second."""
+    parts, end = [], 0
+    for m in _FIELD.finditer(fmt):
+        parts += [re.escape(fmt[end:m.start()]), _FIELDS[m.group()]]
+        end = m.end()
+    return "^" + "".join([*parts, re.escape(fmt[end:])]) + "$"
+
+
+def _written_as(values: pl.Series, fmt: str) -> bool:
+    """Whether every value is written as the layout says (see ``_FIELDS``). A layout of fixed width is checked by
+    the values' lengths and a search for ":60": 5 ms for 170,000 values, against 12 for the regex."""
+    if not len(values):
+        return True
+    if "%.f" in fmt or "%#z" in fmt:
+        return bool(values.str.contains(_layout(fmt)).all())
+    width = len(_FIELD.sub("", fmt)) + sum(4 if f == "%Y" else 2 for f in _FIELD.findall(fmt))
+    lengths = values.str.len_bytes()
+    return bool(lengths.min() == width == lengths.max()) and not (
+        "%M" in fmt and values.str.contains(":60", literal=True).any())
+
+
 def _parse_time(s: pl.Series, fmt: str, dtype: DType) -> pl.Series:
+    if not _written_as(s.drop_nulls(), fmt):
+        raise ValueError(f"a time not written as {fmt}")
     if dtype == pl.Date:
         return s.str.to_date(format=fmt, strict=True)
     if "%.f" in fmt and s.str.contains(_BELOW_MICROSECOND).any():
@@ -182,7 +213,7 @@ def cast(s: pl.Series, dtype: DType, decimal: str, fmt: str | None) -> Any:
             raise ValueError("NaN written as text that is no null marker")
         return out
     if dtype == pl.Boolean:
-        low = s.str.strip_chars().str.to_lowercase()
+        low = s.str.to_lowercase()  # " true" is text to pandas, which strips numbers only
         if not low.drop_nulls().is_in(["true", "false"]).all():
             raise ValueError("not a boolean")
         return low == "true"

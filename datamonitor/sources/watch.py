@@ -13,7 +13,7 @@ are listed again and a file the events missed is offered: the kernel drops
 events when its queue overflows (16,384 by default, four a file of an rsync
 burst: a 20,000-file burst lost 15,000 files before this scan), and some
 filesystems (NFS, FUSE) send none for other machines' writes. A file the watcher
-has handled and that kept its inode, size and modification time is not read again.
+has handled and whose signature is unchanged is not read again (:mod:`.listing`).
 
 Each file is hashed once, here, and the hash is handed to the measurement.
 Given ``measure`` and ``commit``, workers measure files in parallel and one
@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ from watchdog.observers import Observer
 
 from ..errors import StoreError, one_line
 from ..rawinput import file_digest
+from .listing import Known, Signature, ignore_matcher, regular_files, signature
 
 __all__ = ["DEFAULT_IGNORE", "DirectoryWatcher", "Measured", "ignored", "shown"]
 
@@ -62,6 +64,10 @@ log = logging.getLogger(__name__)
 #: the watcher's own three reads of each file among them: 4 events a file of an rsync burst instead of ~14.
 #: Directory creations and moves keep a recursive watch on new folders.
 EVENTS = [FileClosedEvent, FileCreatedEvent, FileMovedEvent, DirCreatedEvent, DirMovedEvent]
+#: watchdog 7 keeps IN_DONT_FOLLOW in a filtered mask; before 7 (Python 3.10 gets 6) a filter dropped it, and a
+#: symbolic link to a watched folder then moved that folder's watch to the link's path: all events there are asked
+#: for (more CPU in a burst, no wrong paths)
+_FILTER = EVENTS if int(version("watchdog").split(".")[0]) >= 7 else None
 DEFAULT_IGNORE = ("*.tmp*", "*.part", "*.crdownload", ".*")
 
 
@@ -114,6 +120,12 @@ class Measured:
 class _Handler(FileSystemEventHandler):
     def __init__(self, watcher: DirectoryWatcher) -> None:
         self.watcher = watcher
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        try:
+            super().dispatch(event)
+        except Exception as exc:  # noqa: BLE001 - a fault on one event must not end watchdog's thread (and the watcher)
+            log.error("%s: %s", shown(Path(os.fsdecode(event.src_path))), one_line(exc, 200))
 
     def on_closed(self, event: FileSystemEvent) -> None:
         if isinstance(event, FileClosedEvent) and not event.is_directory:
@@ -168,12 +180,14 @@ class DirectoryWatcher:
         #: called every ``tick_every`` seconds while it runs (the facade checks for late files there)
         self.tick, self.tick_every = tick, tick_every
         self.rescan_every = rescan_every
-        #: files handled for good (measured, failed, or known content) -> (inode, size, mtime_ns) then: a rescan
-        #: offers a file again only when these changed
-        self._known: dict[Path, tuple[int, int, int]] = {}
+        #: files handled for good (measured, failed, known content, refused), with their signature then: a rescan
+        #: offers a file again only when it changed; kept only while rescans run
+        self._known = Known()
+        self._rescanner: threading.Thread | None = None
         #: files offered by a rescan: ones the events had missed (or that changed unseen)
         self.rescued = 0
         self.ignore, self.settle, self._clock = tuple(ignore), settle, clock
+        self._is_ignored = ignore_matcher(self.ignore)
         self._state = state if state is not None else _MemoryState()
         self._pending: dict[Path, tuple[float, int, float]] = {}
         #: files handed to a worker and not yet finished (committed, failed or put back): one at a time per path
@@ -205,13 +219,13 @@ class DirectoryWatcher:
     def _inside(self, path: Path) -> bool:
         try:
             resolved = path.resolve()
-        except OSError:
+        except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop, before Python 3.13
             return False
         return any(resolved.parent == root or (self.recursive and root in resolved.parents) for root in self.dirs)
 
     def offer(self, path: Path, delay: float | None = None) -> None:
         """A candidate file: queued until it holds still, unless its name is ignored or it lies outside."""
-        if ignored(path, self.ignore) or not self._inside(path):
+        if self._is_ignored(path.name) or not self._inside(path):
             return
         try:
             st = path.lstat()
@@ -224,7 +238,7 @@ class DirectoryWatcher:
             str(path).encode("utf-8")
         except UnicodeEncodeError:  # the store cannot keep its name
             log.error("%s: the file name is not valid UTF-8; rename the file to measure it", shown(path))
-            self._remember(path, _signature(st))  # said once, not at every rescan
+            self._remember(path, signature(st))  # said once, not at every rescan
             return
         with self._lock:
             wait = self.settle if delay is None else delay
@@ -232,48 +246,46 @@ class DirectoryWatcher:
             self._lock.notify()
 
     def scan(self) -> int:
-        """Queue every file already in the folders (arrived while the watcher was down); returns how many."""
-        count = 0
-        for path, _st in self._listed():
-            self.offer(path)
-            count += 1
-        return count
+        """Queue every file already in the folders (arrived while the watcher was down), in name order; returns
+        how many."""
+        paths = sorted(path for path, _st in self._listed())
+        for path in paths:
+            self.offer(Path(path))
+        return len(paths)
 
     def rescan(self) -> int:
         """Queue the files in the folders that the watcher has not handled as they are now (missed events, an
         overflowed queue); returns how many."""
-        listed = list(self._listed())
         with self._lock:
-            known, busy = self._known, set(self._pending) | self._inflight
-            fresh = [path for path, st in listed if path not in busy and known.get(path) != _signature(st)]
-            present = {path for path, _st in listed}
-            for gone in [p for p in known if p not in present]:  # deleted or renamed away: forgotten
-                del known[gone]
+            busy = {str(p) for p in self._pending} | {str(p) for p in self._inflight}
+        fresh = self._known.changed(self._listed(), busy)
         for path in fresh:
-            self.offer(path)
+            self.offer(Path(path))
         if fresh:
             log.info("%d file(s) found by listing the folders that no event had offered, e.g. %s", len(fresh),
-                     shown(fresh[0]))
+                     shown(Path(fresh[0])))
             self.rescued += len(fresh)
         return len(fresh)
 
-    def _listed(self) -> Iterator[tuple[Path, os.stat_result]]:
-        """The regular files in the folders (no links), in name order, whose names are not ignored."""
-        for root in self.dirs:
-            walker = root.rglob("*") if self.recursive else root.iterdir()
-            for path in sorted(walker):
-                if ignored(path, self.ignore):
-                    continue
-                try:
-                    st = path.lstat()
-                except OSError:
-                    continue
-                if stat.S_ISREG(st.st_mode):
-                    yield path, st
+    def _listed(self) -> Iterator[tuple[str, os.stat_result]]:
+        return regular_files(self.dirs, recursive=self.recursive, ignored=self._is_ignored, stop=self._stop)
 
-    def _remember(self, path: Path, signature: tuple[int, int, int]) -> None:
-        with self._lock:
-            self._known[path] = signature
+    def _remember(self, path: Path, sig: Signature) -> None:
+        if self.rescan_every:  # read by rescans only: not kept without them
+            self._known.remember(str(path), sig)
+
+    def _rescan_loop(self) -> None:
+        """List the folders every ``rescan_every`` seconds; a folder so big that listing it takes more than 5 % of
+        that time is listed less often."""
+        assert self.rescan_every
+        interval = self.rescan_every
+        while not self._stop.wait(interval):
+            started = time.monotonic()
+            try:
+                self.rescan()
+            except Exception as exc:  # noqa: BLE001 - the watcher goes on; the next listing tries again
+                log.warning("listing the watched folders failed: %s", one_line(exc, 200))
+            interval = max(self.rescan_every, 20 * (time.monotonic() - started))
 
     # --------------------------------------------------------------- worker
     def _due(self) -> list[Path]:
@@ -329,16 +341,25 @@ class DirectoryWatcher:
     def _handle(self, path: Path) -> bool:
         """Measure one file; True when it was handed to the committer, which then accounts for it."""
         key = f"watch:{path}"
-        if _being_written(path):  # a writer that paused longer than ``settle``: its close offers it again
-            log.debug("%s: still open for writing", shown(path))
-            return False
         try:
-            signature = _signature(path.lstat())  # taken before the read: a change after it is seen as one
-            digest = file_digest(path, 1 << 20)  # a path swapped for a FIFO since it was offered: refused
+            sig = signature(path.lstat())  # taken before the read: a change after it is seen as one
         except OSError as exc:
             log.warning("%s: vanished before it could be measured: %s", shown(path), exc.strerror or exc)
             return False
-        self._remember(path, signature)  # handled from here on; a full store offers it again itself
+        if _being_written(path):  # a writer that paused longer than ``settle``: its close offers it again
+            log.debug("%s: still open for writing", shown(path))
+            self._remember(path, sig)  # and a rescan, once it changed
+            return False
+        try:
+            digest = file_digest(path, 1 << 20)  # a path swapped for a FIFO since it was offered: refused
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                log.warning("%s: vanished before it could be measured: %s", shown(path), exc.strerror or exc)
+            else:  # unreadable (permissions, no longer a regular file): said once for this version of the file
+                log.error("%s: cannot be read: %s", shown(path), exc.strerror or exc)
+                self._remember(path, sig)
+            return False
+        self._remember(path, sig)  # handled from here on; a full store offers it again itself
         if self._state.get(key) == digest:
             log.debug("%s: already measured with this content", path)
             return False
@@ -348,6 +369,11 @@ class DirectoryWatcher:
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the watcher
                 log.error("%s: %s", shown(path), exc)
                 value = None
+            if _changed(path, sig):  # its KPIs may not be those of the bytes hashed: not stored, and the file
+                log.info("%s: changed while it was measured; measured again once it holds still", shown(path))
+                self._known.forget(str(path))  # measured again (once it settles) under its new content's hash
+                self.offer(path)
+                return False
             self._measured.put(Measured(path, digest, key, value))
             return True
         assert self.process is not None
@@ -414,7 +440,6 @@ class DirectoryWatcher:
 
     def _run(self) -> None:
         next_tick = self._clock() + self.tick_every
-        next_scan = self._clock() + (self.rescan_every or 0.0)
         while not self._stop.is_set():
             if self.tick is not None and self._clock() >= next_tick:
                 next_tick = self._clock() + self.tick_every
@@ -422,18 +447,10 @@ class DirectoryWatcher:
                     self.tick()
                 except Exception as exc:  # noqa: BLE001 - the watcher goes on; the next tick tries again
                     log.warning("the watcher's timer failed: %s", exc)
-            if self.rescan_every and self._clock() >= next_scan:
-                try:
-                    self.rescan()
-                except OSError as exc:  # a folder gone or unreadable for now: the next scan tries again
-                    log.warning("listing the watched folders failed: %s", exc)
-                next_scan = self._clock() + self.rescan_every
             with self._lock:
                 ready = self._due()
                 if not ready:
                     waits = [due - self._clock() for due, _s, _m in self._pending.values()]
-                    if self.rescan_every:
-                        waits.append(next_scan - self._clock())
                     self._lock.wait(timeout=max(0.01, min(waits)) if waits else 0.5)
                     continue
             with self._count_lock:  # all of them in flight before the first is taken: a commit waits for them
@@ -447,7 +464,7 @@ class DirectoryWatcher:
         self._observer = Observer()
         handler = _Handler(self)
         for d in self.dirs:
-            self._observer.schedule(handler, str(d), recursive=self.recursive, event_filter=EVENTS)
+            self._observer.schedule(handler, str(d), recursive=self.recursive, event_filter=_FILTER)
         self._observer.start()
         self._workers = [threading.Thread(target=self._work, name=f"datamonitor-measure-{i}", daemon=True)
                          for i in range(self._n_workers)]
@@ -458,6 +475,11 @@ class DirectoryWatcher:
             self._committer.start()
         self._scheduler = threading.Thread(target=self._run, name="datamonitor-watch", daemon=True)
         self._scheduler.start()
+        if self.rescan_every:
+            if not catch_up:  # the files there now are not the watcher's to measure: only their changes are
+                self._known.fill(self._listed())
+            self._rescanner = threading.Thread(target=self._rescan_loop, name="datamonitor-rescan", daemon=True)
+            self._rescanner.start()
         if catch_up:
             self.scan()
 
@@ -476,6 +498,8 @@ class DirectoryWatcher:
             self._observer.join()
         if self._scheduler is not None:
             self._scheduler.join()
+        if self._rescanner is not None:
+            self._rescanner.join()
         for _ in self._workers:
             self._ready.put(None)  # after the files already handed over: those are finished first
         for worker in self._workers:
@@ -487,9 +511,12 @@ class DirectoryWatcher:
             self.on_stop()
 
 
-def _signature(st: os.stat_result) -> tuple[int, int, int]:
-    """What tells a file changed without reading it: inode, size and modification time (ns)."""
-    return st.st_ino, st.st_size, st.st_mtime_ns
+def _changed(path: Path, sig: Signature) -> bool:
+    """Whether the file at ``path`` is no longer the one with this signature (written to, replaced or gone)."""
+    try:
+        return signature(path.lstat()) != sig
+    except OSError:
+        return True
 
 
 class _MemoryState:

@@ -10,6 +10,7 @@ import io
 import math
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -378,6 +379,36 @@ def test_a_starved_hash_gives_the_files_digest_after_a_rescan(tmp_path: Path, mo
         gate.set()
     assert prof.rows == 199_999 and prof.bad_rows == 1
     assert prof.sha256 == _sha(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_a_stopped_hash_thread_is_woken_to_the_normal_policy_to_end() -> None:
+    """A thread under SCHED_IDLE gets no cycle on a busy machine: a pass that failed left it, its buffer and its open
+    file waiting for an idle core (the clean-clone CI's parallel runs caught the thread still alive). ``wake`` puts
+    it back to SCHED_OTHER where the process may; elsewhere ``background`` uses nice 19, which still runs."""
+    from datamonitor.rawinput import _may_raise_priority, background, wake
+
+    policy: list[tuple[bool, int, int]] = []
+    woken = threading.Event()
+
+    def probe() -> None:
+        lowered = background()
+        idle = os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        woken.wait(10)
+        policy.append((lowered, *idle))
+        policy.append((lowered, os.sched_getscheduler(0), 0))
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    time.sleep(0.05)
+    assert thread.native_id is not None
+    wake(thread.native_id)
+    woken.set()
+    thread.join(10)
+    if _may_raise_priority():
+        assert policy == [(True, os.SCHED_IDLE, 0), (True, os.SCHED_OTHER, 0)]
+    else:
+        assert policy[0][:2] == (True, os.SCHED_OTHER) and policy[0][2] == 19
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
