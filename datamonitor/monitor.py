@@ -332,8 +332,11 @@ class DataMonitor:
         return make_monitor(self, source, interval=interval, thresholds=thresholds, notifiers=notifiers)
 
     def watcher(self, *dirs: str | Path, recursive: bool = False, settle: float = 0.5,
-                ignore: Iterable[str] | None = None, workers: int = 2, **options: Any) -> DirectoryWatcher:
+                ignore: Iterable[str] | None = None, workers: int = 3, **options: Any) -> DirectoryWatcher:
         """A :class:`~datamonitor.sources.watch.DirectoryWatcher` that measures and stores each finished file once.
+
+        Each of the ``workers`` measures in an engine process of its own (about 80 MB each): three on two cores,
+        because this process's own share of a file (hash, records, commit) leaves an engine waiting meanwhile.
 
         What it has measured (path and SHA-256) is kept in the store, so a restart
         catches up on files that arrived meanwhile and never measures one twice.

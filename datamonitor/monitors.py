@@ -151,7 +151,7 @@ class WatchMonitor:
     recursive: bool = option(False, types=(bool,))
     settle: float = option(0.5, types=DURATION, parse=parse_duration)
     ignore: tuple[str, ...] | None = option(None, types=(list,), items=str, parse=_strings)
-    workers: int = option(2, types=(int,))
+    workers: int = option(3, types=(int,))
 
     def problems(self, at: str) -> list[str]:
         problems = []

@@ -275,6 +275,9 @@ def test_the_watcher_asks_only_for_the_events_it_uses(tmp_path: Path) -> None:
     assert measured == [(inbox / "a.csv").resolve(), (inbox / BARRIER).resolve()]
 
 
+# watchdog 7.1 warns when mkdir -p's inner folder is watched twice (from its parent's listing and its own event);
+# the warning, an error under this suite's settings, would end watchdog's thread
+@pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")
 def test_a_recursive_watch_measures_files_in_folders_made_or_moved_in_after_it_started(tmp_path: Path) -> None:
     # the watcher asks inotify for few events (EVENTS): folders made or moved in must still be watched
     root, staging = tmp_path / "root", tmp_path / "staging"
