@@ -33,6 +33,12 @@ _SQUARE = bytes.maketrans(b"[]", b"{}")
 _NOT_BRACKET = bytes(c for c in range(256) if c not in b"{}[]\n")
 _NOT_BRACKET_NOR_NEWLINE = bytes(c for c in range(256) if c not in b"{}[]")
 _SPACE = re.compile(r"[ \t\n\r]*")
+#: a ``\u`` escape of a surrogate that is not half of a pair: no character. Polars reads it as NUL (the same value
+#: as a real "\u0000"), Python's json keeps it (a string no UTF-8 can hold): the record is a bad row
+_LONE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+                          rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_WHY = "a lone surrogate escape (\\ud800-\\udfff), which is no character"
 
 
 class JsonReader:
@@ -72,6 +78,7 @@ class JsonReader:
         return pl.DataFrame([_series(k, [r.get(k) for r in rows]) for k in kinds], height=len(rows))
 
     def _slow(self, chunk: bytes, first_line: int) -> pl.DataFrame:
+        lone = _lone_escape(chunk)
         records = []
         for n, raw in enumerate(chunk.split(b"\n"), start=first_line):
             if not raw.strip():
@@ -88,6 +95,9 @@ class JsonReader:
                 continue
             if not isinstance(value, dict):
                 self.bad.add(n, f"a JSON {type(value).__name__}, not an object")
+                continue
+            if lone and _has_surrogate(value):
+                self.bad.add(n, _LONE_WHY)
                 continue
             records.append(value)
         return self._frame(records)
@@ -121,7 +131,7 @@ class JsonReader:
     def _parse(self, chunk: bytes, at: int) -> pl.DataFrame:
         """A chunk of JSON Lines by Polars; line by line when a line is malformed or nests deeper than DEPTH (on
         which Polars would take minutes)."""
-        if not _deep(chunk):
+        if not _deep(chunk) and not _lone_escape(chunk):
             try:
                 if self.schema is not None and self.final:
                     return pl.read_ndjson(chunk, schema=self.schema)
@@ -163,17 +173,22 @@ class JsonReader:
         except ValueError as exc:
             where = f"line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "somewhere"
             raise SourceError(f"not a valid JSON document ({where}): {str(exc).split(':')[0]}") from None
-        odd = [i for i, r in enumerate(records) if not isinstance(r, dict)]
+        lone = _lone_escape(data)
+        odd = [i for i, r in enumerate(records) if not isinstance(r, dict) or (lone and _has_surrogate(r))]
         if odd:  # named by the line where each starts; the first few only are kept, so only they are looked for
             try:
                 lines = _record_lines(data.decode("utf-8-sig", errors="replace"), odd[:8], isinstance(value, list))
             except (ValueError, RecursionError):  # a document another ``loads`` took and Python's json does not
                 lines = {}
             for i in odd:
-                self.bad.add(lines.get(i, 0), f"record {i + 1} is a JSON {type(records[i]).__name__}, not an object")
+                r = records[i]
+                self.bad.add(lines.get(i, 0), f"record {i + 1}: {_LONE_WHY}" if isinstance(r, dict)
+                             else f"record {i + 1} is a JSON {type(r).__name__}, not an object")
+        skip = set(odd) if lone else set()  # the records with a lone surrogate (the others in odd are no objects)
         step, widened = 100_000, False
         for i in range(0, len(records), step):
-            df = self._frame([r for r in records[i:i + step] if isinstance(r, dict)])
+            df = self._frame([r for j, r in enumerate(records[i:i + step], start=i) if isinstance(r, dict)
+                              and not (skip and j in skip)])
             if not self.final:
                 if self._merge_schema(df) and i:
                     widened = True
@@ -181,6 +196,22 @@ class JsonReader:
             yield df if not self.final or not self.schema else _conform(df, self.schema)
         if widened and self.schema is not None:  # the records before the change were measured under the old type
             raise Widened(self.schema)
+
+
+def _lone_escape(data: bytes) -> bool:
+    """Whether the text may hold a lone surrogate escape (a quick search first: most JSON has no ``\\ud``)."""
+    return (b"\\ud" in data or b"\\uD" in data) and _LONE_ESCAPE.search(data) is not None
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a lone surrogate, in a key or a string at any depth."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
 
 
 def _record_lines(text: str, indices: list[int], array: bool) -> dict[int, int]:

@@ -188,3 +188,25 @@ def test_a_struct_leaf_named_like_a_flat_key_is_measured_under_a_name_of_its_own
     assert list(cols) == ["a.b", "a", "a.b.1"]
     assert (cols["a.b"].mean, cols["a.b"].max) == (pytest.approx(flat.mean()), flat.max())
     assert (cols["a.b.1"].mean, cols["a.b.1"].max) == (pytest.approx(nested.mean()), nested.max())
+
+
+@pytest.mark.parametrize("document", [False, True])
+def test_a_lone_surrogate_escape_is_a_bad_row_and_a_pair_is_its_character(tmp_path: Path, document: bool) -> None:
+    # "a\ud800b" was read as "a\x00b" (Polars), the same value as a real NUL; Python's json keeps a string no UTF-8
+    # can hold. An escaped pair (an emoji) is one character, and an escaped backslash before "ud800" is text
+    lines = [json.dumps({"s": f"ok{i}", "n": i}) for i in range(10)]
+    lines[3] = '{"s": "a\\ud800b", "n": 3}'
+    lines[5] = '{"s": "\\ud83d\\ude00", "n": 5}'
+    lines[7] = '{"s": "x\\\\ud800", "n": 7}'
+    lines[8] = '{"s": "\\udc00 alone", "n": 8}'
+    path = tmp_path / ("doc.json" if document else "lines.jsonl")
+    path.write_text("[\n" + ",\n".join(lines) + "\n]\n" if document else "\n".join(lines) + "\n")
+    prof = profile_file(path, ProfileOptions())
+    good = [json.loads(line) for i, line in enumerate(lines) if i not in (3, 8)]
+    df = pd.DataFrame(good)
+    cols = {c.name: c for c in prof.columns}
+    assert (prof.rows, prof.bad_rows) == (8, 2)
+    assert [line for line, _why in prof.bad_row_examples] == ([5, 10] if document else [4, 9])
+    assert all("lone surrogate" in why for _line, why in prof.bad_row_examples)
+    assert cols["s"].distinct == df["s"].nunique() and "😀" in df["s"].tolist()
+    assert cols["n"].mean == pytest.approx(df["n"].mean())
