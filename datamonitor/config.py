@@ -176,6 +176,8 @@ def _warn_if_exposed(path: Path, data: Mapping[str, Any]) -> None:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The file's content: TOML, or YAML when it is named ``.yaml`` or ``.yml``."""
+    if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO would block the read for good
+        raise ConfigError(f"{path}: the config file is not a regular file")
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml

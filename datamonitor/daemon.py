@@ -66,6 +66,8 @@ def status(run_dir: Path, name: str) -> tuple[str, int | None]:
         return "stopped", None
     except (OSError, ValueError):
         return "stale", None
+    if not 0 < pid < 1 << 31:  # no process has it (os.kill would overflow)
+        return "stale", None
     return ("running", pid) if _alive(pid) else ("stale", pid)
 
 
@@ -97,13 +99,29 @@ def start(run_dir: Path, name: str, args: list[str], env: dict[str, str] | None 
             break
         if time.monotonic() >= deadline:
             if ready:
-                raise DaemonError(f"{name} (pid {pid}) did not report ready within {timeout:g} s; see {log_path}")
+                _abandon(pid)
+                raise DaemonError(f"{name} (pid {pid}) did not report ready within {timeout:g} s and was stopped; "
+                                  f"see {log_path}")
             break
         time.sleep(0.05)
     tmp = _pid_file(run_dir, name).with_suffix(".pid.tmp")
-    tmp.write_text(f"{pid}\n")
-    tmp.replace(_pid_file(run_dir, name))
+    try:
+        tmp.write_text(f"{pid}\n")
+        tmp.replace(_pid_file(run_dir, name))
+    except OSError as exc:  # a process no pid file names could never be stopped: it is not left running
+        _abandon(pid)
+        if tmp.is_file():
+            tmp.unlink()
+        raise DaemonError(f"{name} was stopped: its pid file cannot be written: {exc}") from None
     return pid
+
+
+def _abandon(pid: int) -> None:
+    """Stop a background process this start could not hand over (SIGTERM: it stores what it measured)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 _LAUNCHER = """

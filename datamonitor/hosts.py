@@ -72,7 +72,10 @@ def _one_host(item: object) -> tuple[str, str | None, str | None]:
     text = item.strip()
     if "://" not in text:
         text = "http://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "http://[::1": an IPv6 address without its closing bracket
+        raise ConfigError(f"elasticsearch host: {_strip_userinfo(text)!r} is not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"elasticsearch host: {_strip_userinfo(text)!r} is not an http(s) URL")
     try:
@@ -87,7 +90,11 @@ def _one_host(item: object) -> tuple[str, str | None, str | None]:
 
 
 def _strip_userinfo(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL urllib can split: credentials cut by hand, up to the last "@"
+        scheme, sep, rest = url.partition("://")
+        return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
     if "@" not in parts.netloc:
         return url
     return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, ""))

@@ -44,9 +44,13 @@ class KibanaTarget:
 
     def base(self) -> str:
         """Kibana's base URL, without credentials."""
-        parts = urlsplit(self.url if "://" in self.url else "http://" + self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"--kibana {self.url!r} is not an http(s) URL")
+        try:
+            parts = urlsplit(self.url if "://" in self.url else "http://" + self.url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+        except ValueError:  # "http://[::1" (no closing bracket), a port past 65535
+            ok = False
+        if not ok:
+            raise ConfigError(f"--kibana {self.url!r} is not an http(s) URL with a valid host and port")
         return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path.rstrip('/')}"
 
     def endpoint(self) -> str:

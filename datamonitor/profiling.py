@@ -25,7 +25,7 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SourceError, one_line
+from .errors import ConfigError, SourceError, one_line
 from .rawinput import EarlyDigest, RawInput, check_regular, close
 from .sniff import (
     EXCEL,
@@ -83,6 +83,21 @@ class ProfileOptions:
     null_values: tuple[str, ...] = ("", "NA", "N/A", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None")
     #: bytes of text parsed at a time
     chunk_bytes: int = 16 << 20
+
+    def __post_init__(self) -> None:
+        """Options that cannot be right are refused here, once, not as an engine's error on the first file."""
+        if self.delimiter is not None and (len(self.delimiter) != 1 or self.delimiter in '"\r\n'):
+            raise ConfigError.at("delimiter", f"must be one character (not a quote or a line end), not "
+                                 f"{self.delimiter!r}")
+        if self.encoding is not None:
+            try:
+                text = codecs.lookup(self.encoding)._is_text_encoding
+            except LookupError:
+                raise ConfigError.at("encoding", f"{self.encoding!r} is no codec Python knows") from None
+            if not text:  # rot13, base64: codecs between bytes and bytes, or str and str
+                raise ConfigError.at("encoding", f"{self.encoding!r} is not a text encoding")
+        if self.exact_distinct_values < 0 or self.quantile_values < 0 or self.chunk_bytes < 1:
+            raise ConfigError("exact_distinct_values and quantile_values must be at least 0, chunk_bytes at least 1")
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,10 @@ def parse_size(raw: object, where: str) -> int:
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
+#: the longest duration taken: ten years
+MAX_DURATION = 3650 * 86400.0
+
+
 def parse_duration(raw: object, where: str, *, allow_zero: bool = False) -> float:
     """Seconds from a number or a text such as ``"30s"``, ``"5m"``, ``"1.5h"``, ``"7d"`` (a bare number is seconds).
 
@@ -183,4 +187,6 @@ def parse_duration(raw: object, where: str, *, allow_zero: bool = False) -> floa
         raise ConfigError.at(where, f"{raw!r} is not a finite duration")
     if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ConfigError.at(where, f"must be positive, not {raw!r}")
+    if seconds > MAX_DURATION:  # a timer's wait (threading.TIMEOUT_MAX, ~292 years) or a date would overflow
+        raise ConfigError.at(where, f"{raw!r} is longer than the longest duration taken, 3650d")
     return seconds

@@ -223,8 +223,8 @@ def parse_since(raw: str) -> str:
 
 
 def cmd_search(dm: DataMonitor, args: argparse.Namespace, out: TextIO) -> int:
-    if args.limit < 1:
-        raise PayloadError("--limit must be at least 1")
+    if not 1 <= args.limit <= 1_000_000_000:
+        raise PayloadError(f"--limit must be from 1 to 1,000,000,000, not {args.limit}")
     since = parse_since(args.since) if args.since else None
     try:
         hits = dm.search(name=args.name, since=since, limit=args.limit, local=True if args.local else None,

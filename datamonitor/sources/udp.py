@@ -43,7 +43,10 @@ from .receive import BATCH as BATCH  # re-exported: the batch size, named here s
 from .receive import receive, rmem_max, socket_drops
 from .statsd import COUNTER, DATASET, EXACT_SAMPLES, GAUGE, TIMER, UNSUPPORTED, Aggregator, LineCache, Metric
 
-__all__ = ["Aggregator", "Metric", "UdpListener", "parse_datagram", "sign"]
+__all__ = ["MAX_DATAGRAM", "Aggregator", "Metric", "UdpListener", "parse_datagram", "sign"]
+
+#: the largest UDP payload over IPv4 (65,535 less the IP and UDP headers)
+MAX_DATAGRAM = 65_507
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 8200
@@ -84,6 +87,9 @@ class UdpListener:
             raise ConfigError(f"UDP port {port} is not in 0-65535")
         if flush_interval <= 0 or max_size < 1:
             raise ConfigError("the flush interval and the maximum datagram size must be positive")
+        if max_size > MAX_DATAGRAM:  # a buffer that big is allocated for each datagram received: MemoryError
+            raise ConfigError(f"the maximum datagram size {max_size:,} is over {MAX_DATAGRAM:,} bytes, the largest "
+                              "a UDP datagram can be")
         self.host, self.port, self.flush_interval = host, port, flush_interval
         self.secret, self.max_size, self.sink, self._clock = secret, max_size, sink, clock
         self.requested_rcvbuf = rcvbuf

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,14 +86,51 @@ def test_send_reads_ndjson_from_stdin_and_search_writes_ndjson(capsys: pytest.Ca
     (["send", '[1, 2]'], "JSON object"),
     (["ship"], "ship needs a cluster"),
     (["info", "--es", "ftp://nope"], "not an http(s) URL"),
-    (["search", "--limit", "0"], "--limit must be at least 1"),
+    (["search", "--limit", "0"], "--limit must be from 1 to 1,000,000,000"),
     (["search", "--since", "last tuesday"], "'--since'"),
     (["get", "nope"], "document nope not found"),
+    # each of these was a traceback (found by a review helper, eighth session)
+    (["search", "--limit", "99999999999999999999"], "--limit must be from 1"),  # OverflowError from SQLite
+    (["search", "--since", "99999999d"], "longer than the longest duration taken"),  # a date out of range
+    (["info", "--es", "http://[::1"], "is not a URL"),  # urllib's ValueError: Invalid IPv6 URL
+    (["status", "--es", "http://user:secret@[::1"], "'http://[::1' is not a URL"),  # and no password shown
+    (["setup", "--kibana", "http://[::1"], "--kibana 'http://[::1' is not an http(s) URL"),
+    (["setup", "--kibana", "http://127.0.0.1:99999"], "with a valid host and port"),
+    (["udp", "--max-size", "100000000", "--duration", "1s"], "65,507 bytes"),  # MemoryError in a thread
 ])
 def test_user_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
     code, _out, err = run(capsys, *argv)
     assert code in (1, 2) and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--encoding", "rot13"], "encoding: 'rot13' is not a text encoding"),  # LookupError from the engine
+    (["--encoding", "bogus"], "encoding: 'bogus' is no codec Python knows"),
+    (["--delimiter", "abc"], "delimiter: must be one character"),  # TypeError from the csv module
+])
+def test_file_options_that_cannot_be_right_are_one_line_before_any_file(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, option: list[str], message: str) -> None:
+    data = tmp_path / "a.csv"
+    data.write_text("a,b\n1,2\n")
+    code, _out, err = run(capsys, "file", str(data), *option)
+    assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_errors_name_a_path_with_a_newline_on_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # "evil\nERROR: fake.csv" printed a second line that looked like the error of another file
+    bad = tmp_path / "evil\nERROR: fake.csv"
+    bad.write_bytes(b"\x00\x01binary")
+    code, _out, err = run(capsys, "file", str(bad))
+    assert code == 1 and err.count("\n") == 1 and "\\nERROR: fake.csv" in err and "binary data" in err
+
+
+def test_a_config_file_that_is_a_fifo_is_refused_not_waited_on(capsys: pytest.CaptureFixture[str],
+                                                               tmp_path: Path) -> None:
+    fifo = tmp_path / "c.toml"
+    os.mkfifo(fifo)
+    code, _out, err = run(capsys, "status", "--config", str(fifo))
+    assert code == 2 and err == f"datamonitor: {fifo}: the config file is not a regular file\n"
 
 
 def test_bad_config_file_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

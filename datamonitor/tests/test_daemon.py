@@ -64,3 +64,47 @@ def test_a_pid_reused_by_another_program_is_stale(tmp_path: Path) -> None:
 def test_a_child_that_dies_at_once_is_reported(tmp_path: Path) -> None:
     with pytest.raises(DataMonitorError, match="exited at once"):
         daemon.start(tmp_path / "run", "watch", ["watch", str(tmp_path / "missing")], ready="datamonitor: watching")
+
+
+def test_a_pid_file_holding_a_number_no_process_can_have_is_stale(tmp_path: Path) -> None:
+    # os.kill raised OverflowError: 'watch status' and 'watch stop' were tracebacks
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for text in ("99999999999999999999", "-5", "0"):
+        (run_dir / "watch.pid").write_text(f"{text}\n")
+        assert daemon.status(run_dir, "watch") == ("stale", None)
+    assert daemon.stop(run_dir, "watch") == "removed a stale pid file"
+
+
+def test_a_start_whose_pid_file_cannot_be_written_leaves_nothing_running(tmp_path: Path) -> None:
+    # the watcher was left running, which no 'watch stop' could reach (found by review)
+    import os
+
+    from datamonitor.daemon import _pid_file
+
+    run_dir, inbox = tmp_path / "run", tmp_path / "inbox"
+    run_dir.mkdir()
+    inbox.mkdir()
+    _pid_file(run_dir, "watch").mkdir()  # a folder where the pid file goes
+    started: list[int] = []
+    real = daemon.subprocess.run
+
+    def spy(*args: object, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        done = real(*args, **kwargs)  # type: ignore[call-overload]
+        started.append(int(done.stdout.strip()))
+        return done  # type: ignore[no-any-return]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(daemon.subprocess, "run", spy)
+        with pytest.raises(DataMonitorError, match="was stopped: its pid file cannot be written"):
+            daemon.start(run_dir, "watch", ["watch", str(inbox)], ready="datamonitor: watching")
+
+    def gone() -> bool:
+        try:
+            os.kill(started[0], 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{started[0]}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+    wait_until(gone, what="the watcher stopped")
+    assert not (run_dir / "watch.pid.tmp").exists()
