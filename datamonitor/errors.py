@@ -151,7 +151,7 @@ class SourceError(InputError):
     """
 
     def __init__(self, reason: str, *, path: str | os.PathLike[str] | None = None) -> None:
-        super().__init__(reason if path is None else f"{_shown(path)}: {reason}")
+        super().__init__(reason if path is None else f"{shown(path)}: {reason}")
         self.reason, self.path = reason, path
 
     def __reduce__(self) -> tuple[Any, ...]:  # the keyword survives a pickle (the file engine's process)
@@ -162,9 +162,9 @@ def _source_error(cls: type[SourceError], reason: str, path: str | os.PathLike[s
     return cls(reason, path=path)
 
 
-def _shown(path: str | os.PathLike[str]) -> str:
-    """A path as an error line names it: one with a newline or another control character quoted and escaped, so
-    that the error stays one line and cannot forge another."""
+def shown(path: str | os.PathLike[str]) -> str:
+    """A path as an error or log line names it: one with a newline or another control character quoted and escaped,
+    so that the line stays one line and cannot forge another."""
     text = os.fsdecode(path)
     return text if text.isprintable() else repr(text)
 

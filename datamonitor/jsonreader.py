@@ -184,11 +184,10 @@ class JsonReader:
                 r = records[i]
                 self.bad.add(lines.get(i, 0), f"record {i + 1}: {_LONE_WHY}" if isinstance(r, dict)
                              else f"record {i + 1} is a JSON {type(r).__name__}, not an object")
-        skip = set(odd) if lone else set()  # the records with a lone surrogate (the others in odd are no objects)
+        skip = set(odd)  # no objects, and objects holding a lone surrogate
         step, widened = 100_000, False
         for i in range(0, len(records), step):
-            df = self._frame([r for j, r in enumerate(records[i:i + step], start=i) if isinstance(r, dict)
-                              and not (skip and j in skip)])
+            df = self._frame([r for j, r in enumerate(records[i:i + step], start=i) if j not in skip])
             if not self.final:
                 if self._merge_schema(df) and i:
                     widened = True

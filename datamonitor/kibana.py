@@ -46,7 +46,8 @@ class KibanaTarget:
         """Kibana's base URL, without credentials."""
         try:
             parts = urlsplit(self.url if "://" in self.url else "http://" + self.url)
-            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+            _ = parts.port  # raises for a port past 65535
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
         except ValueError:  # "http://[::1" (no closing bracket), a port past 65535
             ok = False
         if not ok:

@@ -225,11 +225,7 @@ def detect(path: Path, options: ProfileOptions, sample: bytes | None = None, at_
         peek = _Peek(blocks)
         sample, at_end = peek.sample, peek.ended
         blocks.close()  # the file is closed now, not when the generator is collected
-    encoding = options.encoding or sniff_encoding(sample, at_end)
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise SourceError(f"unknown encoding {encoding!r}", path=path) from None
+    encoding = options.encoding or sniff_encoding(sample, at_end)  # a given one was checked by ProfileOptions
     if b"\x00" in sample[:65536] and "16" not in encoding and "32" not in encoding:
         raise SourceError("binary data, not a text table (a NUL byte in the first 64 KiB)", path=path)
     text = sample.decode(encoding, errors="replace")

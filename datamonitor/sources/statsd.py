@@ -105,6 +105,17 @@ def _number(raw: bytes) -> float:
     return float(raw)
 
 
+def _value(raw: bytes) -> float:
+    """A line's value (not a set's): a finite number, or the PayloadError naming it."""
+    try:
+        value = _number(raw)
+    except ValueError:
+        raise PayloadError(f"StatsD value {_show(raw, 20)} is not a number") from None
+    if value - value != 0.0:  # inf or NaN
+        raise PayloadError(f"StatsD value {_show(raw, 20)} is not finite")
+    return value
+
+
 def _tags(raw: bytes) -> Tags:
     tags = _tag_cache.get(raw)
     if tags is None:
@@ -135,16 +146,7 @@ def parse_line(raw: bytes) -> Entry:
     kind = _TYPES.get(parts[1])
     if kind is None:
         raise PayloadError(f"unknown StatsD type {_show(parts[1], 10)} in {_show(line)}")
-    value: float | bytes
-    if kind is SET:
-        value = parts[0]
-    else:
-        try:
-            value = _number(parts[0])
-        except ValueError:
-            raise PayloadError(f"StatsD value {_show(parts[0], 20)} is not a number") from None
-        if not math.isfinite(value):
-            raise PayloadError(f"StatsD value {_show(parts[0], 20)} is not finite")
+    value: float | bytes = parts[0] if kind is SET else _value(parts[0])
     rate = 1.0
     tags: Tags = ()
     for extra in parts[2:]:
@@ -210,12 +212,7 @@ class LineCache:
             if kind is SET:
                 entry = (kind, key, raw, rate)
             else:
-                try:
-                    value = _number(raw)
-                except ValueError:
-                    raise PayloadError(f"StatsD value {_show(raw, 20)} is not a number") from None
-                if value - value != 0.0:
-                    raise PayloadError(f"StatsD value {_show(raw, 20)} is not finite")
+                value = _value(raw)
                 if kind is COUNTER:
                     _check_scaled(line, value, rate)
                 entry = (kind, key, value, rate)

@@ -27,7 +27,6 @@ halves the committer's CPU, the process's scarcest resource in a burst).
 from __future__ import annotations
 
 import errno
-import fnmatch
 import logging
 import os
 import queue
@@ -52,7 +51,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from ..errors import StoreError, one_line
+from ..errors import StoreError, one_line, shown
 from ..rawinput import file_digest
 from .listing import Known, Signature, ignore_matcher, regular_files, signature
 
@@ -73,14 +72,7 @@ DEFAULT_IGNORE = ("*.tmp*", "*.part", "*.crdownload", ".*")
 
 def ignored(path: Path, patterns: Iterable[str]) -> bool:
     """True for a name matching an ignore pattern (files still being written, hidden files)."""
-    return any(fnmatch.fnmatch(path.name, p) for p in patterns)
-
-
-def shown(path: Path) -> str:
-    """A path as a log line shows it: a name with a newline or another control character is quoted and escaped, so
-    that it cannot forge a line of its own."""
-    text = str(path)
-    return text if text.isprintable() else repr(text)
+    return ignore_matcher(patterns)(path.name)
 
 
 def _being_written(path: Path) -> bool:
